@@ -1,0 +1,1 @@
+//! The appointments domain: its business rules and the ports it needs.

@@ -1,0 +1,1 @@
+//! The environment domain: its business rules and the ports it needs.

@@ -1,0 +1,1 @@
+//! The identity domain: its business rules and the ports it needs.

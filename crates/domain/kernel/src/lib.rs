@@ -1,0 +1,14 @@
+//! Shared value types of every Medico24 domain: typed ids, roles, paging and the `Clock` port.
+
+pub mod clock;
+pub mod id;
+pub mod paging;
+pub mod role;
+
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use id::{
+    AppointmentId, AssociationId, AuditEventId, BroadcastId, ClinicId, DoctorId, NotificationId,
+    PharmacyId, PushTokenId, UserId,
+};
+pub use paging::{Page, PageRequest, PageRequestError};
+pub use role::{ParseRoleError, Role};

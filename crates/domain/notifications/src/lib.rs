@@ -1,0 +1,1 @@
+//! The notifications domain: its business rules and the ports it needs.

@@ -1,0 +1,1 @@
+//! The pharmacy domain: its business rules and the ports it needs.

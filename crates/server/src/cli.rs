@@ -1,0 +1,33 @@
+//! Command line of the `medico24` binary.
+
+use clap::{Parser, Subcommand};
+
+/// Medico24 API server.
+#[derive(Debug, Parser)]
+#[command(name = "medico24", version, about = "Medico24 healthcare appointment API")]
+pub struct Cli {
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API until SIGTERM/SIGINT.
+    Serve,
+    /// Apply every pending database migration.
+    Migrate {
+        /// Revert every migration instead (development only).
+        #[arg(long)]
+        revert_all: bool,
+    },
+    /// Load demo data (pharmacies, clinics, doctors around Mumbai).
+    Seed {
+        /// Number of pharmacies (default: env SEED_PHARMACIES, else 1000).
+        #[arg(long, env = "SEED_PHARMACIES", default_value_t = 1000)]
+        pharmacies: u32,
+    },
+    /// Print the OpenAPI document as JSON.
+    Openapi,
+}

@@ -1,0 +1,56 @@
+//! The HTTP layer: routes, handlers, DTOs, extractors, middleware and the error envelope.
+
+pub mod client_ip;
+pub mod docs;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod metrics;
+pub mod middleware;
+pub mod routing;
+
+use actix_web::http::Method;
+use actix_web::web;
+
+use self::error::ApiError;
+use self::routing::RouteRegistry;
+
+/// Every route of the API catalogue (§5) that this build serves, under `prefix`.
+pub fn api_routes(prefix: &str) -> RouteRegistry {
+    let mut routes = RouteRegistry::new();
+    let p = |path: &str| format!("{prefix}{path}");
+    routes
+        .route(Method::GET, "/", health::root)
+        .route(Method::GET, "/metrics", metrics::metrics)
+        .route(Method::GET, &p("/health"), health::health)
+        .route(Method::GET, &p("/health/detailed"), health::detailed)
+        .route(Method::GET, &p("/health/ready"), health::ready)
+        .route(Method::GET, &p("/ping"), health::ping);
+    routes
+}
+
+/// The documentation routes (§7.6): served, but not part of the catalogue or the document.
+pub fn docs_routes() -> RouteRegistry {
+    let mut routes = RouteRegistry::new();
+    routes
+        .route(Method::GET, "/openapi.json", docs::openapi_json)
+        .route(Method::GET, "/docs", docs::swagger_page)
+        .route(Method::GET, "/docs/{file}", docs::swagger_asset)
+        .route(Method::GET, "/redoc", docs::redoc_page)
+        .route(Method::GET, "/redoc/redoc.standalone.js", docs::redoc_bundle);
+    routes
+}
+
+/// Registers every route and the extractor error handlers.
+pub fn configure(cfg: &mut web::ServiceConfig, prefix: &str, max_body_bytes: usize) {
+    cfg.app_data(extract::json_config(max_body_bytes))
+        .app_data(extract::query_config())
+        .app_data(extract::path_config());
+    api_routes(prefix).register(cfg);
+    docs_routes().register(cfg);
+}
+
+/// Answer for paths no route matches.
+pub async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::not_found("Not Found"))
+}

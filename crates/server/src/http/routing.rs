@@ -1,0 +1,153 @@
+//! Route registration: canonical templates, literal-before-parameter ordering, the other
+//! trailing-slash form, and 405 with `Allow` for every known path (§2.1).
+
+use std::collections::BTreeSet;
+
+use actix_web::http::Method;
+use actix_web::web::{self, ServiceConfig};
+use actix_web::{FromRequest, Handler, Responder, Route};
+
+use actix_web::middleware::from_fn;
+
+use super::error::ApiError;
+use super::middleware::catch_panic;
+
+/// One (method, canonical template) pair served by the application.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RouteEntry {
+    /// Upper-case method (`GET`).
+    pub method: String,
+    /// Canonical template as documented (`/api/v1/appointments/{appointment_id}`).
+    pub template: String,
+}
+
+/// Every route the application serves; used for the OpenAPI cross-check and docs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouteCatalog {
+    /// Sorted, unique entries.
+    pub entries: BTreeSet<RouteEntry>,
+}
+
+struct ResourceSpec {
+    canonical: String,
+    routes: Vec<(Method, Route)>,
+}
+
+/// Collects routes, then registers them on an actix `ServiceConfig` in matching order.
+#[derive(Default)]
+pub struct RouteRegistry {
+    resources: Vec<ResourceSpec>,
+}
+
+impl RouteRegistry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Serves `method canonical` with `handler`. The canonical template is what OpenAPI, logs and
+    /// metrics show; the form with one trailing `/` added or removed is served the same.
+    pub fn route<F, Args>(&mut self, method: Method, canonical: &str, handler: F) -> &mut Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        let route = web::method(method.clone()).to(handler);
+        match self.resources.iter_mut().find(|r| r.canonical == canonical) {
+            Some(resource) => resource.routes.push((method, route)),
+            None => self.resources.push(ResourceSpec {
+                canonical: canonical.to_owned(),
+                routes: vec![(method, route)],
+            }),
+        }
+        self
+    }
+
+    /// The (method, template) pairs registered so far.
+    pub fn catalog(&self) -> RouteCatalog {
+        let entries = self
+            .resources
+            .iter()
+            .flat_map(|r| {
+                r.routes.iter().map(|(method, _)| RouteEntry {
+                    method: method.as_str().to_owned(),
+                    template: r.canonical.clone(),
+                })
+            })
+            .collect();
+        RouteCatalog { entries }
+    }
+
+    /// Registers every resource. Resources are ordered so that, segment by segment, a literal
+    /// beats a `{param}`, because actix takes the first resource whose pattern matches.
+    pub fn register(mut self, cfg: &mut ServiceConfig) {
+        self.resources.sort_by_cached_key(|r| match_order_key(&r.canonical));
+        for spec in self.resources {
+            let allow = allow_header(spec.routes.iter().map(|(m, _)| m));
+            let mut resource = web::resource(routed_path(&spec.canonical)).name(&spec.canonical);
+            for (_, route) in spec.routes {
+                resource = resource.route(route);
+            }
+            resource = resource.default_service(web::to(move || {
+                let allow = allow.clone();
+                async move { Err::<actix_web::HttpResponse, _>(ApiError::method_not_allowed(&allow)) }
+            }));
+            cfg.service(resource.wrap(from_fn(catch_panic)));
+        }
+    }
+}
+
+/// The form a template is routed under: without its trailing slash, because the edge middleware
+/// trims one trailing slash from every request path before routing.
+pub fn routed_path(canonical: &str) -> &str {
+    if canonical.len() > 1 { canonical.strip_suffix('/').unwrap_or(canonical) } else { canonical }
+}
+
+fn allow_header<'a>(methods: impl Iterator<Item = &'a Method>) -> String {
+    let names: BTreeSet<&str> = methods.map(Method::as_str).collect();
+    names.into_iter().collect::<Vec<_>>().join(", ")
+}
+
+/// Sort key: per segment, literals (`false`) before parameters (`true`).
+fn match_order_key(template: &str) -> Vec<(bool, String)> {
+    routed_path(template)
+        .split('/')
+        .map(|segment| (segment.starts_with('{'), segment.to_owned()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_segments_sort_before_parameters() {
+        let mut templates = vec![
+            "/api/v1/clinics/{clinic_id}",
+            "/api/v1/clinics/search",
+            "/api/v1/clinics/{clinic_id}/doctors",
+            "/api/v1/clinics/doctors/{doctor_id}/clinics",
+        ];
+        templates.sort_by_cached_key(|t| match_order_key(t));
+        let search = templates.iter().position(|t| t.ends_with("/search"));
+        let by_id = templates.iter().position(|t| t.ends_with("{clinic_id}"));
+        assert!(search < by_id);
+        let literal = templates.iter().position(|t| t.contains("/doctors/{doctor_id}"));
+        let param = templates.iter().position(|t| t.ends_with("{clinic_id}/doctors"));
+        assert!(literal < param);
+    }
+
+    #[test]
+    fn allow_lists_methods_once_in_order() {
+        let methods = [Method::PATCH, Method::GET, Method::GET];
+        assert_eq!(allow_header(methods.iter()), "GET, PATCH");
+    }
+
+    #[test]
+    fn trailing_slash_is_trimmed_for_routing_only() {
+        assert_eq!(routed_path("/api/v1/appointments/"), "/api/v1/appointments");
+        assert_eq!(routed_path("/"), "/");
+        assert_eq!(routed_path("/api/v1/ping"), "/api/v1/ping");
+    }
+}

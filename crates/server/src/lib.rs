@@ -1,0 +1,15 @@
+//! Medico24 HTTP server: configuration, telemetry, startup, HTTP handlers and DTOs per
+//! resource, error mapping, OpenAPI, metrics, middleware and the CLI of the `medico24` binary.
+
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod openapi;
+pub mod security;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use config::Settings;
+pub use startup::Application;

@@ -1,0 +1,111 @@
+//! The `medico24` binary: parse the command line, load settings, then serve, migrate, seed or
+//! print the OpenAPI document.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use medico24_server::cli::{Cli, Command};
+use medico24_server::{Application, Settings, openapi, telemetry};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(error) => {
+            // Logging is not set up yet, and this must reach the operator.
+            eprintln!("medico24: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&settings.log_level, settings.log_format);
+    for warning in &settings.warnings {
+        tracing::warn!("{warning}");
+    }
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings).await,
+        Command::Migrate { revert_all } => migrate(&settings, revert_all).await,
+        Command::Seed { pharmacies } => seed(&settings, pharmacies).await,
+        Command::Openapi => print_openapi(&settings),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "medico24 failed");
+            eprintln!("medico24: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let push_enabled = settings.firebase_service_account.is_some();
+    let environment_enabled = settings.google_maps_api_key.is_some();
+    let app = Application::build(settings)?;
+    tracing::info!(
+        port = app.port(),
+        push_enabled,
+        environment_provider_enabled = environment_enabled,
+        "medico24 listening"
+    );
+    if !push_enabled {
+        tracing::warn!("push provider not configured; notifications will be recorded as failed");
+    }
+    let handle = app.handle();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown requested: draining in-flight requests");
+        handle.stop(true).await;
+    });
+    app.run_until_stopped().await?;
+    tracing::info!("medico24 stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = ctrl_c => {},
+                    _ = terminate.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+async fn migrate(settings: &Settings, revert_all: bool) -> anyhow::Result<()> {
+    let url = settings.database_url.expose();
+    if revert_all {
+        anyhow::ensure!(!settings.is_production(), "reverting migrations is refused in production");
+        let reverted = medico24_postgres::revert_all_migrations(url).await?;
+        tracing::info!(count = reverted.len(), versions = ?reverted, "migrations reverted");
+    } else {
+        let applied = medico24_postgres::run_migrations(url).await?;
+        tracing::info!(count = applied.len(), versions = ?applied, "migrations applied");
+    }
+    Ok(())
+}
+
+async fn seed(settings: &Settings, pharmacies: u32) -> anyhow::Result<()> {
+    medico24_postgres::seed_demo_data(settings.database_url.expose(), pharmacies).await?;
+    tracing::info!(pharmacies, "demo data loaded");
+    Ok(())
+}
+
+#[expect(clippy::print_stdout, reason = "the document is the command's output")]
+fn print_openapi(settings: &Settings) -> anyhow::Result<()> {
+    let json = serde_json::to_string_pretty(&openapi::document(settings))?;
+    println!("{json}");
+    Ok(())
+}

@@ -1,0 +1,156 @@
+//! The OpenAPI 3.1 document (§21.3), generated from the handlers' annotations.
+
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{OpenApi as OpenApiDoc, RefOr, Response};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::config::Settings;
+use crate::http::error::ValidationIssue;
+
+/// Body of every non-2xx answer (§2.5).
+#[derive(Debug, serde::Serialize, ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorResponse {
+    /// Stable code (`not_found`, `unauthorized`, …).
+    pub error: String,
+    /// Safe, human-readable message.
+    pub message: String,
+    /// Same as `message` (read by the Flutter client).
+    pub detail: String,
+    /// Request path as received.
+    pub path: String,
+    /// Value of the response's `X-Request-ID`.
+    pub request_id: String,
+}
+
+/// Body of a 422 (§2.5).
+#[derive(Debug, serde::Serialize, ToSchema)]
+#[schema(as = ValidationError)]
+pub struct ValidationErrorResponse {
+    /// Always `validation_error`.
+    pub error: String,
+    /// The first issue's message.
+    pub message: String,
+    /// Same as `message`.
+    pub detail: String,
+    /// Request path as received.
+    pub path: String,
+    /// Value of the response's `X-Request-ID`.
+    pub request_id: String,
+    /// One entry per failure, in discovery order.
+    pub details: Vec<ValidationIssue>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        crate::http::health::root,
+        crate::http::metrics::metrics,
+        crate::http::health::health,
+        crate::http::health::detailed,
+        crate::http::health::ready,
+        crate::http::health::ping,
+    ),
+    components(schemas(ErrorResponse, ValidationErrorResponse, ValidationIssue)),
+    modifiers(&SecuritySchemes, &CommonResponses),
+    tags(
+        (name = "health", description = "Root, liveness, readiness and metrics"),
+        (name = "environment", description = "Air quality and weather"),
+        (name = "auth", description = "Firebase login and sessions"),
+        (name = "users", description = "The caller's profile"),
+        (name = "appointments", description = "Booking and managing appointments"),
+        (name = "clinics", description = "Clinics and doctor–clinic associations"),
+        (name = "doctors", description = "The doctor directory"),
+        (name = "pharmacies", description = "Pharmacies, locations and hours"),
+        (name = "notifications", description = "Push tokens and notification history"),
+        (name = "admin", description = "Administration console"),
+    )
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut OpenApiDoc) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearerAuth",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+        components.add_security_scheme(
+            "adminSecret",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Admin-Secret"))),
+        );
+        components.add_security_scheme(
+            "metricsToken",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Adds the error answers every operation can give (500 always; 413/422 where input exists is
+/// declared per operation).
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut OpenApiDoc) {
+        let error = |description: &str| -> RefOr<Response> {
+            RefOr::T(
+                utoipa::openapi::ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        utoipa::openapi::ContentBuilder::new()
+                            .schema(Some(utoipa::openapi::Ref::from_schema_name("Error")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        for item in openapi.paths.paths.values_mut() {
+            for operation in operations_mut(item) {
+                operation
+                    .responses
+                    .responses
+                    .entry("500".to_owned())
+                    .or_insert_with(|| error("Unexpected failure (safe message only)"));
+            }
+        }
+    }
+}
+
+fn operations_mut(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        item.get.as_mut(),
+        item.put.as_mut(),
+        item.post.as_mut(),
+        item.delete.as_mut(),
+        item.patch.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// The document for these settings: title and version from configuration, paths under the
+/// configured prefix.
+pub fn document(settings: &Settings) -> OpenApiDoc {
+    let mut doc = ApiDoc::openapi();
+    doc.info.title = settings.app_name.clone();
+    doc.info.version = settings.app_version.clone();
+    doc.info.description = Some(
+        "Medico24 healthcare appointment platform: appointments, clinics, doctors, pharmacies, \
+         notifications, environment conditions and administration."
+            .to_owned(),
+    );
+    if settings.api_prefix != "/api/v1" {
+        let paths = std::mem::take(&mut doc.paths.paths);
+        doc.paths.paths = paths
+            .into_iter()
+            .map(|(path, item)| match path.strip_prefix("/api/v1") {
+                Some(rest) => (format!("{}{rest}", settings.api_prefix), item),
+                None => (path, item),
+            })
+            .collect();
+    }
+    doc
+}

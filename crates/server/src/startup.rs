@@ -1,0 +1,123 @@
+//! Building the application from settings: adapters, state, the HTTP server on a bound listener.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use medico24_postgres::{Database, DatabaseConfig};
+use medico24_redis::{Redis, RedisConfig};
+
+use crate::config::Settings;
+use crate::http::{self, middleware};
+use crate::metrics::Metrics;
+use crate::openapi;
+use crate::state::AppState;
+
+/// Timeout of every outbound HTTP call (§18).
+const OUTBOUND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A built, bound, not yet running application.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    /// Builds adapters and binds `HOST:PORT` (port 0 picks a free one). Nothing is contacted:
+    /// the service starts while PostgreSQL, Redis or Google are down.
+    ///
+    /// # Errors
+    /// When the listener cannot be bound or a pool cannot be configured.
+    pub fn build(settings: Settings) -> anyhow::Result<Self> {
+        let settings = Arc::new(settings);
+        let metrics = Metrics::new().context("registering metrics")?;
+        let wait_histogram = metrics.db_pool_wait.clone();
+        let db = Database::connect_lazy(&DatabaseConfig {
+            url: settings.database_url.expose().to_owned(),
+            max_connections: settings.database_pool_size,
+            wait_timeout: settings.database_pool_timeout,
+            connect_timeout: settings.database_pool_timeout,
+        })
+        .context("configuring the database pool")?
+        .with_wait_observer(Arc::new(move |waited| wait_histogram.observe(waited.as_secs_f64())));
+        let redis = Redis::connect_lazy(&RedisConfig {
+            url: settings.redis_url.expose().to_owned(),
+            max_connections: settings.redis_pool_size,
+            timeout: settings.redis_timeout,
+            key_prefix: settings.redis_key_prefix.clone(),
+        })
+        .context("configuring the redis pool")?;
+        let http_client = reqwest::Client::builder()
+            .timeout(OUTBOUND_TIMEOUT)
+            .connect_timeout(OUTBOUND_TIMEOUT)
+            .user_agent(concat!("medico24/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("building the HTTP client")?;
+        let openapi_json = serde_json::to_vec(&openapi::document(&settings)).context("serializing OpenAPI")?;
+
+        let state = web::Data::new(AppState {
+            settings: Arc::clone(&settings),
+            db,
+            redis,
+            http: http_client,
+            metrics,
+            started_at: Instant::now(),
+            openapi_json: Arc::new(openapi_json),
+        });
+
+        let listener = TcpListener::bind((settings.host.as_str(), settings.port))
+            .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
+        let port = listener.local_addr().context("reading the bound address")?.port();
+
+        let app_state = state.clone();
+        let prefix = settings.api_prefix.clone();
+        let max_body = settings.max_request_body_bytes;
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .app_data(web::PayloadConfig::new(max_body))
+                .configure(|cfg| http::configure(cfg, &prefix, max_body))
+                .default_service(web::to(http::not_found))
+                .wrap(from_fn(middleware::guard))
+                .wrap(from_fn(middleware::cors))
+                .wrap(from_fn(middleware::edge))
+        })
+        .shutdown_timeout(settings.shutdown_timeout.as_secs())
+        .disable_signals();
+        if let Some(workers) = settings.http_workers {
+            server = server.workers(workers);
+        }
+        let server = server.listen(listener).context("starting the HTTP server")?.run();
+        Ok(Self { port, server, state })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Shared state (tests inspect metrics and pools through it).
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// A handle to stop the server gracefully.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped through a [`ServerHandle`].
+    ///
+    /// # Errors
+    /// When the server fails while running.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.state.db.close();
+        result
+    }
+}
