@@ -4,7 +4,11 @@ use clap::{Parser, Subcommand};
 
 /// Medico24 API server.
 #[derive(Debug, Parser)]
-#[command(name = "medico24", version, about = "Medico24 healthcare appointment API")]
+#[command(
+    name = "medico24",
+    version,
+    about = "Medico24 healthcare appointment API"
+)]
 pub struct Cli {
     /// What to do (default: serve).
     #[command(subcommand)]

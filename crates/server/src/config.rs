@@ -74,7 +74,10 @@ impl IpNetwork {
     /// Parses `10.0.0.1`, `10.0.0.0/8`, `::1` or `fd00::/8`.
     pub fn parse(text: &str) -> Option<Self> {
         let (addr, prefix) = match text.split_once('/') {
-            Some((addr, prefix)) => (addr.parse::<IpAddr>().ok()?, Some(prefix.parse::<u8>().ok()?)),
+            Some((addr, prefix)) => (
+                addr.parse::<IpAddr>().ok()?,
+                Some(prefix.parse::<u8>().ok()?),
+            ),
             None => (text.parse::<IpAddr>().ok()?, None),
         };
         let max = if addr.is_ipv4() { 32 } else { 128 };
@@ -86,11 +89,15 @@ impl IpNetwork {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(net) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u128::from(net) & mask == u128::from(ip) & mask
             }
             _ => false,
@@ -267,9 +274,17 @@ impl Settings {
     /// # Errors
     /// [`ConfigError`] listing every missing or invalid variable.
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        let mut r = Reader { vars, problems: Vec::new(), warnings: Vec::new() };
+        let mut r = Reader {
+            vars,
+            problems: Vec::new(),
+            warnings: Vec::new(),
+        };
 
-        let environment = match r.text("ENVIRONMENT", "development").to_ascii_lowercase().as_str() {
+        let environment = match r
+            .text("ENVIRONMENT", "development")
+            .to_ascii_lowercase()
+            .as_str()
+        {
             "development" | "dev" => Environment::Development,
             "test" | "testing" => Environment::Test,
             "staging" => Environment::Staging,
@@ -352,27 +367,35 @@ impl Settings {
             Some(json) => Some(json),
             None => r.optional("FIREBASE_CREDENTIALS_PATH").and_then(|path| {
                 std::fs::read_to_string(&path)
-                    .map_err(|_| r.problem("FIREBASE_CREDENTIALS_PATH names a file that cannot be read"))
+                    .map_err(|_| {
+                        r.problem("FIREBASE_CREDENTIALS_PATH names a file that cannot be read")
+                    })
                     .ok()
             }),
         };
         let service_account_project = service_account.as_deref().and_then(|json| {
             match serde_json::from_str::<serde_json::Value>(json) {
-                Ok(value) => value.get("project_id").and_then(|p| p.as_str()).map(str::to_owned),
+                Ok(value) => value
+                    .get("project_id")
+                    .and_then(|p| p.as_str())
+                    .map(str::to_owned),
                 Err(_) => {
                     r.problem("FIREBASE_CONFIG_JSON / FIREBASE_CREDENTIALS_PATH is not valid JSON");
                     None
                 }
             }
         });
-        let firebase_project_id = r.optional("FIREBASE_PROJECT_ID").or(service_account_project);
+        let firebase_project_id = r
+            .optional("FIREBASE_PROJECT_ID")
+            .or(service_account_project);
         if production && firebase_project_id.is_none() {
             r.problem("FIREBASE_PROJECT_ID (or a service account with project_id) is required in production");
         }
         let emulator_host = r.optional("FIREBASE_AUTH_EMULATOR_HOST");
         let firebase_auth_emulator_host = match (emulator_host, production) {
             (Some(_), true) => {
-                r.warnings.push("FIREBASE_AUTH_EMULATOR_HOST is ignored in production".to_owned());
+                r.warnings
+                    .push("FIREBASE_AUTH_EMULATOR_HOST is ignored in production".to_owned());
                 None
             }
             (host, _) => host,
@@ -392,7 +415,8 @@ impl Settings {
                     r.problem("ADMIN_NOTIFICATION_SECRET is required in production");
                 } else {
                     r.warnings.push(
-                        "ADMIN_NOTIFICATION_SECRET is not set: using the development default".to_owned(),
+                        "ADMIN_NOTIFICATION_SECRET is not set: using the development default"
+                            .to_owned(),
                     );
                 }
                 DEV_ADMIN_SECRET.to_owned()
@@ -418,7 +442,12 @@ impl Settings {
         };
 
         let mut trusted_proxies = Vec::new();
-        for entry in r.text("TRUSTED_PROXIES", "").split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        for entry in r
+            .text("TRUSTED_PROXIES", "")
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+        {
             match IpNetwork::parse(entry) {
                 Some(net) => trusted_proxies.push(net),
                 None => r.problem("TRUSTED_PROXIES must be comma-separated IP addresses or CIDRs"),
@@ -438,17 +467,19 @@ impl Settings {
             _ => LogFormat::Pretty,
         };
 
-        let api_prefix = r.text("API_V1_PREFIX", "/api/v1").trim_end_matches('/').to_owned();
+        let api_prefix = r
+            .text("API_V1_PREFIX", "/api/v1")
+            .trim_end_matches('/')
+            .to_owned();
         if !api_prefix.starts_with('/') {
             r.problem("API_V1_PREFIX must start with /");
         }
 
         let metrics_token = r.optional("METRICS_TOKEN").map(Secret::new);
         let google_maps_api_key = r.optional("GOOGLE_MAPS_API_KEY").map(Secret::new);
-        let http_workers = match r.optional("HTTP_WORKERS") {
-            Some(_) => Some(r.number("HTTP_WORKERS", 1_usize, 1, 256)),
-            None => None,
-        };
+        let http_workers = r
+            .optional("HTTP_WORKERS")
+            .map(|_| r.number("HTTP_WORKERS", 1_usize, 1, 256));
 
         let settings = Settings {
             app_name: r.text("APP_NAME", "Medico24 API"),
@@ -459,20 +490,32 @@ impl Settings {
             port: r.number("PORT", 8000_u16, 0, u16::MAX),
             database_url: Secret::new(database_url.unwrap_or_default()),
             database_pool_size: r.number("DATABASE_POOL_SIZE", 20_usize, 1, 1000),
-            database_pool_timeout: Duration::from_secs(r.number("DATABASE_POOL_TIMEOUT_SECONDS", 5, 1, 600)),
+            database_pool_timeout: Duration::from_secs(r.number(
+                "DATABASE_POOL_TIMEOUT_SECONDS",
+                5,
+                1,
+                600,
+            )),
             redis_url: Secret::new(redis_url.unwrap_or_default()),
             redis_pool_size: r.number("REDIS_POOL_SIZE", 32_usize, 1, 1000),
             redis_timeout: Duration::from_millis(r.number("REDIS_TIMEOUT_MS", 1000, 10, 60_000)),
             redis_key_prefix: r.text("REDIS_KEY_PREFIX", ""),
             jwt_secret_key: Secret::new(jwt_secret.unwrap_or_default()),
             jwt_refresh_secret_key: Secret::new(jwt_refresh_secret),
-            access_token_ttl: Duration::from_secs(60 * r.number("ACCESS_TOKEN_EXPIRE_MINUTES", 30, 1, 60 * 24 * 30)),
-            refresh_token_ttl: Duration::from_secs(86_400 * r.number("REFRESH_TOKEN_EXPIRE_DAYS", 7, 1, 3650)),
+            access_token_ttl: Duration::from_secs(
+                60 * r.number("ACCESS_TOKEN_EXPIRE_MINUTES", 30, 1, 60 * 24 * 30),
+            ),
+            refresh_token_ttl: Duration::from_secs(
+                86_400 * r.number("REFRESH_TOKEN_EXPIRE_DAYS", 7, 1, 3650),
+            ),
             firebase_project_id,
             firebase_service_account: service_account.map(Secret::new),
             firebase_auth_emulator_host,
             firebase_certs_url: r.text("FIREBASE_CERTS_URL", DEFAULT_CERTS_URL),
-            fcm_base_url: r.text("FCM_BASE_URL", "https://fcm.googleapis.com").trim_end_matches('/').to_owned(),
+            fcm_base_url: r
+                .text("FCM_BASE_URL", "https://fcm.googleapis.com")
+                .trim_end_matches('/')
+                .to_owned(),
             google_oauth_token_url: r.optional("GOOGLE_OAUTH_TOKEN_URL"),
             fcm_concurrency: r.number("FCM_CONCURRENCY", 16_usize, 1, 1024),
             fcm_max_retries: r.number("FCM_MAX_RETRIES", 3, 0, 10),
@@ -497,21 +540,56 @@ impl Settings {
             trusted_proxies,
             default_timezone,
             broadcast_sync_limit: r.number("BROADCAST_SYNC_LIMIT", 1000, 0, u32::MAX),
-            outbox_poll_interval: Duration::from_millis(r.number("OUTBOX_POLL_INTERVAL_MS", 1000, 10, 3_600_000)),
+            outbox_poll_interval: Duration::from_millis(r.number(
+                "OUTBOX_POLL_INTERVAL_MS",
+                1000,
+                10,
+                3_600_000,
+            )),
             cache_ttls: CacheTtls {
                 user: Duration::from_secs(r.number("USER_CACHE_TTL_SECONDS", 1800, 1, u64::MAX)),
-                pharmacy: Duration::from_secs(r.number("PHARMACY_CACHE_TTL_SECONDS", 3600, 1, u64::MAX)),
-                pharmacy_list: Duration::from_secs(r.number("PHARMACY_LIST_CACHE_TTL_SECONDS", 300, 1, u64::MAX)),
+                pharmacy: Duration::from_secs(r.number(
+                    "PHARMACY_CACHE_TTL_SECONDS",
+                    3600,
+                    1,
+                    u64::MAX,
+                )),
+                pharmacy_list: Duration::from_secs(r.number(
+                    "PHARMACY_LIST_CACHE_TTL_SECONDS",
+                    300,
+                    1,
+                    u64::MAX,
+                )),
                 clinic: Duration::from_secs(r.number("CLINIC_CACHE_TTL_SECONDS", 900, 1, u64::MAX)),
                 doctor: Duration::from_secs(r.number("DOCTOR_CACHE_TTL_SECONDS", 900, 1, u64::MAX)),
-                env_fresh: Duration::from_secs(r.number("ENV_CACHE_FRESH_SECONDS", 1200, 1, u64::MAX)),
-                env_stale: Duration::from_secs(r.number("ENV_CACHE_STALE_SECONDS", 7200, 1, u64::MAX)),
+                env_fresh: Duration::from_secs(r.number(
+                    "ENV_CACHE_FRESH_SECONDS",
+                    1200,
+                    1,
+                    u64::MAX,
+                )),
+                env_stale: Duration::from_secs(r.number(
+                    "ENV_CACHE_STALE_SECONDS",
+                    7200,
+                    1,
+                    u64::MAX,
+                )),
             },
-            max_request_body_bytes: r.number("MAX_REQUEST_BODY_BYTES", 1_048_576_usize, 1024, 1 << 30),
+            max_request_body_bytes: r.number(
+                "MAX_REQUEST_BODY_BYTES",
+                1_048_576_usize,
+                1024,
+                1 << 30,
+            ),
             metrics_token,
             log_level: r.text("LOG_LEVEL", "INFO"),
             log_format,
-            shutdown_timeout: Duration::from_secs(r.number("SHUTDOWN_TIMEOUT_SECONDS", 30, 0, 3600)),
+            shutdown_timeout: Duration::from_secs(r.number(
+                "SHUTDOWN_TIMEOUT_SECONDS",
+                30,
+                0,
+                3600,
+            )),
             http_workers,
             warnings: Vec::new(),
         };
@@ -520,9 +598,14 @@ impl Settings {
         }
 
         if r.problems.is_empty() {
-            Ok(Settings { warnings: r.warnings, ..settings })
+            Ok(Settings {
+                warnings: r.warnings,
+                ..settings
+            })
         } else {
-            Err(ConfigError { problems: r.problems })
+            Err(ConfigError {
+                problems: r.problems,
+            })
         }
     }
 
@@ -537,7 +620,9 @@ fn check_production_secret(r: &mut Reader<'_>, name: &str, value: &str) {
     let placeholder = ["change-me", "secret", "your-secret-key"].contains(&lower.as_str())
         || lower.contains("change-this");
     if value.len() < 32 || placeholder {
-        r.problem(&format!("{name} must be at least 32 bytes and not a placeholder in production"));
+        r.problem(&format!(
+            "{name} must be at least 32 bytes and not a placeholder in production"
+        ));
     }
 }
 
@@ -599,7 +684,9 @@ impl Reader<'_> {
             Some(v) => match v.parse::<T>() {
                 Ok(n) if n >= min && n <= max => n,
                 _ => {
-                    self.problem(&format!("{name} must be a whole number between {min} and {max}"));
+                    self.problem(&format!(
+                        "{name} must be a whole number between {min} and {max}"
+                    ));
                     default
                 }
             },
@@ -612,7 +699,10 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     fn minimal() -> Vec<(&'static str, &'static str)> {
@@ -632,18 +722,40 @@ mod tests {
         assert_eq!(settings.database_pool_size, 20);
         assert_eq!(settings.access_token_ttl, Duration::from_secs(1800));
         assert_eq!(settings.refresh_token_ttl, Duration::from_secs(7 * 86_400));
-        assert_eq!(settings.rate_limits, RateLimits { default: 60, auth: 20, admin_send: 10, environment: 30 });
-        assert_eq!(settings.cors_origins, CorsOrigins::List(vec!["http://localhost:3000".to_owned()]));
+        assert_eq!(
+            settings.rate_limits,
+            RateLimits {
+                default: 60,
+                auth: 20,
+                admin_send: 10,
+                environment: 30
+            }
+        );
+        assert_eq!(
+            settings.cors_origins,
+            CorsOrigins::List(vec!["http://localhost:3000".to_owned()])
+        );
         assert_eq!(settings.max_request_body_bytes, 1_048_576);
-        assert_eq!(settings.admin_notification_secret.expose(), DEV_ADMIN_SECRET);
+        assert_eq!(
+            settings.admin_notification_secret.expose(),
+            DEV_ADMIN_SECRET
+        );
         assert_eq!(settings.default_timezone, Tz::Asia__Kolkata);
-        assert!(settings.warnings.iter().any(|w| w.contains("JWT_REFRESH_SECRET_KEY")));
+        assert!(
+            settings
+                .warnings
+                .iter()
+                .any(|w| w.contains("JWT_REFRESH_SECRET_KEY"))
+        );
         assert_ne!(settings.jwt_refresh_secret_key.expose(), "");
     }
 
     #[test]
     fn every_missing_variable_is_named() {
-        let err = Settings::from_vars(&HashMap::new()).err().map(|e| e.problems).unwrap_or_default();
+        let err = Settings::from_vars(&HashMap::new())
+            .err()
+            .map(|e| e.problems)
+            .unwrap_or_default();
         assert!(err.iter().any(|p| p.contains("DATABASE_URL")));
         assert!(err.iter().any(|p| p.contains("REDIS_URL")));
         assert!(err.iter().any(|p| p.contains("JWT_SECRET_KEY")));
@@ -659,11 +771,27 @@ mod tests {
             ("TRUSTED_PROXIES", "10.0.0.0/99"),
             ("FIREBASE_CREDENTIALS_PATH", "/nonexistent/sa.json"),
         ]);
-        let problems = Settings::from_vars(&vars(&pairs)).err().map(|e| e.problems).unwrap_or_default();
-        for name in ["JWT_ALGORITHM", "DEFAULT_TIMEZONE", "PORT", "TRUSTED_PROXIES", "FIREBASE_CREDENTIALS_PATH"] {
-            assert!(problems.iter().any(|p| p.contains(name)), "{name} not reported: {problems:?}");
+        let problems = Settings::from_vars(&vars(&pairs))
+            .err()
+            .map(|e| e.problems)
+            .unwrap_or_default();
+        for name in [
+            "JWT_ALGORITHM",
+            "DEFAULT_TIMEZONE",
+            "PORT",
+            "TRUSTED_PROXIES",
+            "FIREBASE_CREDENTIALS_PATH",
+        ] {
+            assert!(
+                problems.iter().any(|p| p.contains(name)),
+                "{name} not reported: {problems:?}"
+            );
         }
-        assert!(!problems.iter().any(|p| p.contains("Mars/Olympus") || p.contains("eighty")));
+        assert!(
+            !problems
+                .iter()
+                .any(|p| p.contains("Mars/Olympus") || p.contains("eighty"))
+        );
     }
 
     #[test]
@@ -686,7 +814,10 @@ mod tests {
             "FIREBASE_PROJECT_ID",
             "CORS_ORIGINS",
         ] {
-            assert!(problems.iter().any(|p| p.contains(name)), "{name} not reported: {problems:?}");
+            assert!(
+                problems.iter().any(|p| p.contains(name)),
+                "{name} not reported: {problems:?}"
+            );
         }
     }
 
@@ -710,7 +841,12 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(settings.redis_url.expose(), "redis://default:pw@cache:6380");
         assert_eq!(settings.firebase_auth_emulator_host, None);
-        assert!(settings.warnings.iter().any(|w| w.contains("FIREBASE_AUTH_EMULATOR_HOST")));
+        assert!(
+            settings
+                .warnings
+                .iter()
+                .any(|w| w.contains("FIREBASE_AUTH_EMULATOR_HOST"))
+        );
     }
 
     #[test]
@@ -748,6 +884,9 @@ mod tests {
         assert!(!net.contains("10.2.0.1".parse().unwrap_or_else(|_| panic!())));
         let single = IpNetwork::parse("::1").unwrap_or_else(|| panic!("parse"));
         assert!(single.contains("::1".parse().unwrap_or_else(|_| panic!())));
-        assert!(IpNetwork::parse("0.0.0.0/0").is_some_and(|n| n.contains("8.8.8.8".parse().unwrap_or_else(|_| panic!()))));
+        assert!(
+            IpNetwork::parse("0.0.0.0/0")
+                .is_some_and(|n| n.contains("8.8.8.8".parse().unwrap_or_else(|_| panic!())))
+        );
     }
 }

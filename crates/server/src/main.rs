@@ -87,7 +87,10 @@ async fn shutdown_signal() {
 async fn migrate(settings: &Settings, revert_all: bool) -> anyhow::Result<()> {
     let url = settings.database_url.expose();
     if revert_all {
-        anyhow::ensure!(!settings.is_production(), "reverting migrations is refused in production");
+        anyhow::ensure!(
+            !settings.is_production(),
+            "reverting migrations is refused in production"
+        );
         let reverted = medico24_postgres::revert_all_migrations(url).await?;
         tracing::info!(count = reverted.len(), versions = ?reverted, "migrations reverted");
     } else {

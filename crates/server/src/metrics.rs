@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::{LabelPair, Metric, MetricFamily, MetricType, Summary};
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
-    Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Every series the service exports.
@@ -57,19 +57,27 @@ impl Metrics {
     /// A registration error (a duplicate name: a programming error caught by tests).
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
-        let duration_buckets = vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+        let duration_buckets = vec![
+            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ];
         let highr_buckets = vec![
-            0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 7.5,
-            10.0, 30.0, 60.0,
+            0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5,
+            5.0, 7.5, 10.0, 30.0, 60.0,
         ];
         let metrics = Self {
             http_requests: IntCounterVec::new(
-                Opts::new("http_requests_total", "Total number of requests by method, status and handler."),
+                Opts::new(
+                    "http_requests_total",
+                    "Total number of requests by method, status and handler.",
+                ),
                 &["handler", "method", "status"],
             )?,
             http_duration: HistogramVec::new(
-                HistogramOpts::new("http_request_duration_seconds", "Latency with only few buckets by handler.")
-                    .buckets(duration_buckets),
+                HistogramOpts::new(
+                    "http_request_duration_seconds",
+                    "Latency with only few buckets by handler.",
+                )
+                .buckets(duration_buckets),
                 &["handler", "method"],
             )?,
             http_duration_highr: Histogram::with_opts(
@@ -88,19 +96,31 @@ impl Metrics {
                 "Content length of outgoing responses by handler. Only value of header is respected. Otherwise ignored.",
             )?,
             http_in_progress: IntGaugeVec::new(
-                Opts::new("http_requests_inprogress", "Number of HTTP requests in progress."),
+                Opts::new(
+                    "http_requests_inprogress",
+                    "Number of HTTP requests in progress.",
+                ),
                 &["handler", "method"],
             )?,
             appointments_created: IntCounterVec::new(
-                Opts::new("medico24_appointments_created_total", "Appointments created, by source."),
+                Opts::new(
+                    "medico24_appointments_created_total",
+                    "Appointments created, by source.",
+                ),
                 &["source"],
             )?,
             appointment_status_changes: IntCounterVec::new(
-                Opts::new("medico24_appointment_status_changes_total", "Appointment status transitions."),
+                Opts::new(
+                    "medico24_appointment_status_changes_total",
+                    "Appointment status transitions.",
+                ),
                 &["from", "to"],
             )?,
             notifications_sent: IntCounterVec::new(
-                Opts::new("medico24_notifications_sent_total", "Push deliveries by outcome."),
+                Opts::new(
+                    "medico24_notifications_sent_total",
+                    "Push deliveries by outcome.",
+                ),
                 &["outcome"],
             )?,
             outbox_pending: IntGauge::new(
@@ -108,11 +128,17 @@ impl Metrics {
                 "Outbox events not yet processed.",
             )?,
             cache_requests: IntCounterVec::new(
-                Opts::new("medico24_cache_requests_total", "Cache lookups by cache and result."),
+                Opts::new(
+                    "medico24_cache_requests_total",
+                    "Cache lookups by cache and result.",
+                ),
                 &["cache", "result"],
             )?,
             rate_limited: IntCounterVec::new(
-                Opts::new("medico24_rate_limited_requests_total", "Requests rejected by the rate limiter."),
+                Opts::new(
+                    "medico24_rate_limited_requests_total",
+                    "Requests rejected by the rate limiter.",
+                ),
                 &["policy"],
             )?,
             rate_limiter_errors: IntCounter::new(
@@ -128,13 +154,24 @@ impl Metrics {
                 &["service", "outcome"],
             )?,
             db_pool_connections: IntGaugeVec::new(
-                Opts::new("medico24_db_pool_connections", "Database pool connections by state."),
+                Opts::new(
+                    "medico24_db_pool_connections",
+                    "Database pool connections by state.",
+                ),
                 &["state"],
             )?,
-            db_pool_max: IntGauge::new("medico24_db_pool_max_connections", "Database pool size limit.")?,
+            db_pool_max: IntGauge::new(
+                "medico24_db_pool_max_connections",
+                "Database pool size limit.",
+            )?,
             db_pool_wait: Histogram::with_opts(
-                HistogramOpts::new("medico24_db_pool_wait_seconds", "Time spent waiting for a database connection.")
-                    .buckets(vec![0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
+                HistogramOpts::new(
+                    "medico24_db_pool_wait_seconds",
+                    "Time spent waiting for a database connection.",
+                )
+                .buckets(vec![
+                    0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                ]),
             )?,
             registry,
         };
@@ -162,7 +199,9 @@ impl Metrics {
         r.register(Box::new(self.db_pool_max.clone()))?;
         r.register(Box::new(self.db_pool_wait.clone()))?;
         #[cfg(target_os = "linux")]
-        r.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
+        r.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
         Ok(())
     }
 
@@ -188,7 +227,12 @@ pub struct SizeSummary {
 impl SizeSummary {
     fn new(name: &str, help: &str) -> Result<Self, prometheus::Error> {
         Ok(Self {
-            desc: Desc::new(name.to_owned(), help.to_owned(), vec!["handler".to_owned()], HashMap::new())?,
+            desc: Desc::new(
+                name.to_owned(),
+                help.to_owned(),
+                vec!["handler".to_owned()],
+                HashMap::new(),
+            )?,
             series: Arc::default(),
         })
     }

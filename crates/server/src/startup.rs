@@ -44,7 +44,9 @@ impl Application {
             connect_timeout: settings.database_pool_timeout,
         })
         .context("configuring the database pool")?
-        .with_wait_observer(Arc::new(move |waited| wait_histogram.observe(waited.as_secs_f64())));
+        .with_wait_observer(Arc::new(move |waited| {
+            wait_histogram.observe(waited.as_secs_f64())
+        }));
         let redis = Redis::connect_lazy(&RedisConfig {
             url: settings.redis_url.expose().to_owned(),
             max_connections: settings.redis_pool_size,
@@ -58,7 +60,8 @@ impl Application {
             .user_agent(concat!("medico24/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("building the HTTP client")?;
-        let openapi_json = serde_json::to_vec(&openapi::document(&settings)).context("serializing OpenAPI")?;
+        let openapi_json =
+            serde_json::to_vec(&openapi::document(&settings)).context("serializing OpenAPI")?;
 
         let state = web::Data::new(AppState {
             settings: Arc::clone(&settings),
@@ -72,7 +75,10 @@ impl Application {
 
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
             .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
-        let port = listener.local_addr().context("reading the bound address")?.port();
+        let port = listener
+            .local_addr()
+            .context("reading the bound address")?
+            .port();
 
         let app_state = state.clone();
         let prefix = settings.api_prefix.clone();
@@ -92,8 +98,15 @@ impl Application {
         if let Some(workers) = settings.http_workers {
             server = server.workers(workers);
         }
-        let server = server.listen(listener).context("starting the HTTP server")?.run();
-        Ok(Self { port, server, state })
+        let server = server
+            .listen(listener)
+            .context("starting the HTTP server")?
+            .run();
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
     }
 
     /// The bound port.

@@ -7,7 +7,8 @@ use crate::config::LogFormat;
 
 /// Installs the global subscriber once; later calls (tests spawning several apps) are no-ops.
 pub fn init(level: &str, format: LogFormat) {
-    let filter = EnvFilter::try_new(level.to_ascii_lowercase()).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_new(level.to_ascii_lowercase()).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_span_events(FmtSpan::NONE)

@@ -40,7 +40,11 @@ impl TestApp {
 
     /// `GET path`.
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).send().await.expect("GET request")
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("GET request")
     }
 
     /// Stops the server gracefully and waits for it.
@@ -57,7 +61,12 @@ impl Drop for TestApp {
 }
 
 /// The variables every test app starts from.
-fn base_vars(db: &TestDb, redis: &TestRedis, google: &FakeGoogle, firebase: &FakeFirebase) -> HashMap<String, String> {
+fn base_vars(
+    db: &TestDb,
+    redis: &TestRedis,
+    google: &FakeGoogle,
+    firebase: &FakeFirebase,
+) -> HashMap<String, String> {
     let log_level = std::env::var("TEST_LOG").unwrap_or_else(|_| "off".to_owned());
     [
         ("ENVIRONMENT", "test".to_owned()),
@@ -69,9 +78,18 @@ fn base_vars(db: &TestDb, redis: &TestRedis, google: &FakeGoogle, firebase: &Fak
         ("REDIS_URL", redis.url().to_owned()),
         ("REDIS_POOL_SIZE", "4".to_owned()),
         ("REDIS_KEY_PREFIX", redis.prefix().to_owned()),
-        ("JWT_SECRET_KEY", "test-access-key-0123456789abcdef0123456789".to_owned()),
-        ("JWT_REFRESH_SECRET_KEY", "test-refresh-key-0123456789abcdef012345678".to_owned()),
-        ("ADMIN_NOTIFICATION_SECRET", "test-admin-secret-0123456789abcdef0123456".to_owned()),
+        (
+            "JWT_SECRET_KEY",
+            "test-access-key-0123456789abcdef0123456789".to_owned(),
+        ),
+        (
+            "JWT_REFRESH_SECRET_KEY",
+            "test-refresh-key-0123456789abcdef012345678".to_owned(),
+        ),
+        (
+            "ADMIN_NOTIFICATION_SECRET",
+            "test-admin-secret-0123456789abcdef0123456".to_owned(),
+        ),
         ("FIREBASE_PROJECT_ID", "medico24-test".to_owned()),
         ("FIREBASE_CERTS_URL", firebase.certs_url()),
         ("GOOGLE_OAUTH_TOKEN_URL", firebase.token_url()),

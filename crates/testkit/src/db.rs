@@ -31,7 +31,9 @@ impl TestDb {
         loop {
             // Concurrent clones of one template can collide briefly; retry.
             match admin
-                .batch_execute(&format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""))
+                .batch_execute(&format!(
+                    "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
+                ))
                 .await
             {
                 Ok(()) => break,
@@ -43,7 +45,11 @@ impl TestDb {
             }
         }
         let url = database_url_for(&admin_url, &name);
-        Self { name, url, admin_url }
+        Self {
+            name,
+            url,
+            admin_url,
+        }
     }
 
     /// An empty database without any migration (for migration tests).
@@ -56,7 +62,11 @@ impl TestDb {
             .await
             .unwrap_or_else(|e| panic!("creating empty database {name}: {e}"));
         let url = database_url_for(&admin_url, &name);
-        Self { name, url, admin_url }
+        Self {
+            name,
+            url,
+            admin_url,
+        }
     }
 
     /// Connection URL of this database.
@@ -77,7 +87,9 @@ impl TestDb {
     /// Runs SQL statements (fixtures, checks).
     pub async fn execute(&self, sql: &str) {
         let mut conn = self.connect().await;
-        conn.batch_execute(sql).await.unwrap_or_else(|e| panic!("executing {sql:?}: {e}"));
+        conn.batch_execute(sql)
+            .await
+            .unwrap_or_else(|e| panic!("executing {sql:?}: {e}"));
     }
 
     /// Runs `SELECT count(*) FROM …`-style queries returning one bigint named `n`.
@@ -102,7 +114,10 @@ impl Drop for TestDb {
         let name = self.name.clone();
         // Drop runs outside async context; use a private runtime on a helper thread.
         let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
             runtime.block_on(async move {
                 let mut admin = AsyncPgConnection::establish(&admin_url).await.ok()?;
                 admin
@@ -128,7 +143,9 @@ async fn connect(url: &str) -> AsyncPgConnection {
 
 fn redact(url: &str) -> String {
     match (url.find("://"), url.find('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}***{}", &url[..scheme + 3], &url[at..]),
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}***{}", &url[..scheme + 3], &url[at..])
+        }
         _ => url.to_owned(),
     }
 }
@@ -140,7 +157,9 @@ pub fn database_url_for(base: &str, database: &str) -> String {
         None => (base, None),
     };
     let scheme_end = without_query.find("://").map_or(0, |i| i + 3);
-    let path_start = without_query[scheme_end..].find('/').map(|i| i + scheme_end);
+    let path_start = without_query[scheme_end..]
+        .find('/')
+        .map(|i| i + scheme_end);
     let server = path_start.map_or(without_query, |i| &without_query[..i]);
     match query {
         Some(query) => format!("{server}/{database}?{query}"),
@@ -154,7 +173,9 @@ fn migrations_fingerprint() -> String {
     let mut files: Vec<PathBuf> = Vec::new();
     let mut stack = vec![dir];
     while let Some(path) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&path) else { continue };
+        let Ok(entries) = std::fs::read_dir(&path) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let p = entry.path();
             if p.is_dir() {
@@ -204,7 +225,9 @@ async fn ensure_template(admin_url: &str) -> String {
         let building = format!("{template}_building");
         // One statement per call: DROP/CREATE DATABASE cannot run in a (multi-statement) block.
         admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"))
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"
+            ))
             .await
             .expect("dropping a half-built template");
         admin
@@ -216,7 +239,9 @@ async fn ensure_template(admin_url: &str) -> String {
             .await
             .unwrap_or_else(|e| panic!("migrating the template database: {e}"));
         admin
-            .batch_execute(&format!("ALTER DATABASE \"{building}\" RENAME TO \"{template}\""))
+            .batch_execute(&format!(
+                "ALTER DATABASE \"{building}\" RENAME TO \"{template}\""
+            ))
             .await
             .expect("publishing the template database");
     }
@@ -237,8 +262,14 @@ mod tests {
             database_url_for("postgres://postgres@127.0.0.1:5432/postgres", "x"),
             "postgres://postgres@127.0.0.1:5432/x"
         );
-        assert_eq!(database_url_for("postgres://h:5432", "x"), "postgres://h:5432/x");
-        assert_eq!(database_url_for("postgres://h/db?sslmode=disable", "x"), "postgres://h/x?sslmode=disable");
+        assert_eq!(
+            database_url_for("postgres://h:5432", "x"),
+            "postgres://h:5432/x"
+        );
+        assert_eq!(
+            database_url_for("postgres://h/db?sslmode=disable", "x"),
+            "postgres://h/x?sslmode=disable"
+        );
     }
 
     #[test]

@@ -17,7 +17,9 @@ impl FakeGoogle {
 
     /// Starts the fake on a free local port.
     pub async fn start() -> Self {
-        Self { server: MockServer::start().await }
+        Self {
+            server: MockServer::start().await,
+        }
     }
 
     /// Value for `GOOGLE_AIR_QUALITY_URL`.
@@ -40,13 +42,16 @@ pub struct FakeFirebase {
 
 impl FakeFirebase {
     /// Path of the certificate set on the fake.
-    pub const CERTS_PATH: &'static str = "/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com";
+    pub const CERTS_PATH: &'static str =
+        "/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com";
     /// Path of the OAuth2 token endpoint on the fake.
     pub const TOKEN_PATH: &'static str = "/token";
 
     /// Starts the fake on a free local port.
     pub async fn start() -> Self {
-        Self { server: MockServer::start().await }
+        Self {
+            server: MockServer::start().await,
+        }
     }
 
     /// Value for `FIREBASE_CERTS_URL`.

@@ -43,8 +43,10 @@ impl TestRedis {
     pub async fn keys(&self) -> Vec<String> {
         let mut conn = self.connection().await;
         let mut keys: Vec<String> = Vec::new();
-        let mut iter: redis::AsyncIter<'_, String> =
-            conn.scan_match(format!("{}*", self.prefix)).await.expect("scan");
+        let mut iter: redis::AsyncIter<'_, String> = conn
+            .scan_match(format!("{}*", self.prefix))
+            .await
+            .expect("scan");
         while let Some(key) = iter.next_item().await {
             keys.push(key.expect("scan item"));
         }
@@ -64,7 +66,10 @@ impl Drop for TestRedis {
         let pattern = format!("{}*", self.prefix);
         // Drop runs outside async context; clean up on a helper thread with its own runtime.
         let cleaned = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
             runtime.block_on(async move {
                 let client = redis::Client::open(url.as_str()).ok()?;
                 let mut conn = client.get_multiplexed_async_connection().await.ok()?;

@@ -62,7 +62,9 @@ pub struct Database {
 
 impl std::fmt::Debug for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Database").field("status", &self.status()).finish()
+        f.debug_struct("Database")
+            .field("status", &self.status())
+            .finish()
     }
 }
 
@@ -73,7 +75,8 @@ impl Database {
     /// # Errors
     /// [`DatabaseError::Config`] when the pool cannot be built.
     pub fn connect_lazy(config: &DatabaseConfig) -> Result<Self, DatabaseError> {
-        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(normalize_url(&config.url));
+        let manager =
+            AsyncDieselConnectionManager::<AsyncPgConnection>::new(normalize_url(&config.url));
         let pool = dp::Pool::builder(manager)
             .max_size(config.max_connections)
             .runtime(Runtime::Tokio1)
@@ -84,7 +87,10 @@ impl Database {
             })
             .build()
             .map_err(|e| DatabaseError::Config(e.to_string()))?;
-        Ok(Self { pool, on_wait: None })
+        Ok(Self {
+            pool,
+            on_wait: None,
+        })
     }
 
     /// Reports every checkout's waiting time to `observer`.
@@ -106,7 +112,9 @@ impl Database {
             observe(started.elapsed());
         }
         result.map_err(|e| match e {
-            PoolError::Timeout(kind) => DatabaseError::Unavailable(format!("pool timeout ({kind:?})")),
+            PoolError::Timeout(kind) => {
+                DatabaseError::Unavailable(format!("pool timeout ({kind:?})"))
+            }
             PoolError::Backend(inner) => DatabaseError::Unavailable(inner.to_string()),
             other => DatabaseError::Unavailable(other.to_string()),
         })
@@ -142,7 +150,11 @@ impl Database {
 
 /// Accepts the reference implementation's `postgresql+asyncpg://` scheme as well.
 pub fn normalize_url(url: &str) -> String {
-    for prefix in ["postgresql+asyncpg://", "postgresql+psycopg://", "postgresql+psycopg2://"] {
+    for prefix in [
+        "postgresql+asyncpg://",
+        "postgresql+psycopg://",
+        "postgresql+psycopg2://",
+    ] {
         if let Some(rest) = url.strip_prefix(prefix) {
             return format!("postgresql://{rest}");
         }

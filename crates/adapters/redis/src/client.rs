@@ -41,7 +41,9 @@ pub struct Redis {
 
 impl std::fmt::Debug for Redis {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Redis").field("key_prefix", &self.key_prefix).finish()
+        f.debug_struct("Redis")
+            .field("key_prefix", &self.key_prefix)
+            .finish()
     }
 }
 
@@ -92,11 +94,15 @@ impl Redis {
     pub async fn ping(&self) -> Result<(), RedisError> {
         let attempt = async {
             let mut conn = self.conn().await?;
-            let pong: String = deadpool_redis::redis::cmd("PING").query_async(&mut conn).await?;
+            let pong: String = deadpool_redis::redis::cmd("PING")
+                .query_async(&mut conn)
+                .await?;
             if pong == "PONG" {
                 Ok(())
             } else {
-                Err(RedisError::Unavailable(format!("unexpected PING reply {pong:?}")))
+                Err(RedisError::Unavailable(format!(
+                    "unexpected PING reply {pong:?}"
+                )))
             }
         };
         tokio::time::timeout(self.timeout, attempt)

@@ -59,7 +59,10 @@ mod tests {
 
     #[test]
     fn fixed_clock_moves_only_when_told() {
-        let start = Utc.with_ymd_and_hms(2026, 1, 1, 10, 0, 0).single().unwrap_or_default();
+        let start = Utc
+            .with_ymd_and_hms(2026, 1, 1, 10, 0, 0)
+            .single()
+            .unwrap_or_default();
         let clock = FixedClock::at(start);
         let other = clock.clone();
         assert_eq!(clock.now(), start);

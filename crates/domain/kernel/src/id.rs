@@ -105,7 +105,9 @@ mod tests {
 
     #[test]
     fn ids_print_lowercase_hyphenated_and_parse_any_case() {
-        let id: UserId = "5B0C7A3E2F0E4A559D390D0D3F6D1C11".parse().unwrap_or_else(|_| UserId::new_v7());
+        let id: UserId = "5B0C7A3E2F0E4A559D390D0D3F6D1C11"
+            .parse()
+            .unwrap_or_else(|_| UserId::new_v7());
         assert_eq!(id.to_string(), "5b0c7a3e-2f0e-4a55-9d39-0d0d3f6d1c11");
     }
 

@@ -83,8 +83,14 @@ mod tests {
     #[test]
     fn bounds_are_enforced() {
         assert_eq!(PageRequest::new(0, 20), Err(PageRequestError::PageTooSmall));
-        assert_eq!(PageRequest::new(1, 0), Err(PageRequestError::SizeOutOfRange));
-        assert_eq!(PageRequest::new(1, 101), Err(PageRequestError::SizeOutOfRange));
+        assert_eq!(
+            PageRequest::new(1, 0),
+            Err(PageRequestError::SizeOutOfRange)
+        );
+        assert_eq!(
+            PageRequest::new(1, 101),
+            Err(PageRequestError::SizeOutOfRange)
+        );
         assert!(PageRequest::new(1, 100).is_ok());
     }
 
@@ -92,9 +98,17 @@ mod tests {
     fn offset_and_total_pages() {
         let request = PageRequest::new(3, 20).unwrap_or_else(|_| unreachable!());
         assert_eq!(request.offset(), 40);
-        let page: Page<u8> = Page { items: vec![], total: 41, request };
+        let page: Page<u8> = Page {
+            items: vec![],
+            total: 41,
+            request,
+        };
         assert_eq!(page.total_pages(), 3);
-        let empty: Page<u8> = Page { items: vec![], total: 0, request };
+        let empty: Page<u8> = Page {
+            items: vec![],
+            total: 0,
+            request,
+        };
         assert_eq!(empty.total_pages(), 0);
     }
 }

@@ -8,7 +8,11 @@ use actix_web::http::header::HeaderMap;
 use crate::config::IpNetwork;
 
 /// Resolves the client address of a request from its peer and headers.
-pub fn client_ip(peer: Option<SocketAddr>, headers: &HeaderMap, trusted: &[IpNetwork]) -> Option<IpAddr> {
+pub fn client_ip(
+    peer: Option<SocketAddr>,
+    headers: &HeaderMap,
+    trusted: &[IpNetwork],
+) -> Option<IpAddr> {
     let peer = normalize(peer?.ip());
     if !is_trusted(peer, trusted) {
         return Some(peer);
@@ -21,7 +25,13 @@ pub fn client_ip(peer: Option<SocketAddr>, headers: &HeaderMap, trusted: &[IpNet
         .map(normalize)
         .collect();
     // Walk from the right: the first hop that is not one of our proxies is the client.
-    Some(forwarded.into_iter().rev().find(|ip| !is_trusted(*ip, trusted)).unwrap_or(peer))
+    Some(
+        forwarded
+            .into_iter()
+            .rev()
+            .find(|ip| !is_trusted(*ip, trusted))
+            .unwrap_or(peer),
+    )
 }
 
 fn is_trusted(ip: IpAddr, trusted: &[IpNetwork]) -> bool {
@@ -43,7 +53,10 @@ mod tests {
 
     fn headers(xff: &str) -> HeaderMap {
         let mut map = HeaderMap::new();
-        map.insert(HeaderName::from_static("x-forwarded-for"), HeaderValue::from_str(xff).unwrap());
+        map.insert(
+            HeaderName::from_static("x-forwarded-for"),
+            HeaderValue::from_str(xff).unwrap(),
+        );
         map
     }
 
@@ -60,7 +73,11 @@ mod tests {
     #[test]
     fn forwarded_for_is_walked_from_the_right_behind_trusted_proxies() {
         let trusted = [IpNetwork::parse("10.0.0.0/8").unwrap()];
-        let ip = client_ip(peer("10.0.0.2"), &headers("6.6.6.6, 198.51.100.7, 10.0.0.5"), &trusted);
+        let ip = client_ip(
+            peer("10.0.0.2"),
+            &headers("6.6.6.6, 198.51.100.7, 10.0.0.5"),
+            &trusted,
+        );
         assert_eq!(ip, Some("198.51.100.7".parse().unwrap()));
     }
 

@@ -72,7 +72,7 @@ impl ErrorCode {
             429 => ErrorCode::RateLimited,
             502 => ErrorCode::BadGateway,
             503 => ErrorCode::ServiceUnavailable,
-            400..=499 => ErrorCode::BadRequest,
+            402..=499 => ErrorCode::BadRequest,
             _ => ErrorCode::InternalError,
         }
     }
@@ -114,8 +114,16 @@ pub struct ValidationIssue {
 
 impl ValidationIssue {
     /// An issue at `loc` (e.g. `["body", "contact_phone"]`).
-    pub fn new(loc: Vec<Value>, kind: impl Into<Cow<'static, str>>, msg: impl Into<String>) -> Self {
-        Self { loc, msg: msg.into(), kind: kind.into() }
+    pub fn new(
+        loc: Vec<Value>,
+        kind: impl Into<Cow<'static, str>>,
+        msg: impl Into<String>,
+    ) -> Self {
+        Self {
+            loc,
+            msg: msg.into(),
+            kind: kind.into(),
+        }
     }
 }
 
@@ -139,7 +147,10 @@ impl ErrorBody {
     /// The final JSON envelope.
     pub fn render(&self, path: &str, request_id: &str) -> Value {
         let mut body = serde_json::Map::new();
-        body.insert("error".into(), serde_json::to_value(self.code).unwrap_or(Value::Null));
+        body.insert(
+            "error".into(),
+            serde_json::to_value(self.code).unwrap_or(Value::Null),
+        );
         body.insert("message".into(), Value::String(self.message.to_string()));
         body.insert("detail".into(), Value::String(self.message.to_string()));
         body.insert("path".into(), Value::String(path.to_owned()));
@@ -203,7 +214,8 @@ impl ApiError {
     /// 405 with `Allow` listing `allowed`.
     pub fn method_not_allowed(allowed: &str) -> Self {
         let allow = HeaderValue::from_str(allowed).unwrap_or_else(|_| HeaderValue::from_static(""));
-        Self::new(ErrorCode::MethodNotAllowed, "Method Not Allowed").with_header(header::ALLOW, allow)
+        Self::new(ErrorCode::MethodNotAllowed, "Method Not Allowed")
+            .with_header(header::ALLOW, allow)
     }
 
     /// 409.

@@ -24,8 +24,12 @@ fn json_error(error: &JsonPayloadError) -> ApiError {
         JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
             ApiError::payload_too_large()
         }
-        JsonPayloadError::ContentType => ApiError::invalid(vec![json!("body")], "content_type", "Expected a JSON body"),
-        JsonPayloadError::Deserialize(inner) if inner.is_eof() && inner.line() == 1 && inner.column() == 0 => {
+        JsonPayloadError::ContentType => {
+            ApiError::invalid(vec![json!("body")], "content_type", "Expected a JSON body")
+        }
+        JsonPayloadError::Deserialize(inner)
+            if inner.is_eof() && inner.line() == 1 && inner.column() == 0 =>
+        {
             ApiError::invalid(vec![json!("body")], "missing", "Field required")
         }
         JsonPayloadError::Deserialize(inner) if inner.is_syntax() || inner.is_eof() => {
@@ -35,7 +39,11 @@ fn json_error(error: &JsonPayloadError) -> ApiError {
             // Serde's message names the field and expected type but never echoes input values.
             ApiError::invalid(vec![json!("body")], "value_error", inner.to_string())
         }
-        _ => ApiError::invalid(vec![json!("body")], "json_invalid", "Request body could not be read"),
+        _ => ApiError::invalid(
+            vec![json!("body")],
+            "json_invalid",
+            "Request body could not be read",
+        ),
     }
 }
 
@@ -46,7 +54,12 @@ pub fn query_config() -> web::QueryConfig {
             QueryPayloadError::Deserialize(inner) => inner.to_string(),
             _ => "Invalid query string".to_owned(),
         };
-        ApiError::validation(vec![ValidationIssue::new(vec![json!("query")], "value_error", message)]).into()
+        ApiError::validation(vec![ValidationIssue::new(
+            vec![json!("query")],
+            "value_error",
+            message,
+        )])
+        .into()
     })
 }
 
@@ -57,6 +70,11 @@ pub fn path_config() -> web::PathConfig {
             PathError::Deserialize(inner) => inner.to_string(),
             _ => "Invalid path parameter".to_owned(),
         };
-        ApiError::validation(vec![ValidationIssue::new(vec![Value::from("path")], "value_error", message)]).into()
+        ApiError::validation(vec![ValidationIssue::new(
+            vec![Value::from("path")],
+            "value_error",
+            message,
+        )])
+        .into()
     })
 }

@@ -112,15 +112,24 @@ where
         },
         Ok(Err(error)) => {
             tracing::warn!(error = %error, "health check failed");
-            CheckResult { status: CheckStatus::Unhealthy, latency_ms: None }
+            CheckResult {
+                status: CheckStatus::Unhealthy,
+                latency_ms: None,
+            }
         }
-        Err(_) => CheckResult { status: CheckStatus::Unhealthy, latency_ms: None },
+        Err(_) => CheckResult {
+            status: CheckStatus::Unhealthy,
+            latency_ms: None,
+        },
     }
 }
 
 /// Runs the database and Redis checks concurrently.
 pub async fn check_dependencies(state: &AppState) -> Checks {
-    let (database, redis) = tokio::join!(timed_check(state.db.ping()), timed_check(state.redis.ping()));
+    let (database, redis) = tokio::join!(
+        timed_check(state.db.ping()),
+        timed_check(state.redis.ping())
+    );
     Checks { database, redis }
 }
 
@@ -150,7 +159,9 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
 #[utoipa::path(get, path = "/api/v1/ping", tag = "health", operation_id = "ping",
     responses((status = 200, description = "Pong", body = PingResponse)))]
 pub async fn ping() -> HttpResponse {
-    HttpResponse::Ok().json(PingResponse { message: "pong".to_owned() })
+    HttpResponse::Ok().json(PingResponse {
+        message: "pong".to_owned(),
+    })
 }
 
 /// Database and Redis status with latencies; always 200.
@@ -158,7 +169,8 @@ pub async fn ping() -> HttpResponse {
     responses((status = 200, description = "Dependency status", body = DetailedHealthResponse)))]
 pub async fn detailed(state: web::Data<AppState>) -> HttpResponse {
     let checks = check_dependencies(&state).await;
-    let all_healthy = checks.database.status == CheckStatus::Healthy && checks.redis.status == CheckStatus::Healthy;
+    let all_healthy = checks.database.status == CheckStatus::Healthy
+        && checks.redis.status == CheckStatus::Healthy;
     HttpResponse::Ok().json(DetailedHealthResponse {
         status: if all_healthy { "healthy" } else { "degraded" }.to_owned(),
         version: state.settings.app_version.clone(),

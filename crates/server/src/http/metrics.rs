@@ -29,8 +29,12 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<
     }
     let pool = state.db.status();
     let m = &state.metrics;
-    m.db_pool_connections.with_label_values(&["idle"]).set(pool.idle as i64);
-    m.db_pool_connections.with_label_values(&["in_use"]).set(pool.in_use as i64);
+    m.db_pool_connections
+        .with_label_values(&["idle"])
+        .set(pool.idle as i64);
+    m.db_pool_connections
+        .with_label_values(&["in_use"])
+        .set(pool.in_use as i64);
     m.db_pool_max.set(pool.max as i64);
     let body = m.render().map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok()

@@ -39,7 +39,11 @@ const X_PROCESS_TIME: HeaderName = HeaderName::from_static("x-process-time");
 
 /// Paths that are neither instrumented nor slash-normalised (the API docs).
 fn is_docs_path(path: &str) -> bool {
-    path == "/openapi.json" || path == "/docs" || path.starts_with("/docs/") || path == "/redoc" || path.starts_with("/redoc/")
+    path == "/openapi.json"
+        || path == "/docs"
+        || path.starts_with("/docs/")
+        || path == "/redoc"
+        || path.starts_with("/redoc/")
 }
 
 /// Whether the request is a CORS preflight.
@@ -53,7 +57,9 @@ pub fn is_preflight(method: &Method, headers: &HeaderMap) -> bool {
 fn accepted_request_id(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(X_REQUEST_ID)?.to_str().ok()?;
     let valid = (1..=128).contains(&value.len())
-        && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
     valid.then(|| value.to_owned())
 }
 
@@ -83,7 +89,8 @@ pub async fn edge(
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
-    let request_id = accepted_request_id(req.headers()).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let request_id =
+        accepted_request_id(req.headers()).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let original_path = req.path().to_owned();
     normalize_trailing_slash(&mut req);
     let method = req.method().clone();
@@ -93,7 +100,11 @@ pub async fn edge(
     } else {
         req.match_name().unwrap_or("none").to_owned()
     };
-    let ip = client_ip(req.peer_addr(), req.headers(), &state.settings.trusted_proxies);
+    let ip = client_ip(
+        req.peer_addr(),
+        req.headers(),
+        &state.settings.trusted_proxies,
+    );
     req.extensions_mut().insert(RequestContext {
         request_id: request_id.clone(),
         original_path: original_path.clone(),
@@ -102,13 +113,21 @@ pub async fn edge(
     let request_size = content_length(req.headers());
 
     if instrumented {
-        state.metrics.http_in_progress.with_label_values(&[&handler, method.as_str()]).inc();
+        state
+            .metrics
+            .http_in_progress
+            .with_label_values(&[&handler, method.as_str()])
+            .inc();
     }
     // The request must not be cloned before routing (actix captures path parameters in place),
     // so panics are caught per resource by `catch_panic`; inner layers always answer `Ok`.
     let outcome = next.call(req).await;
     if instrumented {
-        state.metrics.http_in_progress.with_label_values(&[&handler, method.as_str()]).dec();
+        state
+            .metrics
+            .http_in_progress
+            .with_label_values(&[&handler, method.as_str()])
+            .dec();
     }
     let mut response = outcome?.map_into_boxed_body();
 
@@ -122,9 +141,13 @@ pub async fn edge(
             .cloned()
             .unwrap_or_else(|| generic_error_body(status));
         failure_cause = body.internal_cause.clone();
-        let rendered = serde_json::to_vec(&body.render(&original_path, &request_id)).unwrap_or_default();
+        let rendered =
+            serde_json::to_vec(&body.render(&original_path, &request_id)).unwrap_or_default();
         response = response.map_body(|head, _| {
-            head.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            head.headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
             BoxBody::new(rendered)
         });
     }
@@ -137,7 +160,10 @@ pub async fn edge(
     if let Ok(value) = HeaderValue::from_str(&format!("{:.6}", elapsed.as_secs_f64())) {
         headers.insert(X_PROCESS_TIME, value);
     }
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
 
     if instrumented {
         let m = &state.metrics;
@@ -145,7 +171,9 @@ pub async fn edge(
         m.http_requests
             .with_label_values(&[&handler, method.as_str(), status_class(status.as_u16())])
             .inc();
-        m.http_duration.with_label_values(&[&handler, method.as_str()]).observe(seconds);
+        m.http_duration
+            .with_label_values(&[&handler, method.as_str()])
+            .observe(seconds);
         m.http_duration_highr.observe(seconds);
         if let Some(size) = request_size {
             m.http_request_size.observe(&handler, size);
@@ -155,7 +183,11 @@ pub async fn edge(
         }
     }
 
-    let user_id = response.request().extensions().get::<AuthenticatedUser>().map(|u| u.0.to_string());
+    let user_id = response
+        .request()
+        .extensions()
+        .get::<AuthenticatedUser>()
+        .map(|u| u.0.to_string());
     let duration_ms = elapsed.as_secs_f64() * 1000.0;
     let client = ip.map(|ip| ip.to_string());
     if let Some(cause) = failure_cause {
@@ -215,11 +247,17 @@ pub async fn cors(
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let settings = &state.settings;
-    let origin = req.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()).map(str::to_owned);
-    let allowed_origin = origin.as_deref().and_then(|origin| match &settings.cors_origins {
-        CorsOrigins::Any => Some("*".to_owned()),
-        CorsOrigins::List(list) => list.iter().any(|o| o == origin).then(|| origin.to_owned()),
-    });
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .map(str::to_owned);
+    let allowed_origin = origin
+        .as_deref()
+        .and_then(|origin| match &settings.cors_origins {
+            CorsOrigins::Any => Some("*".to_owned()),
+            CorsOrigins::List(list) => list.iter().any(|o| o == origin).then(|| origin.to_owned()),
+        });
 
     if is_preflight(req.method(), req.headers()) {
         let Some(allowed_origin) = allowed_origin else {
@@ -255,10 +293,16 @@ pub async fn cors(
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
         }
         if settings.cors_allow_credentials {
-            headers.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            );
         }
         headers.append(header::VARY, HeaderValue::from_static("Origin"));
-        headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(EXPOSE_HEADERS));
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static(EXPOSE_HEADERS),
+        );
     }
     Ok(response)
 }
@@ -295,7 +339,10 @@ pub async fn guard(
         .and_then(|v| v.parse::<u64>().ok());
     if announced.is_some_and(|len| len > limit as u64) {
         let (http_request, _) = req.into_parts();
-        return Ok(ServiceResponse::new(http_request, ApiError::payload_too_large().error_response()));
+        return Ok(ServiceResponse::new(
+            http_request,
+            ApiError::payload_too_large().error_response(),
+        ));
     }
     Ok(next.call(req).await?.map_into_boxed_body())
 }
@@ -312,13 +359,19 @@ mod tests {
 
     #[test]
     fn well_formed_request_ids_are_echoed() {
-        assert_eq!(accepted_request_id(&headers_with_id("abc-123_x.y:z")), Some("abc-123_x.y:z".to_owned()));
+        assert_eq!(
+            accepted_request_id(&headers_with_id("abc-123_x.y:z")),
+            Some("abc-123_x.y:z".to_owned())
+        );
     }
 
     #[test]
     fn malformed_or_long_request_ids_are_replaced() {
         assert_eq!(accepted_request_id(&headers_with_id("has space")), None);
-        assert_eq!(accepted_request_id(&headers_with_id(&"a".repeat(129))), None);
+        assert_eq!(
+            accepted_request_id(&headers_with_id(&"a".repeat(129))),
+            None
+        );
         assert_eq!(accepted_request_id(&HeaderMap::new()), None);
     }
 }

@@ -37,7 +37,11 @@ pub fn docs_routes() -> RouteRegistry {
         .route(Method::GET, "/docs", docs::swagger_page)
         .route(Method::GET, "/docs/{file}", docs::swagger_asset)
         .route(Method::GET, "/redoc", docs::redoc_page)
-        .route(Method::GET, "/redoc/redoc.standalone.js", docs::redoc_bundle);
+        .route(
+            Method::GET,
+            "/redoc/redoc.standalone.js",
+            docs::redoc_bundle,
+        );
     routes
 }
 

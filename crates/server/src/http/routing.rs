@@ -82,17 +82,21 @@ impl RouteRegistry {
     /// Registers every resource. Resources are ordered so that, segment by segment, a literal
     /// beats a `{param}`, because actix takes the first resource whose pattern matches.
     pub fn register(mut self, cfg: &mut ServiceConfig) {
-        self.resources.sort_by_cached_key(|r| match_order_key(&r.canonical));
+        self.resources
+            .sort_by_cached_key(|r| match_order_key(&r.canonical));
         for spec in self.resources {
             let allow = allow_header(spec.routes.iter().map(|(m, _)| m));
             let mut resource = web::resource(routed_path(&spec.canonical)).name(&spec.canonical);
             for (_, route) in spec.routes {
                 resource = resource.route(route);
             }
-            resource = resource.default_service(web::to(move || {
-                let allow = allow.clone();
-                async move { Err::<actix_web::HttpResponse, _>(ApiError::method_not_allowed(&allow)) }
-            }));
+            resource =
+                resource.default_service(web::to(move || {
+                    let allow = allow.clone();
+                    async move {
+                        Err::<actix_web::HttpResponse, _>(ApiError::method_not_allowed(&allow))
+                    }
+                }));
             cfg.service(resource.wrap(from_fn(catch_panic)));
         }
     }
@@ -101,7 +105,11 @@ impl RouteRegistry {
 /// The form a template is routed under: without its trailing slash, because the edge middleware
 /// trims one trailing slash from every request path before routing.
 pub fn routed_path(canonical: &str) -> &str {
-    if canonical.len() > 1 { canonical.strip_suffix('/').unwrap_or(canonical) } else { canonical }
+    if canonical.len() > 1 {
+        canonical.strip_suffix('/').unwrap_or(canonical)
+    } else {
+        canonical
+    }
 }
 
 fn allow_header<'a>(methods: impl Iterator<Item = &'a Method>) -> String {
@@ -123,7 +131,7 @@ mod tests {
 
     #[test]
     fn literal_segments_sort_before_parameters() {
-        let mut templates = vec![
+        let mut templates = [
             "/api/v1/clinics/{clinic_id}",
             "/api/v1/clinics/search",
             "/api/v1/clinics/{clinic_id}/doctors",
@@ -133,8 +141,12 @@ mod tests {
         let search = templates.iter().position(|t| t.ends_with("/search"));
         let by_id = templates.iter().position(|t| t.ends_with("{clinic_id}"));
         assert!(search < by_id);
-        let literal = templates.iter().position(|t| t.contains("/doctors/{doctor_id}"));
-        let param = templates.iter().position(|t| t.ends_with("{clinic_id}/doctors"));
+        let literal = templates
+            .iter()
+            .position(|t| t.contains("/doctors/{doctor_id}"));
+        let param = templates
+            .iter()
+            .position(|t| t.ends_with("{clinic_id}/doctors"));
         assert!(literal < param);
     }
 

@@ -33,17 +33,31 @@ const FORBIDDEN: [&str; 12] = [
 fn metadata() -> Value {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     // Only this machine's platform: other targets' crates are neither built nor downloaded.
-    let rustc = Command::new("rustc").arg("-vV").output().expect("running rustc -vV");
+    let rustc = Command::new("rustc")
+        .arg("-vV")
+        .output()
+        .expect("running rustc -vV");
     let host = String::from_utf8_lossy(&rustc.stdout)
         .lines()
         .find_map(|line| line.strip_prefix("host: ").map(str::to_owned))
         .expect("host triple");
     let output = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--offline", "--filter-platform", &host])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--offline",
+            "--filter-platform",
+            &host,
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("running cargo metadata");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     serde_json::from_slice(&output.stdout).expect("cargo metadata JSON")
 }
 
@@ -61,12 +75,20 @@ fn normal_closure(meta: &Value, root: &str) -> BTreeSet<String> {
         .iter()
         .map(|n| (n["id"].as_str().unwrap(), n))
         .collect();
-    let root_id = names.iter().find(|(_, name)| **name == root).map(|(id, _)| *id).expect("root package");
+    let root_id = names
+        .iter()
+        .find(|(_, name)| **name == root)
+        .map(|(id, _)| *id)
+        .expect("root package");
     let mut seen = BTreeSet::new();
     let mut stack = vec![root_id];
     while let Some(id) = stack.pop() {
         for dep in nodes[id]["deps"].as_array().unwrap() {
-            let normal = dep["dep_kinds"].as_array().unwrap().iter().any(|k| k["kind"].is_null());
+            let normal = dep["dep_kinds"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|k| k["kind"].is_null());
             let dep_id = dep["pkg"].as_str().unwrap();
             if normal && seen.insert(names[dep_id].to_owned()) {
                 stack.push(dep_id);
@@ -91,7 +113,10 @@ fn domain_crates_do_not_depend_on_each_other() {
     let meta = metadata();
     for domain in DOMAIN_CRATES.iter().skip(1) {
         let closure = normal_closure(&meta, domain);
-        let others: Vec<_> = DOMAIN_CRATES[1..].iter().filter(|d| *d != domain && closure.contains(**d)).collect();
+        let others: Vec<_> = DOMAIN_CRATES[1..]
+            .iter()
+            .filter(|d| *d != domain && closure.contains(**d))
+            .collect();
         assert!(others.is_empty(), "{domain} depends on {others:?}");
     }
 }
@@ -99,7 +124,12 @@ fn domain_crates_do_not_depend_on_each_other() {
 #[test]
 fn adapters_do_not_depend_on_each_other_or_on_the_server() {
     let meta = metadata();
-    let adapters = ["medico24-postgres", "medico24-redis", "medico24-firebase", "medico24-google"];
+    let adapters = [
+        "medico24-postgres",
+        "medico24-redis",
+        "medico24-firebase",
+        "medico24-google",
+    ];
     for adapter in adapters {
         let closure = normal_closure(&meta, adapter);
         let bad: Vec<_> = adapters

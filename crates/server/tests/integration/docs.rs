@@ -13,7 +13,11 @@ async fn openapi_is_3_1_with_title_version_and_security_schemes() {
     let response = app.get("/openapi.json").await;
     assert_eq!(response.status(), StatusCode::OK);
     let doc: Value = response.json().await.unwrap();
-    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
     assert_eq!(doc["info"]["title"], "Medico24 API");
     assert_eq!(doc["info"]["version"], "0.1.0");
     let schemes = &doc["components"]["securitySchemes"];
@@ -32,9 +36,18 @@ async fn every_served_route_is_documented_and_every_documented_route_is_served()
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
             if ["get", "put", "post", "delete", "patch"].contains(&method.as_str()) {
-                assert!(operation["operationId"].is_string(), "{method} {path} has no operationId");
-                assert!(operation["tags"][0].is_string(), "{method} {path} has no tag");
-                documented.insert(RouteEntry { method: method.to_uppercase(), template: path.clone() });
+                assert!(
+                    operation["operationId"].is_string(),
+                    "{method} {path} has no operationId"
+                );
+                assert!(
+                    operation["tags"][0].is_string(),
+                    "{method} {path} has no tag"
+                );
+                documented.insert(RouteEntry {
+                    method: method.to_uppercase(),
+                    template: path.clone(),
+                });
             }
         }
     }
@@ -48,11 +61,23 @@ async fn docs_pages_load_only_same_origin_assets() {
     for page in ["/docs", "/redoc"] {
         let response = app.get(page).await;
         assert_eq!(response.status(), StatusCode::OK, "{page}");
-        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
-        let csp = response.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        let csp = response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
         assert!(csp.contains("default-src 'self'"), "{csp}");
         let html = response.text().await.unwrap();
-        for src in html.split("src=\"").skip(1).chain(html.split("href=\"").skip(1)) {
+        for src in html
+            .split("src=\"")
+            .skip(1)
+            .chain(html.split("href=\"").skip(1))
+        {
             let url = src.split('"').next().unwrap();
             assert!(url.starts_with('/'), "{page} references {url}");
             let asset = app.get(url).await;
@@ -64,5 +89,8 @@ async fn docs_pages_load_only_same_origin_assets() {
 #[tokio::test]
 async fn the_oauth2_redirect_page_is_not_served() {
     let app = spawn_app().await;
-    assert_eq!(app.get("/docs/oauth2-redirect.html").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/docs/oauth2-redirect.html").await.status(),
+        StatusCode::NOT_FOUND
+    );
 }

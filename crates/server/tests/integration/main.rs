@@ -1,5 +1,10 @@
 //! Integration tests of the server: the real application on port 0 against real PostgreSQL and
 //! Redis (one binary, so the link step happens once).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a failed expectation is a failed test"
+)]
 
 mod architecture;
 mod docs;

@@ -55,7 +55,10 @@ const INDEXES: [&str; 10] = [
 ];
 
 async fn assert_end_schema(db: &TestDb) {
-    for table in TABLES.iter().chain(["idempotency_keys", "broadcasts"].iter()) {
+    for table in TABLES
+        .iter()
+        .chain(["idempotency_keys", "broadcasts"].iter())
+    {
         let n = db
             .count(&format!(
                 "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = 'public' AND table_name = '{table}'"
@@ -64,11 +67,19 @@ async fn assert_end_schema(db: &TestDb) {
         assert_eq!(n, 1, "table {table} missing");
     }
     for constraint in CONSTRAINTS {
-        let n = db.count(&format!("SELECT count(*) AS n FROM pg_constraint WHERE conname = '{constraint}'")).await;
+        let n = db
+            .count(&format!(
+                "SELECT count(*) AS n FROM pg_constraint WHERE conname = '{constraint}'"
+            ))
+            .await;
         assert_eq!(n, 1, "constraint {constraint} missing");
     }
     for index in INDEXES {
-        let n = db.count(&format!("SELECT count(*) AS n FROM pg_indexes WHERE indexname = '{index}'")).await;
+        let n = db
+            .count(&format!(
+                "SELECT count(*) AS n FROM pg_indexes WHERE indexname = '{index}'"
+            ))
+            .await;
         assert_eq!(n, 1, "index {index} missing");
     }
     let triggers = db
@@ -99,17 +110,29 @@ async fn public_table_count(db: &TestDb) -> i64 {
 #[tokio::test]
 async fn migrations_go_up_down_and_up_again() {
     let db = TestDb::empty().await;
-    let applied = medico24_postgres::run_migrations(db.url()).await.expect("first up");
+    let applied = medico24_postgres::run_migrations(db.url())
+        .await
+        .expect("first up");
     assert_eq!(applied.len(), 2, "{applied:?}");
     assert_end_schema(&db).await;
 
-    let reverted = medico24_postgres::revert_all_migrations(db.url()).await.expect("down");
+    let reverted = medico24_postgres::revert_all_migrations(db.url())
+        .await
+        .expect("down");
     assert_eq!(reverted.len(), 2);
-    assert_eq!(public_table_count(&db).await, 0, "tables left after reverting everything");
+    assert_eq!(
+        public_table_count(&db).await,
+        0,
+        "tables left after reverting everything"
+    );
 
-    medico24_postgres::run_migrations(db.url()).await.expect("second up");
+    medico24_postgres::run_migrations(db.url())
+        .await
+        .expect("second up");
     assert_end_schema(&db).await;
-    let again = medico24_postgres::run_migrations(db.url()).await.expect("no-op up");
+    let again = medico24_postgres::run_migrations(db.url())
+        .await
+        .expect("no-op up");
     assert!(again.is_empty());
 }
 
@@ -133,7 +156,9 @@ async fn the_schema_rejects_double_booking_of_a_doctor() {
                      '2030-01-01T10:15:00Z', 'second', '9876543210')",
         )
         .await;
-    let message = overlapping.expect_err("overlap must be refused").to_string();
+    let message = overlapping
+        .expect_err("overlap must be refused")
+        .to_string();
     assert!(message.contains("appointments_no_overlap"), "{message}");
     // Back to back (the default slot is 30 minutes, half-open) is fine.
     conn.batch_execute(

@@ -1,0 +1,1 @@
+//! Diesel table definitions (generated from the migrations).

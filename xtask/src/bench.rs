@@ -1,0 +1,467 @@
+//! `cargo xtask bench`: load-tests the release server with wrk and records the numbers in
+//! `docs/benchmarks.md`. To measure another endpoint, add a [`Case`] to [`CASES`].
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::config::{isolated_server_env, repo_root, target_dir};
+use crate::process::{self, which};
+use crate::server::{self, Profile, proc_status_kib};
+use crate::services::{self, Apt};
+use crate::{Args, Context, Result};
+
+/// One load-test case: a request that wrk repeats.
+struct Case {
+    /// Short name, used in the table and for the wrk script file.
+    name: &'static str,
+    /// HTTP method.
+    method: &'static str,
+    /// Path and query, e.g. `/api/v1/pharmacies?limit=20`.
+    path: &'static str,
+    /// Request body, if any (sent with every request).
+    body: Option<&'static str>,
+    /// Extra request headers.
+    headers: &'static [(&'static str, &'static str)],
+}
+
+/// Every case, measured in this order.
+const CASES: &[Case] = &[
+    Case {
+        name: "health",
+        method: "GET",
+        path: "/api/v1/health",
+        body: None,
+        headers: &[],
+    },
+    Case {
+        name: "ping",
+        method: "GET",
+        path: "/api/v1/ping",
+        body: None,
+        headers: &[],
+    },
+];
+
+const DATABASE: &str = "medico24_bench";
+const DOC: &str = "docs/benchmarks.md";
+const BEGIN: &str = "<!-- bench:begin -->";
+const END: &str = "<!-- bench:end -->";
+
+struct Options {
+    pharmacies: u32,
+    duration_secs: u32,
+    threads: u32,
+    connections: u32,
+}
+
+/// What wrk reported for one case.
+struct Measurement {
+    requests_per_sec: f64,
+    p50_us: f64,
+    p99_us: f64,
+    requests: u64,
+    /// Non-2xx/3xx responses plus socket errors (connect, read, write, timeout).
+    errors: u64,
+    /// Server RSS right after the case, in KiB.
+    rss_kib: Option<u64>,
+}
+
+/// `cargo xtask bench`.
+pub fn bench(mut args: Args) -> Result<()> {
+    let options = Options {
+        pharmacies: args.number("--pharmacies")?.unwrap_or(10_000),
+        duration_secs: args.number("--duration")?.unwrap_or(10),
+        threads: args.number("--threads")?.unwrap_or(2),
+        connections: args.number("--connections")?.unwrap_or(64),
+    };
+    args.finish()?;
+    if options.threads == 0 || options.connections < options.threads || options.duration_secs == 0 {
+        return Err("need --threads ≥ 1, --connections ≥ --threads and --duration ≥ 1".to_owned());
+    }
+
+    let root = repo_root();
+    let (pg, redis) = crate::tasks::test_services()?;
+    let mut apt = Apt::default();
+    services::prepare(&pg, &redis, &mut apt)?;
+    if which("wrk").is_none() {
+        apt.install(&["wrk"], "wrk is not installed")?;
+    }
+
+    let bin = server::build(&root, Profile::Release)?;
+    let work = target_dir(&root).join("bench");
+    fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
+    let db = pg.with_database(DATABASE);
+    services::recreate_database(&db)?;
+    let port = server::free_port()?;
+    let vars = isolated_server_env(&db, &redis, port);
+    server::cli(&bin, &work, &vars, &["migrate"])?;
+    let mut seed_vars = vars.clone();
+    seed_vars.insert("SEED_PHARMACIES".to_owned(), options.pharmacies.to_string());
+    server::cli(&bin, &work, &seed_vars, &["seed"])?;
+
+    let mut server = server::spawn(&bin, &work, &vars, port, &work.join("server.log"))?;
+    server.wait_healthy(Duration::from_secs(60))?;
+    let pid = server.pid();
+    let idle_rss = proc_status_kib(pid, "VmRSS");
+    let mut results = Vec::new();
+    for case in CASES {
+        let mut measurement = run_case(case, port, &options, &work)?;
+        measurement.rss_kib = proc_status_kib(pid, "VmRSS");
+        results.push((case, measurement));
+    }
+    let peak_rss = proc_status_kib(pid, "VmHWM");
+    server.stop();
+
+    let section = render(&options, &results, idle_rss, peak_rss);
+    println!("\n{section}");
+    let doc = root.join(DOC);
+    update_doc(&doc, &section)?;
+    println!("==> wrote {DOC}");
+    for (case, m) in &results {
+        if m.errors > 0 {
+            println!(
+                "warning: {} had {} errors out of {} requests; see {}",
+                case.name,
+                m.errors,
+                m.requests,
+                work.join("server.log").display()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn run_case(case: &Case, port: u16, options: &Options, work: &Path) -> Result<Measurement> {
+    println!("\n==> {} {} {}", case.name, case.method, case.path);
+    let mut cmd = Command::new("wrk");
+    cmd.arg(format!("--threads={}", options.threads))
+        .arg(format!("--connections={}", options.connections))
+        .arg(format!("--duration={}s", options.duration_secs))
+        .arg("--latency");
+    for (name, value) in case.headers {
+        cmd.arg("--header").arg(format!("{name}: {value}"));
+    }
+    if case.method != "GET" || case.body.is_some() {
+        let script = work.join(format!("{}.lua", case.name));
+        fs::write(&script, lua_script(case))
+            .with_context(|| format!("writing {}", script.display()))?;
+        cmd.arg("--script").arg(&script);
+    }
+    cmd.arg(format!("http://127.0.0.1:{port}{}", case.path));
+    println!("$ {}", process::display(&cmd));
+    let output = process::output(&mut cmd)?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    print!("{stdout}");
+    if !output.status.success() {
+        return Err(format!(
+            "wrk failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    parse_wrk(&stdout)
+}
+
+/// A wrk Lua script that sets the method and body (headers go on the command line).
+fn lua_script(case: &Case) -> String {
+    let mut script = format!("wrk.method = \"{}\"\n", case.method);
+    if let Some(body) = case.body {
+        // A Lua long string needs a level of `=` that does not occur in the body.
+        let mut level = String::new();
+        while body.contains(&format!("]{level}]")) {
+            level.push('=');
+        }
+        script.push_str(&format!("wrk.body = [{level}[{body}]{level}]\n"));
+    }
+    script
+}
+
+/// `250.00us`, `5.80ms`, `1.20s`, `2.00m` → microseconds.
+fn parse_duration_us(text: &str) -> Option<f64> {
+    let text = text.trim();
+    let (number, scale) = if let Some(n) = text.strip_suffix("us") {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix("ms") {
+        (n, 1e3)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1e6)
+    } else if let Some(n) = text.strip_suffix('m') {
+        (n, 60e6)
+    } else {
+        (text, 1.0)
+    };
+    number.trim().parse::<f64>().ok().map(|n| n * scale)
+}
+
+fn parse_wrk(output: &str) -> Result<Measurement> {
+    let mut requests_per_sec = None;
+    let mut p50_us = None;
+    let mut p99_us = None;
+    let mut requests = None;
+    let mut errors = 0;
+    for line in output.lines().map(str::trim) {
+        if let Some(value) = line.strip_prefix("Requests/sec:") {
+            requests_per_sec = value.trim().parse::<f64>().ok();
+        } else if let Some(value) = line.strip_prefix("50%") {
+            p50_us = parse_duration_us(value);
+        } else if let Some(value) = line.strip_prefix("99%") {
+            p99_us = parse_duration_us(value);
+        } else if let Some(value) = line.strip_prefix("Socket errors:") {
+            // connect 0, read 0, write 0, timeout 0
+            errors += value
+                .split(',')
+                .filter_map(|part| part.split_whitespace().last()?.parse::<u64>().ok())
+                .sum::<u64>();
+        } else if let Some(value) = line.strip_prefix("Non-2xx or 3xx responses:") {
+            errors += value.trim().parse::<u64>().unwrap_or(0);
+        } else if line.contains(" requests in ") {
+            requests = line
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<u64>().ok());
+        }
+    }
+    let missing = |what: &str| format!("could not find {what} in wrk's output");
+    Ok(Measurement {
+        requests_per_sec: requests_per_sec.ok_or_else(|| missing("Requests/sec"))?,
+        p50_us: p50_us.ok_or_else(|| missing("the 50% latency"))?,
+        p99_us: p99_us.ok_or_else(|| missing("the 99% latency"))?,
+        requests: requests.ok_or_else(|| missing("the request count"))?,
+        errors,
+        rss_kib: None,
+    })
+}
+
+fn format_latency(us: f64) -> String {
+    if us < 1_000.0 {
+        format!("{us:.0} µs")
+    } else if us < 1_000_000.0 {
+        format!("{:.2} ms", us / 1e3)
+    } else {
+        format!("{:.2} s", us / 1e6)
+    }
+}
+
+fn format_mib(kib: Option<u64>) -> String {
+    kib.map_or_else(
+        || "n/a".to_owned(),
+        |kib| format!("{:.1} MiB", kib as f64 / 1024.0),
+    )
+}
+
+fn command_line(program: &str, args: &[&str]) -> Option<String> {
+    let output = Command::new(program).args(args).output().ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        .filter(|s| !s.is_empty())
+}
+
+fn first_field(path: &str, prefix: &str) -> Option<String> {
+    let text = fs::read_to_string(path).ok()?;
+    text.lines()
+        .find_map(|line| line.strip_prefix(prefix))
+        .map(|rest| rest.trim_start_matches([' ', '\t', ':']).trim().to_owned())
+}
+
+fn machine_description() -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let model = first_field("/proc/cpuinfo", "model name").unwrap_or_else(|| "unknown CPU".into());
+    let memory = first_field("/proc/meminfo", "MemTotal")
+        .and_then(|m| m.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or_else(
+            || "unknown".to_owned(),
+            |kib| format!("{:.0} GiB", kib as f64 / 1024.0 / 1024.0),
+        );
+    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map_or_else(|_| "unknown".to_owned(), |k| k.trim().to_owned());
+    format!("{cpus} CPUs (nproc; {model}), {memory} RAM, Linux {kernel}")
+}
+
+/// `wrk debian/4.1.0-3+b2 [epoll]` (wrk prints its version with a non-zero exit status).
+fn wrk_version() -> String {
+    Command::new("wrk")
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|output| {
+            let text = String::from_utf8_lossy(&output.stdout).into_owned();
+            let line = text.lines().next()?;
+            let version = line.split(" Copyright").next().unwrap_or(line).trim();
+            (!version.is_empty()).then(|| version.to_owned())
+        })
+        .unwrap_or_else(|| "wrk".to_owned())
+}
+
+fn render(
+    options: &Options,
+    results: &[(&Case, Measurement)],
+    idle_rss: Option<u64>,
+    peak_rss: Option<u64>,
+) -> String {
+    let date = command_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"])
+        .unwrap_or_else(|| "unknown date".to_owned());
+    let commit = command_line("git", &["rev-parse", "--short", "HEAD"])
+        .map_or_else(|| "(none yet)".to_owned(), |c| format!("`{c}`"));
+    let dirty = command_line("git", &["status", "--porcelain"]).is_some();
+    let wrk_version = wrk_version();
+
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Measured by `cargo xtask bench` on {date}, commit {commit}{}.\n",
+        if dirty {
+            " (with uncommitted changes)"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(out, "- Machine: {}", machine_description());
+    let _ = writeln!(
+        out,
+        "- Server: release build, `ENVIRONMENT=test`, `LOG_LEVEL=warn`, rate limits raised; \
+         database `{DATABASE}` seeded with {} pharmacies; PostgreSQL and Redis on the same machine",
+        options.pharmacies
+    );
+    let _ = writeln!(
+        out,
+        "- Load: {wrk_version}, {} threads, {} connections, {} s per case, on the same machine\n",
+        options.threads, options.connections, options.duration_secs
+    );
+    out.push_str("| Case | Request | Req/s | p50 | p99 | Requests | Errors | Server RSS after |\n");
+    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|\n");
+    for (case, m) in results {
+        let _ = writeln!(
+            out,
+            "| {} | `{} {}` | {:.0} | {} | {} | {} | {} | {} |",
+            case.name,
+            case.method,
+            case.path,
+            m.requests_per_sec,
+            format_latency(m.p50_us),
+            format_latency(m.p99_us),
+            m.requests,
+            m.errors,
+            format_mib(m.rss_kib)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nServer RSS when idle before the load: {}; peak (VmHWM): {}. Errors are non-2xx/3xx \
+         responses plus socket errors.",
+        format_mib(idle_rss),
+        format_mib(peak_rss)
+    );
+    out
+}
+
+/// Replaces the text between the markers, appending the section (or creating the file) if needed.
+fn update_doc(path: &Path, section: &str) -> Result<()> {
+    let existing = match fs::read_to_string(path) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(format!("reading {}: {e}", path.display())),
+    };
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    fs::write(path, splice(existing.as_deref(), section))
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// The document with `section` between the markers.
+fn splice(existing: Option<&str>, section: &str) -> String {
+    let block = format!("{BEGIN}\n{section}{END}");
+    let Some(text) = existing else {
+        return format!(
+            "# Benchmarks\n\nEndpoint throughput and latency of the running server, measured with \
+             wrk by `cargo xtask bench`. The section between the markers is rewritten by every \
+             run; the cases are listed in `xtask/src/bench.rs`.\n\n{block}\n"
+        );
+    };
+    match (text.find(BEGIN), text.find(END)) {
+        (Some(begin), Some(end)) if begin < end => {
+            let (before, _) = text.split_at(begin);
+            let (_, after) = text.split_at(end + END.len());
+            format!("{before}{block}{after}")
+        }
+        _ => format!("{}\n\n{block}\n", text.trim_end()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WRK_OUTPUT: &str = "\
+Running 10s test @ http://127.0.0.1:8080/api/v1/health
+  2 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency   635.91us    0.89ms  12.92ms   93.69%
+    Req/Sec    56.20k     8.07k   62.00k    86.54%
+  Latency Distribution
+     50%  250.00us
+     75%  491.00us
+     90%  700.00us
+     99%    5.80ms
+  1122795 requests in 10.00s, 228.84MB read
+  Socket errors: connect 0, read 3, write 0, timeout 2
+  Non-2xx or 3xx responses: 12
+Requests/sec: 112265.23
+Transfer/sec:     22.88MB
+";
+
+    #[test]
+    fn wrk_output_is_parsed() {
+        let m = parse_wrk(WRK_OUTPUT).unwrap();
+        assert!((m.requests_per_sec - 112_265.23).abs() < 1e-6);
+        assert!((m.p50_us - 250.0).abs() < 1e-6);
+        assert!((m.p99_us - 5_800.0).abs() < 1e-6);
+        assert_eq!(m.requests, 1_122_795);
+        assert_eq!(m.errors, 17);
+    }
+
+    #[test]
+    fn wrk_output_without_latency_is_an_error() {
+        assert!(parse_wrk("Requests/sec: 1.0").is_err());
+    }
+
+    #[test]
+    fn durations_convert_to_microseconds() {
+        assert_eq!(parse_duration_us("1.38s"), Some(1_380_000.0));
+        assert_eq!(parse_duration_us("2.00m"), Some(120_000_000.0));
+        assert_eq!(format_latency(250.0), "250 µs");
+        assert_eq!(format_latency(5_800.0), "5.80 ms");
+    }
+
+    #[test]
+    fn splice_replaces_only_the_marked_section() {
+        let doc = format!("# B\n\nintro\n\n{BEGIN}\nold\n{END}\n\n## Notes\nkeep\n");
+        let new = splice(Some(&doc), "new\n");
+        assert_eq!(
+            new,
+            format!("# B\n\nintro\n\n{BEGIN}\nnew\n{END}\n\n## Notes\nkeep\n")
+        );
+        assert!(splice(Some("# B\n"), "x\n").ends_with(&format!("# B\n\n{BEGIN}\nx\n{END}\n")));
+        assert!(splice(None, "x\n").starts_with("# Benchmarks"));
+    }
+
+    #[test]
+    fn lua_script_sets_method_and_body() {
+        let case = Case {
+            name: "t",
+            method: "POST",
+            path: "/x",
+            body: Some("{\"a\":\"]]\"}"),
+            headers: &[],
+        };
+        assert_eq!(
+            lua_script(&case),
+            "wrk.method = \"POST\"\nwrk.body = [=[{\"a\":\"]]\"}]=]\n"
+        );
+    }
+}

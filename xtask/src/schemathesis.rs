@@ -1,0 +1,149 @@
+//! The schemathesis phase of `cargo xtask test`: a live debug server on its own database, fuzzed
+//! against its own `/openapi.json`; fails on any 5xx and on responses that break the schema.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::config::{PgUrl, RedisUrl, isolated_server_env, process_env, target_dir};
+use crate::process::{self, succeeds};
+use crate::server::{self, Profile};
+use crate::services;
+use crate::tasks::Outcome;
+use crate::{Context, Result};
+
+const REQUIREMENT: &str = "schemathesis>=4,<5";
+const DATABASE: &str = "medico24_schemathesis";
+const SEED_PHARMACIES: &str = "200";
+/// Checks of schemathesis 4 (`schemathesis run --help`): server errors and schema conformance.
+const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,\
+                      response_headers_conformance,response_schema_conformance";
+const DEFAULT_MAX_EXAMPLES: &str = "30";
+const DEFAULT_WORKERS: &str = "2";
+
+/// Runs the phase. `Err` means it could not run (install, build, startup); `Ok(Failed)` means
+/// schemathesis found problems.
+pub fn run(root: &Path, pg: &PgUrl, redis: &RedisUrl) -> Result<Outcome> {
+    println!("\n==> schemathesis");
+    let cli = ensure_installed(root)?;
+    let work = target_dir(root).join("schemathesis");
+    fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
+
+    let db = pg.with_database(DATABASE);
+    services::recreate_database(&db)?;
+    let bin = server::build(root, Profile::Debug)?;
+    let port = server::free_port()?;
+    let vars = isolated_server_env(&db, redis, port);
+    // The work directory has no .env, so the repository's .env cannot leak into this server.
+    server::cli(&bin, &work, &vars, &["migrate"])?;
+    let mut seed_vars = vars.clone();
+    seed_vars.insert("SEED_PHARMACIES".to_owned(), SEED_PHARMACIES.to_owned());
+    server::cli(&bin, &work, &seed_vars, &["seed"])?;
+
+    let mut server = server::spawn(&bin, &work, &vars, port, &work.join("server.log"))?;
+    server.wait_healthy(Duration::from_secs(60))?;
+
+    let report_dir = work.join("report");
+    let mut cmd = Command::new(&cli);
+    cmd.current_dir(&work)
+        .arg("run")
+        .arg(format!("http://127.0.0.1:{port}/openapi.json"))
+        // Keep requests on this server even if the document lists other `servers`.
+        .args(["--origin", &format!("http://127.0.0.1:{port}")])
+        .args(["--checks", CHECKS])
+        .args([
+            "--max-examples",
+            &process_env("SCHEMATHESIS_MAX_EXAMPLES")
+                .unwrap_or_else(|| DEFAULT_MAX_EXAMPLES.to_owned()),
+        ])
+        .args([
+            "--workers",
+            &process_env("SCHEMATHESIS_WORKERS").unwrap_or_else(|| DEFAULT_WORKERS.to_owned()),
+        ])
+        .args(["--request-timeout", "10"])
+        .args(["--report", "junit"])
+        .arg("--report-dir")
+        .arg(&report_dir);
+    let mut shown = process::display(&cmd);
+    if let Some(header) = process_env("SCHEMATHESIS_AUTH_HEADER") {
+        let header = if header.contains(':') {
+            header
+        } else {
+            format!("Authorization: {header}")
+        };
+        let name = header.split(':').next().unwrap_or_default().to_owned();
+        cmd.arg("--header").arg(header);
+        shown.push_str(&format!(" --header '{name}: ***'"));
+    }
+    if let Some(extra) = process_env("SCHEMATHESIS_EXTRA_ARGS") {
+        let extra: Vec<&str> = extra.split_whitespace().collect();
+        cmd.args(&extra);
+        shown.push(' ');
+        shown.push_str(&extra.join(" "));
+    }
+    println!("$ {shown}");
+    let status = cmd
+        .status()
+        .with_context(|| format!("could not start {}", cli.display()))?;
+    let log = server.log().to_path_buf();
+    server.stop();
+
+    if status.success() {
+        println!(
+            "    schemathesis passed (JUnit report in {})",
+            report_dir.display()
+        );
+        Ok(Outcome::Passed)
+    } else {
+        println!(
+            "    schemathesis failed; JUnit report in {}; server output in {}. Its last lines:\n{}",
+            report_dir.display(),
+            log.display(),
+            server::tail(&log, 40)
+        );
+        Ok(Outcome::Failed(format!("schemathesis ({status})")))
+    }
+}
+
+/// The `schemathesis` command of `target/schemathesis-venv`, creating the venv and installing
+/// schemathesis only when it is not importable yet.
+fn ensure_installed(root: &Path) -> Result<PathBuf> {
+    let venv = target_dir(root).join("schemathesis-venv");
+    let python = venv.join("bin").join("python");
+    if !python.is_file() {
+        let system_python = process_env("PYTHON").unwrap_or_else(|| "python3".to_owned());
+        process::run(Command::new(&system_python).args(["-m", "venv"]).arg(&venv)).map_err(
+            |e| {
+                format!(
+                    "{e}\n(on Debian the venv module comes with `apt-get install -y python3-venv`)"
+                )
+            },
+        )?;
+    }
+    let importable = || succeeds(Command::new(&python).args(["-c", "import schemathesis"]));
+    if importable() {
+        println!("    schemathesis is installed in {}", venv.display());
+    } else {
+        process::run(Command::new(&python).args([
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--quiet",
+            REQUIREMENT,
+        ]))?;
+        if !importable() {
+            return Err(format!(
+                "installed {REQUIREMENT} into {}, but it does not import",
+                venv.display()
+            ));
+        }
+    }
+    let cli = venv.join("bin").join("schemathesis");
+    if cli.is_file() {
+        Ok(cli)
+    } else {
+        Err(format!("{} is missing", cli.display()))
+    }
+}
