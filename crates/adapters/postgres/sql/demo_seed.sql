@@ -1,8 +1,8 @@
 -- Demo data set around Mumbai (19.0760 N, 72.8777 E) for development, demos and benchmarks.
 --
 -- Needs the end schema (both migrations applied). Deterministic: ids and every attribute are
--- derived from the row number through md5() / hashint8extended(), so two seeded databases hold
--- the same rows (only nothing depends on random() or on the plan). Idempotent per table group:
+-- derived from the row number through hashint8extended() (nothing uses random()), so two
+-- seeded databases hold the same rows. Idempotent per table group:
 --   * pharmacies (+ one location each + opening hours) are inserted only if `pharmacies` is empty;
 --   * clinics only if `clinics` is empty, doctors only if `doctors` is empty;
 --   * doctor_clinics only when both clinics and doctors were inserted by this run.
@@ -31,6 +31,18 @@ SELECT coalesce(nullif(btrim(current_setting('medico24.seed_pharmacies', true)),
        NOT EXISTS (SELECT 1 FROM pharmacies) AS do_pharmacies,
        NOT EXISTS (SELECT 1 FROM clinics)    AS do_clinics,
        NOT EXISTS (SELECT 1 FROM doctors)    AS do_doctors;
+
+-- Deterministic, time-ordered ids: UUIDv7 layout whose 48-bit "timestamp" is
+-- 1 700 000 000 000 + n ms and whose random bits come from hashint8extended(n, hashtext(kind)).
+-- Ordered ids keep the primary-key and foreign-key btrees append-only (fast large seeds).
+CREATE FUNCTION pg_temp.seed_id(kind text, n bigint) RETURNS uuid
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT (lpad(to_hex(1700000000000 + n), 12, '0')
+            || '7' || lpad(to_hex(hashint8extended(n, hashtext(kind)) & 4095), 3, '0')
+            || '8' || lpad(to_hex((hashint8extended(n, hashtext(kind)) >> 12) & 1152921504606846975), 15, '0')
+           )::uuid
+$$;
 
 -- Uniform pseudo-random number in [0, 1) from (row number, salt); deterministic across runs.
 CREATE FUNCTION pg_temp.seed_u(i bigint, salt bigint) RETURNS double precision
@@ -106,6 +118,10 @@ SELECT p.pattern, d::smallint, p.open_time, p.close_time, p.is_closed
  ) AS p(pattern, open_time, close_time, is_closed, present)
  WHERE p.present;
 
+-- Real row counts for the planner (small lookup tables are hash-joined, the generated rows
+-- stream through in order).
+ANALYZE seed_params, seed_areas, seed_chains, seed_streets, seed_hours;
+
 -- ---------------------------------------------------------------------------------------------
 -- Pharmacies, their locations and hours. Row i: area (1 + (i-1) % 40), branch number
 -- 1 + (i-1) / 40, chain and all other attributes from seed_u(i, salt).
@@ -113,7 +129,7 @@ SELECT p.pattern, d::smallint, p.open_time, p.close_time, p.is_closed
 INSERT INTO pharmacies (id, name, description, phone, email, is_verified, is_active, rating,
                         rating_count, supports_delivery, supports_pickup, timezone, created_at,
                         updated_at)
-SELECT md5('medico24-demo:pharmacy:' || g.i)::uuid,
+SELECT pg_temp.seed_id('pharmacy', g.i),
        c.name || ' ' || a.name || ' ' || (1 + (g.i - 1) / 40),
        CASE WHEN pg_temp.seed_u(g.i, 2) < 0.7
             THEN 'Neighbourhood pharmacy in ' || a.name || ', Mumbai. Prescription and OTC medicines.'
@@ -142,8 +158,8 @@ SELECT md5('medico24-demo:pharmacy:' || g.i)::uuid,
 -- One location per pharmacy, uniformly within 2.5 km of its area's centre.
 INSERT INTO pharmacy_locations (id, pharmacy_id, address_line, city, state, country, pincode,
                                 latitude, longitude, created_at)
-SELECT md5('medico24-demo:location:' || g.i)::uuid,
-       md5('medico24-demo:pharmacy:' || g.i)::uuid,
+SELECT pg_temp.seed_id('location', g.i),
+       pg_temp.seed_id('pharmacy', g.i),
        'Shop ' || (1 + floor(pg_temp.seed_u(g.i, 20) * 40))::int || ', '
            || (1 + floor(pg_temp.seed_u(g.i, 21) * 300))::int || ' ' || s.name || ', ' || a.name,
        'Mumbai', 'Maharashtra', 'India', a.pincode,
@@ -161,8 +177,8 @@ SELECT md5('medico24-demo:location:' || g.i)::uuid,
 -- Hours: pattern by share 8% 24 h, 10% overnight, 42% standard, 20% Sunday closed, 14% weekdays,
 -- 3% late, 3% no hours at all.
 INSERT INTO pharmacy_hours (id, pharmacy_id, day_of_week, open_time, close_time, is_closed)
-SELECT md5('medico24-demo:hours:' || g.i || ':' || h.day_of_week)::uuid,
-       md5('medico24-demo:pharmacy:' || g.i)::uuid,
+SELECT pg_temp.seed_id('hours', g.i * 8 + h.day_of_week),
+       pg_temp.seed_id('pharmacy', g.i),
        h.day_of_week, h.open_time, h.close_time, h.is_closed
   FROM seed_params sp
  CROSS JOIN LATERAL generate_series(1, sp.n_pharmacies) AS g(i)
@@ -181,7 +197,7 @@ SELECT md5('medico24-demo:hours:' || g.i || ':' || h.day_of_week)::uuid,
 -- ---------------------------------------------------------------------------------------------
 INSERT INTO clinics (id, name, slug, description, logo_url, contacts, address, latitude, longitude,
                      opening_hours, rating, rating_count, status, is_active, created_at, updated_at)
-SELECT md5('medico24-demo:clinic:' || i)::uuid,
+SELECT pg_temp.seed_id('clinic', i),
        n.prefix || ' ' || a.name,
        lower(regexp_replace(n.prefix || ' ' || a.name, '[^A-Za-z0-9]+', '-', 'g')),
        n.prefix || ' in ' || a.name || ': outpatient consultations, diagnostics and pharmacy.',
@@ -223,7 +239,7 @@ INSERT INTO doctors (id, email, full_name, phone, profile_picture_url, license_n
                      consultation_fee, consultation_duration_minutes, bio, languages_spoken,
                      medical_council_registration, is_verified, verified_at, rating,
                      rating_count, total_consultations, created_at, updated_at)
-SELECT md5('medico24-demo:doctor:' || i)::uuid,
+SELECT pg_temp.seed_id('doctor', i),
        lower(f.first || '.' || l.last) || '.' || i || '@doctors.medico24.example',
        f.first || ' ' || l.last,
        '+91 98' || lpad((20000000 + i * 7919)::text, 8, '0'),
@@ -286,10 +302,10 @@ INSERT INTO doctor_clinics (id, doctor_id, clinic_id, is_primary, start_date, co
                             available_days, available_time_slots, appointment_booking_enabled,
                             total_appointments, completed_appointments, rating_at_clinic,
                             rating_count_at_clinic, status, created_at, updated_at)
-SELECT md5('medico24-demo:doctor_clinic:' || d.i || ':' || k.kind)::uuid,
-       md5('medico24-demo:doctor:' || d.i)::uuid,
-       md5('medico24-demo:clinic:' || CASE WHEN k.kind = 'primary' THEN 1 + (d.i - 1) % 20
-                                           ELSE 1 + (d.i + 6) % 20 END)::uuid,
+SELECT pg_temp.seed_id('doctor_clinic', d.i * 2 + CASE WHEN k.kind = 'primary' THEN 0 ELSE 1 END),
+       pg_temp.seed_id('doctor', d.i),
+       pg_temp.seed_id('clinic', CASE WHEN k.kind = 'primary' THEN 1 + (d.i - 1) % 20
+                                      ELSE 1 + (d.i + 6) % 20 END),
        k.kind = 'primary',
        timestamptz '2024-01-01 09:00+05:30' + d.i * interval '2 days',
        ((300 + ((d.i * 97) % 12) * 100) + CASE WHEN k.kind = 'primary' THEN 0 ELSE 200 END)::numeric(10,2),
@@ -316,6 +332,7 @@ SELECT md5('medico24-demo:doctor_clinic:' || d.i || ':' || k.kind)::uuid,
    AND (k.kind = 'primary' OR d.i % 3 = 0);
 
 DROP FUNCTION pg_temp.seed_u(bigint, bigint);
+DROP FUNCTION pg_temp.seed_id(text, bigint);
 
 ANALYZE pharmacies, pharmacy_locations, pharmacy_hours, clinics, doctors, doctor_clinics;
 

@@ -1,10 +1,12 @@
 //! Shared value types of every Medico24 domain: typed ids, roles, paging and the `Clock` port.
 
 pub mod clock;
+pub mod contact;
 pub mod id;
 pub mod paging;
 pub mod role;
 
+pub use contact::{PhoneError, check_phone, is_valid_email};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use id::{
     AppointmentId, AssociationId, AuditEventId, BroadcastId, ClinicId, DoctorId, NotificationId,

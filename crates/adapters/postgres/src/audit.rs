@@ -1,0 +1,31 @@
+//! Writing audit events inside the transaction of the change they record (§16.11).
+
+use diesel::sql_types::{Jsonb, Nullable, Text, Uuid as SqlUuid};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use medico24_identity::{Actor, AuditRecord};
+
+/// Inserts one `audit_events` row on `conn` (call it inside the change's transaction).
+///
+/// # Errors
+/// The database error.
+pub async fn insert_audit(conn: &mut AsyncPgConnection, record: &AuditRecord) -> Result<(), diesel::result::Error> {
+    let (actor_user_id, actor_type) = match record.context.actor {
+        Actor::User(id) => (Some(id.as_uuid()), "user"),
+        Actor::AdminSecret => (None, "admin_secret"),
+    };
+    diesel::sql_query(
+        "INSERT INTO audit_events (actor_user_id, actor_type, action, resource_type, resource_id, request_id, ip, details) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7::inet, $8)",
+    )
+    .bind::<Nullable<SqlUuid>, _>(actor_user_id)
+    .bind::<Text, _>(actor_type)
+    .bind::<Text, _>(record.action)
+    .bind::<Text, _>(record.resource_type)
+    .bind::<Nullable<Text>, _>(record.resource_id.as_deref())
+    .bind::<Text, _>(&record.context.request_id)
+    .bind::<Nullable<Text>, _>(record.context.ip.map(|ip| ip.to_string()))
+    .bind::<Nullable<Jsonb>, _>(record.details.as_ref())
+    .execute(conn)
+    .await?;
+    Ok(())
+}

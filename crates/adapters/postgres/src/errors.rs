@@ -1,0 +1,48 @@
+//! Mapping of database failures to the domains' port errors.
+
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use medico24_identity::PortError;
+
+use crate::database::DatabaseError;
+
+/// Whether a Diesel error means the server connection is gone (retry later → 503).
+pub fn is_connection_error(error: &DieselError) -> bool {
+    matches!(
+        error,
+        DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) | DieselError::BrokenTransactionManager
+    )
+}
+
+impl From<DatabaseError> for PortError {
+    fn from(error: DatabaseError) -> Self {
+        match error {
+            DatabaseError::Unavailable(cause) => PortError::Unavailable(cause),
+            DatabaseError::Query(e) if is_connection_error(&e) => PortError::Unavailable(e.to_string()),
+            other => PortError::Unexpected(other.to_string()),
+        }
+    }
+}
+
+/// `LIKE` pattern matching `text` literally anywhere (`%`, `_` and `\` escaped).
+pub fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards_are_escaped() {
+        assert_eq!(contains_pattern(r"50%_a\b"), r"%50\%\_a\\b%");
+    }
+}
