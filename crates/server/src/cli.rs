@@ -34,4 +34,26 @@ pub enum Command {
     },
     /// Print the OpenAPI document as JSON.
     Openapi,
+    /// Print a Firebase ID token for the auth emulator mode (FIREBASE_AUTH_EMULATOR_HOST set,
+    /// not production): exchange it at POST /api/v1/auth/firebase/verify.
+    DevToken {
+        /// Email of the account.
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Firebase uid (default: derived from the email).
+        #[arg(long)]
+        uid: Option<String>,
+        /// Lifetime in minutes.
+        #[arg(long, default_value_t = 60)]
+        minutes: i64,
+    },
+    /// Give the admin role to the user(s) with this email (they must have logged in once).
+    MakeAdmin {
+        /// Email of the account.
+        #[arg(long)]
+        email: String,
+    },
 }

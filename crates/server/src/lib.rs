@@ -1,6 +1,7 @@
 //! Medico24 HTTP server: configuration, telemetry, startup, HTTP handlers and DTOs per
 //! resource, error mapping, OpenAPI, metrics, middleware and the CLI of the `medico24` binary.
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod http;

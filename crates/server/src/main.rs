@@ -27,6 +27,13 @@ async fn main() -> ExitCode {
         Command::Migrate { revert_all } => migrate(&settings, revert_all).await,
         Command::Seed { pharmacies } => seed(&settings, pharmacies).await,
         Command::Openapi => print_openapi(&settings),
+        Command::DevToken {
+            email,
+            name,
+            uid,
+            minutes,
+        } => dev_token(&settings, &email, name, uid, minutes),
+        Command::MakeAdmin { email } => make_admin(&settings, &email).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -110,5 +117,65 @@ async fn seed(settings: &Settings, pharmacies: u32) -> anyhow::Result<()> {
 fn print_openapi(settings: &Settings) -> anyhow::Result<()> {
     let json = serde_json::to_string_pretty(&openapi::document(settings))?;
     println!("{json}");
+    Ok(())
+}
+
+#[expect(clippy::print_stdout, reason = "the token is the command's output")]
+fn dev_token(
+    settings: &Settings,
+    email: &str,
+    name: Option<String>,
+    uid: Option<String>,
+    minutes: i64,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        settings.firebase_auth_emulator_host.is_some(),
+        "dev tokens are only accepted in emulator mode: set FIREBASE_AUTH_EMULATOR_HOST (not in production)"
+    );
+    let project = settings
+        .firebase_project_id
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("FIREBASE_PROJECT_ID is required for dev tokens"))?;
+    let uid = uid.unwrap_or_else(|| medico24_server::auth::dev_token::uid_for_email(email));
+    let token = medico24_server::auth::dev_token::emulator_id_token(
+        &project,
+        &uid,
+        email,
+        name.as_deref(),
+        chrono::Utc::now(),
+        chrono::Duration::minutes(minutes),
+    );
+    println!("{token}");
+    Ok(())
+}
+
+async fn make_admin(settings: &Settings, email: &str) -> anyhow::Result<()> {
+    use medico24_identity::UserCache;
+
+    let db = medico24_postgres::Database::connect_lazy(&medico24_postgres::DatabaseConfig {
+        url: settings.database_url.expose().to_owned(),
+        max_connections: 1,
+        wait_timeout: settings.database_pool_timeout,
+        connect_timeout: settings.database_pool_timeout,
+    })?;
+    let ids = medico24_postgres::PgUserRepository::new(db)
+        .make_admin_by_email(email, chrono::Utc::now())
+        .await?;
+    anyhow::ensure!(
+        !ids.is_empty(),
+        "no user with that email: log in once first"
+    );
+    let redis = medico24_redis::Redis::connect_lazy(&medico24_redis::RedisConfig {
+        url: settings.redis_url.expose().to_owned(),
+        max_connections: 1,
+        timeout: settings.redis_timeout,
+        key_prefix: settings.redis_key_prefix.clone(),
+    })?;
+    let cache = medico24_redis::RedisUserCache::new(redis, settings.cache_ttls.user, None);
+    for id in &ids {
+        cache.invalidate(*id).await;
+        tracing::info!(user.id = %id, "admin role granted by operator command");
+    }
+    eprintln!("medico24: {} user(s) are now admins", ids.len());
     Ok(())
 }

@@ -8,11 +8,15 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
-use medico24_postgres::{Database, DatabaseConfig};
-use medico24_redis::{Redis, RedisConfig};
+use medico24_firebase::{FirebaseIdTokenVerifier, IdTokenVerifierConfig};
+use medico24_identity::IdentityService;
+use medico24_kernel::SystemClock;
+use medico24_postgres::{Database, DatabaseConfig, PgUserRepository};
+use medico24_redis::{Redis, RedisConfig, RedisRateLimiter, RedisSessionStore, RedisUserCache};
 
+use crate::auth::JwtTokens;
 use crate::config::Settings;
-use crate::http::{self, middleware};
+use crate::http::{self, middleware, rate_limit};
 use crate::metrics::Metrics;
 use crate::openapi;
 use crate::state::AppState;
@@ -62,6 +66,8 @@ impl Application {
             .context("building the HTTP client")?;
         let openapi_json =
             serde_json::to_vec(&openapi::document(&settings)).context("serializing OpenAPI")?;
+        let identity = build_identity(&settings, &db, &redis, &http_client, &metrics);
+        let rate_limiter = RedisRateLimiter::new(redis.clone());
 
         let state = web::Data::new(AppState {
             settings: Arc::clone(&settings),
@@ -71,6 +77,8 @@ impl Application {
             metrics,
             started_at: Instant::now(),
             openapi_json: Arc::new(openapi_json),
+            identity: Arc::new(identity),
+            rate_limiter,
         });
 
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
@@ -89,6 +97,7 @@ impl Application {
                 .app_data(web::PayloadConfig::new(max_body))
                 .configure(|cfg| http::configure(cfg, &prefix, max_body))
                 .default_service(web::to(http::not_found))
+                .wrap(from_fn(rate_limit::rate_limit))
                 .wrap(from_fn(middleware::guard))
                 .wrap(from_fn(middleware::cors))
                 .wrap(from_fn(middleware::edge))
@@ -133,4 +142,51 @@ impl Application {
         self.state.db.close();
         result
     }
+}
+
+/// The identity service over its production adapters.
+fn build_identity(
+    settings: &Settings,
+    db: &Database,
+    redis: &Redis,
+    http_client: &reqwest::Client,
+    metrics: &Metrics,
+) -> crate::state::Identity {
+    let external = metrics.external_duration.clone();
+    let cache_requests = metrics.cache_requests.clone();
+    let mut verifier_config = IdTokenVerifierConfig::new(
+        settings.firebase_project_id.clone(),
+        settings.firebase_certs_url.clone(),
+    );
+    verifier_config.emulator = settings.firebase_auth_emulator_host.is_some();
+    let verifier = FirebaseIdTokenVerifier::new(
+        verifier_config,
+        http_client.clone(),
+        SystemClock,
+        Some(Arc::new(move |outcome, elapsed| {
+            external
+                .with_label_values(&["firebase_certs", outcome.as_str()])
+                .observe(elapsed.as_secs_f64());
+        })),
+    );
+    let tokens = JwtTokens::new(
+        settings.jwt_secret_key.expose(),
+        settings.jwt_refresh_secret_key.expose(),
+        settings.access_token_ttl,
+        settings.refresh_token_ttl,
+    );
+    IdentityService::new(
+        PgUserRepository::new(db.clone()),
+        RedisUserCache::new(
+            redis.clone(),
+            settings.cache_ttls.user,
+            Some(Arc::new(move |cache, result| {
+                cache_requests.with_label_values(&[cache, result]).inc()
+            })),
+        ),
+        RedisSessionStore::new(redis.clone()),
+        verifier,
+        tokens,
+        SystemClock,
+    )
 }

@@ -47,6 +47,16 @@ impl TestApp {
             .expect("GET request")
     }
 
+    /// Drops the cached row of user `id` (tests that change users behind the app's back).
+    pub async fn redis_flush_user(&self, id: &str) {
+        use deadpool_redis::redis::AsyncCommands;
+        let mut conn = self.redis.connection().await;
+        let _: () = conn
+            .del(format!("{}v2:user:{id}", self.redis.prefix()))
+            .await
+            .expect("deleting cached user");
+    }
+
     /// Stops the server gracefully and waits for it.
     pub async fn stop(&self) {
         self.handle.stop(true).await;

@@ -10,11 +10,13 @@
 pub mod app;
 pub mod db;
 pub mod fakes;
+pub mod id_tokens;
 pub mod redis;
 
 pub use app::{TestApp, spawn_app, spawn_app_with};
 pub use db::TestDb;
 pub use fakes::{FakeFirebase, FakeGoogle};
+pub use id_tokens::FirebaseKeys;
 pub use redis::TestRedis;
 
 /// Base URL of the PostgreSQL server tests create their databases on.

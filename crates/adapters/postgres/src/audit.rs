@@ -8,7 +8,10 @@ use medico24_identity::{Actor, AuditRecord};
 ///
 /// # Errors
 /// The database error.
-pub async fn insert_audit(conn: &mut AsyncPgConnection, record: &AuditRecord) -> Result<(), diesel::result::Error> {
+pub async fn insert_audit(
+    conn: &mut AsyncPgConnection,
+    record: &AuditRecord,
+) -> Result<(), diesel::result::Error> {
     let (actor_user_id, actor_type) = match record.context.actor {
         Actor::User(id) => (Some(id.as_uuid()), "user"),
         Actor::AdminSecret => (None, "admin_secret"),

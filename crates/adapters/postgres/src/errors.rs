@@ -9,7 +9,8 @@ use crate::database::DatabaseError;
 pub fn is_connection_error(error: &DieselError) -> bool {
     matches!(
         error,
-        DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) | DieselError::BrokenTransactionManager
+        DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
+            | DieselError::BrokenTransactionManager
     )
 }
 
@@ -17,7 +18,9 @@ impl From<DatabaseError> for PortError {
     fn from(error: DatabaseError) -> Self {
         match error {
             DatabaseError::Unavailable(cause) => PortError::Unavailable(cause),
-            DatabaseError::Query(e) if is_connection_error(&e) => PortError::Unavailable(e.to_string()),
+            DatabaseError::Query(e) if is_connection_error(&e) => {
+                PortError::Unavailable(e.to_string())
+            }
             other => PortError::Unexpected(other.to_string()),
         }
     }

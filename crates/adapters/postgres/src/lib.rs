@@ -5,7 +5,10 @@ pub mod audit;
 pub mod database;
 pub mod errors;
 pub mod migrate;
-#[allow(missing_docs, reason = "table! modules mirror the SQL schema; docs/database.md documents it")]
+#[allow(
+    missing_docs,
+    reason = "table! modules mirror the SQL schema; docs/database.md documents it"
+)]
 pub mod schema;
 pub mod seed;
 pub mod users;

@@ -6,8 +6,8 @@ use diesel::prelude::*;
 use diesel::sql_types::{Bool, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use medico24_identity::{
-    AdminUpdateOutcome, AdminUserChange, AuditContext, AuditEvent, AuditFilter, AuditRecord, LoginProfile, LoginUpsert,
-    PortError, ProfilePatch, User, UserFilter, UserRepository,
+    AdminUpdateOutcome, AdminUserChange, AuditContext, AuditEvent, AuditFilter, AuditRecord,
+    LoginProfile, LoginUpsert, PortError, ProfilePatch, User, UserFilter, UserRepository,
 };
 use medico24_kernel::{Page, PageRequest, Role, UserId};
 use serde_json::json;
@@ -82,7 +82,11 @@ fn port(error: diesel::result::Error) -> PortError {
 
 /// Creates the role's side row (`patients`/`admins`) when missing; doctors and pharmacies have
 /// none tied to the user alone.
-async fn ensure_role_row(conn: &mut AsyncPgConnection, user: uuid::Uuid, role: Role) -> QueryResult<()> {
+async fn ensure_role_row(
+    conn: &mut AsyncPgConnection,
+    user: uuid::Uuid,
+    role: Role,
+) -> QueryResult<()> {
     match role {
         Role::Patient => {
             diesel::insert_into(patients::table)
@@ -114,7 +118,11 @@ struct UpsertedRow {
 }
 
 impl UserRepository for PgUserRepository {
-    async fn upsert_login(&self, profile: &LoginProfile, now: DateTime<Utc>) -> Result<LoginUpsert, PortError> {
+    async fn upsert_login(
+        &self,
+        profile: &LoginProfile,
+        now: DateTime<Utc>,
+    ) -> Result<LoginUpsert, PortError> {
         let mut conn = self.db.conn().await?;
         let profile = profile.clone();
         conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
@@ -169,7 +177,12 @@ impl UserRepository for PgUserRepository {
             .map_err(port)
     }
 
-    async fn update_profile(&self, id: UserId, patch: &ProfilePatch, now: DateTime<Utc>) -> Result<Option<User>, PortError> {
+    async fn update_profile(
+        &self,
+        id: UserId,
+        patch: &ProfilePatch,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, PortError> {
         #[derive(AsChangeset)]
         #[diesel(table_name = users)]
         struct ProfileChanges<'a> {
@@ -202,7 +215,11 @@ impl UserRepository for PgUserRepository {
             .map_err(port)
     }
 
-    async fn mark_onboarded(&self, id: UserId, now: DateTime<Utc>) -> Result<Option<User>, PortError> {
+    async fn mark_onboarded(
+        &self,
+        id: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, PortError> {
         let mut conn = self.db.conn().await?;
         diesel::update(users::table.find(id.as_uuid()))
             .set((users::is_onboarded.eq(true), users::updated_at.eq(now)))
@@ -218,15 +235,15 @@ impl UserRepository for PgUserRepository {
         let mut conn = self.db.conn().await?;
         let user = id.as_uuid();
         conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
-                diesel::update(users::table.find(user))
-                    .set((users::is_active.eq(false), users::updated_at.eq(now)))
-                    .execute(conn)
-                    .await?;
-                diesel::update(push_tokens::table.filter(push_tokens::user_id.eq(user)))
-                    .set(push_tokens::is_active.eq(false))
-                    .execute(conn)
-                    .await?;
-                Ok(())
+            diesel::update(users::table.find(user))
+                .set((users::is_active.eq(false), users::updated_at.eq(now)))
+                .execute(conn)
+                .await?;
+            diesel::update(push_tokens::table.filter(push_tokens::user_id.eq(user)))
+                .set(push_tokens::is_active.eq(false))
+                .execute(conn)
+                .await?;
+            Ok(())
         })
         .await
         .map_err(port)
@@ -243,7 +260,11 @@ impl UserRepository for PgUserRepository {
             }
             if let Some(search) = &filter.search {
                 let pattern = contains_pattern(search);
-                query = query.filter(users::full_name.ilike(pattern.clone()).or(users::email.ilike(pattern)));
+                query = query.filter(
+                    users::full_name
+                        .ilike(pattern.clone())
+                        .or(users::email.ilike(pattern)),
+                );
             }
             query
         };
@@ -257,7 +278,11 @@ impl UserRepository for PgUserRepository {
             .load(&mut conn)
             .await
             .map_err(port)?;
-        Ok(Page { items: rows.into_iter().map(UserRow::into_user).collect(), total: total.unsigned_abs(), request: page })
+        Ok(Page {
+            items: rows.into_iter().map(UserRow::into_user).collect(),
+            total: total.unsigned_abs(),
+            request: page,
+        })
     }
 
     async fn admin_update(
@@ -271,58 +296,69 @@ impl UserRepository for PgUserRepository {
         let audit = audit.clone();
         let id = target.as_uuid();
         conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
-                let Some(before) = users::table
-                    .find(id)
-                    .select(UserRow::as_select())
-                    .for_update()
-                    .first(conn)
-                    .await
-                    .optional()?
-                else {
-                    return Ok(AdminUpdateOutcome::NotFound);
-                };
-                let before = before.into_user();
-                let role = change.role.unwrap_or(before.role);
-                let is_active = change.is_active.unwrap_or(before.is_active);
-                if role == before.role && is_active == before.is_active {
-                    return Ok(AdminUpdateOutcome::Unchanged(before));
-                }
-                let after = diesel::update(users::table.find(id))
-                    .set((users::role.eq(role.as_str()), users::is_active.eq(is_active), users::updated_at.eq(now)))
-                    .returning(UserRow::as_returning())
-                    .get_result(conn)
-                    .await?
-                    .into_user();
-                if role != before.role {
-                    ensure_role_row(conn, id, role).await?;
-                }
-                if before.is_active && !is_active {
-                    diesel::update(push_tokens::table.filter(push_tokens::user_id.eq(id)))
-                        .set(push_tokens::is_active.eq(false))
-                        .execute(conn)
-                        .await?;
-                }
-                insert_audit(
-                    conn,
-                    &AuditRecord {
-                        context: audit,
-                        action: "user.update",
-                        resource_type: "user",
-                        resource_id: Some(id.to_string()),
-                        details: Some(json!({
-                            "before": {"role": before.role.as_str(), "is_active": before.is_active},
-                            "after": {"role": after.role.as_str(), "is_active": after.is_active},
-                        })),
-                    },
-                )
-                .await?;
-                Ok(AdminUpdateOutcome::Updated { before: Box::new(before), after: Box::new(after) })
+            let Some(before) = users::table
+                .find(id)
+                .select(UserRow::as_select())
+                .for_update()
+                .first(conn)
+                .await
+                .optional()?
+            else {
+                return Ok(AdminUpdateOutcome::NotFound);
+            };
+            let before = before.into_user();
+            let role = change.role.unwrap_or(before.role);
+            let is_active = change.is_active.unwrap_or(before.is_active);
+            if role == before.role && is_active == before.is_active {
+                return Ok(AdminUpdateOutcome::Unchanged(before));
+            }
+            let after = diesel::update(users::table.find(id))
+                .set((
+                    users::role.eq(role.as_str()),
+                    users::is_active.eq(is_active),
+                    users::updated_at.eq(now),
+                ))
+                .returning(UserRow::as_returning())
+                .get_result(conn)
+                .await?
+                .into_user();
+            if role != before.role {
+                ensure_role_row(conn, id, role).await?;
+            }
+            if before.is_active && !is_active {
+                diesel::update(push_tokens::table.filter(push_tokens::user_id.eq(id)))
+                    .set(push_tokens::is_active.eq(false))
+                    .execute(conn)
+                    .await?;
+            }
+            insert_audit(
+                conn,
+                &AuditRecord {
+                    context: audit,
+                    action: "user.update",
+                    resource_type: "user",
+                    resource_id: Some(id.to_string()),
+                    details: Some(json!({
+                        "before": {"role": before.role.as_str(), "is_active": before.is_active},
+                        "after": {"role": after.role.as_str(), "is_active": after.is_active},
+                    })),
+                },
+            )
+            .await?;
+            Ok(AdminUpdateOutcome::Updated {
+                before: Box::new(before),
+                after: Box::new(after),
+            })
         })
         .await
         .map_err(port)
     }
 
-    async fn list_audit(&self, filter: &AuditFilter, page: PageRequest) -> Result<Page<AuditEvent>, PortError> {
+    async fn list_audit(
+        &self,
+        filter: &AuditFilter,
+        page: PageRequest,
+    ) -> Result<Page<AuditEvent>, PortError> {
         #[derive(Queryable)]
         struct AuditRow {
             id: uuid::Uuid,
@@ -394,7 +430,11 @@ impl UserRepository for PgUserRepository {
                 details: r.details,
             })
             .collect();
-        Ok(Page { items, total: total.unsigned_abs(), request: page })
+        Ok(Page {
+            items,
+            total: total.unsigned_abs(),
+            request: page,
+        })
     }
 }
 
@@ -404,15 +444,31 @@ impl PgUserRepository {
     ///
     /// # Errors
     /// [`PortError`] on infrastructure failure.
-    pub async fn make_admin_by_email(&self, email: &str, now: DateTime<Utc>) -> Result<Vec<UserId>, PortError> {
+    pub async fn make_admin_by_email(
+        &self,
+        email: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<UserId>, PortError> {
         let mut conn = self.db.conn().await?;
         let email = email.to_owned();
         conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
-            let ids: Vec<uuid::Uuid> = diesel::update(users::table.filter(users::email.ilike(email.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))))
-                .set((users::role.eq(Role::Admin.as_str()), users::updated_at.eq(now)))
-                .returning(users::id)
-                .get_results(conn)
-                .await?;
+            let ids: Vec<uuid::Uuid> = diesel::update(
+                users::table.filter(
+                    users::email.ilike(
+                        email
+                            .replace('\\', "\\\\")
+                            .replace('%', "\\%")
+                            .replace('_', "\\_"),
+                    ),
+                ),
+            )
+            .set((
+                users::role.eq(Role::Admin.as_str()),
+                users::updated_at.eq(now),
+            ))
+            .returning(users::id)
+            .get_results(conn)
+            .await?;
             for id in &ids {
                 ensure_role_row(conn, *id, Role::Admin).await?;
             }

@@ -76,6 +76,12 @@ impl Redis {
         format!("{}{key}", self.key_prefix)
     }
 
+    /// The configured timeout; every adapter bounds its round trips by it so a hung Redis
+    /// cannot stall a request.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Checks out a connection.
     ///
     /// # Errors

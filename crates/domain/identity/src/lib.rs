@@ -11,7 +11,7 @@ pub use ports::*;
 pub mod service;
 
 pub use service::*;
-#[cfg(any(test, feature = "testing"))]
-pub mod testing;
 #[cfg(test)]
 mod service_tests;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

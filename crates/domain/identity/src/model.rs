@@ -96,6 +96,10 @@ pub struct LoginProfile {
 
 /// Result of the atomic login upsert.
 #[derive(Debug, Clone, PartialEq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "built once per login; boxing buys nothing"
+)]
 pub enum LoginUpsert {
     /// Created or refreshed; the row as stored.
     Active(User),

@@ -6,7 +6,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use medico24_kernel::{Page, PageRequest, Role, UserId};
 
-use crate::model::{AuditContext, AuditEvent, FirebaseIdentity, LoginProfile, LoginUpsert, RotateOutcome, Session, User};
+use crate::model::{
+    AuditContext, AuditEvent, FirebaseIdentity, LoginProfile, LoginUpsert, RotateOutcome, Session,
+    User,
+};
 
 /// Infrastructure failure behind a port.
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +44,10 @@ pub trait IdTokenVerifier: Send + Sync + 'static {
     /// [`IdTokenError::Invalid`] for any verification failure (including an unknown `kid` after
     /// a refresh), [`IdTokenError::CertificatesUnavailable`] when no certificate set can be had,
     /// [`IdTokenError::NotConfigured`] without a project id.
-    fn verify(&self, id_token: &str) -> impl Future<Output = Result<FirebaseIdentity, IdTokenError>> + Send;
+    fn verify(
+        &self,
+        id_token: &str,
+    ) -> impl Future<Output = Result<FirebaseIdentity, IdTokenError>> + Send;
 }
 
 /// Claims of a validated access token.
@@ -72,7 +78,13 @@ pub trait TokenSigner: Send + Sync + 'static {
     /// An access token for `user` issued at `now`.
     fn issue_access(&self, user: UserId, now: DateTime<Utc>) -> String;
     /// A refresh token for `user` in session `sid` with token id `jti`.
-    fn issue_refresh(&self, user: UserId, sid: uuid::Uuid, jti: uuid::Uuid, now: DateTime<Utc>) -> String;
+    fn issue_refresh(
+        &self,
+        user: UserId,
+        sid: uuid::Uuid,
+        jti: uuid::Uuid,
+        now: DateTime<Utc>,
+    ) -> String;
     /// Validates an access token at `now`.
     ///
     /// # Errors
@@ -82,7 +94,11 @@ pub trait TokenSigner: Send + Sync + 'static {
     ///
     /// # Errors
     /// [`InvalidToken`] as for access tokens, and when `jti` or `sid` is missing.
-    fn verify_refresh(&self, token: &str, now: DateTime<Utc>) -> Result<RefreshClaims, InvalidToken>;
+    fn verify_refresh(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<RefreshClaims, InvalidToken>;
     /// Refresh-token lifetime (also the session TTL).
     fn refresh_ttl(&self) -> Duration;
 }
@@ -135,6 +151,10 @@ pub struct AdminUserChange {
 
 /// Result of an admin change.
 #[derive(Debug, Clone, PartialEq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "built once per admin change; boxing buys nothing"
+)]
 pub enum AdminUpdateOutcome {
     /// No such user.
     NotFound,
@@ -201,19 +221,31 @@ pub trait UserRepository: Send + Sync + 'static {
     ///
     /// # Errors
     /// [`PortError`] on infrastructure failure.
-    fn mark_onboarded(&self, id: UserId, now: DateTime<Utc>) -> impl Future<Output = Result<Option<User>, PortError>> + Send;
+    fn mark_onboarded(
+        &self,
+        id: UserId,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Option<User>, PortError>> + Send;
 
     /// Deactivates the user and every push token of theirs in one transaction.
     ///
     /// # Errors
     /// [`PortError`] on infrastructure failure.
-    fn deactivate(&self, id: UserId, now: DateTime<Utc>) -> impl Future<Output = Result<(), PortError>> + Send;
+    fn deactivate(
+        &self,
+        id: UserId,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
 
     /// One page of users, newest first (`created_at DESC, id DESC`).
     ///
     /// # Errors
     /// [`PortError`] on infrastructure failure.
-    fn list(&self, filter: &UserFilter, page: PageRequest) -> impl Future<Output = Result<Page<User>, PortError>> + Send;
+    fn list(
+        &self,
+        filter: &UserFilter,
+        page: PageRequest,
+    ) -> impl Future<Output = Result<Page<User>, PortError>> + Send;
 
     /// Applies an admin change under a row lock, ensuring the `patients`/`admins` row of a new
     /// role, deactivating push tokens when deactivating, and writing the `user.update` audit
@@ -257,7 +289,11 @@ pub trait SessionStore: Send + Sync + 'static {
     ///
     /// # Errors
     /// [`PortError::Unavailable`] when the store cannot be reached.
-    fn create(&self, session: &Session, ttl: Duration) -> impl Future<Output = Result<(), PortError>> + Send;
+    fn create(
+        &self,
+        session: &Session,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
 
     /// The rotation script: checks `user_id` and the presented `jti`, stores `new_jti`, resets
     /// the TTL; a stale `jti` deletes the session (`Reused`).
@@ -278,13 +314,20 @@ pub trait SessionStore: Send + Sync + 'static {
     ///
     /// # Errors
     /// [`PortError::Unavailable`] when the store cannot be reached.
-    fn find(&self, sid: uuid::Uuid) -> impl Future<Output = Result<Option<Session>, PortError>> + Send;
+    fn find(
+        &self,
+        sid: uuid::Uuid,
+    ) -> impl Future<Output = Result<Option<Session>, PortError>> + Send;
 
     /// Deletes one session of `user_id`.
     ///
     /// # Errors
     /// [`PortError::Unavailable`] when the store cannot be reached.
-    fn revoke(&self, sid: uuid::Uuid, user_id: UserId) -> impl Future<Output = Result<(), PortError>> + Send;
+    fn revoke(
+        &self,
+        sid: uuid::Uuid,
+        user_id: UserId,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
 
     /// Deletes every session of `user_id`.
     ///
@@ -325,5 +368,10 @@ pub trait RateLimiter: Send + Sync + 'static {
     ///
     /// # Errors
     /// [`PortError`] when the counter store fails (callers then allow the request).
-    fn hit(&self, policy: RatePolicy, client: &str, window: i64) -> impl Future<Output = Result<u64, PortError>> + Send;
+    fn hit(
+        &self,
+        policy: RatePolicy,
+        client: &str,
+        window: i64,
+    ) -> impl Future<Output = Result<u64, PortError>> + Send;
 }

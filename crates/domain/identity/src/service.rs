@@ -3,10 +3,13 @@
 
 use medico24_kernel::{Clock, Page, PageRequest, Role, UserId, is_valid_email};
 
-use crate::model::{AuditContext, AuditEvent, FirebaseIdentity, LoginProfile, LoginUpsert, RotateOutcome, Session, User};
+use crate::model::{
+    AuditContext, AuditEvent, FirebaseIdentity, LoginProfile, LoginUpsert, RotateOutcome, Session,
+    User,
+};
 use crate::ports::{
-    AdminUpdateOutcome, AdminUserChange, AuditFilter, IdTokenError, IdTokenVerifier, PortError, ProfilePatch, SessionStore,
-    TokenSigner, UserCache, UserFilter, UserRepository,
+    AdminUpdateOutcome, AdminUserChange, AuditFilter, IdTokenError, IdTokenVerifier, PortError,
+    ProfilePatch, SessionStore, TokenSigner, UserCache, UserFilter, UserRepository,
 };
 
 /// An access token and a refresh token.
@@ -134,7 +137,14 @@ where
 {
     /// Wires the service.
     pub fn new(users: U, cache: C, sessions: S, verifier: V, tokens: T, clock: K) -> Self {
-        Self { users, cache, sessions, verifier, tokens, clock }
+        Self {
+            users,
+            cache,
+            sessions,
+            verifier,
+            tokens,
+            clock,
+        }
     }
 
     /// The user repository (for use cases in the server that only read).
@@ -190,12 +200,18 @@ where
         })?;
         let profile = login_profile(identity).ok_or(LoginError::NoUsableEmail)?;
         let now = self.clock.now();
-        let user = match self.users.upsert_login(&profile, now).await.map_err(LoginError::Port)? {
+        let user = match self
+            .users
+            .upsert_login(&profile, now)
+            .await
+            .map_err(LoginError::Port)?
+        {
             LoginUpsert::Active(user) => user,
             LoginUpsert::Deactivated => return Err(LoginError::Deactivated),
         };
-        let tokens = self.start_session(user.id).await?;
+        // The row changed even if the session cannot be created: drop the cached copy first.
         self.cache.invalidate(user.id).await;
+        let tokens = self.start_session(user.id).await?;
         Ok(LoginResult { tokens, user })
     }
 
@@ -214,7 +230,9 @@ where
             .map_err(|_| LoginError::SessionStoreUnavailable)?;
         Ok(TokenPair {
             access_token: self.tokens.issue_access(user, now),
-            refresh_token: self.tokens.issue_refresh(user, session.sid, session.jti, now),
+            refresh_token: self
+                .tokens
+                .issue_refresh(user, session.sid, session.jti, now),
         })
     }
 
@@ -244,7 +262,14 @@ where
         let new_jti = uuid::Uuid::new_v4();
         let outcome = self
             .sessions
-            .rotate(claims.sid, user_id, claims.jti, new_jti, now.timestamp(), self.tokens.refresh_ttl())
+            .rotate(
+                claims.sid,
+                user_id,
+                claims.jti,
+                new_jti,
+                now.timestamp(),
+                self.tokens.refresh_ttl(),
+            )
             .await
             .map_err(|_| RefreshError::SessionStoreUnavailable)?;
         match outcome {
@@ -280,7 +305,9 @@ where
             return Ok(());
         };
         match self.sessions.find(claims.sid).await? {
-            Some(session) if session.user_id == user_id => self.sessions.revoke(claims.sid, user_id).await,
+            Some(session) if session.user_id == user_id => {
+                self.sessions.revoke(claims.sid, user_id).await
+            }
             _ => Ok(()),
         }
     }
@@ -297,11 +324,18 @@ where
     ///
     /// # Errors
     /// [`PortError`] when the database fails.
-    pub async fn update_profile(&self, user: User, patch: &ProfilePatch) -> Result<User, PortError> {
+    pub async fn update_profile(
+        &self,
+        user: User,
+        patch: &ProfilePatch,
+    ) -> Result<User, PortError> {
         if patch.is_empty() {
             return Ok(user);
         }
-        let updated = self.users.update_profile(user.id, patch, self.clock.now()).await?;
+        let updated = self
+            .users
+            .update_profile(user.id, patch, self.clock.now())
+            .await?;
         self.cache.invalidate(user.id).await;
         Ok(updated.unwrap_or(user))
     }
@@ -342,7 +376,11 @@ where
     ///
     /// # Errors
     /// [`PortError`] when the database fails.
-    pub async fn list_users(&self, filter: &UserFilter, page: PageRequest) -> Result<Page<User>, PortError> {
+    pub async fn list_users(
+        &self,
+        filter: &UserFilter,
+        page: PageRequest,
+    ) -> Result<Page<User>, PortError> {
         self.users.list(filter, page).await
     }
 
@@ -362,15 +400,20 @@ where
         if target == actor.id && (demotes || deactivates) {
             return Err(AdminUpdateUserError::SelfLockout);
         }
-        match self.users.admin_update(target, change, audit, self.clock.now()).await? {
+        match self
+            .users
+            .admin_update(target, change, audit, self.clock.now())
+            .await?
+        {
             AdminUpdateOutcome::NotFound => Err(AdminUpdateUserError::NotFound),
             AdminUpdateOutcome::Unchanged(user) => Ok(user),
             AdminUpdateOutcome::Updated { before, after } => {
                 self.cache.invalidate(target).await;
-                if before.is_active && !after.is_active {
-                    if let Err(error) = self.sessions.revoke_all(target).await {
-                        tracing::warn!(user.id = %target, error = %error, "could not revoke sessions of a deactivated user");
-                    }
+                if before.is_active
+                    && !after.is_active
+                    && let Err(error) = self.sessions.revoke_all(target).await
+                {
+                    tracing::warn!(user.id = %target, error = %error, "could not revoke sessions of a deactivated user");
                 }
                 Ok(*after)
             }
@@ -381,7 +424,11 @@ where
     ///
     /// # Errors
     /// [`PortError`] when the database fails.
-    pub async fn list_audit(&self, filter: &AuditFilter, page: PageRequest) -> Result<Page<AuditEvent>, PortError> {
+    pub async fn list_audit(
+        &self,
+        filter: &AuditFilter,
+        page: PageRequest,
+    ) -> Result<Page<AuditEvent>, PortError> {
         self.users.list_audit(filter, page).await
     }
 }
@@ -396,10 +443,13 @@ pub fn bearer_token(authorization: Option<&str>) -> Option<&str> {
 /// Derives the stored profile from verified claims; `None` without a usable email.
 pub fn login_profile(identity: FirebaseIdentity) -> Option<LoginProfile> {
     let email = identity.email.filter(|e| is_valid_email(e))?;
-    let non_empty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    let non_empty = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     let name = non_empty(identity.name);
-    let (split_given, split_family) = match name.as_deref().map(str::trim).and_then(|n| n.split_once(' ')) {
-        Some((given, family)) => (Some(given.to_owned()), non_empty(Some(family.trim().to_owned()))),
+    let (split_given, split_family) = match name.as_deref().and_then(|n| n.split_once(' ')) {
+        Some((given, family)) => (
+            Some(given.to_owned()),
+            non_empty(Some(family.trim().to_owned())),
+        ),
         None => (name.clone(), None),
     };
     Some(LoginProfile {
@@ -441,7 +491,8 @@ mod tests {
 
     #[test]
     fn login_profile_splits_the_name_at_its_first_space() {
-        let profile = login_profile(identity(Some("asha@example.com"), Some("Asha Rani Verma"))).unwrap();
+        let profile =
+            login_profile(identity(Some("asha@example.com"), Some("Asha Rani Verma"))).unwrap();
         assert_eq!(profile.full_name.as_deref(), Some("Asha Rani Verma"));
         assert_eq!(profile.given_name.as_deref(), Some("Asha"));
         assert_eq!(profile.family_name.as_deref(), Some("Rani Verma"));

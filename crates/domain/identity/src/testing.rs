@@ -15,8 +15,8 @@ use crate::model::{
 };
 use crate::ports::{
     AccessClaims, AdminUpdateOutcome, AdminUserChange, AuditFilter, IdTokenError, IdTokenVerifier,
-    InvalidToken, PortError, ProfilePatch, RefreshClaims, SessionStore, TokenSigner, UserCache,
-    UserFilter, UserRepository,
+    InvalidToken, PortError, ProfilePatch, RateLimiter, RatePolicy, RefreshClaims, SessionStore,
+    TokenSigner, UserCache, UserFilter, UserRepository,
 };
 
 /// Locks a fake's state; a test that panicked while holding it must not hide the state from the
@@ -866,6 +866,61 @@ impl TokenSigner for FakeTokens {
 }
 
 // ---------------------------------------------------------------------------------------------
+// RateLimiter
+// ---------------------------------------------------------------------------------------------
+
+/// Fixed-window counters in memory, keyed like the Redis adapter's (policy, client, window).
+/// Windows never expire; a test moves to the next window by moving its clock.
+#[derive(Debug, Clone, Default)]
+pub struct InMemoryRateLimiter {
+    state: Arc<Mutex<RateState>>,
+}
+
+#[derive(Debug, Default)]
+struct RateState {
+    counts: HashMap<(RatePolicy, String, i64), u64>,
+    unavailable: bool,
+}
+
+impl InMemoryRateLimiter {
+    /// No requests counted yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// While `on`, every `hit` fails with [`PortError::Unavailable`] and counts nothing.
+    pub fn fail_with_unavailable(&self, on: bool) {
+        lock(&self.state).unavailable = on;
+    }
+
+    /// Requests counted for `client` under `policy` in `window`.
+    pub fn count(&self, policy: RatePolicy, client: &str, window: i64) -> u64 {
+        lock(&self.state)
+            .counts
+            .get(&(policy, client.to_owned(), window))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+impl RateLimiter for InMemoryRateLimiter {
+    async fn hit(&self, policy: RatePolicy, client: &str, window: i64) -> Result<u64, PortError> {
+        let mut state = lock(&self.state);
+        if state.unavailable {
+            return Err(PortError::Unavailable(
+                "rate limiter unavailable (simulated)".to_owned(),
+            ));
+        }
+        let count = state
+            .counts
+            .entry((policy, client.to_owned(), window))
+            .or_insert(0);
+        *count += 1;
+        Ok(*count)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Contract checks
 // ---------------------------------------------------------------------------------------------
 
@@ -1355,6 +1410,33 @@ mod tests {
             access,
             "access tokens carry a fresh jti"
         );
+    }
+
+    #[test]
+    fn the_rate_limiter_counts_per_policy_client_and_window() {
+        let limiter = InMemoryRateLimiter::new();
+        assert_eq!(
+            run(limiter.hit(RatePolicy::Auth, "203.0.113.7", 100)).unwrap(),
+            1
+        );
+        assert_eq!(
+            run(limiter.hit(RatePolicy::Auth, "203.0.113.7", 100)).unwrap(),
+            2
+        );
+        assert_eq!(
+            run(limiter.hit(RatePolicy::Auth, "203.0.113.7", 101)).unwrap(),
+            1
+        );
+        assert_eq!(
+            run(limiter.hit(RatePolicy::Default, "203.0.113.7", 100)).unwrap(),
+            1
+        );
+        limiter.fail_with_unavailable(true);
+        assert!(matches!(
+            run(limiter.hit(RatePolicy::Auth, "203.0.113.7", 100)),
+            Err(PortError::Unavailable(_))
+        ));
+        assert_eq!(limiter.count(RatePolicy::Auth, "203.0.113.7", 100), 2);
     }
 
     #[test]

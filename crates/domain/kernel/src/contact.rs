@@ -49,7 +49,12 @@ pub fn is_valid_email(email: &str) -> bool {
     let Some((local, domain)) = email.rsplit_once('@') else {
         return false;
     };
-    if local.is_empty() || local.len() > 64 || local.contains('@') || local.starts_with('.') || local.ends_with('.') {
+    if local.is_empty()
+        || local.len() > 64
+        || local.contains('@')
+        || local.starts_with('.')
+        || local.ends_with('.')
+    {
         return false;
     }
     let labels: Vec<&str> = domain.split('.').collect();
@@ -72,7 +77,10 @@ mod tests {
         assert_eq!(check_phone("+91 (22) 1234-5678"), Ok(()));
         assert_eq!(check_phone("1234567"), Ok(()));
         assert_eq!(check_phone("123456"), Err(PhoneError::Length));
-        assert_eq!(check_phone("123456789012345678901"), Err(PhoneError::Length));
+        assert_eq!(
+            check_phone("123456789012345678901"),
+            Err(PhoneError::Length)
+        );
         assert_eq!(check_phone("12345x7"), Err(PhoneError::Characters));
         assert_eq!(check_phone("+ (12) 34-56"), Err(PhoneError::TooFewDigits));
     }
@@ -81,7 +89,16 @@ mod tests {
     fn emails_need_a_local_part_and_a_dotted_domain() {
         assert!(is_valid_email("asha@example.com"));
         assert!(is_valid_email("a.b+tag@sub.example.co.in"));
-        for bad in ["", "plain", "@example.com", "a@", "a@localhost", "a b@example.com", "a@exa mple.com", "a@-x.com"] {
+        for bad in [
+            "",
+            "plain",
+            "@example.com",
+            "a@",
+            "a@localhost",
+            "a b@example.com",
+            "a@exa mple.com",
+            "a@-x.com",
+        ] {
             assert!(!is_valid_email(bad), "{bad}");
         }
     }

@@ -6,8 +6,8 @@ pub mod id;
 pub mod paging;
 pub mod role;
 
-pub use contact::{PhoneError, check_phone, is_valid_email};
 pub use clock::{Clock, FixedClock, SystemClock};
+pub use contact::{PhoneError, check_phone, is_valid_email};
 pub use id::{
     AppointmentId, AssociationId, AuditEventId, BroadcastId, ClinicId, DoctorId, NotificationId,
     PharmacyId, PushTokenId, UserId,

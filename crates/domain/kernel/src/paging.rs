@@ -35,7 +35,10 @@ impl PageRequest {
 
     /// A request with `page` raised to at least 1 and `page_size` clamped into 1..=100.
     pub fn clamped(page: u32, page_size: u32) -> Self {
-        Self { page: page.max(1), page_size: page_size.clamp(1, MAX_PAGE_SIZE) }
+        Self {
+            page: page.max(1),
+            page_size: page_size.clamp(1, MAX_PAGE_SIZE),
+        }
     }
 
     /// 1-based page number.

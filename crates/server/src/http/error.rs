@@ -169,8 +169,12 @@ impl ErrorBody {
 }
 
 /// An error answer. Built by handlers, extractors, middleware and `From` impls for domain errors.
+/// Boxed so `Result<T, ApiError>` stays small on the happy path.
 #[derive(Debug)]
-pub struct ApiError {
+pub struct ApiError(Box<ApiErrorInner>);
+
+#[derive(Debug)]
+struct ApiErrorInner {
     body: ErrorBody,
     headers: Vec<(HeaderName, HeaderValue)>,
 }
@@ -178,7 +182,7 @@ pub struct ApiError {
 impl ApiError {
     /// An error with `code` and a safe `message`.
     pub fn new(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
-        Self {
+        Self(Box::new(ApiErrorInner {
             body: ErrorBody {
                 code,
                 message: message.into(),
@@ -187,7 +191,7 @@ impl ApiError {
                 internal_cause: None,
             },
             headers: Vec::new(),
-        }
+        }))
     }
 
     /// 400.
@@ -235,7 +239,7 @@ impl ApiError {
             .map(|d| Cow::Owned(d.msg.clone()))
             .unwrap_or(Cow::Borrowed("Request validation failed"));
         let mut error = Self::new(ErrorCode::ValidationError, message);
-        error.body.details = details;
+        error.0.body.details = details;
         error
     }
 
@@ -252,54 +256,54 @@ impl ApiError {
     /// 500 with the safe message; `cause` is logged once with the request id, never sent.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         let mut error = Self::new(ErrorCode::InternalError, INTERNAL_ERROR_MESSAGE);
-        error.body.internal_cause = Some(format!("{cause:#}"));
+        error.0.body.internal_cause = Some(format!("{cause:#}"));
         error
     }
 
     /// Adds a response header.
     #[must_use]
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
-        self.headers.push((name, value));
+        self.0.headers.push((name, value));
         self
     }
 
     /// Adds the one endpoint-specific member the spec allows (`allowed_statuses`).
     #[must_use]
     pub fn with_extra(mut self, key: &'static str, value: Value) -> Self {
-        self.body.extra = Some((key, value));
+        self.0.body.extra = Some((key, value));
         self
     }
 
     /// The stable code.
     pub fn code(&self) -> ErrorCode {
-        self.body.code
+        self.0.body.code
     }
 
     /// The safe message.
     pub fn message(&self) -> &str {
-        &self.body.message
+        &self.0.body.message
     }
 }
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}: {}", self.body.code, self.body.message)
+        write!(f, "{:?}: {}", self.0.body.code, self.0.body.message)
     }
 }
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        self.body.code.status()
+        self.0.body.code.status()
     }
 
     fn error_response(&self) -> HttpResponse {
         let mut builder = HttpResponse::build(self.status_code());
-        for (name, value) in &self.headers {
+        for (name, value) in &self.0.headers {
             builder.insert_header((name.clone(), value.clone()));
         }
         // The body is rendered by the edge middleware, which knows the path and request id.
         let mut response = builder.finish();
-        response.extensions_mut().insert(self.body.clone());
+        response.extensions_mut().insert(self.0.body.clone());
         response
     }
 }
@@ -319,3 +323,15 @@ impl From<medico24_postgres::DatabaseError> for ApiError {
 
 /// Result type of handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+impl From<medico24_identity::PortError> for ApiError {
+    fn from(error: medico24_identity::PortError) -> Self {
+        match error {
+            medico24_identity::PortError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "backing service unavailable");
+                ApiError::unavailable("Service temporarily unavailable")
+            }
+            medico24_identity::PortError::Unexpected(cause) => ApiError::internal(cause),
+        }
+    }
+}

@@ -8,5 +8,8 @@
 
 mod architecture;
 mod docs;
+mod identity;
 mod migrations;
 mod platform;
+mod rate_limit;
+mod support;

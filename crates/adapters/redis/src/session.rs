@@ -1,0 +1,244 @@
+//! Server-side refresh sessions (spec §3.5): one hash per session and one set of session ids per
+//! user, kept consistent by Lua scripts so no reader sees half an update.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use deadpool_redis::redis::{self, Script};
+use medico24_identity::{PortError, RotateOutcome, Session, SessionStore};
+use medico24_kernel::UserId;
+
+use crate::client::{Redis, RedisError};
+use crate::exec::{bounded, ttl_secs, unavailable};
+
+/// Stores a new session and adds it to its user's set.
+///
+/// `KEYS[1]` = session hash, `KEYS[2]` = user set; `ARGV` = sid, user_id, jti, created_at,
+/// refreshed_at, ttl seconds. The set's TTL is only ever extended, never shortened.
+const CREATE_LUA: &str = r"
+local ttl = tonumber(ARGV[6])
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'user_id', ARGV[2], 'jti', ARGV[3], 'created_at', ARGV[4], 'refreshed_at', ARGV[5])
+redis.call('EXPIRE', KEYS[1], ttl)
+redis.call('SADD', KEYS[2], ARGV[1])
+if redis.call('TTL', KEYS[2]) < ttl then
+  redis.call('EXPIRE', KEYS[2], ttl)
+end
+return 1
+";
+
+/// Rotates a session's refresh token.
+///
+/// `KEYS[1]` = session hash, `KEYS[2]` = the set of the presented `sub`; `ARGV` = sid, sub,
+/// presented jti, new jti, now (Unix seconds), ttl seconds. Returns `revoked`, `invalid`,
+/// `reused` (after deleting the session) or `ok`.
+const ROTATE_LUA: &str = r"
+local stored = redis.call('HMGET', KEYS[1], 'user_id', 'jti')
+if not stored[1] then
+  return 'revoked'
+end
+if stored[1] ~= ARGV[2] then
+  return 'invalid'
+end
+if stored[2] ~= ARGV[3] then
+  redis.call('DEL', KEYS[1])
+  redis.call('SREM', KEYS[2], ARGV[1])
+  return 'reused'
+end
+local ttl = tonumber(ARGV[6])
+redis.call('HSET', KEYS[1], 'jti', ARGV[4], 'refreshed_at', ARGV[5])
+redis.call('EXPIRE', KEYS[1], ttl)
+redis.call('SADD', KEYS[2], ARGV[1])
+if redis.call('TTL', KEYS[2]) < ttl then
+  redis.call('EXPIRE', KEYS[2], ttl)
+end
+return 'ok'
+";
+
+/// Deletes every session of a user, then the user's set, atomically (a login racing a
+/// logout-all is either wholly before it, and revoked, or wholly after it, and kept).
+///
+/// `KEYS[1]` = user set; `ARGV[1]` = the full key of a session minus its sid (the namespace
+/// prefix is applied by the caller). Members whose session already expired are just skipped.
+/// Returns the number of session hashes deleted.
+const REVOKE_ALL_LUA: &str = r"
+local deleted = 0
+for _, sid in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  deleted = deleted + redis.call('DEL', ARGV[1] .. sid)
+end
+redis.call('DEL', KEYS[1])
+return deleted
+";
+
+static CREATE: LazyLock<Script> = LazyLock::new(|| Script::new(CREATE_LUA));
+static ROTATE: LazyLock<Script> = LazyLock::new(|| Script::new(ROTATE_LUA));
+static REVOKE_ALL: LazyLock<Script> = LazyLock::new(|| Script::new(REVOKE_ALL_LUA));
+
+/// [`SessionStore`] over Redis: `v2:auth:session:{sid}` hashes (`user_id`, `jti`, `created_at`,
+/// `refreshed_at` in Unix seconds) and `v2:auth:user_sessions:{user_id}` sets of sids.
+///
+/// Every call is bounded by the handle's timeout; any Redis failure is
+/// [`PortError::Unavailable`].
+#[derive(Debug, Clone)]
+pub struct RedisSessionStore {
+    redis: Redis,
+}
+
+impl RedisSessionStore {
+    /// A session store keeping its keys in `redis`.
+    pub fn new(redis: Redis) -> Self {
+        Self { redis }
+    }
+
+    fn session_key(&self, sid: uuid::Uuid) -> String {
+        self.redis.key(&format!("{SESSION_KEY}{sid}"))
+    }
+
+    fn user_key(&self, user_id: UserId) -> String {
+        self.redis.key(&format!("v2:auth:user_sessions:{user_id}"))
+    }
+}
+
+/// The session hash key without its sid.
+const SESSION_KEY: &str = "v2:auth:session:";
+
+impl SessionStore for RedisSessionStore {
+    async fn create(&self, session: &Session, ttl: Duration) -> Result<(), PortError> {
+        let session_key = self.session_key(session.sid);
+        let user_key = self.user_key(session.user_id);
+        bounded(&self.redis, |mut conn| async move {
+            let _: i64 = CREATE
+                .key(&session_key)
+                .key(&user_key)
+                .arg(session.sid.to_string())
+                .arg(session.user_id.to_string())
+                .arg(session.jti.to_string())
+                .arg(session.created_at)
+                .arg(session.refreshed_at)
+                .arg(ttl_secs(ttl))
+                .invoke_async(&mut conn)
+                .await?;
+            Ok::<_, RedisError>(())
+        })
+        .await
+        .map_err(unavailable)
+    }
+
+    async fn rotate(
+        &self,
+        sid: uuid::Uuid,
+        user_id: UserId,
+        presented_jti: uuid::Uuid,
+        new_jti: uuid::Uuid,
+        now_unix: i64,
+        ttl: Duration,
+    ) -> Result<RotateOutcome, PortError> {
+        let session_key = self.session_key(sid);
+        let user_key = self.user_key(user_id);
+        let outcome: String = bounded(&self.redis, |mut conn| async move {
+            let outcome: String = ROTATE
+                .key(&session_key)
+                .key(&user_key)
+                .arg(sid.to_string())
+                .arg(user_id.to_string())
+                .arg(presented_jti.to_string())
+                .arg(new_jti.to_string())
+                .arg(now_unix)
+                .arg(ttl_secs(ttl))
+                .invoke_async(&mut conn)
+                .await?;
+            Ok::<_, RedisError>(outcome)
+        })
+        .await
+        .map_err(unavailable)?;
+        match outcome.as_str() {
+            "ok" => Ok(RotateOutcome::Rotated),
+            "revoked" => Ok(RotateOutcome::Revoked),
+            "invalid" => Ok(RotateOutcome::Invalid),
+            "reused" => Ok(RotateOutcome::Reused),
+            other => Err(PortError::Unexpected(format!(
+                "rotation script answered {other:?}"
+            ))),
+        }
+    }
+
+    async fn find(&self, sid: uuid::Uuid) -> Result<Option<Session>, PortError> {
+        let session_key = self.session_key(sid);
+        let fields: HashMap<String, String> = bounded(&self.redis, |mut conn| async move {
+            let fields: HashMap<String, String> = redis::cmd("HGETALL")
+                .arg(&session_key)
+                .query_async(&mut conn)
+                .await?;
+            Ok::<_, RedisError>(fields)
+        })
+        .await
+        .map_err(unavailable)?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        parse_session(sid, &fields).map(Some)
+    }
+
+    async fn revoke(&self, sid: uuid::Uuid, user_id: UserId) -> Result<(), PortError> {
+        let session_key = self.session_key(sid);
+        let user_key = self.user_key(user_id);
+        bounded(&self.redis, |mut conn| async move {
+            let _: (i64, i64) = redis::pipe()
+                .atomic()
+                .cmd("DEL")
+                .arg(&session_key)
+                .cmd("SREM")
+                .arg(&user_key)
+                .arg(sid.to_string())
+                .query_async(&mut conn)
+                .await?;
+            Ok::<_, RedisError>(())
+        })
+        .await
+        .map_err(unavailable)
+    }
+
+    async fn revoke_all(&self, user_id: UserId) -> Result<(), PortError> {
+        let user_key = self.user_key(user_id);
+        let session_prefix = self.redis.key(SESSION_KEY);
+        bounded(&self.redis, |mut conn| async move {
+            let _: i64 = REVOKE_ALL
+                .key(&user_key)
+                .arg(&session_prefix)
+                .invoke_async(&mut conn)
+                .await?;
+            Ok::<_, RedisError>(())
+        })
+        .await
+        .map_err(unavailable)
+    }
+}
+
+/// Builds a [`Session`] from its stored hash; a malformed hash is [`PortError::Unexpected`].
+fn parse_session(sid: uuid::Uuid, fields: &HashMap<String, String>) -> Result<Session, PortError> {
+    fn field<'a>(fields: &'a HashMap<String, String>, name: &str) -> Result<&'a str, PortError> {
+        fields
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| PortError::Unexpected(format!("session hash lacks `{name}`")))
+    }
+    fn malformed(name: &str) -> PortError {
+        PortError::Unexpected(format!("session hash has a malformed `{name}`"))
+    }
+    Ok(Session {
+        sid,
+        user_id: field(fields, "user_id")?
+            .parse()
+            .map_err(|_| malformed("user_id"))?,
+        jti: field(fields, "jti")?
+            .parse()
+            .map_err(|_| malformed("jti"))?,
+        created_at: field(fields, "created_at")?
+            .parse()
+            .map_err(|_| malformed("created_at"))?,
+        refreshed_at: field(fields, "refreshed_at")?
+            .parse()
+            .map_err(|_| malformed("refreshed_at"))?,
+    })
+}

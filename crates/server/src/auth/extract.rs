@@ -1,0 +1,125 @@
+//! Extractors for protected routes: `AuthUser` (B), `AdminUser` (A), `AdminSecret` (S).
+//! Public routes simply do not take one, so they never look at `Authorization`.
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+use medico24_identity::{AuthError, User};
+use medico24_kernel::Role;
+use serde_json::json;
+
+use crate::http::error::ApiError;
+use crate::http::middleware::AuthenticatedUser;
+use crate::security::constant_time_eq;
+use crate::state::AppState;
+
+/// The active user behind a valid bearer access token (§3.2 steps 1–5).
+#[derive(Debug, Clone)]
+pub struct AuthUser(pub User);
+
+/// An [`AuthUser`] whose role is `admin` (§3.2 step 6, default message).
+#[derive(Debug, Clone)]
+pub struct AdminUser(pub User);
+
+/// A request carrying the right `X-Admin-Secret` (§3.6).
+#[derive(Debug, Clone, Copy)]
+pub struct AdminSecret;
+
+/// Maps authentication failures to the §3.2 answers.
+pub fn auth_error(error: AuthError) -> ApiError {
+    match error {
+        AuthError::NotAuthenticated => ApiError::unauthorized("Not authenticated"),
+        AuthError::InvalidCredentials => ApiError::unauthorized("Could not validate credentials"),
+        AuthError::InvalidUserId => ApiError::unauthorized("Invalid user ID format"),
+        AuthError::UserNotFound => ApiError::unauthorized("User not found"),
+        AuthError::Deactivated => ApiError::forbidden("User account is deactivated"),
+        AuthError::Port(port) => port.into(),
+    }
+}
+
+async fn authenticate(req: HttpRequest) -> Result<User, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal("application state missing"))?;
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let user = state
+        .identity
+        .authenticate(authorization)
+        .await
+        .map_err(auth_error)?;
+    req.extensions_mut()
+        .insert(AuthenticatedUser(user.id.as_uuid()));
+    Ok(user)
+}
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { authenticate(req).await.map(AuthUser) })
+    }
+}
+
+impl AuthUser {
+    /// 403 with `message` unless the user is an admin (for routes with their own message).
+    ///
+    /// # Errors
+    /// 403 `forbidden` with `message`.
+    pub fn require_admin(&self, message: &'static str) -> Result<(), ApiError> {
+        if self.0.role == Role::Admin {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(message))
+        }
+    }
+}
+
+impl FromRequest for AdminUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let user = authenticate(req).await?;
+            if user.role != Role::Admin {
+                return Err(ApiError::forbidden("Admin access required"));
+            }
+            Ok(AdminUser(user))
+        })
+    }
+}
+
+impl FromRequest for AdminSecret {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let result = (|| {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(|| ApiError::internal("application state missing"))?;
+            let Some(presented) = req.headers().get("x-admin-secret") else {
+                return Err(ApiError::invalid(
+                    vec![json!("header"), json!("x-admin-secret")],
+                    "missing",
+                    "Field required",
+                ));
+            };
+            let presented = presented.to_str().unwrap_or_default();
+            if constant_time_eq(presented, state.settings.admin_notification_secret.expose()) {
+                Ok(AdminSecret)
+            } else {
+                Err(ApiError::unauthorized("Invalid admin secret key"))
+            }
+        })();
+        std::future::ready(result)
+    }
+}

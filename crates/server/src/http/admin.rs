@@ -1,0 +1,327 @@
+//! Admin user management and the audit trail (§16.2, §16.6, §16.11).
+
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use medico24_identity::{
+    Actor, AdminUpdateUserError, AdminUserChange, AuditContext, AuditFilter, User, UserFilter,
+};
+use medico24_kernel::{PageRequest, Role, UserId};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::error::{ApiError, ApiResult};
+use super::input::{BodyKind, BodyReader, QueryReader, json_object, path_uuid};
+use super::middleware::RequestContext;
+use super::wire;
+use crate::auth::AdminUser;
+use crate::openapi::{ErrorResponse, ValidationErrorResponse};
+use crate::state::AppState;
+
+const ROLES: [&str; 4] = ["patient", "doctor", "pharmacy", "admin"];
+
+/// The audit context of the current request, acting as `actor`.
+pub fn audit_context(req: &HttpRequest, actor: Actor) -> AuditContext {
+    let context = req.extensions().get::<RequestContext>().cloned();
+    AuditContext {
+        actor,
+        request_id: context
+            .as_ref()
+            .map(|c| c.request_id.clone())
+            .unwrap_or_default(),
+        ip: context.and_then(|c| c.client_ip),
+    }
+}
+
+/// Reads `page` (≥ 1, default 1) and `page_size` (1–100, default `default_size`).
+pub fn page_request(query: &mut QueryReader, default_size: i64) -> PageRequest {
+    let page = query.int("page", 1, 1, i64::from(u32::MAX));
+    let size = query.int("page_size", default_size, 1, 100);
+    // Out-of-range values were reported as issues above; clamping only keeps the type valid.
+    PageRequest::clamped(
+        u32::try_from(page).unwrap_or(1),
+        u32::try_from(size).unwrap_or(20),
+    )
+}
+
+/// A user as an admin sees it (no Firebase uid).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminUserResponse {
+    /// User id.
+    #[schema(format = Uuid)]
+    pub id: String,
+    /// Email.
+    pub email: String,
+    /// Email verified.
+    pub email_verified: bool,
+    /// `google`.
+    pub auth_provider: String,
+    /// Display name.
+    pub full_name: Option<String>,
+    /// Given name.
+    pub given_name: Option<String>,
+    /// Family name.
+    pub family_name: Option<String>,
+    /// Avatar URL.
+    pub photo_url: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Role.
+    pub role: String,
+    /// Active.
+    pub is_active: bool,
+    /// Onboarded.
+    pub is_onboarded: bool,
+    /// Creation time.
+    #[serde(serialize_with = "wire::datetime")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+    /// Last update.
+    #[serde(serialize_with = "wire::datetime")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: DateTime<Utc>,
+    /// Last login.
+    #[serde(serialize_with = "wire::optional_datetime")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_login_at: Option<DateTime<Utc>>,
+}
+
+impl From<&User> for AdminUserResponse {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id.to_string(),
+            email: user.email.clone(),
+            email_verified: user.email_verified,
+            auth_provider: user.auth_provider.clone(),
+            full_name: user.full_name.clone(),
+            given_name: user.given_name.clone(),
+            family_name: user.family_name.clone(),
+            photo_url: user.photo_url.clone(),
+            phone: user.phone.clone(),
+            role: user.role.as_str().to_owned(),
+            is_active: user.is_active,
+            is_onboarded: user.is_onboarded,
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+            last_login_at: user.last_login_at,
+        }
+    }
+}
+
+/// A page of users.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminUserPage {
+    /// Users of this page.
+    pub users: Vec<AdminUserResponse>,
+    /// Matching users over all pages.
+    pub total: u64,
+    /// Page number.
+    pub page: u32,
+    /// Page size.
+    pub page_size: u32,
+    /// `ceil(total / page_size)`.
+    pub total_pages: u64,
+}
+
+/// `PATCH /admin/users/{id}` body.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+pub struct AdminUserUpdateRequest {
+    /// New role.
+    #[schema(pattern = "^(patient|doctor|pharmacy|admin)$")]
+    pub role: Option<String>,
+    /// New activation state.
+    pub is_active: Option<bool>,
+}
+
+/// One audit event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEventResponse {
+    /// Event id.
+    #[schema(format = Uuid)]
+    pub id: String,
+    /// Acting user.
+    #[schema(format = Uuid)]
+    pub actor_user_id: Option<String>,
+    /// `user` or `admin_secret`.
+    pub actor_type: String,
+    /// Action (`user.update`, …).
+    pub action: String,
+    /// Resource type.
+    pub resource_type: String,
+    /// Resource id.
+    pub resource_id: Option<String>,
+    /// Request id.
+    pub request_id: String,
+    /// Client IP.
+    pub ip: Option<String>,
+    /// When.
+    #[serde(serialize_with = "wire::datetime")]
+    #[schema(value_type = String, format = DateTime)]
+    pub at: DateTime<Utc>,
+    /// Changed fields.
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
+}
+
+/// A page of audit events.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    /// Events of this page.
+    pub events: Vec<AuditEventResponse>,
+    /// Matching events over all pages.
+    pub total: u64,
+    /// Page number.
+    pub page: u32,
+    /// Page size.
+    pub page_size: u32,
+    /// `ceil(total / page_size)`.
+    pub total_pages: u64,
+}
+
+/// Lists users (newest first).
+#[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", operation_id = "admin_list_users",
+    security(("bearerAuth" = [])),
+    params(
+        ("page" = Option<i64>, Query, minimum = 1, description = "Page number (default 1)"),
+        ("page_size" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
+        ("role" = Option<String>, Query, pattern = "^(patient|doctor|pharmacy|admin)$", description = "Exact role"),
+        ("is_active" = Option<bool>, Query, description = "Activation state"),
+        ("search" = Option<String>, Query, max_length = 200, description = "Substring of name or email"),
+    ),
+    responses(
+        (status = 200, description = "A page of users", body = AdminUserPage),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Not an admin", body = ErrorResponse),
+        (status = 422, description = "Invalid query", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+    ))]
+pub async fn list_users(
+    _admin: AdminUser,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let mut query = QueryReader::new(&req);
+    let page = page_request(&mut query, 20);
+    let filter = UserFilter {
+        role: query
+            .enumeration("role", &ROLES)
+            .and_then(|r| r.parse::<Role>().ok()),
+        is_active: query.bool("is_active"),
+        search: query.string("search", 200),
+    };
+    query.finish()?;
+    let result = state.identity.list_users(&filter, page).await?;
+    Ok(HttpResponse::Ok().json(AdminUserPage {
+        total_pages: result.total_pages(),
+        total: result.total,
+        page: page.page(),
+        page_size: page.page_size(),
+        users: result.items.iter().map(AdminUserResponse::from).collect(),
+    }))
+}
+
+/// Changes a user's role or activation.
+#[utoipa::path(patch, path = "/api/v1/admin/users/{user_id}", tag = "admin", operation_id = "admin_update_user",
+    security(("bearerAuth" = [])),
+    params(("user_id" = uuid::Uuid, Path, description = "User id")),
+    request_body = AdminUserUpdateRequest,
+    responses(
+        (status = 200, description = "The user", body = AdminUserResponse),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Not an admin", body = ErrorResponse),
+        (status = 404, description = "Unknown user", body = ErrorResponse),
+        (status = 409, description = "Would remove the caller's own admin role or activation", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 422, description = "Invalid body or id", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+    ))]
+pub async fn update_user(
+    admin: AdminUser,
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let target = UserId::from_uuid(path_uuid(&req, "user_id")?);
+    let object = json_object(&req, &body, BodyKind::Required)?;
+    let mut reader = BodyReader::new(&object);
+    let change = AdminUserChange {
+        role: reader
+            .optional_enum("role", &ROLES)
+            .and_then(|r| r.parse::<Role>().ok()),
+        is_active: reader.optional_bool("is_active"),
+    };
+    reader.finish()?;
+    let audit = audit_context(&req, Actor::User(admin.0.id));
+    let user = state
+        .identity
+        .admin_update_user(&admin.0, target, change, &audit)
+        .await
+        .map_err(|e| match e {
+            AdminUpdateUserError::NotFound => ApiError::not_found("User not found"),
+            AdminUpdateUserError::SelfLockout => {
+                ApiError::conflict("You cannot remove your own admin role or deactivate yourself")
+            }
+            AdminUpdateUserError::Port(port) => port.into(),
+        })?;
+    Ok(HttpResponse::Ok().json(AdminUserResponse::from(&user)))
+}
+
+/// Lists audit events (newest first).
+#[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", operation_id = "admin_list_audit",
+    security(("bearerAuth" = [])),
+    params(
+        ("page" = Option<i64>, Query, minimum = 1, description = "Page number (default 1)"),
+        ("page_size" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
+        ("actor_user_id" = Option<uuid::Uuid>, Query, description = "Acting user"),
+        ("action" = Option<String>, Query, description = "Exact action"),
+        ("resource_type" = Option<String>, Query, description = "Exact resource type"),
+        ("resource_id" = Option<String>, Query, description = "Exact resource id"),
+        ("from_date" = Option<String>, Query, format = DateTime, description = "Inclusive lower bound on `at`"),
+        ("to_date" = Option<String>, Query, format = DateTime, description = "Inclusive upper bound on `at`"),
+    ),
+    responses(
+        (status = 200, description = "A page of audit events", body = AuditPage),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Not an admin", body = ErrorResponse),
+        (status = 422, description = "Invalid query", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+    ))]
+pub async fn list_audit(
+    _admin: AdminUser,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let mut query = QueryReader::new(&req);
+    let page = page_request(&mut query, 20);
+    let filter = AuditFilter {
+        actor_user_id: query.uuid("actor_user_id").map(UserId::from_uuid),
+        action: query.string("action", 200),
+        resource_type: query.string("resource_type", 200),
+        resource_id: query.string("resource_id", 200),
+        from: query.datetime("from_date"),
+        to: query.datetime("to_date"),
+    };
+    query.finish()?;
+    let result = state.identity.list_audit(&filter, page).await?;
+    Ok(HttpResponse::Ok().json(AuditPage {
+        total_pages: result.total_pages(),
+        total: result.total,
+        page: page.page(),
+        page_size: page.page_size(),
+        events: result
+            .items
+            .into_iter()
+            .map(|e| AuditEventResponse {
+                id: e.id.to_string(),
+                actor_user_id: e.actor_user_id.map(|id| id.to_string()),
+                actor_type: e.actor_type,
+                action: e.action,
+                resource_type: e.resource_type,
+                resource_id: e.resource_id,
+                request_id: e.request_id,
+                ip: e.ip,
+                at: e.at,
+                details: e.details,
+            })
+            .collect(),
+    }))
+}

@@ -1,0 +1,241 @@
+//! Auth endpoints (§9): Firebase login, refresh rotation, logout, logout-all.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use medico24_identity::{LoginError, RefreshError, User};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::error::{ApiError, ApiResult};
+use super::input::{BodyKind, BodyReader, json_object};
+use crate::auth::AuthUser;
+use crate::openapi::{ErrorResponse, ValidationErrorResponse};
+use crate::state::AppState;
+
+/// Longest ID token looked at; longer ones are invalid without verification.
+const MAX_ID_TOKEN_CHARS: usize = 16_384;
+
+/// `POST /auth/firebase/verify` body.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+pub struct FirebaseLoginRequest {
+    /// Firebase ID token.
+    #[schema(max_length = 16384)]
+    pub id_token: String,
+}
+
+/// `POST /auth/refresh` and `/auth/logout` body.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    /// Refresh token from login or a previous refresh.
+    pub refresh_token: String,
+}
+
+/// An access and a refresh token.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenPairResponse {
+    /// Bearer token for protected routes.
+    pub access_token: String,
+    /// Token for refresh and logout.
+    pub refresh_token: String,
+    /// Always `bearer`.
+    pub token_type: String,
+}
+
+/// The user summary of a login.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginUser {
+    /// User id.
+    #[schema(format = Uuid)]
+    pub id: String,
+    /// Email.
+    pub email: String,
+    /// `full_name`, or the email when unset.
+    pub name: String,
+    /// `photo_url`.
+    pub picture: Option<String>,
+    /// Always true (deactivated users cannot log in).
+    pub is_active: bool,
+    /// Role.
+    #[schema(pattern = "^(patient|doctor|pharmacy|admin)$")]
+    pub role: String,
+    /// Onboarding done.
+    pub is_onboarded: bool,
+}
+
+/// `POST /auth/firebase/verify` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginResponse {
+    /// Bearer token for protected routes.
+    pub access_token: String,
+    /// Token for refresh and logout.
+    pub refresh_token: String,
+    /// Always `bearer`.
+    pub token_type: String,
+    /// Who logged in.
+    pub user: LoginUser,
+}
+
+impl LoginUser {
+    fn from_user(user: &User) -> Self {
+        Self {
+            id: user.id.to_string(),
+            email: user.email.clone(),
+            name: user.full_name.clone().unwrap_or_else(|| user.email.clone()),
+            picture: user.photo_url.clone(),
+            is_active: user.is_active,
+            role: user.role.as_str().to_owned(),
+            is_onboarded: user.is_onboarded,
+        }
+    }
+}
+
+fn login_error(error: LoginError) -> ApiError {
+    match error {
+        LoginError::InvalidIdToken => {
+            ApiError::bad_request("Authentication failed: invalid Firebase ID token")
+        }
+        LoginError::NoUsableEmail => ApiError::bad_request(
+            "Authentication failed: the Firebase account has no usable email address",
+        ),
+        LoginError::ProviderUnavailable => {
+            ApiError::unavailable("Authentication service temporarily unavailable")
+        }
+        LoginError::NotConfigured => {
+            ApiError::unavailable("Authentication provider not configured")
+        }
+        LoginError::Deactivated => ApiError::forbidden("User account is deactivated"),
+        LoginError::SessionStoreUnavailable => ApiError::unavailable("Session store unavailable"),
+        LoginError::Port(port) => port.into(),
+    }
+}
+
+fn refresh_error(error: RefreshError) -> ApiError {
+    match error {
+        RefreshError::InvalidToken => {
+            ApiError::unauthorized("Could not refresh token: Invalid refresh token")
+        }
+        RefreshError::Revoked => {
+            ApiError::unauthorized("Could not refresh token: Token has been revoked")
+        }
+        RefreshError::UserNotFound => ApiError::unauthorized("User not found"),
+        RefreshError::Deactivated => ApiError::forbidden("User account is deactivated"),
+        RefreshError::SessionStoreUnavailable => ApiError::unavailable("Session store unavailable"),
+        RefreshError::Port(port) => port.into(),
+    }
+}
+
+/// Exchanges a Firebase ID token for a session and tokens.
+#[utoipa::path(post, path = "/api/v1/auth/firebase/verify", tag = "auth", operation_id = "firebase_verify",
+    request_body = FirebaseLoginRequest,
+    responses(
+        (status = 200, description = "Logged in", body = LoginResponse),
+        (status = 400, description = "ID token rejected", body = ErrorResponse),
+        (status = 403, description = "Account deactivated", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 422, description = "Invalid body", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+        (status = 503, description = "Authentication or session service unavailable", body = ErrorResponse),
+    ))]
+pub async fn firebase_verify(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let object = json_object(&req, &body, BodyKind::Required)?;
+    let mut reader = BodyReader::new(&object);
+    // Over-long tokens are "invalid" (400), not a validation error.
+    let id_token = reader.required_string("id_token", 0, usize::MAX);
+    reader.finish()?;
+    let id_token = id_token.unwrap_or_default();
+    if id_token.chars().count() > MAX_ID_TOKEN_CHARS || id_token.is_empty() {
+        return Err(login_error(LoginError::InvalidIdToken));
+    }
+    let result = state.identity.login(&id_token).await.map_err(login_error)?;
+    tracing::info!(user.id = %result.user.id, "login");
+    Ok(HttpResponse::Ok().json(LoginResponse {
+        access_token: result.tokens.access_token,
+        refresh_token: result.tokens.refresh_token,
+        token_type: "bearer".to_owned(),
+        user: LoginUser::from_user(&result.user),
+    }))
+}
+
+fn refresh_token_from(req: &HttpRequest, body: &[u8]) -> ApiResult<String> {
+    let object = json_object(req, body, BodyKind::Required)?;
+    let mut reader = BodyReader::new(&object);
+    let token = reader.required_string("refresh_token", 0, usize::MAX);
+    reader.finish()?;
+    Ok(token.unwrap_or_default())
+}
+
+/// Rotates a refresh token: a new pair in the same session; a retired token kills the session.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", operation_id = "refresh_token",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New token pair", body = TokenPairResponse),
+        (status = 401, description = "Invalid, expired, revoked or reused refresh token", body = ErrorResponse),
+        (status = 403, description = "Account deactivated", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 422, description = "Invalid body", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+        (status = 503, description = "Session store unavailable", body = ErrorResponse),
+    ))]
+pub async fn refresh(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let token = refresh_token_from(&req, &body)?;
+    let pair = state
+        .identity
+        .refresh(&token)
+        .await
+        .map_err(refresh_error)?;
+    Ok(HttpResponse::Ok().json(TokenPairResponse {
+        access_token: pair.access_token,
+        refresh_token: pair.refresh_token,
+        token_type: "bearer".to_owned(),
+    }))
+}
+
+/// Ends the session of a refresh token; invalid tokens are ignored (always 204).
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", operation_id = "logout",
+    request_body = RefreshRequest,
+    responses(
+        (status = 204, description = "Logged out"),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 422, description = "Invalid body", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+        (status = 503, description = "Session store unavailable", body = ErrorResponse),
+    ))]
+pub async fn logout(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let token = refresh_token_from(&req, &body)?;
+    state
+        .identity
+        .logout(&token)
+        .await
+        .map_err(|_| ApiError::unavailable("Session store unavailable"))?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Ends every session of the caller.
+#[utoipa::path(post, path = "/api/v1/auth/logout-all", tag = "auth", operation_id = "logout_all",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 204, description = "Every session ended"),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Account deactivated", body = ErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+        (status = 503, description = "Session store unavailable", body = ErrorResponse),
+    ))]
+pub async fn logout_all(user: AuthUser, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    state
+        .identity
+        .logout_all(user.0.id)
+        .await
+        .map_err(|_| ApiError::unavailable("Session store unavailable"))?;
+    Ok(HttpResponse::NoContent().finish())
+}

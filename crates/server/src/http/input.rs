@@ -1,0 +1,735 @@
+//! Request input per §2.2–§2.3: JSON bodies read as objects and checked field by field
+//! (strict types with the spec's three allowances), query strings with lenient scalar parsing,
+//! path parameters parsed after authentication. Every failure found is reported, in discovery
+//! order, as one 422.
+
+use std::collections::HashMap;
+
+use actix_web::HttpRequest;
+use actix_web::http::header;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use serde_json::{Map, Value, json};
+
+use super::error::{ApiError, ValidationIssue};
+
+/// A JSON object body.
+pub type Object = Map<String, Value>;
+
+/// Whether a body may be absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyKind {
+    /// Empty body → 422 `missing`.
+    Required,
+    /// Empty body and `null` mean `{}`.
+    Optional,
+}
+
+/// Parses a request body as a JSON object (§2.2).
+///
+/// # Errors
+/// 422 with `content_type`, `missing`, `json_invalid` or `dict_type`.
+pub fn json_object(req: &HttpRequest, body: &[u8], kind: BodyKind) -> Result<Object, ApiError> {
+    let body_loc = || vec![json!("body")];
+    if let Some(content_type) = req.headers().get(header::CONTENT_TYPE) {
+        let accepted = content_type
+            .to_str()
+            .ok()
+            .and_then(|v| v.parse::<mime::Mime>().ok())
+            .is_some_and(|m| {
+                m.type_() == mime::APPLICATION
+                    && (m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON))
+            });
+        if !accepted {
+            return Err(ApiError::invalid(
+                body_loc(),
+                "content_type",
+                "Expected a JSON body",
+            ));
+        }
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return match kind {
+            BodyKind::Required => Err(ApiError::invalid(body_loc(), "missing", "Field required")),
+            BodyKind::Optional => Ok(Object::new()),
+        };
+    }
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|_| ApiError::invalid(body_loc(), "json_invalid", "JSON decode error"))?;
+    match value {
+        Value::Object(object) => Ok(object),
+        Value::Null if kind == BodyKind::Optional => Ok(Object::new()),
+        _ => Err(ApiError::invalid(
+            body_loc(),
+            "dict_type",
+            "Input should be a valid dictionary or object to extract fields from",
+        )),
+    }
+}
+
+/// Field-by-field reader of a JSON object that collects every issue.
+pub struct BodyReader<'a> {
+    object: &'a Object,
+    issues: Vec<ValidationIssue>,
+}
+
+/// How a present member is treated.
+enum Member<'a> {
+    Absent,
+    Null,
+    Value(&'a Value),
+}
+
+impl<'a> BodyReader<'a> {
+    /// Reads `object`.
+    pub fn new(object: &'a Object) -> Self {
+        Self {
+            object,
+            issues: Vec::new(),
+        }
+    }
+
+    fn member(&self, name: &str) -> Member<'a> {
+        match self.object.get(name) {
+            None => Member::Absent,
+            Some(Value::Null) => Member::Null,
+            Some(value) => Member::Value(value),
+        }
+    }
+
+    /// Whether the object has the member (even `null`).
+    pub fn has(&self, name: &str) -> bool {
+        self.object.contains_key(name)
+    }
+
+    /// Records a custom issue at `["body", name]`.
+    pub fn issue(&mut self, name: &str, kind: &'static str, msg: impl Into<String>) {
+        self.issues.push(ValidationIssue::new(
+            vec![json!("body"), json!(name)],
+            kind,
+            msg,
+        ));
+    }
+
+    fn missing(&mut self, name: &str) {
+        self.issue(name, "missing", "Field required");
+    }
+
+    fn string_value(
+        &mut self,
+        name: &str,
+        value: &Value,
+        min: usize,
+        max: usize,
+    ) -> Option<String> {
+        let Some(text) = value.as_str() else {
+            self.issue(name, "string_type", "Input should be a valid string");
+            return None;
+        };
+        let length = text.chars().count();
+        if length < min {
+            let unit = if min == 1 { "character" } else { "characters" };
+            self.issue(
+                name,
+                "string_too_short",
+                format!("String should have at least {min} {unit}"),
+            );
+            return None;
+        }
+        if length > max {
+            self.issue(
+                name,
+                "string_too_long",
+                format!("String should have at most {max} characters"),
+            );
+            return None;
+        }
+        Some(text.to_owned())
+    }
+
+    /// A required string of `min..=max` characters.
+    pub fn required_string(&mut self, name: &str, min: usize, max: usize) -> Option<String> {
+        match self.member(name) {
+            Member::Absent | Member::Null => {
+                self.missing(name);
+                None
+            }
+            Member::Value(value) => self.string_value(name, value, min, max),
+        }
+    }
+
+    /// An optional string (absent or `null` → `None`).
+    pub fn optional_string(&mut self, name: &str, min: usize, max: usize) -> Option<String> {
+        match self.member(name) {
+            Member::Absent | Member::Null => None,
+            Member::Value(value) => self.string_value(name, value, min, max),
+        }
+    }
+
+    /// A merge-patch string: absent → `None`, `null` → `Some(None)`, string → `Some(Some(s))`.
+    /// An invalid value yields `None` (with an issue recorded).
+    pub fn patch_string(&mut self, name: &str, min: usize, max: usize) -> Option<Option<String>> {
+        match self.member(name) {
+            Member::Absent => None,
+            Member::Null => Some(None),
+            Member::Value(value) => self.string_value(name, value, min, max).map(Some),
+        }
+    }
+
+    /// An optional boolean.
+    pub fn optional_bool(&mut self, name: &str) -> Option<bool> {
+        match self.member(name) {
+            Member::Absent | Member::Null => None,
+            Member::Value(Value::Bool(b)) => Some(*b),
+            Member::Value(_) => {
+                self.issue(name, "bool_type", "Input should be a valid boolean");
+                None
+            }
+        }
+    }
+
+    /// An optional integer in `min..=max`; a number whose fraction is zero is accepted.
+    pub fn optional_int(&mut self, name: &str, min: i64, max: i64) -> Option<i64> {
+        match self.member(name) {
+            Member::Absent | Member::Null => None,
+            Member::Value(value) => {
+                let n = value.as_i64().or_else(|| {
+                    value
+                        .as_f64()
+                        .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                        .map(|f| f as i64)
+                });
+                let Some(n) = n else {
+                    self.issue(name, "int_type", "Input should be a valid integer");
+                    return None;
+                };
+                self.int_bounds(name, n, min, max)
+            }
+        }
+    }
+
+    fn int_bounds(&mut self, name: &str, n: i64, min: i64, max: i64) -> Option<i64> {
+        if n < min {
+            self.issue(
+                name,
+                "greater_than_equal",
+                format!("Input should be greater than or equal to {min}"),
+            );
+            None
+        } else if n > max {
+            self.issue(
+                name,
+                "less_than_equal",
+                format!("Input should be less than or equal to {max}"),
+            );
+            None
+        } else {
+            Some(n)
+        }
+    }
+
+    /// An optional enum value from `allowed`.
+    pub fn optional_enum(&mut self, name: &str, allowed: &[&str]) -> Option<String> {
+        match self.member(name) {
+            Member::Absent | Member::Null => None,
+            Member::Value(Value::String(s)) if allowed.contains(&s.as_str()) => Some(s.clone()),
+            Member::Value(_) => {
+                self.issue(name, "enum", enum_message(allowed));
+                None
+            }
+        }
+    }
+
+    /// Done: every issue found, as one 422.
+    ///
+    /// # Errors
+    /// 422 when any issue was recorded.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.issues.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::validation(self.issues))
+        }
+    }
+}
+
+/// `Input should be 'a', 'b' or 'c'`.
+pub fn enum_message(allowed: &[&str]) -> String {
+    let quoted: Vec<String> = allowed.iter().map(|v| format!("'{v}'")).collect();
+    match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => {
+            format!("Input should be {} or {last}", rest.join(", "))
+        }
+        Some((last, _)) => format!("Input should be {last}"),
+        None => "Input should be a known value".to_owned(),
+    }
+}
+
+/// Query parameters (§2.3): last occurrence wins (except repeatable keys), empty = absent.
+pub struct QueryReader {
+    values: HashMap<String, Vec<String>>,
+    issues: Vec<ValidationIssue>,
+}
+
+impl QueryReader {
+    /// Parses the request's query string.
+    pub fn new(req: &HttpRequest) -> Self {
+        let mut values: HashMap<String, Vec<String>> = HashMap::new();
+        for (key, value) in form_urlencoded_pairs(req.query_string()) {
+            values.entry(key).or_default().push(value);
+        }
+        Self {
+            values,
+            issues: Vec::new(),
+        }
+    }
+
+    fn last(&self, name: &str) -> Option<&str> {
+        self.values
+            .get(name)
+            .and_then(|v| v.last())
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    fn issue(&mut self, name: &str, kind: &'static str, msg: impl Into<String>) {
+        self.issues.push(ValidationIssue::new(
+            vec![json!("query"), json!(name)],
+            kind,
+            msg,
+        ));
+    }
+
+    /// Every non-empty value of a repeatable key, in order.
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.values
+            .get(name)
+            .map(|v| v.iter().filter(|s| !s.is_empty()).cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// An optional string of at most `max` characters.
+    pub fn string(&mut self, name: &str, max: usize) -> Option<String> {
+        let value = self.last(name)?.to_owned();
+        if value.chars().count() > max {
+            self.issue(
+                name,
+                "string_too_long",
+                format!("String should have at most {max} characters"),
+            );
+            return None;
+        }
+        Some(value)
+    }
+
+    /// An optional boolean (`true/false/1/0/yes/no/on/off/t/f/y/n`).
+    pub fn bool(&mut self, name: &str) -> Option<bool> {
+        let value = self.last(name)?;
+        match parse_bool(value) {
+            Some(b) => Some(b),
+            None => {
+                self.issue(
+                    name,
+                    "bool_parsing",
+                    "Input should be a valid boolean, unable to interpret input",
+                );
+                None
+            }
+        }
+    }
+
+    /// An integer in `min..=max`, `default` when absent.
+    pub fn int(&mut self, name: &str, default: i64, min: i64, max: i64) -> i64 {
+        let Some(value) = self.last(name) else {
+            return default;
+        };
+        let Some(n) = parse_int(value) else {
+            self.issue(
+                name,
+                "int_parsing",
+                "Input should be a valid integer, unable to parse string as an integer",
+            );
+            return default;
+        };
+        if n < min {
+            self.issue(
+                name,
+                "greater_than_equal",
+                format!("Input should be greater than or equal to {min}"),
+            );
+            default
+        } else if n > max {
+            self.issue(
+                name,
+                "less_than_equal",
+                format!("Input should be less than or equal to {max}"),
+            );
+            default
+        } else {
+            n
+        }
+    }
+
+    /// An optional UUID.
+    pub fn uuid(&mut self, name: &str) -> Option<uuid::Uuid> {
+        let value = self.last(name)?;
+        match uuid::Uuid::parse_str(value) {
+            Ok(id) => Some(id),
+            Err(_) => {
+                self.issue(name, "uuid_parsing", "Input should be a valid UUID");
+                None
+            }
+        }
+    }
+
+    /// An optional datetime (§2.3).
+    pub fn datetime(&mut self, name: &str) -> Option<DateTime<Utc>> {
+        let value = self.last(name)?;
+        match parse_datetime(value) {
+            Some(dt) => Some(dt),
+            None => {
+                self.issue(name, "datetime_parsing", "Input should be a valid datetime");
+                None
+            }
+        }
+    }
+
+    /// An optional enum value from `allowed`.
+    pub fn enumeration(&mut self, name: &str, allowed: &[&str]) -> Option<String> {
+        let value = self.last(name)?.to_owned();
+        if allowed.contains(&value.as_str()) {
+            Some(value)
+        } else {
+            self.issue(name, "enum", enum_message(allowed));
+            None
+        }
+    }
+
+    /// Done: every issue found, as one 422.
+    ///
+    /// # Errors
+    /// 422 when any issue was recorded.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.issues.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::validation(self.issues))
+        }
+    }
+}
+
+fn form_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(key), percent_decode(value))
+        })
+        .collect()
+}
+
+/// Decodes `%XX` escapes and `+` (as space).
+pub fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                match hex {
+                    Some(byte) => {
+                        out.push(byte);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// §2.3 booleans.
+pub fn parse_bool(text: &str) -> Option<bool> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" | "t" | "y" => Some(true),
+        "false" | "0" | "no" | "off" | "f" | "n" => Some(false),
+        _ => None,
+    }
+}
+
+/// §2.3 integers: optional sign, ASCII digits, optionally a fraction of zeros.
+pub fn parse_int(text: &str) -> Option<i64> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    if !fraction.chars().all(|c| c == '0') || (text.contains('.') && fraction.is_empty()) {
+        return None;
+    }
+    let digits = whole.strip_prefix(['+', '-']).unwrap_or(whole);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    whole.parse::<i64>().ok()
+}
+
+/// §2.3 numbers: decimal or exponent notation; no NaN or infinities.
+pub fn parse_number(text: &str) -> Option<f64> {
+    let valid_chars = text
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'));
+    if !valid_chars || !text.bytes().any(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse::<f64>().ok().filter(|f| f.is_finite())
+}
+
+/// §2.3 datetimes: `YYYY-MM-DD`, then `T` or space, `HH:MM[:SS[.f…]]`, optional offset
+/// (`Z`, `±HH:MM`, `±HHMM`, `±HH`); no offset means UTC; a date alone is midnight UTC.
+pub fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
+    if text.len() == 10 {
+        let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+        return Some(Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0)?));
+    }
+    if text.len() < 16 {
+        return None;
+    }
+    let date = NaiveDate::parse_from_str(text.get(..10)?, "%Y-%m-%d").ok()?;
+    if !matches!(text.as_bytes()[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let rest = &text[11..];
+    let offset_start = rest.find(['Z', 'z', '+', '-']).unwrap_or(rest.len());
+    let (clock, offset) = rest.split_at(offset_start);
+    let time = parse_clock(clock)?;
+    let offset_seconds = parse_offset(offset)?;
+    let local = NaiveDateTime::new(date, time);
+    let utc = local - chrono::Duration::seconds(i64::from(offset_seconds));
+    Some(Utc.from_utc_datetime(&utc))
+}
+
+fn parse_clock(clock: &str) -> Option<NaiveTime> {
+    let (hms, fraction) = clock.split_once('.').unwrap_or((clock, ""));
+    let parts: Vec<&str> = hms.split(':').collect();
+    if !(2..=3).contains(&parts.len())
+        || parts
+            .iter()
+            .any(|p| p.len() != 2 || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
+    }
+    if clock.contains('.')
+        && (parts.len() != 3
+            || fraction.is_empty()
+            || !fraction.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
+    }
+    let hour: u32 = parts[0].parse().ok()?;
+    let minute: u32 = parts[1].parse().ok()?;
+    let second: u32 = parts.get(2).map_or(Some(0), |s| s.parse().ok())?;
+    // Truncate to microseconds.
+    let micros: u32 = if fraction.is_empty() {
+        0
+    } else {
+        let mut digits: String = fraction.chars().take(6).collect();
+        while digits.len() < 6 {
+            digits.push('0');
+        }
+        digits.parse().ok()?
+    };
+    NaiveTime::from_hms_micro_opt(hour, minute, second, micros)
+}
+
+fn parse_offset(offset: &str) -> Option<i32> {
+    if offset.is_empty() || offset == "Z" || offset == "z" {
+        return Some(0);
+    }
+    let sign = match offset.as_bytes()[0] {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let digits: String = offset[1..].chars().filter(|c| *c != ':').collect();
+    let valid_shape =
+        matches!(offset.len(), 3 | 5 | 6) && (offset.len() != 6 || offset.as_bytes()[3] == b':');
+    if !valid_shape || !digits.bytes().all(|b| b.is_ascii_digit()) || !matches!(digits.len(), 2 | 4)
+    {
+        return None;
+    }
+    let hours: i32 = digits[..2].parse().ok()?;
+    let minutes: i32 = if digits.len() == 4 {
+        digits[2..].parse().ok()?
+    } else {
+        0
+    };
+    if hours > 23 || minutes > 59 {
+        return None;
+    }
+    Some(sign * (hours * 3600 + minutes * 60))
+}
+
+/// §2.3 times: `HH:MM`, `HH:MM:SS` or `HH:MM:SS.ffffff`; the fraction is dropped.
+pub fn parse_time(text: &str) -> Option<NaiveTime> {
+    let time = parse_clock(text)?;
+    NaiveTime::from_hms_opt(
+        chrono::Timelike::hour(&time),
+        chrono::Timelike::minute(&time),
+        chrono::Timelike::second(&time),
+    )
+}
+
+/// A UUID path parameter, parsed after authentication (§2.1).
+///
+/// # Errors
+/// 422 `uuid_parsing` at `["path", name]`.
+pub fn path_uuid(req: &HttpRequest, name: &str) -> Result<uuid::Uuid, ApiError> {
+    let raw = req.match_info().get(name).unwrap_or_default();
+    uuid::Uuid::parse_str(&percent_decode(raw)).map_err(|_| {
+        ApiError::invalid(
+            vec![json!("path"), json!(name)],
+            "uuid_parsing",
+            "Input should be a valid UUID",
+        )
+    })
+}
+
+/// An integer path parameter in `min..=max` (§12.10).
+///
+/// # Errors
+/// 422 `int_parsing`, `greater_than_equal` or `less_than_equal` at `["path", name]`.
+pub fn path_int(req: &HttpRequest, name: &str, min: i64, max: i64) -> Result<i64, ApiError> {
+    let loc = || vec![json!("path"), json!(name)];
+    let raw = percent_decode(req.match_info().get(name).unwrap_or_default());
+    let n = parse_int(&raw).ok_or_else(|| {
+        ApiError::invalid(
+            loc(),
+            "int_parsing",
+            "Input should be a valid integer, unable to parse string as an integer",
+        )
+    })?;
+    if n < min {
+        return Err(ApiError::invalid(
+            loc(),
+            "greater_than_equal",
+            format!("Input should be greater than or equal to {min}"),
+        ));
+    }
+    if n > max {
+        return Err(ApiError::invalid(
+            loc(),
+            "less_than_equal",
+            format!("Input should be less than or equal to {max}"),
+        ));
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn datetimes_accept_the_spec_forms() {
+        assert_eq!(
+            parse_datetime("2026-02-15"),
+            Some(utc("2026-02-15T00:00:00Z"))
+        );
+        assert_eq!(
+            parse_datetime("2026-02-15T09:30"),
+            Some(utc("2026-02-15T09:30:00Z"))
+        );
+        assert_eq!(
+            parse_datetime("2026-02-15 09:30:15"),
+            Some(utc("2026-02-15T09:30:15Z"))
+        );
+        assert_eq!(
+            parse_datetime("2026-02-15T09:30:15.1234567Z"),
+            Some(utc("2026-02-15T09:30:15.123456Z"))
+        );
+        assert_eq!(
+            parse_datetime("2026-02-15T09:30:00+05:30"),
+            Some(utc("2026-02-15T04:00:00Z"))
+        );
+        assert_eq!(
+            parse_datetime("2026-02-15T09:30:00+0530"),
+            Some(utc("2026-02-15T04:00:00Z"))
+        );
+        assert_eq!(
+            parse_datetime("2026-02-15T09:30:00-03"),
+            Some(utc("2026-02-15T12:30:00Z"))
+        );
+        assert_eq!(
+            parse_datetime("2026-02-15T09:30:00z"),
+            Some(utc("2026-02-15T09:30:00Z"))
+        );
+    }
+
+    #[test]
+    fn malformed_datetimes_are_refused() {
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-01",
+            "2026-02-15T25:00",
+            "2026-02-15T09",
+            "2026-02-15X09:30",
+            "2026-02-15T09:30:00+5",
+            "2026-02-15T09:30:00.Z",
+            "2026-02-30",
+        ] {
+            assert_eq!(parse_datetime(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn scalars_follow_section_2_3() {
+        assert_eq!(parse_bool("Yes"), Some(true));
+        assert_eq!(parse_bool("off"), Some(false));
+        assert_eq!(parse_bool("maybe"), None);
+        assert_eq!(parse_int("100.0"), Some(100));
+        assert_eq!(parse_int("-3"), Some(-3));
+        assert_eq!(parse_int("1.5"), None);
+        assert_eq!(parse_int("1e3"), None);
+        assert_eq!(parse_int("12."), None);
+        assert_eq!(parse_number("22.5726"), Some(22.5726));
+        assert_eq!(parse_number("1e-7"), Some(1e-7));
+        assert_eq!(parse_number("NaN"), None);
+        assert_eq!(parse_number("inf"), None);
+        assert_eq!(
+            parse_time("09:00").map(|t| t.to_string()),
+            Some("09:00:00".to_owned())
+        );
+        assert_eq!(
+            parse_time("23:59:59.999").map(|t| t.to_string()),
+            Some("23:59:59".to_owned())
+        );
+        assert_eq!(parse_time("24:00"), None);
+    }
+
+    #[test]
+    fn percent_decoding_handles_plus_and_bad_escapes() {
+        assert_eq!(percent_decode("a+b%20c"), "a b c");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+    }
+
+    #[test]
+    fn enum_messages_list_the_allowed_values() {
+        assert_eq!(
+            enum_message(&["a", "b", "c"]),
+            "Input should be 'a', 'b' or 'c'"
+        );
+        assert_eq!(enum_message(&["a"]), "Input should be 'a'");
+    }
+}

@@ -1,0 +1,243 @@
+//! The caller's account (§10): profile read and merge-patch, onboarding, public profiles,
+//! self-deactivation.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use medico24_identity::{ProfilePatch, User};
+use medico24_kernel::{PhoneError, UserId, check_phone};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::error::{ApiError, ApiResult};
+use super::input::{BodyKind, BodyReader, json_object, path_uuid};
+use super::wire;
+use crate::auth::AuthUser;
+use crate::openapi::{ErrorResponse, ValidationErrorResponse};
+use crate::state::AppState;
+
+/// A user as its owner sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserResponse {
+    /// Email.
+    pub email: String,
+    /// Display name.
+    pub full_name: Option<String>,
+    /// Given name.
+    pub given_name: Option<String>,
+    /// Family name.
+    pub family_name: Option<String>,
+    /// Avatar URL.
+    pub photo_url: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// User id.
+    #[schema(format = Uuid)]
+    pub id: String,
+    /// Firebase uid.
+    pub firebase_uid: String,
+    /// Email verified by Firebase.
+    pub email_verified: bool,
+    /// `google`.
+    pub auth_provider: String,
+    /// Role.
+    #[schema(pattern = "^(patient|doctor|pharmacy|admin)$")]
+    pub role: String,
+    /// Active.
+    pub is_active: bool,
+    /// Onboarded.
+    pub is_onboarded: bool,
+    /// Creation time.
+    #[serde(serialize_with = "wire::datetime")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+    /// Last update.
+    #[serde(serialize_with = "wire::datetime")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: DateTime<Utc>,
+    /// Last login.
+    #[serde(serialize_with = "wire::optional_datetime")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_login_at: Option<DateTime<Utc>>,
+}
+
+impl From<&User> for UserResponse {
+    fn from(user: &User) -> Self {
+        Self {
+            email: user.email.clone(),
+            full_name: user.full_name.clone(),
+            given_name: user.given_name.clone(),
+            family_name: user.family_name.clone(),
+            photo_url: user.photo_url.clone(),
+            phone: user.phone.clone(),
+            id: user.id.to_string(),
+            firebase_uid: user.firebase_uid.clone(),
+            email_verified: user.email_verified,
+            auth_provider: user.auth_provider.clone(),
+            role: user.role.as_str().to_owned(),
+            is_active: user.is_active,
+            is_onboarded: user.is_onboarded,
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+            last_login_at: user.last_login_at,
+        }
+    }
+}
+
+/// Another user's public profile.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserProfileResponse {
+    /// User id.
+    #[schema(format = Uuid)]
+    pub id: String,
+    /// Display name.
+    pub full_name: Option<String>,
+    /// Avatar URL.
+    pub photo_url: Option<String>,
+    /// Role.
+    pub role: String,
+    /// Onboarded.
+    pub is_onboarded: bool,
+}
+
+/// `PATCH /users/me` body (JSON merge patch: absent = unchanged, `null` = clear).
+#[derive(Debug, serde::Deserialize, ToSchema)]
+pub struct UpdateMeRequest {
+    /// Display name.
+    #[schema(max_length = 200)]
+    pub full_name: Option<String>,
+    /// Given name.
+    #[schema(max_length = 200)]
+    pub given_name: Option<String>,
+    /// Family name.
+    #[schema(max_length = 200)]
+    pub family_name: Option<String>,
+    /// Avatar URL.
+    #[schema(max_length = 2048)]
+    pub photo_url: Option<String>,
+    /// Phone: 7–20 characters of digits, spaces, `+`, `-`, `(`, `)`, at least 7 digits.
+    #[schema(min_length = 7, max_length = 20)]
+    pub phone: Option<String>,
+}
+
+/// Adds the phone rule's issue for `field`, if broken.
+pub fn check_phone_field(reader: &mut BodyReader<'_>, field: &str, phone: &str) {
+    if let Err(error) = check_phone(phone) {
+        let message = match error {
+            PhoneError::Length => format!("{field} must be between 7 and 20 characters"),
+            PhoneError::Characters => {
+                format!("{field} must contain only digits, spaces, +, -, ( and )")
+            }
+            PhoneError::TooFewDigits => format!("{field} must contain at least 7 digits"),
+        };
+        reader.issue(field, "value_error", message);
+    }
+}
+
+/// The caller.
+#[utoipa::path(get, path = "/api/v1/users/me", tag = "users", operation_id = "get_me",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The caller", body = UserResponse),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Account deactivated", body = ErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+    ))]
+pub async fn get_me(user: AuthUser) -> HttpResponse {
+    HttpResponse::Ok().json(UserResponse::from(&user.0))
+}
+
+/// Updates the caller's profile with merge-patch semantics.
+#[utoipa::path(patch, path = "/api/v1/users/me", tag = "users", operation_id = "update_me",
+    security(("bearerAuth" = [])),
+    request_body(content = UpdateMeRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Updated user", body = UserResponse),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Account deactivated", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 422, description = "Invalid body", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+    ))]
+pub async fn update_me(
+    user: AuthUser,
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let object = json_object(&req, &body, BodyKind::Required)?;
+    let mut reader = BodyReader::new(&object);
+    let patch = ProfilePatch {
+        full_name: reader.patch_string("full_name", 0, 200),
+        given_name: reader.patch_string("given_name", 0, 200),
+        family_name: reader.patch_string("family_name", 0, 200),
+        photo_url: reader.patch_string("photo_url", 0, 2048),
+        phone: reader.patch_string("phone", 0, usize::MAX),
+    };
+    if let Some(Some(phone)) = &patch.phone {
+        check_phone_field(&mut reader, "phone", phone);
+    }
+    reader.finish()?;
+    let updated = state.identity.update_profile(user.0, &patch).await?;
+    Ok(HttpResponse::Ok().json(UserResponse::from(&updated)))
+}
+
+/// Marks the caller onboarded (idempotent).
+#[utoipa::path(post, path = "/api/v1/users/me/onboard", tag = "users", operation_id = "onboard_me",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Onboarded user", body = UserResponse),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Account deactivated", body = ErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+    ))]
+pub async fn onboard_me(user: AuthUser, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let updated = state.identity.onboard(user.0).await?;
+    Ok(HttpResponse::Ok().json(UserResponse::from(&updated)))
+}
+
+/// Any active user's public profile.
+#[utoipa::path(get, path = "/api/v1/users/{user_id}/profile", tag = "users", operation_id = "get_user_profile",
+    security(("bearerAuth" = [])),
+    params(("user_id" = uuid::Uuid, Path, description = "User id")),
+    responses(
+        (status = 200, description = "Public profile", body = UserProfileResponse),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Account deactivated", body = ErrorResponse),
+        (status = 404, description = "Unknown or inactive user", body = ErrorResponse),
+        (status = 422, description = "Malformed id", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+    ))]
+pub async fn get_profile(
+    _user: AuthUser,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let id = UserId::from_uuid(path_uuid(&req, "user_id")?);
+    let profile = state
+        .identity
+        .public_profile(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("User not found"))?;
+    Ok(HttpResponse::Ok().json(UserProfileResponse {
+        id: profile.id.to_string(),
+        full_name: profile.full_name,
+        photo_url: profile.photo_url,
+        role: profile.role.as_str().to_owned(),
+        is_onboarded: profile.is_onboarded,
+    }))
+}
+
+/// Deactivates the caller's account, push tokens and sessions.
+#[utoipa::path(delete, path = "/api/v1/users/me", tag = "users", operation_id = "delete_me",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 204, description = "Deactivated"),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Account deactivated", body = ErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+    ))]
+pub async fn delete_me(user: AuthUser, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    state.identity.deactivate_self(user.0.id).await?;
+    tracing::info!(user.id = %user.0.id, "user deactivated their account");
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,51 @@
+//! Wire formats of §2.4: datetimes as RFC 3339 UTC with `Z` (six fraction digits only when the
+//! sub-second part is non-zero), and paging envelopes.
+
+use chrono::{DateTime, SecondsFormat, Timelike, Utc};
+use serde::Serializer;
+
+/// `2030-01-01T04:30:00Z` or `2026-11-25T04:25:41.421354Z`.
+pub fn format_datetime(value: &DateTime<Utc>) -> String {
+    if value.nanosecond() / 1000 == 0 {
+        value.to_rfc3339_opts(SecondsFormat::Secs, true)
+    } else {
+        value.to_rfc3339_opts(SecondsFormat::Micros, true)
+    }
+}
+
+/// `serialize_with` for `DateTime<Utc>`.
+pub fn datetime<S: Serializer>(value: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&format_datetime(value))
+}
+
+/// `serialize_with` for `Option<DateTime<Utc>>` (`null` when absent).
+pub fn optional_datetime<S: Serializer>(
+    value: &Option<DateTime<Utc>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(value) => serializer.serialize_str(&format_datetime(value)),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// `ceil(total / page_size)`, 0 without rows.
+pub fn total_pages(total: u64, page_size: u32) -> u64 {
+    total.div_ceil(u64::from(page_size.max(1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn whole_seconds_have_no_fraction_and_others_have_six_digits() {
+        let whole = Utc.with_ymd_and_hms(2030, 1, 1, 4, 30, 0).unwrap();
+        assert_eq!(format_datetime(&whole), "2030-01-01T04:30:00Z");
+        let fraction = whole + chrono::Duration::microseconds(421_354);
+        assert_eq!(format_datetime(&fraction), "2030-01-01T04:30:00.421354Z");
+        let nanos_only = whole + chrono::Duration::nanoseconds(999);
+        assert_eq!(format_datetime(&nanos_only), "2030-01-01T04:30:00Z");
+    }
+}

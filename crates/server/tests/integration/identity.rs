@@ -1,0 +1,956 @@
+//! Identity end to end: Firebase login against a fake certificate endpoint, token rotation,
+//! logout, the bearer attack table, the user endpoints and admin user management.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use medico24_testkit::{FakeFirebase, FirebaseKeys, spawn_app, spawn_app_with};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::support::{KID, call, claims, id_token, login, login_admin, mount_certs, status_json};
+
+const INVALID_TOKEN: &str = "Authentication failed: invalid Firebase ID token";
+
+async fn verify(app: &medico24_testkit::TestApp, token: &str) -> (StatusCode, Value) {
+    status_json(
+        call(
+            app,
+            Method::POST,
+            "/api/v1/auth/firebase/verify",
+            None,
+            Some(json!({"id_token": token})),
+        )
+        .await,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_valid_id_token_logs_in_and_a_second_login_refreshes_the_profile() {
+    let app = spawn_app().await;
+    mount_certs(&app).await;
+    let (status, body) = verify(&app, &id_token("uid-asha", "asha@example.com")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["token_type"], "bearer");
+    assert!(body["access_token"].is_string() && body["refresh_token"].is_string());
+    assert_eq!(body["user"]["email"], "asha@example.com");
+    assert_eq!(body["user"]["name"], "Asha Rao");
+    assert_eq!(body["user"]["role"], "patient");
+    assert_eq!(body["user"]["is_onboarded"], false);
+    assert_eq!(body["user"]["is_active"], true);
+    assert_eq!(app.db.count("SELECT count(*) AS n FROM users").await, 1);
+    assert_eq!(app.db.count("SELECT count(*) AS n FROM patients").await, 1);
+
+    let mut renamed = claims("uid-asha", "asha.new@example.com");
+    renamed["name"] = json!("Asha Verma");
+    renamed["picture"] = json!("https://img.example/a.png");
+    let (status, body) = verify(&app, &FirebaseKeys::shared().sign(renamed, KID)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["user"]["name"], "Asha Verma");
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let (status, me) =
+        status_json(call(&app, Method::GET, "/api/v1/users/me", Some(&token), None).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["email"], "asha.new@example.com");
+    assert_eq!(me["full_name"], "Asha Verma");
+    assert_eq!(me["given_name"], "Asha");
+    assert_eq!(me["family_name"], "Verma");
+    assert_eq!(me["photo_url"], "https://img.example/a.png");
+    assert_eq!(me["auth_provider"], "google");
+    assert!(me["last_login_at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(
+        app.db.count("SELECT count(*) AS n FROM users").await,
+        1,
+        "same firebase uid, same row"
+    );
+}
+
+#[tokio::test]
+async fn rejected_id_tokens_answer_400_with_the_safe_message() {
+    let app = spawn_app().await;
+    mount_certs(&app).await;
+    let keys = FirebaseKeys::shared();
+    let now = chrono::Utc::now().timestamp();
+    let with = |change: &dyn Fn(&mut Value)| {
+        let mut c = claims("uid-x", "x@example.com");
+        change(&mut c);
+        c
+    };
+    let tampered = {
+        let token = id_token("uid-x", "x@example.com");
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        let mut c = claims("uid-x", "x@example.com");
+        c["email"] = json!("admin@example.com");
+        parts[1] = URL_SAFE_NO_PAD.encode(c.to_string());
+        parts.join(".")
+    };
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "expired",
+            keys.sign(
+                with(&|c| {
+                    c["exp"] = json!(now - 60);
+                    c["iat"] = json!(now - 3700)
+                }),
+                KID,
+            ),
+        ),
+        (
+            "wrong aud",
+            keys.sign(with(&|c| c["aud"] = json!("another-project")), KID),
+        ),
+        (
+            "wrong iss",
+            keys.sign(
+                with(&|c| c["iss"] = json!("https://securetoken.google.com/another")),
+                KID,
+            ),
+        ),
+        (
+            "unknown kid",
+            keys.sign(claims("uid-x", "x@example.com"), "no-such-kid"),
+        ),
+        (
+            "alg none",
+            FirebaseKeys::unsigned(claims("uid-x", "x@example.com")),
+        ),
+        ("tampered signature", tampered),
+        (
+            "sub too long",
+            keys.sign(with(&|c| c["sub"] = json!("u".repeat(129))), KID),
+        ),
+        ("garbage", "not-a-jwt".to_owned()),
+        ("too long", "a".repeat(16_385)),
+    ];
+    for (case, token) in cases {
+        let (status, body) = verify(&app, &token).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{case}: {body}");
+        assert_eq!(body["error"], "bad_request", "{case}");
+        assert_eq!(body["detail"], INVALID_TOKEN, "{case}");
+    }
+    let (status, body) = verify(
+        &app,
+        &keys.sign(
+            with(&|c| {
+                c.as_object_mut().unwrap().remove("email");
+            }),
+            KID,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body["detail"],
+        "Authentication failed: the Firebase account has no usable email address"
+    );
+    assert_eq!(app.db.count("SELECT count(*) AS n FROM users").await, 0);
+}
+
+#[tokio::test]
+async fn an_unreachable_certificate_endpoint_with_nothing_cached_is_503() {
+    let app = spawn_app().await;
+    Mock::given(method("GET"))
+        .and(path(FakeFirebase::CERTS_PATH))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&app.firebase.server)
+        .await;
+    let (status, body) = verify(&app, &id_token("uid-y", "y@example.com")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(
+        body["detail"],
+        "Authentication service temporarily unavailable"
+    );
+}
+
+#[tokio::test]
+async fn certificates_are_fetched_once_for_many_logins() {
+    let app = spawn_app().await;
+    Mock::given(method("GET"))
+        .and(path(FakeFirebase::CERTS_PATH))
+        .respond_with(FirebaseKeys::shared().certs_response(KID, 3600))
+        .expect(1)
+        .mount(&app.firebase.server)
+        .await;
+    let logins = (0..12).map(|i| {
+        let app = &app;
+        async move {
+            verify(
+                app,
+                &id_token(&format!("uid-{i}"), &format!("u{i}@example.com")),
+            )
+            .await
+            .0
+        }
+    });
+    for status in futures_util::future::join_all(logins).await {
+        assert_eq!(status, StatusCode::OK);
+    }
+    app.firebase.server.verify().await;
+}
+
+#[tokio::test]
+async fn a_deactivated_account_cannot_log_in() {
+    let app = spawn_app().await;
+    mount_certs(&app).await;
+    let session = login(&app, "uid-d", "d@example.com").await;
+    app.db
+        .execute(&format!(
+            "UPDATE users SET is_active = false WHERE id = '{}'",
+            session.id
+        ))
+        .await;
+    let (status, body) = verify(&app, &id_token("uid-d", "d@example.com")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["detail"], "User account is deactivated");
+}
+
+async fn refresh(app: &medico24_testkit::TestApp, token: &str) -> (StatusCode, Value) {
+    status_json(
+        call(
+            app,
+            Method::POST,
+            "/api/v1/auth/refresh",
+            None,
+            Some(json!({"refresh_token": token})),
+        )
+        .await,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_a_reused_token_kills_the_session() {
+    let app = spawn_app().await;
+    mount_certs(&app).await;
+    let session = login(&app, "uid-r", "r@example.com").await;
+    let (status, pair) = refresh(&app, &session.refresh).await;
+    assert_eq!(status, StatusCode::OK, "{pair}");
+    assert_eq!(pair["token_type"], "bearer");
+    let newest = pair["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(newest, session.refresh);
+    let (status, _) = status_json(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/users/me",
+            pair["access_token"].as_str(),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, body) = refresh(&app, &session.refresh).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "retired token");
+    assert_eq!(
+        body["detail"],
+        "Could not refresh token: Token has been revoked"
+    );
+    let (status, _) = refresh(&app, &newest).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the whole session is dead"
+    );
+}
+
+#[tokio::test]
+async fn logout_ends_the_session_and_logout_all_ends_every_session() {
+    let app = spawn_app().await;
+    mount_certs(&app).await;
+    let first = login(&app, "uid-l", "l@example.com").await;
+    let response = call(
+        &app,
+        Method::POST,
+        "/api/v1/auth/logout",
+        None,
+        Some(json!({"refresh_token": first.refresh})),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        refresh(&app, &first.refresh).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let a = login(&app, "uid-l", "l@example.com").await;
+    let b = login(&app, "uid-l", "l@example.com").await;
+    let response = call(
+        &app,
+        Method::POST,
+        "/api/v1/auth/logout-all",
+        Some(&a.access),
+        None,
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(refresh(&app, &a.refresh).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(refresh(&app, &b.refresh).await.0, StatusCode::UNAUTHORIZED);
+    // Access tokens stay valid until they expire.
+    assert_eq!(
+        call(&app, Method::GET, "/api/v1/users/me", Some(&b.access), None)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn logout_with_garbage_is_204_and_writes_nothing() {
+    let app = spawn_app_with(|vars| {
+        vars.insert("RATE_LIMIT_AUTH_PER_MINUTE".into(), "1000".into());
+    })
+    .await;
+    let before: Vec<String> = app
+        .redis
+        .keys()
+        .await
+        .into_iter()
+        .filter(|k| !k.contains(":v2:rl:"))
+        .collect();
+    let response = call(
+        &app,
+        Method::POST,
+        "/api/v1/auth/logout",
+        None,
+        Some(json!({"refresh_token": "garbage"})),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let after: Vec<String> = app
+        .redis
+        .keys()
+        .await
+        .into_iter()
+        .filter(|k| !k.contains(":v2:rl:"))
+        .collect();
+    assert_eq!(before, after);
+    let missing = call(
+        &app,
+        Method::POST,
+        "/api/v1/auth/logout",
+        None,
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(missing.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+fn hs256(key: &str, claims: Value) -> String {
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let signing_input = format!("{header}.{payload}");
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(signing_input.as_bytes());
+    format!(
+        "{signing_input}.{}",
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    )
+}
+
+#[tokio::test]
+async fn the_bearer_attack_table_is_answered_as_section_3_2_says() {
+    let app = spawn_app().await;
+    mount_certs(&app).await;
+    let session = login(&app, "uid-a", "a@example.com").await;
+    let access_key = app.settings.jwt_secret_key.expose().to_owned();
+    let refresh_key = app.settings.jwt_refresh_secret_key.expose().to_owned();
+    let now = chrono::Utc::now().timestamp();
+    let access_claims =
+        |sub: &str, exp: i64| json!({"sub": sub, "type": "access", "iat": now, "exp": exp});
+    let none = format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD.encode(access_claims(&session.id, now + 600).to_string())
+    );
+    let cases: Vec<(&str, Option<String>, StatusCode, &str)> = vec![
+        (
+            "no header",
+            None,
+            StatusCode::UNAUTHORIZED,
+            "Not authenticated",
+        ),
+        (
+            "alg none",
+            Some(none),
+            StatusCode::UNAUTHORIZED,
+            "Could not validate credentials",
+        ),
+        (
+            "signed with the refresh key",
+            Some(hs256(&refresh_key, access_claims(&session.id, now + 600))),
+            StatusCode::UNAUTHORIZED,
+            "Could not validate credentials",
+        ),
+        (
+            "refresh token as bearer",
+            Some(session.refresh.clone()),
+            StatusCode::UNAUTHORIZED,
+            "Could not validate credentials",
+        ),
+        (
+            "expired beyond leeway",
+            Some(hs256(&access_key, access_claims(&session.id, now - 11))),
+            StatusCode::UNAUTHORIZED,
+            "Could not validate credentials",
+        ),
+        (
+            "sub not a uuid",
+            Some(hs256(&access_key, access_claims("not-a-uuid", now + 600))),
+            StatusCode::UNAUTHORIZED,
+            "Invalid user ID format",
+        ),
+        (
+            "unknown user",
+            Some(hs256(
+                &access_key,
+                access_claims(&uuid::Uuid::new_v4().to_string(), now + 600),
+            )),
+            StatusCode::UNAUTHORIZED,
+            "User not found",
+        ),
+        (
+            "within leeway",
+            Some(hs256(&access_key, access_claims(&session.id, now - 5))),
+            StatusCode::OK,
+            "",
+        ),
+    ];
+    for (case, token, expected, message) in cases {
+        let response = call(
+            &app,
+            Method::GET,
+            "/api/v1/users/me",
+            token.as_deref(),
+            None,
+        )
+        .await;
+        let has_challenge = response.headers().get("www-authenticate").is_some();
+        let (status, body) = status_json(response).await;
+        assert_eq!(status, expected, "{case}: {body}");
+        if status == StatusCode::UNAUTHORIZED {
+            assert_eq!(body["detail"], message, "{case}");
+            assert!(has_challenge, "{case}: 401 carries WWW-Authenticate");
+        }
+    }
+    // Lower-case scheme works.
+    let lower = app
+        .client
+        .get(app.url("/api/v1/users/me"))
+        .header("authorization", format!("bearer {}", session.access))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lower.status(), StatusCode::OK);
+
+    app.db
+        .execute(&format!(
+            "UPDATE users SET is_active = false WHERE id = '{}'",
+            session.id
+        ))
+        .await;
+    app.redis_flush_user(&session.id).await;
+    let (status, body) = status_json(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/users/me",
+            Some(&session.access),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["detail"], "User account is deactivated");
+
+    app.db
+        .execute(&format!("DELETE FROM users WHERE id = '{}'", session.id))
+        .await;
+    app.redis_flush_user(&session.id).await;
+    let (status, body) = status_json(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/users/me",
+            Some(&session.access),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["detail"], "User not found");
+}
+
+#[tokio::test]
+async fn public_routes_ignore_a_garbage_bearer() {
+    let app = spawn_app().await;
+    mount_certs(&app).await;
+    let ping = app
+        .client
+        .get(app.url("/api/v1/ping"))
+        .bearer_auth("garbage")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ping.status(), StatusCode::OK);
+    let login = app
+        .client
+        .post(app.url("/api/v1/auth/firebase/verify"))
+        .bearer_auth("expired.garbage.token")
+        .json(&json!({"id_token": id_token("uid-p", "p@example.com")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn profile_patch_follows_merge_patch_and_validates_the_phone() {
+    let app = spawn_app().await;
+    mount_certs(&app).await;
+    let s = login(&app, "uid-m", "m@example.com").await;
+    let (status, body) = status_json(
+        call(
+            &app,
+            Method::PATCH,
+            "/api/v1/users/me",
+            Some(&s.access),
+            Some(json!({"phone": "+91 98765 43210", "given_name": "Mira", "role": "admin"})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["phone"], "+91 98765 43210");
+    assert_eq!(body["given_name"], "Mira");
+    assert_eq!(body["role"], "patient", "role is not settable");
+    assert_eq!(
+        body["full_name"], "Asha Rao",
+        "absent members are unchanged"
+    );
+
+    let (status, body) = status_json(
+        call(
+            &app,
+            Method::PATCH,
+            "/api/v1/users/me",
+            Some(&s.access),
+            Some(json!({"given_name": null})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["given_name"], Value::Null, "null clears");
+    assert_eq!(body["phone"], "+91 98765 43210");
+
+    let unchanged_at = body["updated_at"].clone();
+    let (status, body) = status_json(
+        call(
+            &app,
+            Method::PATCH,
+            "/api/v1/users/me",
+            Some(&s.access),
+            Some(json!({"email": "x@y.z"})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body["updated_at"], unchanged_at,
+        "no recognised member, no write"
+    );
+
+    let (status, body) = status_json(
+        call(
+            &app,
+            Method::PATCH,
+            "/api/v1/users/me",
+            Some(&s.access),
+            Some(json!({"phone": "12ab", "full_name": 5, "photo_url": "x".repeat(2049)})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let locs: Vec<&Value> = body["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| &d["loc"])
+        .collect();
+    assert_eq!(
+        locs,
+        vec![
+            &json!(["body", "full_name"]),
+            &json!(["body", "photo_url"]),
+            &json!(["body", "phone"])
+        ]
+    );
+    assert_eq!(body["details"][2]["type"], "value_error");
+
+    let merge = app
+        .client
+        .patch(app.url("/api/v1/users/me"))
+        .bearer_auth(&s.access)
+        .header("content-type", "application/merge-patch+json")
+        .body(r#"{"family_name":"Rao"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(merge.status(), StatusCode::OK);
+    let wrong_type = app
+        .client
+        .patch(app.url("/api/v1/users/me"))
+        .bearer_auth(&s.access)
+        .header("content-type", "text/plain")
+        .body(r#"{"family_name":"Rao"}"#)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_json(wrong_type).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["details"][0]["type"], "content_type");
+    for (raw, kind) in [("", "missing"), ("{", "json_invalid"), ("[1]", "dict_type")] {
+        let response = app
+            .client
+            .patch(app.url("/api/v1/users/me"))
+            .bearer_auth(&s.access)
+            .header("content-type", "application/json")
+            .body(raw)
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = status_json(response).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{raw}");
+        assert_eq!(body["details"][0]["type"], kind, "{raw}");
+    }
+}
+
+#[tokio::test]
+async fn onboarding_profiles_and_self_deactivation() {
+    let app = spawn_app().await;
+    mount_certs(&app).await;
+    let s = login(&app, "uid-o", "o@example.com").await;
+    let other = login(&app, "uid-q", "q@example.com").await;
+    let onboard = app
+        .client
+        .post(app.url("/api/v1/users/me/onboard"))
+        .bearer_auth(&s.access)
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_json(onboard).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["is_onboarded"], true);
+
+    let (status, profile) = status_json(
+        call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/users/{}/profile", s.id),
+            Some(&other.access),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        profile,
+        json!({"id": s.id, "full_name": "Asha Rao", "photo_url": profile["photo_url"], "role": "patient", "is_onboarded": true})
+    );
+    let (status, _) = status_json(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/users/not-a-uuid/profile",
+            Some(&other.access),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = status_json(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/users/not-a-uuid/profile",
+            None,
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "auth is checked before the path"
+    );
+
+    app.db.execute(&format!(
+        "INSERT INTO push_tokens (user_id, fcm_token, platform) VALUES ('{}', 'tok-1', 'android')",
+        s.id
+    ))
+    .await;
+    let response = app
+        .client
+        .delete(app.url("/api/v1/users/me"))
+        .bearer_auth(&s.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) AS n FROM push_tokens WHERE is_active")
+            .await,
+        0
+    );
+    assert_eq!(
+        call(&app, Method::GET, "/api/v1/users/me", Some(&s.access), None)
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        refresh(&app, &s.refresh).await.0,
+        StatusCode::FORBIDDEN,
+        "refresh answers 403 for a deactivated user"
+    );
+    let keys = app.redis.keys().await;
+    assert_eq!(
+        keys.iter()
+            .filter(|k| k.contains("v2:auth:session:"))
+            .count(),
+        1,
+        "only the other user's session is left"
+    );
+    assert!(
+        !keys
+            .iter()
+            .any(|k| k.ends_with(&format!("v2:auth:user_sessions:{}", s.id)))
+    );
+    assert_eq!(
+        verify(&app, &id_token("uid-o", "o@example.com")).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, _) = status_json(
+        call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/users/{}/profile", s.id),
+            Some(&other.access),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "inactive users have no public profile"
+    );
+}
+
+#[tokio::test]
+async fn admin_routes_need_an_admin_and_admin_writes_are_audited() {
+    let app = spawn_app().await;
+    mount_certs(&app).await;
+    let patient = login(&app, "uid-p1", "p1@example.com").await;
+    let admin = login_admin(&app, "uid-ad", "admin@example.com").await;
+    assert_eq!(
+        call(&app, Method::GET, "/api/v1/admin/users", None, None)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, body) = status_json(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/admin/users",
+            Some(&patient.access),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["detail"], "Admin access required");
+    let (status, page) = status_json(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/admin/users?page_size=1",
+            Some(&admin.access),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["total"], 2);
+    assert_eq!(page["total_pages"], 2);
+    assert_eq!(page["users"].as_array().unwrap().len(), 1);
+    assert!(page["users"][0].get("firebase_uid").is_none());
+    let (_, page) = status_json(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/admin/users?role=admin&search=ADMIN%40",
+            Some(&admin.access),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(page["total"], 1);
+    let (status, _) = status_json(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/admin/users?role=nurse&page_size=101",
+            Some(&admin.access),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let target = format!("/api/v1/admin/users/{}", patient.id);
+    let (status, body) = status_json(
+        call(
+            &app,
+            Method::PATCH,
+            &target,
+            Some(&admin.access),
+            Some(json!({"role": "doctor"})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["role"], "doctor");
+    let (status, body) = status_json(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/users/me",
+            Some(&patient.access),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["role"], "doctor", "the user cache was invalidated");
+
+    let me = format!("/api/v1/admin/users/{}", admin.id);
+    let (status, body) = status_json(
+        call(
+            &app,
+            Method::PATCH,
+            &me,
+            Some(&admin.access),
+            Some(json!({"role": "patient"})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(
+        body["detail"],
+        "You cannot remove your own admin role or deactivate yourself"
+    );
+    let (status, _) = status_json(
+        call(
+            &app,
+            Method::PATCH,
+            &me,
+            Some(&admin.access),
+            Some(json!({"is_active": false})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, _) = status_json(
+        call(
+            &app,
+            Method::PATCH,
+            &format!("/api/v1/admin/users/{}", uuid::Uuid::new_v4()),
+            Some(&admin.access),
+            Some(json!({"role": "doctor"})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, body) = status_json(
+        call(
+            &app,
+            Method::PATCH,
+            &target,
+            Some(&admin.access),
+            Some(json!({"is_active": false})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["is_active"], false);
+    assert_eq!(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/users/me",
+            Some(&patient.access),
+            None
+        )
+        .await
+        .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        refresh(&app, &patient.refresh).await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    let (status, audit) = status_json(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/admin/audit?action=user.update",
+            Some(&admin.access),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{audit}");
+    assert_eq!(audit["total"], 2);
+    let event = &audit["events"][0];
+    assert_eq!(event["actor_user_id"], admin.id.as_str());
+    assert_eq!(event["actor_type"], "user");
+    assert_eq!(event["resource_type"], "user");
+    assert_eq!(event["resource_id"], patient.id.as_str());
+    assert_eq!(event["details"]["after"]["is_active"], false);
+    assert_eq!(event["ip"], "127.0.0.1");
+    assert!(
+        event["request_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())
+    );
+}
