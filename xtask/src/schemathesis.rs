@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::config::{PgUrl, RedisUrl, isolated_server_env, process_env, target_dir};
+use crate::config::{EnvVars, PgUrl, RedisUrl, isolated_server_env, process_env, target_dir};
 use crate::process::{self, succeeds};
 use crate::server::{self, Profile};
 use crate::services;
@@ -20,7 +20,9 @@ const SEED_PHARMACIES: &str = "200";
 const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,\
                       response_headers_conformance,response_schema_conformance";
 const DEFAULT_MAX_EXAMPLES: &str = "30";
-const DEFAULT_WORKERS: &str = "2";
+// One worker: with two, hypothesis parses lambda sources from threads concurrently and trips
+// CPython 3.11's "AST constructor recursion depth mismatch" (an error inside the fuzzer, not the API).
+const DEFAULT_WORKERS: &str = "1";
 
 /// Runs the phase. `Err` means it could not run (install, build, startup); `Ok(Failed)` means
 /// schemathesis found problems.
@@ -44,52 +46,76 @@ pub fn run(root: &Path, pg: &PgUrl, redis: &RedisUrl) -> Result<Outcome> {
     let mut server = server::spawn(&bin, &work, &vars, port, &work.join("server.log"))?;
     server.wait_healthy(Duration::from_secs(60))?;
 
+    // Authenticated runs: as a patient, then as an admin (tokens minted through the real
+    // emulator-mode login), unless the caller supplies a header.
+    let mut runs: Vec<(String, Option<String>)> = Vec::new();
+    match process_env("SCHEMATHESIS_AUTH_HEADER") {
+        Some(header) => runs.push(("custom".to_owned(), Some(header))),
+        None => {
+            for role in ["patient", "admin"] {
+                let email = format!("schemathesis-{role}@example.com");
+                let token = login_token(&bin, &work, &vars, port, &email)?;
+                if role == "admin" {
+                    server::cli(&bin, &work, &vars, &["make-admin", "--email", &email])?;
+                }
+                runs.push((role.to_owned(), Some(format!("Bearer {token}"))));
+            }
+        }
+    }
+    let mut failures = Vec::new();
+    for (label, header) in runs {
+        let report_dir = work.join("report").join(&label);
+        let mut cmd = Command::new(&cli);
+        cmd.current_dir(&work)
+            .arg("run")
+            .arg(format!("http://127.0.0.1:{port}/openapi.json"))
+            // Keep requests on this server even if the document lists other `servers`.
+            .args(["--origin", &format!("http://127.0.0.1:{port}")])
+            .args(["--checks", CHECKS])
+            .args([
+                "--max-examples",
+                &process_env("SCHEMATHESIS_MAX_EXAMPLES")
+                    .unwrap_or_else(|| DEFAULT_MAX_EXAMPLES.to_owned()),
+            ])
+            .args([
+                "--workers",
+                &process_env("SCHEMATHESIS_WORKERS").unwrap_or_else(|| DEFAULT_WORKERS.to_owned()),
+            ])
+            .args(["--request-timeout", "10"])
+            .args(["--report", "junit"])
+            .arg("--report-dir")
+            .arg(&report_dir);
+        let mut shown = process::display(&cmd);
+        if let Some(header) = header {
+            let header = if header.contains(':') {
+                header
+            } else {
+                format!("Authorization: {header}")
+            };
+            let name = header.split(':').next().unwrap_or_default().to_owned();
+            cmd.arg("--header").arg(header);
+            shown.push_str(&format!(" --header '{name}: ***'"));
+        }
+        if let Some(extra) = process_env("SCHEMATHESIS_EXTRA_ARGS") {
+            let extra: Vec<&str> = extra.split_whitespace().collect();
+            cmd.args(&extra);
+            shown.push(' ');
+            shown.push_str(&extra.join(" "));
+        }
+        println!("\n==> schemathesis as {label}\n$ {shown}");
+        let status = cmd
+            .status()
+            .with_context(|| format!("could not start {}", cli.display()))?;
+        if !status.success() {
+            failures.push(format!("{label} ({status})"));
+        }
+    }
     let report_dir = work.join("report");
-    let mut cmd = Command::new(&cli);
-    cmd.current_dir(&work)
-        .arg("run")
-        .arg(format!("http://127.0.0.1:{port}/openapi.json"))
-        // Keep requests on this server even if the document lists other `servers`.
-        .args(["--origin", &format!("http://127.0.0.1:{port}")])
-        .args(["--checks", CHECKS])
-        .args([
-            "--max-examples",
-            &process_env("SCHEMATHESIS_MAX_EXAMPLES")
-                .unwrap_or_else(|| DEFAULT_MAX_EXAMPLES.to_owned()),
-        ])
-        .args([
-            "--workers",
-            &process_env("SCHEMATHESIS_WORKERS").unwrap_or_else(|| DEFAULT_WORKERS.to_owned()),
-        ])
-        .args(["--request-timeout", "10"])
-        .args(["--report", "junit"])
-        .arg("--report-dir")
-        .arg(&report_dir);
-    let mut shown = process::display(&cmd);
-    if let Some(header) = process_env("SCHEMATHESIS_AUTH_HEADER") {
-        let header = if header.contains(':') {
-            header
-        } else {
-            format!("Authorization: {header}")
-        };
-        let name = header.split(':').next().unwrap_or_default().to_owned();
-        cmd.arg("--header").arg(header);
-        shown.push_str(&format!(" --header '{name}: ***'"));
-    }
-    if let Some(extra) = process_env("SCHEMATHESIS_EXTRA_ARGS") {
-        let extra: Vec<&str> = extra.split_whitespace().collect();
-        cmd.args(&extra);
-        shown.push(' ');
-        shown.push_str(&extra.join(" "));
-    }
-    println!("$ {shown}");
-    let status = cmd
-        .status()
-        .with_context(|| format!("could not start {}", cli.display()))?;
+    let status_ok = failures.is_empty();
     let log = server.log().to_path_buf();
     server.stop();
 
-    if status.success() {
+    if status_ok {
         println!(
             "    schemathesis passed (JUnit report in {})",
             report_dir.display()
@@ -102,7 +128,10 @@ pub fn run(root: &Path, pg: &PgUrl, redis: &RedisUrl) -> Result<Outcome> {
             log.display(),
             server::tail(&log, 40)
         );
-        Ok(Outcome::Failed(format!("schemathesis ({status})")))
+        Ok(Outcome::Failed(format!(
+            "schemathesis: {}",
+            failures.join(", ")
+        )))
     }
 }
 
@@ -146,4 +175,70 @@ fn ensure_installed(root: &Path) -> Result<PathBuf> {
     } else {
         Err(format!("{} is missing", cli.display()))
     }
+}
+
+/// Logs in through the emulator-mode Firebase flow and returns an access token.
+fn login_token(bin: &Path, work: &Path, vars: &EnvVars, port: u16, email: &str) -> Result<String> {
+    let output = Command::new(bin)
+        .current_dir(work)
+        .env_clear()
+        .envs(vars.iter())
+        .envs(std::env::vars().filter(|(k, _)| k == "PATH" || k == "HOME"))
+        .args(["dev-token", "--email", email])
+        .output()
+        .context("running medico24 dev-token")?;
+    if !output.status.success() {
+        return Err(format!(
+            "medico24 dev-token failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    // Log lines may precede the token on stdout; the token is the last line.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let id_token = stdout
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    let body = format!("{{\"id_token\":\"{id_token}\"}}");
+    let response = post_json(port, "/api/v1/auth/firebase/verify", &body)?;
+    let marker = "\"access_token\":\"";
+    let start = response
+        .find(marker)
+        .map(|i| i + marker.len())
+        .ok_or_else(|| {
+            format!(
+                "login of {email} failed: {}",
+                response.lines().next().unwrap_or_default()
+            )
+        })?;
+    let token: String = response[start..]
+        .chars()
+        .take_while(|c| *c != '"')
+        .collect();
+    Ok(token)
+}
+
+/// `POST path` with a JSON body on 127.0.0.1:port; returns the whole raw response.
+fn post_json(port: u16, path: &str, body: &str) -> Result<String> {
+    use std::io::{Read, Write};
+    let mut stream =
+        std::net::TcpStream::connect(("127.0.0.1", port)).context("connecting to the server")?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .context("setting a read timeout")?;
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .context("sending the login request")?;
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .context("reading the login response")?;
+    Ok(response)
 }

@@ -9,6 +9,7 @@ use medico24_identity::{AuthError, User};
 use medico24_kernel::Role;
 use serde_json::json;
 
+use crate::config::Secret;
 use crate::http::error::ApiError;
 use crate::http::middleware::AuthenticatedUser;
 use crate::security::constant_time_eq;
@@ -97,29 +98,68 @@ impl FromRequest for AdminUser {
     }
 }
 
+/// Checks a presented `X-Admin-Secret` against the configured one (§3.6).
+///
+/// # Errors
+/// 422 `missing` at `["header", "x-admin-secret"]` without the header; 401 `Invalid admin secret
+/// key` for any other value.
+pub fn check_admin_secret(
+    presented: Option<&header::HeaderValue>,
+    expected: &Secret,
+) -> Result<(), ApiError> {
+    let Some(presented) = presented else {
+        return Err(ApiError::invalid(
+            vec![json!("header"), json!("x-admin-secret")],
+            "missing",
+            "Field required",
+        ));
+    };
+    let presented = presented.to_str().unwrap_or_default();
+    if constant_time_eq(presented, expected.expose()) {
+        Ok(())
+    } else {
+        Err(ApiError::unauthorized("Invalid admin secret key"))
+    }
+}
+
 impl FromRequest for AdminSecret {
     type Error = ApiError;
     type Future = std::future::Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        let result = (|| {
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .ok_or_else(|| ApiError::internal("application state missing"))?;
-            let Some(presented) = req.headers().get("x-admin-secret") else {
-                return Err(ApiError::invalid(
-                    vec![json!("header"), json!("x-admin-secret")],
-                    "missing",
-                    "Field required",
-                ));
-            };
-            let presented = presented.to_str().unwrap_or_default();
-            if constant_time_eq(presented, state.settings.admin_notification_secret.expose()) {
-                Ok(AdminSecret)
-            } else {
-                Err(ApiError::unauthorized("Invalid admin secret key"))
-            }
-        })();
+        let result = match req.app_data::<web::Data<AppState>>() {
+            Some(state) => check_admin_secret(
+                req.headers().get("x-admin-secret"),
+                &state.settings.admin_notification_secret,
+            )
+            .map(|()| AdminSecret),
+            None => Err(ApiError::internal("application state missing")),
+        };
         std::future::ready(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::error::ErrorCode;
+
+    #[test]
+    fn the_admin_secret_is_required_and_compared() {
+        let expected = Secret::new("s3cret-value");
+        let missing = check_admin_secret(None, &expected).err().map(|e| e.code());
+        assert_eq!(missing, Some(ErrorCode::ValidationError));
+        let wrong = header::HeaderValue::from_static("nope");
+        let error = check_admin_secret(Some(&wrong), &expected).err();
+        assert_eq!(
+            error.as_ref().map(ApiError::code),
+            Some(ErrorCode::Unauthorized)
+        );
+        assert_eq!(
+            error.as_ref().map(ApiError::message),
+            Some("Invalid admin secret key")
+        );
+        let right = header::HeaderValue::from_static("s3cret-value");
+        assert!(check_admin_secret(Some(&right), &expected).is_ok());
     }
 }

@@ -103,13 +103,25 @@ pub const INTERNAL_ERROR_MESSAGE: &str = "An unexpected error occurred";
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ValidationIssue {
     /// Where: `body`/`query`/`path`/`header`, then field names and array indexes.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(schema_with = loc_schema)]
     pub loc: Vec<Value>,
     /// Human-readable message.
     pub msg: String,
     /// Machine-readable kind (`missing`, `int_parsing`, `value_error`, …).
     #[serde(rename = "type")]
     pub kind: Cow<'static, str>,
+}
+
+/// `loc`: an array of field names (strings) and array indexes (integers).
+fn loc_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            OneOfBuilder::new()
+                .item(ObjectBuilder::new().schema_type(Type::String))
+                .item(ObjectBuilder::new().schema_type(Type::Integer)),
+        )
+        .build()
 }
 
 impl ValidationIssue {

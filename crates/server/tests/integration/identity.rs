@@ -954,3 +954,81 @@ async fn admin_routes_need_an_admin_and_admin_writes_are_audited() {
             .is_some_and(|id| !id.is_empty())
     );
 }
+
+#[tokio::test]
+async fn emulator_mode_accepts_dev_tokens_without_fetching_certificates() {
+    let app = spawn_app_with(|vars| {
+        vars.insert(
+            "FIREBASE_AUTH_EMULATOR_HOST".into(),
+            "127.0.0.1:9099".into(),
+        );
+    })
+    .await;
+    let token = medico24_server::auth::dev_token::emulator_id_token(
+        crate::support::PROJECT,
+        "dev-uid-1",
+        "dev@example.com",
+        Some("Dev User"),
+        chrono::Utc::now(),
+        chrono::Duration::minutes(5),
+    );
+    let (status, body) = verify(&app, &token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["user"]["name"], "Dev User");
+    let wrong_project = medico24_server::auth::dev_token::emulator_id_token(
+        "another-project",
+        "dev-uid-1",
+        "dev@example.com",
+        None,
+        chrono::Utc::now(),
+        chrono::Duration::minutes(5),
+    );
+    assert_eq!(
+        verify(&app, &wrong_project).await.0,
+        StatusCode::BAD_REQUEST,
+        "claim checks still apply"
+    );
+    assert!(
+        app.firebase
+            .server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn make_admin_promotes_every_account_with_the_email() {
+    let app = spawn_app().await;
+    mount_certs(&app).await;
+    let s = login(&app, "uid-mk", "Boss@Example.com").await;
+    let db = medico24_postgres::Database::connect_lazy(&medico24_postgres::DatabaseConfig {
+        url: app.db.url().to_owned(),
+        max_connections: 1,
+        wait_timeout: std::time::Duration::from_secs(5),
+        connect_timeout: std::time::Duration::from_secs(5),
+    })
+    .unwrap();
+    let repo = medico24_postgres::PgUserRepository::new(db);
+    let promoted = repo
+        .make_admin_by_email("boss@example.com", chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(promoted.len(), 1);
+    assert_eq!(promoted[0].to_string(), s.id);
+    assert_eq!(app.db.count("SELECT count(*) AS n FROM admins").await, 1);
+    assert!(
+        repo.make_admin_by_email("nobody@example.com", chrono::Utc::now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        repo.make_admin_by_email("%", chrono::Utc::now())
+            .await
+            .unwrap()
+            .is_empty(),
+        "wildcards are literal"
+    );
+}
