@@ -50,18 +50,6 @@ pub struct ValidationErrorResponse {
         crate::http::health::detailed,
         crate::http::health::ready,
         crate::http::health::ping,
-        crate::http::auth::firebase_verify,
-        crate::http::auth::refresh,
-        crate::http::auth::logout,
-        crate::http::auth::logout_all,
-        crate::http::users::get_me,
-        crate::http::users::update_me,
-        crate::http::users::delete_me,
-        crate::http::users::onboard_me,
-        crate::http::users::get_profile,
-        crate::http::admin::list_users,
-        crate::http::admin::update_user,
-        crate::http::admin::list_audit,
     ),
     components(schemas(ErrorResponse, ValidationErrorResponse, ValidationIssue)),
     modifiers(&SecuritySchemes, &CommonResponses),
@@ -154,6 +142,11 @@ fn operations_mut(
 /// configured prefix.
 pub fn document(settings: &Settings) -> OpenApiDoc {
     let mut doc = ApiDoc::openapi();
+    // One line per capability module (its `Docs` lists its paths; schemas are collected from them).
+    doc.merge(crate::http::auth::Docs::openapi());
+    doc.merge(crate::http::users::Docs::openapi());
+    doc.merge(crate::http::admin::Docs::openapi());
+    CommonResponses.modify(&mut doc);
     doc.info.title = settings.app_name.clone();
     doc.info.version = settings.app_version.clone();
     doc.info.description = Some(

@@ -9,9 +9,12 @@ use medico24_kernel::{PageRequest, Role, UserId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use actix_web::http::Method;
+
 use super::error::{ApiError, ApiResult};
 use super::input::{BodyKind, BodyReader, QueryReader, json_object, path_uuid};
 use super::middleware::RequestContext;
+use super::routing::RouteRegistry;
 use super::wire;
 use crate::auth::AdminUser;
 use crate::openapi::{ErrorResponse, ValidationErrorResponse};
@@ -325,3 +328,20 @@ pub async fn list_audit(
             .collect(),
     }))
 }
+
+/// Registers the admin users routes under `prefix`.
+pub fn routes(routes: &mut RouteRegistry, prefix: &str) {
+    routes
+        .route(Method::GET, &format!("{prefix}/admin/users"), list_users)
+        .route(
+            Method::PATCH,
+            &format!("{prefix}/admin/users/{{user_id}}"),
+            update_user,
+        )
+        .route(Method::GET, &format!("{prefix}/admin/audit"), list_audit);
+}
+
+/// OpenAPI paths of this module.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list_users, update_user, list_audit))]
+pub struct Docs;

@@ -5,8 +5,11 @@ use medico24_identity::{LoginError, RefreshError, User};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use actix_web::http::Method;
+
 use super::error::{ApiError, ApiResult};
 use super::input::{BodyKind, BodyReader, json_object};
+use super::routing::RouteRegistry;
 use crate::auth::AuthUser;
 use crate::openapi::{ErrorResponse, ValidationErrorResponse};
 use crate::state::AppState;
@@ -239,3 +242,25 @@ pub async fn logout_all(user: AuthUser, state: web::Data<AppState>) -> ApiResult
         .map_err(|_| ApiError::unavailable("Session store unavailable"))?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// Registers the auth routes under `prefix`.
+pub fn routes(routes: &mut RouteRegistry, prefix: &str) {
+    routes
+        .route(
+            Method::POST,
+            &format!("{prefix}/auth/firebase/verify"),
+            firebase_verify,
+        )
+        .route(Method::POST, &format!("{prefix}/auth/refresh"), refresh)
+        .route(Method::POST, &format!("{prefix}/auth/logout"), logout)
+        .route(
+            Method::POST,
+            &format!("{prefix}/auth/logout-all"),
+            logout_all,
+        );
+}
+
+/// OpenAPI paths of this module.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(firebase_verify, refresh, logout, logout_all))]
+pub struct Docs;

@@ -8,8 +8,11 @@ use medico24_kernel::{PhoneError, UserId, check_phone};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use actix_web::http::Method;
+
 use super::error::{ApiError, ApiResult};
 use super::input::{BodyKind, BodyReader, json_object, path_uuid};
+use super::routing::RouteRegistry;
 use super::wire;
 use crate::auth::AuthUser;
 use crate::openapi::{ErrorResponse, ValidationErrorResponse};
@@ -241,3 +244,26 @@ pub async fn delete_me(user: AuthUser, state: web::Data<AppState>) -> ApiResult<
     tracing::info!(user.id = %user.0.id, "user deactivated their account");
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// Registers the users routes under `prefix`.
+pub fn routes(routes: &mut RouteRegistry, prefix: &str) {
+    routes
+        .route(Method::GET, &format!("{prefix}/users/me"), get_me)
+        .route(Method::PATCH, &format!("{prefix}/users/me"), update_me)
+        .route(Method::DELETE, &format!("{prefix}/users/me"), delete_me)
+        .route(
+            Method::POST,
+            &format!("{prefix}/users/me/onboard"),
+            onboard_me,
+        )
+        .route(
+            Method::GET,
+            &format!("{prefix}/users/{{user_id}}/profile"),
+            get_profile,
+        );
+}
+
+/// OpenAPI paths of this module.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(get_me, update_me, delete_me, onboard_me, get_profile))]
+pub struct Docs;
