@@ -32,3 +32,32 @@ pub async fn insert_audit(
     .await?;
     Ok(())
 }
+
+/// Inserts one `audit_events` row stamped with `stamp` (call it inside the change's transaction).
+///
+/// # Errors
+/// The database error.
+pub async fn insert_audit_stamp(
+    conn: &mut AsyncPgConnection,
+    stamp: &medico24_kernel::AuditStamp,
+    action: &str,
+    resource_type: &str,
+    resource_id: Option<&str>,
+    details: Option<&serde_json::Value>,
+) -> Result<(), diesel::result::Error> {
+    diesel::sql_query(
+        "INSERT INTO audit_events (actor_user_id, actor_type, action, resource_type, resource_id, request_id, ip, details) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7::inet, $8)",
+    )
+    .bind::<Nullable<SqlUuid>, _>(stamp.actor_user_id.map(|id| id.as_uuid()))
+    .bind::<Text, _>(stamp.actor_type)
+    .bind::<Text, _>(action)
+    .bind::<Text, _>(resource_type)
+    .bind::<Nullable<Text>, _>(resource_id)
+    .bind::<Text, _>(&stamp.request_id)
+    .bind::<Nullable<Text>, _>(stamp.ip.map(|ip| ip.to_string()))
+    .bind::<Nullable<Jsonb>, _>(details)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -1,11 +1,13 @@
 //! Shared value types of every Medico24 domain: typed ids, roles, paging and the `Clock` port.
 
+pub mod audit;
 pub mod clock;
 pub mod contact;
 pub mod id;
 pub mod paging;
 pub mod role;
 
+pub use audit::AuditStamp;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use contact::{PhoneError, check_phone, is_valid_email};
 pub use id::{

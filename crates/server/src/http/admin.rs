@@ -35,6 +35,16 @@ pub fn audit_context(req: &HttpRequest, actor: Actor) -> AuditContext {
     }
 }
 
+/// The kernel audit stamp of the current request, acting as the authenticated `actor`.
+pub fn audit_stamp(req: &HttpRequest, actor: UserId) -> medico24_kernel::AuditStamp {
+    let context = req.extensions().get::<RequestContext>().cloned();
+    medico24_kernel::AuditStamp::user(
+        actor,
+        context.as_ref().map(|c| c.request_id.clone()).unwrap_or_default(),
+        context.and_then(|c| c.client_ip),
+    )
+}
+
 /// Reads `page` (≥ 1, default 1) and `page_size` (1–100, default `default_size`).
 pub fn page_request(query: &mut QueryReader, default_size: i64) -> PageRequest {
     let page = query.int("page", 1, 1, i64::from(u32::MAX));
