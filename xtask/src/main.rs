@@ -9,6 +9,7 @@
 
 mod bench;
 mod config;
+mod ops;
 mod process;
 mod schemathesis;
 mod server;
@@ -52,6 +53,7 @@ COMMANDS:
     seed      Migrate and seed a database
     bench     Load-test the release server with wrk; writes docs/benchmarks.md
     openapi   Write the server's OpenAPI document to docs/openapi.json
+    ops       Check deploy/: promtool, Compose, kustomize, structural checks
     services  Only check/start PostgreSQL (with PostGIS) and Redis
     help      Show this text (`cargo xtask <COMMAND> --help` shows a command's options)
 
@@ -86,13 +88,15 @@ cargo xtask test [--no-schemathesis | --only-schemathesis] [-- NEXTEST_ARGS...]
 1. Prepares PostgreSQL/PostGIS and Redis.
 2. cargo nextest run --workspace --no-fail-fast NEXTEST_ARGS
    (with MEDICO24_TEST_DATABASE_URL, MEDICO24_TEST_REDIS_URL defaulting to the local services)
-3. schemathesis (PyPI, in target/schemathesis-venv) against a live debug server using database
+3. ops: the checks of `cargo xtask ops` on deploy/ (promtool, which the nextest ops tests also
+   need, is installed before phase 2).
+4. schemathesis (PyPI, in target/schemathesis-venv) against a live debug server using database
    medico24_schemathesis: fails on any 5xx and on responses that do not match the schema.
-Both phases always run; the exit status is non-zero if either failed.
+All phases always run; the exit status is non-zero if any failed.
 
 OPTIONS:
-    --no-schemathesis     Skip phase 3
-    --only-schemathesis   Skip phase 2
+    --no-schemathesis     Skip phase 4
+    --only-schemathesis   Skip phases 2 and 3
 
 ENVIRONMENT:
     MEDICO24_TEST_DATABASE_URL   default postgres://postgres@127.0.0.1:5432/postgres
@@ -241,6 +245,7 @@ fn command_help(command: &str) -> Option<&'static str> {
         "seed" => SEED_HELP,
         "bench" => BENCH_HELP,
         "openapi" => OPENAPI_HELP,
+        "ops" => ops::HELP,
         "services" => SERVICES_HELP,
         _ => return None,
     })
@@ -275,6 +280,7 @@ fn dispatch(mut argv: Vec<String>) -> Result<()> {
         "seed" => tasks::seed(args),
         "bench" => bench::bench(args),
         "openapi" => tasks::openapi(args),
+        "ops" => ops::ops(args),
         "services" => tasks::services(args),
         _ => Err(format!("unknown command `{command}`")),
     }

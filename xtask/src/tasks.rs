@@ -9,7 +9,7 @@ use crate::config::{
 };
 use crate::server::{self, Profile};
 use crate::services::{self, Apt};
-use crate::{Args, Context, Result, process, schemathesis};
+use crate::{Args, Context, Result, ops, process, schemathesis};
 
 const DEFAULT_SEED_PHARMACIES: u32 = 1000;
 
@@ -146,7 +146,7 @@ pub fn services(args: Args) -> Result<()> {
     services::prepare(&pg, &redis, &mut Apt::default())
 }
 
-/// `cargo xtask test`: nextest, then schemathesis; both run, and either failing fails.
+/// `cargo xtask test`: nextest, the deploy/ checks, then schemathesis; all run, any failing fails.
 pub fn test(mut args: Args) -> Result<()> {
     let no_schemathesis = args.flag("--no-schemathesis");
     let only_schemathesis = args.flag("--only-schemathesis");
@@ -167,9 +167,15 @@ pub fn test(mut args: Args) -> Result<()> {
 
     let mut outcomes = Vec::new();
     if !only_schemathesis {
+        // The ops tests under nextest call promtool too, so it is installed first.
+        let promtool = ops::ensure_promtool();
         let outcome =
             nextest(&root, &pg.url(), redis.url(), &nextest_args).unwrap_or_else(Outcome::Failed);
         outcomes.push(("nextest", outcome));
+        let outcome = promtool
+            .and_then(|promtool| ops::run(&root, &promtool))
+            .unwrap_or_else(Outcome::Failed);
+        outcomes.push(("ops", outcome));
     }
     if !no_schemathesis {
         let outcome = schemathesis::run(&root, &pg, &redis).unwrap_or_else(Outcome::Failed);

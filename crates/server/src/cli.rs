@@ -31,6 +31,12 @@ pub enum Command {
         /// Number of pharmacies (default: env SEED_PHARMACIES, else 1000).
         #[arg(long, env = "SEED_PHARMACIES", default_value_t = 1000)]
         pharmacies: u32,
+        /// Number of demo users (default: env SEED_USERS, else 50).
+        #[arg(long, env = "SEED_USERS", default_value_t = 50)]
+        users: u32,
+        /// Number of demo appointments (default: env SEED_APPOINTMENTS, else 200).
+        #[arg(long, env = "SEED_APPOINTMENTS", default_value_t = 200)]
+        appointments: u32,
     },
     /// Print the OpenAPI document as JSON.
     Openapi,

@@ -205,6 +205,8 @@ pub struct Settings {
     pub google_air_quality_url: String,
     /// `GOOGLE_WEATHER_URL`.
     pub google_weather_url: String,
+    /// `GOOGLE_TIMEOUT_MS` (addition; default 10000): bound on each Air Quality / Weather call.
+    pub google_timeout: Duration,
     /// `ADMIN_NOTIFICATION_SECRET`.
     pub admin_notification_secret: Secret,
     /// `CORS_ORIGINS`.
@@ -528,6 +530,12 @@ impl Settings {
                 "GOOGLE_WEATHER_URL",
                 "https://weather.googleapis.com/v1/currentConditions:lookup",
             ),
+            google_timeout: Duration::from_millis(r.number(
+                "GOOGLE_TIMEOUT_MS",
+                10_000,
+                1,
+                600_000,
+            )),
             admin_notification_secret: Secret::new(admin_secret),
             cors_origins,
             cors_allow_credentials,

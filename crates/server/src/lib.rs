@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod environment;
 pub mod http;
 pub mod metrics;
 pub mod openapi;

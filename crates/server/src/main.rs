@@ -25,7 +25,9 @@ async fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
         Command::Migrate { revert_all } => migrate(&settings, revert_all).await,
-        Command::Seed { pharmacies } => seed(&settings, pharmacies).await,
+        Command::Seed { pharmacies, users, appointments } => {
+            seed(&settings, medico24_postgres::SeedSize { pharmacies, users, appointments }).await
+        }
         Command::Openapi => print_openapi(&settings),
         Command::DevToken {
             email,
@@ -107,9 +109,9 @@ async fn migrate(settings: &Settings, revert_all: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn seed(settings: &Settings, pharmacies: u32) -> anyhow::Result<()> {
-    medico24_postgres::seed_demo_data(settings.database_url.expose(), pharmacies).await?;
-    tracing::info!(pharmacies, "demo data loaded");
+async fn seed(settings: &Settings, size: medico24_postgres::SeedSize) -> anyhow::Result<()> {
+    medico24_postgres::seed_demo_data(settings.database_url.expose(), size).await?;
+    tracing::info!(pharmacies = size.pharmacies, users = size.users, appointments = size.appointments, "demo data loaded");
     Ok(())
 }
 

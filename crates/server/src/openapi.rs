@@ -146,6 +146,10 @@ pub fn document(settings: &Settings) -> OpenApiDoc {
     doc.merge(crate::http::auth::Docs::openapi());
     doc.merge(crate::http::users::Docs::openapi());
     doc.merge(crate::http::admin::Docs::openapi());
+    doc.merge(crate::http::admin_stats::Docs::openapi());
+    doc.merge(crate::http::environment::Docs::openapi());
+    doc.merge(crate::http::appointments::Docs::openapi());
+    doc.merge(crate::http::pharmacies::Docs::openapi());
     CommonResponses.modify(&mut doc);
     doc.info.title = settings.app_name.clone();
     doc.info.version = settings.app_version.clone();

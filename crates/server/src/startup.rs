@@ -68,6 +68,29 @@ impl Application {
             serde_json::to_vec(&openapi::document(&settings)).context("serializing OpenAPI")?;
         let identity = build_identity(&settings, &db, &redis, &http_client, &metrics);
         let rate_limiter = RedisRateLimiter::new(redis.clone());
+        let environment = build_environment(&settings, &redis, &http_client, &metrics)?;
+        let admin_stats = medico24_postgres::PgAdminStats::new(db.clone());
+        let appointments = Arc::new(medico24_appointments::booking::AppointmentService::new(
+            medico24_postgres::PgAppointmentRepository::new(db.clone()),
+            SystemClock,
+            settings.default_timezone,
+        ));
+
+        let pharmacy_cache_requests = metrics.cache_requests.clone();
+        let pharmacies = Arc::new(medico24_pharmacy::PharmacyService::new(
+            medico24_postgres::PgPharmacyRepository::new(db.clone()),
+            medico24_redis::RedisPharmacyCache::new(
+                redis.clone(),
+                settings.cache_ttls.pharmacy,
+                settings.cache_ttls.pharmacy_list,
+                Some(Arc::new(move |cache, result| {
+                    pharmacy_cache_requests
+                        .with_label_values(&[cache, result])
+                        .inc()
+                })),
+            ),
+            SystemClock,
+        ));
 
         let state = web::Data::new(AppState {
             settings: Arc::clone(&settings),
@@ -79,6 +102,10 @@ impl Application {
             openapi_json: Arc::new(openapi_json),
             identity: Arc::new(identity),
             rate_limiter,
+            environment,
+            admin_stats,
+            appointments,
+            pharmacies,
         });
 
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
@@ -189,4 +216,55 @@ fn build_identity(
         tokens,
         SystemClock,
     )
+}
+
+/// The environment conditions over Google and Redis, or `None` without `GOOGLE_MAPS_API_KEY`.
+///
+/// # Errors
+/// When a Google URL is not an absolute http(s) URL (the message names the variable).
+fn build_environment(
+    settings: &Settings,
+    redis: &Redis,
+    http_client: &reqwest::Client,
+    metrics: &Metrics,
+) -> anyhow::Result<Option<crate::environment::EnvironmentConditions>> {
+    let Some(key) = &settings.google_maps_api_key else {
+        return Ok(None);
+    };
+    let external = metrics.external_duration.clone();
+    let cache_requests = metrics.cache_requests.clone();
+    let provider = medico24_google::GoogleConditions::new(
+        medico24_google::GoogleConfig {
+            api_key: key.expose().to_owned(),
+            air_quality_url: settings.google_air_quality_url.clone(),
+            weather_url: settings.google_weather_url.clone(),
+            timeout: settings.google_timeout,
+        },
+        http_client.clone(),
+        Some(Arc::new(move |service, outcome, elapsed| {
+            external
+                .with_label_values(&[service, outcome.as_str()])
+                .observe(elapsed.as_secs_f64());
+        })),
+    )?;
+    let cache = medico24_redis::RedisConditionsCache::new(
+        redis.clone(),
+        settings.cache_ttls.env_fresh,
+        settings.cache_ttls.env_stale,
+        Some(Arc::new(move |cache, result| {
+            cache_requests.with_label_values(&[cache, result]).inc()
+        })),
+    );
+    let service = medico24_environment::EnvironmentService::new(
+        provider,
+        cache,
+        SystemClock,
+        medico24_environment::FreshnessPolicy::new(
+            settings.cache_ttls.env_fresh,
+            settings.cache_ttls.env_stale,
+        ),
+    );
+    Ok(Some(crate::environment::EnvironmentConditions::new(
+        service,
+    )))
 }

@@ -3,10 +3,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use medico24_appointments::booking::AppointmentService;
 use medico24_firebase::FirebaseIdTokenVerifier;
 use medico24_identity::IdentityService;
 use medico24_kernel::SystemClock;
-use medico24_postgres::{Database, PgUserRepository};
+use medico24_postgres::{Database, PgAppointmentRepository, PgUserRepository};
 use medico24_redis::{Redis, RedisRateLimiter, RedisSessionStore, RedisUserCache};
 
 use crate::auth::JwtTokens;
@@ -20,6 +21,16 @@ pub type Identity = IdentityService<
     RedisSessionStore,
     FirebaseIdTokenVerifier<SystemClock>,
     JwtTokens,
+    SystemClock,
+>;
+
+/// The appointment service with its production adapters.
+pub type Appointments = AppointmentService<PgAppointmentRepository, SystemClock>;
+
+/// The pharmacy service with its production adapters.
+pub type Pharmacies = medico24_pharmacy::PharmacyService<
+    medico24_postgres::PgPharmacyRepository,
+    medico24_redis::RedisPharmacyCache,
     SystemClock,
 >;
 
@@ -43,4 +54,12 @@ pub struct AppState {
     pub identity: Arc<Identity>,
     /// Request counters of the rate limiter.
     pub rate_limiter: RedisRateLimiter,
+    /// Environment conditions; `None` when `GOOGLE_MAPS_API_KEY` is empty (→ 503).
+    pub environment: Option<crate::environment::EnvironmentConditions>,
+    /// Admin console statistics (read-only SQL aggregates).
+    pub admin_stats: medico24_postgres::PgAdminStats,
+    /// Bookings and their changes.
+    pub appointments: Arc<Appointments>,
+    /// Pharmacies, locations, hours, nearby search, their caches.
+    pub pharmacies: Arc<Pharmacies>,
 }

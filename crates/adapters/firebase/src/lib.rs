@@ -1,11 +1,17 @@
 //! Firebase adapter: verification of Firebase ID tokens against Google's x509 certificates
-//! (spec §18.1, §18.2), implementing the identity domain's `IdTokenVerifier` port.
+//! (spec §18.1, §18.2), implementing the identity domain's `IdTokenVerifier` port, and FCM HTTP
+//! v1 push sending with a service-account OAuth2 token (§18.3, §18.4), implementing the
+//! notifications domain's `PushSender` port.
 
 mod certs;
+pub mod fcm;
 pub mod id_token;
+pub mod oauth;
 pub mod outcome;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use id_token::{DEFAULT_CERTS_URL, FirebaseIdTokenVerifier, IdTokenVerifierConfig};
+pub use fcm::{DEFAULT_FCM_BASE_URL, FcmConfig, FcmPushSender, Sleeper, TokioSleeper};
+pub use oauth::{CallObserver, ServiceAccount, ServiceAccountError};
 pub use outcome::{FetchObserver, Outcome};

@@ -1,6 +1,7 @@
 //! Test support (feature `testing`): an RSA key with a self-signed X.509 certificate standing in
 //! for Google's signing keys, Firebase-shaped ID tokens signed with it (or unsigned, for the
-//! emulator), and a wiremock certificate endpoint that speaks the real protocol.
+//! emulator), a wiremock certificate endpoint that speaks the real protocol, and a service-account
+//! JSON key over the same RSA key with wiremock answers of Google's OAuth2 token endpoint and FCM.
 #![allow(
     clippy::expect_used,
     reason = "test support: a failed key generation or signature must abort the test loudly"
@@ -19,6 +20,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 pub struct FirebaseKeys {
     encoding: EncodingKey,
     certificate_pem: String,
+    private_key_pem: String,
 }
 
 impl std::fmt::Debug for FirebaseKeys {
@@ -49,12 +51,35 @@ impl FirebaseKeys {
         let certificate = params
             .self_signed(&key_pair)
             .expect("self-sign the certificate");
-        let encoding = EncodingKey::from_rsa_pem(key_pair.serialize_pem().as_bytes())
+        let private_key_pem = key_pair.serialize_pem();
+        let encoding = EncodingKey::from_rsa_pem(private_key_pem.as_bytes())
             .expect("load the private key for signing");
         FirebaseKeys {
             encoding,
             certificate_pem: certificate.pem(),
+            private_key_pem,
         }
+    }
+
+    /// The private key as PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), as in a service account.
+    pub fn private_key_pem(&self) -> &str {
+        &self.private_key_pem
+    }
+
+    /// A Google service-account JSON key over this RSA key, for `project_id`, whose
+    /// `token_uri` is `token_uri` (`private_key_id` [`SERVICE_ACCOUNT_KEY_ID`]).
+    pub fn service_account_json(&self, project_id: &str, token_uri: &str) -> String {
+        json!({
+            "type": "service_account",
+            "project_id": project_id,
+            "private_key_id": SERVICE_ACCOUNT_KEY_ID,
+            "private_key": self.private_key_pem,
+            "client_email": SERVICE_ACCOUNT_EMAIL,
+            "client_id": "1234567890",
+            "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+            "token_uri": token_uri,
+        })
+        .to_string()
     }
 
     /// The certificate as PEM (`-----BEGIN CERTIFICATE-----`).
@@ -144,6 +169,51 @@ impl FirebaseKeys {
             }
         })
     }
+}
+
+/// `private_key_id` of [`FirebaseKeys::service_account_json`].
+pub const SERVICE_ACCOUNT_KEY_ID: &str = "sa-key-1";
+/// `client_email` of [`FirebaseKeys::service_account_json`].
+pub const SERVICE_ACCOUNT_EMAIL: &str = "fcm-sender@medico24-test.iam.gserviceaccount.com";
+
+/// A 200 answer of Google's token endpoint with `access_token` valid for `expires_in` seconds.
+pub fn oauth_token_response(access_token: &str, expires_in: i64) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "access_token": access_token,
+        "expires_in": expires_in,
+        "token_type": "Bearer",
+    }))
+}
+
+/// FCM's path for sending a message in `project_id`.
+pub fn fcm_send_path(project_id: &str) -> String {
+    format!("/v1/projects/{project_id}/messages:send")
+}
+
+/// A 200 answer of FCM naming message `id` of `project_id`.
+pub fn fcm_sent(project_id: &str, id: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200)
+        .set_body_json(json!({ "name": format!("projects/{project_id}/messages/{id}") }))
+}
+
+/// An FCM error answer: HTTP `status`, `error.status` = `status_text`, and when `error_code` is
+/// given an `FcmError` detail with it.
+pub fn fcm_error(status: u16, status_text: &str, error_code: Option<&str>) -> ResponseTemplate {
+    let mut details = Vec::new();
+    if let Some(code) = error_code {
+        details.push(json!({
+            "@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError",
+            "errorCode": code,
+        }));
+    }
+    ResponseTemplate::new(status).set_body_json(json!({
+        "error": {
+            "code": status,
+            "message": format!("{status_text} from the fake"),
+            "status": status_text,
+            "details": details,
+        }
+    }))
 }
 
 /// Base64url (unpadded) of a JSON value.

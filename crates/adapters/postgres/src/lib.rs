@@ -1,19 +1,27 @@
 //! PostgreSQL/PostGIS adapter: the connection pool, embedded migrations, demo data and the
 //! repositories that implement the domain ports with Diesel.
 
+pub mod appointments;
 pub mod audit;
 pub mod database;
+pub mod directory;
 pub mod errors;
 pub mod migrate;
+pub mod pharmacies;
 #[allow(
     missing_docs,
     reason = "table! modules mirror the SQL schema; docs/database.md documents it"
 )]
 pub mod schema;
 pub mod seed;
+pub mod stats;
 pub mod users;
 
+pub use appointments::PgAppointmentRepository;
+pub use directory::PgDirectoryRepository;
 pub use database::{Database, DatabaseConfig, DatabaseError, PgConn, PoolStatus};
+pub use pharmacies::PgPharmacyRepository;
 pub use migrate::{MigrationError, revert_all_migrations, run_migrations};
-pub use seed::{SeedError, seed_demo_data};
+pub use seed::{SeedError, SeedSize, seed_demo_data};
+pub use stats::PgAdminStats;
 pub use users::PgUserRepository;

@@ -2,14 +2,20 @@
 //! limiter that implement the domains' ports.
 
 pub mod client;
+pub mod directory_cache;
+pub mod environment_cache;
 mod exec;
 pub mod metrics;
+pub mod pharmacy_cache;
 pub mod rate_limit;
 pub mod session;
 pub mod user_cache;
 
 pub use client::{Redis, RedisConfig, RedisError};
+pub use directory_cache::{DirectoryCacheTtls, RedisDirectoryCache};
+pub use environment_cache::RedisConditionsCache;
 pub use metrics::CacheObserver;
+pub use pharmacy_cache::RedisPharmacyCache;
 pub use rate_limit::RedisRateLimiter;
 pub use session::RedisSessionStore;
 pub use user_cache::RedisUserCache;

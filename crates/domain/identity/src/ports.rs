@@ -11,16 +11,7 @@ use crate::model::{
     User,
 };
 
-/// Infrastructure failure behind a port.
-#[derive(Debug, thiserror::Error)]
-pub enum PortError {
-    /// The backing service is unreachable, timed out or its pool is exhausted (→ 503).
-    #[error("unavailable: {0}")]
-    Unavailable(String),
-    /// Anything else (→ 500); the text is logged, never sent.
-    #[error("unexpected: {0}")]
-    Unexpected(String),
-}
+pub use medico24_kernel::PortError;
 
 /// Why a Firebase ID token was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

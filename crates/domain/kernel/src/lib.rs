@@ -5,7 +5,9 @@ pub mod clock;
 pub mod contact;
 pub mod id;
 pub mod paging;
+pub mod port;
 pub mod role;
+pub mod stats;
 
 pub use audit::AuditStamp;
 pub use clock::{Clock, FixedClock, SystemClock};
@@ -14,5 +16,6 @@ pub use id::{
     AppointmentId, AssociationId, AuditEventId, BroadcastId, ClinicId, DoctorId, NotificationId,
     PharmacyId, PushTokenId, UserId,
 };
+pub use port::PortError;
 pub use paging::{Page, PageRequest, PageRequestError};
 pub use role::{ParseRoleError, Role};

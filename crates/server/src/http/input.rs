@@ -70,6 +70,8 @@ pub fn json_object(req: &HttpRequest, body: &[u8], kind: BodyKind) -> Result<Obj
 pub struct BodyReader<'a> {
     object: &'a Object,
     issues: Vec<ValidationIssue>,
+    /// `loc` of the object itself (`["body"]`, or deeper for nested objects).
+    prefix: Vec<Value>,
 }
 
 /// How a present member is treated.
@@ -82,10 +84,29 @@ enum Member<'a> {
 impl<'a> BodyReader<'a> {
     /// Reads `object`.
     pub fn new(object: &'a Object) -> Self {
+        Self::nested(object, vec![json!("body")])
+    }
+
+    /// Reads an object found at `loc` (e.g. `["body", "hours", 0]`); its issues are reported
+    /// under that location. Merge them into the outer reader with [`BodyReader::absorb`].
+    pub fn nested(object: &'a Object, loc: Vec<Value>) -> Self {
         Self {
             object,
             issues: Vec::new(),
+            prefix: loc,
         }
+    }
+
+    /// Takes over every issue of a nested reader, after the ones found so far.
+    pub fn absorb(&mut self, nested: BodyReader<'_>) {
+        self.issues.extend(nested.issues);
+    }
+
+    /// `loc` of the member `name` of this object.
+    pub fn loc(&self, name: &str) -> Vec<Value> {
+        let mut loc = self.prefix.clone();
+        loc.push(json!(name));
+        loc
     }
 
     fn member(&self, name: &str) -> Member<'a> {
@@ -101,13 +122,125 @@ impl<'a> BodyReader<'a> {
         self.object.contains_key(name)
     }
 
-    /// Records a custom issue at `["body", name]`.
+    /// Records a custom issue at `["body", name]` (under the reader's location).
     pub fn issue(&mut self, name: &str, kind: &'static str, msg: impl Into<String>) {
-        self.issues.push(ValidationIssue::new(
-            vec![json!("body"), json!(name)],
-            kind,
-            msg,
-        ));
+        let loc = self.loc(name);
+        self.issues.push(ValidationIssue::new(loc, kind, msg));
+    }
+
+    /// Records an issue at an explicit `loc` (e.g. an array item: `["body", "hours", 2]`).
+    pub fn issue_at(&mut self, loc: Vec<Value>, kind: &'static str, msg: impl Into<String>) {
+        self.issues.push(ValidationIssue::new(loc, kind, msg));
+    }
+
+    /// A required JSON object member (for [`BodyReader::nested`]).
+    pub fn required_object(&mut self, name: &str) -> Option<&'a Object> {
+        match self.member(name) {
+            Member::Absent | Member::Null => {
+                self.missing(name);
+                None
+            }
+            Member::Value(Value::Object(object)) => Some(object),
+            Member::Value(_) => {
+                self.issue(
+                    name,
+                    "dict_type",
+                    "Input should be a valid dictionary or object to extract fields from",
+                );
+                None
+            }
+        }
+    }
+
+    /// An optional JSON array member of at most `max_items` items.
+    pub fn optional_array(&mut self, name: &str, max_items: usize) -> Option<&'a Vec<Value>> {
+        match self.member(name) {
+            Member::Absent | Member::Null => None,
+            Member::Value(Value::Array(items)) if items.len() > max_items => {
+                self.issue(
+                    name,
+                    "too_long",
+                    format!(
+                        "List should have at most {max_items} items after validation, not {}",
+                        items.len()
+                    ),
+                );
+                None
+            }
+            Member::Value(Value::Array(items)) => Some(items),
+            Member::Value(_) => {
+                self.issue(name, "list_type", "Input should be a valid list");
+                None
+            }
+        }
+    }
+
+    /// A required integer in `min..=max` (a number whose fraction is zero is accepted).
+    pub fn required_int(&mut self, name: &str, min: i64, max: i64) -> Option<i64> {
+        if matches!(self.member(name), Member::Absent | Member::Null) {
+            self.missing(name);
+            return None;
+        }
+        self.optional_int(name, min, max)
+    }
+
+    /// An optional finite number in `min..=max` (an integer is accepted).
+    pub fn optional_number(&mut self, name: &str, min: f64, max: f64) -> Option<f64> {
+        let value = match self.member(name) {
+            Member::Absent | Member::Null => return None,
+            Member::Value(value) => value,
+        };
+        let Some(n) = value.as_f64().filter(|n| n.is_finite()) else {
+            self.issue(name, "float_type", "Input should be a valid number");
+            return None;
+        };
+        if n < min {
+            self.issue(
+                name,
+                "greater_than_equal",
+                format!("Input should be greater than or equal to {min}"),
+            );
+            None
+        } else if n > max {
+            self.issue(
+                name,
+                "less_than_equal",
+                format!("Input should be less than or equal to {max}"),
+            );
+            None
+        } else {
+            Some(n)
+        }
+    }
+
+    /// A required finite number in `min..=max`.
+    pub fn required_number(&mut self, name: &str, min: f64, max: f64) -> Option<f64> {
+        if matches!(self.member(name), Member::Absent | Member::Null) {
+            self.missing(name);
+            return None;
+        }
+        self.optional_number(name, min, max)
+    }
+
+    /// A required time of day (§2.3: `HH:MM`, `HH:MM:SS`, fraction dropped).
+    pub fn required_time(&mut self, name: &str) -> Option<NaiveTime> {
+        match self.member(name) {
+            Member::Absent | Member::Null => {
+                self.missing(name);
+                None
+            }
+            Member::Value(Value::String(text)) => {
+                let time = parse_time(text);
+                if time.is_none() {
+                    self.issue(name, "time_parsing", "Input should be a valid time");
+                }
+                time
+            }
+            Member::Value(_) => {
+                self.issue(name, "time_parsing", "Input should be a valid time");
+                None
+            }
+        }
     }
 
     fn missing(&mut self, name: &str) {
@@ -237,6 +370,80 @@ impl<'a> BodyReader<'a> {
                 None
             }
         }
+    }
+
+    fn datetime_value(&mut self, name: &str, value: &Value) -> Option<DateTime<Utc>> {
+        let parsed = match value {
+            Value::String(text) => parse_datetime(text),
+            // A JSON number is Unix seconds (UTC).
+            Value::Number(n) => n
+                .as_f64()
+                .filter(|f| f.is_finite() && f.abs() < 1.0e12)
+                .and_then(|f| DateTime::from_timestamp_micros((f * 1_000_000.0).round() as i64)),
+            _ => {
+                self.issue(name, "datetime_parsing", "Input should be a valid datetime");
+                return None;
+            }
+        };
+        if parsed.is_none() {
+            self.issue(name, "datetime_parsing", "Input should be a valid datetime");
+        }
+        parsed
+    }
+
+    /// A required datetime (§2.3 string, or a JSON number of Unix seconds).
+    pub fn required_datetime(&mut self, name: &str) -> Option<DateTime<Utc>> {
+        match self.member(name) {
+            Member::Absent | Member::Null => {
+                self.missing(name);
+                None
+            }
+            Member::Value(value) => self.datetime_value(name, value),
+        }
+    }
+
+    /// An optional datetime.
+    pub fn optional_datetime(&mut self, name: &str) -> Option<DateTime<Utc>> {
+        match self.member(name) {
+            Member::Absent | Member::Null => None,
+            Member::Value(value) => self.datetime_value(name, value),
+        }
+    }
+
+    /// An optional UUID string.
+    pub fn optional_uuid(&mut self, name: &str) -> Option<uuid::Uuid> {
+        match self.member(name) {
+            Member::Absent | Member::Null => None,
+            Member::Value(Value::String(text)) => match uuid::Uuid::parse_str(text) {
+                Ok(id) => Some(id),
+                Err(_) => {
+                    self.issue(name, "uuid_parsing", "Input should be a valid UUID");
+                    None
+                }
+            },
+            Member::Value(_) => {
+                self.issue(name, "uuid_type", "UUID input should be a string");
+                None
+            }
+        }
+    }
+
+    /// A required UUID string.
+    pub fn required_uuid(&mut self, name: &str) -> Option<uuid::Uuid> {
+        if matches!(self.member(name), Member::Absent | Member::Null) {
+            self.missing(name);
+            return None;
+        }
+        self.optional_uuid(name)
+    }
+
+    /// A required enum value from `allowed`.
+    pub fn required_enum(&mut self, name: &str, allowed: &[&str]) -> Option<String> {
+        if matches!(self.member(name), Member::Absent | Member::Null) {
+            self.missing(name);
+            return None;
+        }
+        self.optional_enum(name, allowed)
     }
 
     /// Done: every issue found, as one 422.
@@ -369,6 +576,60 @@ impl QueryReader {
         }
     }
 
+    /// An optional number (§2.3: decimal or exponent notation, finite) in `min..=max`.
+    pub fn number(&mut self, name: &str, min: f64, max: f64) -> Option<f64> {
+        let value = self.last(name)?;
+        let Some(n) = parse_number(value) else {
+            self.issue(
+                name,
+                "float_parsing",
+                "Input should be a valid number, unable to parse string as a number",
+            );
+            return None;
+        };
+        if n < min {
+            self.issue(
+                name,
+                "greater_than_equal",
+                format!("Input should be greater than or equal to {min}"),
+            );
+            None
+        } else if n > max {
+            self.issue(
+                name,
+                "less_than_equal",
+                format!("Input should be less than or equal to {max}"),
+            );
+            None
+        } else {
+            Some(n)
+        }
+    }
+
+    /// An optional number `> min` and `≤ max` (e.g. a radius: `0 < r ≤ 100`).
+    pub fn number_above(&mut self, name: &str, min: f64, max: f64) -> Option<f64> {
+        let n = self.number(name, f64::NEG_INFINITY, max)?;
+        if n > min {
+            Some(n)
+        } else {
+            self.issue(
+                name,
+                "greater_than",
+                format!("Input should be greater than {min}"),
+            );
+            None
+        }
+    }
+
+    /// A required number in `min..=max`; absent or empty → `missing`.
+    pub fn required_number(&mut self, name: &str, min: f64, max: f64) -> Option<f64> {
+        if self.last(name).is_none() {
+            self.issue(name, "missing", "Field required");
+            return None;
+        }
+        self.number(name, min, max)
+    }
+
     /// An optional UUID.
     pub fn uuid(&mut self, name: &str) -> Option<uuid::Uuid> {
         let value = self.last(name)?;
@@ -414,6 +675,100 @@ impl QueryReader {
         } else {
             Err(ApiError::validation(self.issues))
         }
+    }
+}
+
+// Readers used by the care directory (clinics, doctors, associations).
+impl<'a> BodyReader<'a> {
+    /// An optional JSON object member (`contacts`, `opening_hours`, …).
+    pub fn optional_object(&mut self, name: &str) -> Option<&'a Object> {
+        match self.member(name) {
+            Member::Absent | Member::Null => None,
+            Member::Value(Value::Object(object)) => Some(object),
+            Member::Value(_) => {
+                self.issue(
+                    name,
+                    "dict_type",
+                    "Input should be a valid dictionary or object to extract fields from",
+                );
+                None
+            }
+        }
+    }
+
+    /// An optional array of at most `max_items` strings of `min..=max` characters each; item
+    /// issues are reported at `[…, name, index]`.
+    pub fn optional_string_array(
+        &mut self,
+        name: &str,
+        max_items: usize,
+        min: usize,
+        max: usize,
+    ) -> Option<Vec<String>> {
+        let items = self.optional_array(name, max_items)?;
+        let mut strings = Vec::with_capacity(items.len());
+        let mut valid = true;
+        for (index, item) in items.iter().enumerate() {
+            let mut loc = self.loc(name);
+            loc.push(json!(index));
+            let Some(text) = item.as_str() else {
+                self.issue_at(loc, "string_type", "Input should be a valid string");
+                valid = false;
+                continue;
+            };
+            let length = text.chars().count();
+            if length < min {
+                let unit = if min == 1 { "character" } else { "characters" };
+                self.issue_at(
+                    loc,
+                    "string_too_short",
+                    format!("String should have at least {min} {unit}"),
+                );
+                valid = false;
+            } else if length > max {
+                self.issue_at(
+                    loc,
+                    "string_too_long",
+                    format!("String should have at most {max} characters"),
+                );
+                valid = false;
+            } else {
+                strings.push(text.to_owned());
+            }
+        }
+        valid.then_some(strings)
+    }
+
+    /// An optional array of at most `max_items` JSON objects; item issues are reported at
+    /// `[…, name, index]`.
+    pub fn optional_object_array(&mut self, name: &str, max_items: usize) -> Option<Vec<Value>> {
+        let items = self.optional_array(name, max_items)?;
+        let mut valid = true;
+        for (index, item) in items.iter().enumerate() {
+            if !item.is_object() {
+                let mut loc = self.loc(name);
+                loc.push(json!(index));
+                self.issue_at(
+                    loc,
+                    "dict_type",
+                    "Input should be a valid dictionary or object to extract fields from",
+                );
+                valid = false;
+            }
+        }
+        valid.then(|| items.clone())
+    }
+}
+
+// Readers used by the care directory (clinics, doctors).
+impl QueryReader {
+    /// An optional integer in `min..=max` (`None` when absent or invalid).
+    pub fn optional_int(&mut self, name: &str, min: i64, max: i64) -> Option<i64> {
+        self.last(name)?;
+        // `int` reports every problem; the sentinel only tells "valid" from "reported".
+        let before = self.issues.len();
+        let n = self.int(name, 0, min, max);
+        (self.issues.len() == before).then_some(n)
     }
 }
 

@@ -1,15 +1,19 @@
 //! The HTTP layer: routes, handlers, DTOs, extractors, middleware and the error envelope.
 
 pub mod admin;
+pub mod admin_stats;
+pub mod appointments;
 pub mod auth;
 pub mod client_ip;
 pub mod docs;
+pub mod environment;
 pub mod error;
 pub mod extract;
 pub mod health;
 pub mod input;
 pub mod metrics;
 pub mod middleware;
+pub mod pharmacies;
 pub mod rate_limit;
 pub mod routing;
 pub mod users;
@@ -24,38 +28,21 @@ use self::routing::RouteRegistry;
 /// Every route of the API catalogue (§5) that this build serves, under `prefix`.
 pub fn api_routes(prefix: &str) -> RouteRegistry {
     let mut routes = RouteRegistry::new();
-    let p = |path: &str| format!("{prefix}{path}");
     routes
         .route(Method::GET, "/", health::root)
         .route(Method::GET, "/metrics", metrics::metrics)
-        .route(Method::GET, &p("/health"), health::health)
-        .route(Method::GET, &p("/health/detailed"), health::detailed)
-        .route(Method::GET, &p("/health/ready"), health::ready)
-        .route(Method::GET, &p("/ping"), health::ping)
-        .route(
-            Method::POST,
-            &p("/auth/firebase/verify"),
-            auth::firebase_verify,
-        )
-        .route(Method::POST, &p("/auth/refresh"), auth::refresh)
-        .route(Method::POST, &p("/auth/logout"), auth::logout)
-        .route(Method::POST, &p("/auth/logout-all"), auth::logout_all)
-        .route(Method::GET, &p("/users/me"), users::get_me)
-        .route(Method::PATCH, &p("/users/me"), users::update_me)
-        .route(Method::DELETE, &p("/users/me"), users::delete_me)
-        .route(Method::POST, &p("/users/me/onboard"), users::onboard_me)
-        .route(
-            Method::GET,
-            &p("/users/{user_id}/profile"),
-            users::get_profile,
-        )
-        .route(Method::GET, &p("/admin/users"), admin::list_users)
-        .route(
-            Method::PATCH,
-            &p("/admin/users/{user_id}"),
-            admin::update_user,
-        )
-        .route(Method::GET, &p("/admin/audit"), admin::list_audit);
+        .route(Method::GET, &format!("{prefix}/health"), health::health)
+        .route(Method::GET, &format!("{prefix}/health/detailed"), health::detailed)
+        .route(Method::GET, &format!("{prefix}/health/ready"), health::ready)
+        .route(Method::GET, &format!("{prefix}/ping"), health::ping);
+    // One line per capability module.
+    auth::routes(&mut routes, prefix);
+    users::routes(&mut routes, prefix);
+    admin::routes(&mut routes, prefix);
+    admin_stats::routes(&mut routes, prefix);
+    environment::routes(&mut routes, prefix);
+    appointments::routes(&mut routes, prefix);
+    pharmacies::routes(&mut routes, prefix);
     routes
 }
 

@@ -6,10 +6,14 @@
     reason = "a failed expectation is a failed test"
 )]
 
+mod admin_stats;
+mod appointments;
 mod architecture;
 mod docs;
+mod environment;
 mod identity;
 mod migrations;
+mod ops;
 mod platform;
 mod rate_limit;
 mod support;

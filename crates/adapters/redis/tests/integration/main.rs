@@ -7,6 +7,8 @@
     reason = "tests fail loudly on broken fixtures"
 )]
 
+mod environment_cache;
+mod pharmacy_cache;
 mod rate_limit;
 mod session;
 mod support;

@@ -1,0 +1,887 @@
+//! `PharmacyRepository` on PostgreSQL/PostGIS: pharmacies with their location and hours, the
+//! plain listing and the nearby search (index-assisted KNN on `pharmacy_locations.geo`), "open
+//! now" evaluated in SQL in each pharmacy's zone, and every write in one transaction with its
+//! audit event.
+//!
+//! A page of results costs three queries whatever its size: the page itself, then the
+//! locations and the hours of all its pharmacies (`pharmacy_id = ANY($1)`).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveTime, Utc};
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sql_types::{Bool, Float8, Int8, Timestamptz};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use medico24_kernel::{AuditStamp, PharmacyId};
+use medico24_pharmacy::{
+    AUDIT_RESOURCE, CreatePharmacyError, DayOfWeek, DeleteHours, Hours, HoursInput, Location,
+    LocationPatch, LocationUpdate, NearbyQuery, NewPharmacy, Pharmacy, PharmacyFilter,
+    PharmacyListItem, PharmacyPatch, PharmacyRepository, PharmacyVerify, PortError, VerifyChange,
+    Window, actions, verify_audit_details,
+};
+use serde_json::json;
+
+use crate::audit::insert_audit_stamp;
+use crate::database::{Database, DatabaseError};
+use crate::errors::is_connection_error;
+use crate::schema::{pharmacies, pharmacy_hours, pharmacy_locations};
+
+/// The "open now" rule of spec §12 as a boolean SQL expression over the row `pharmacies`, split
+/// around the one bind parameter: the instant (`timestamptz`) at which it is evaluated. With
+/// `lt` the instant in the pharmacy's zone, `d` its ISO weekday and `(d + 5) % 7 + 1` the day
+/// before. `medico24_pharmacy::is_open_at` is the same rule in Rust; an integration test
+/// compares the two on a grid of instants.
+pub const OPEN_NOW_SQL: [&str; 2] = [
+    "EXISTS (SELECT 1 FROM pharmacy_hours oh \
+       CROSS JOIN LATERAL (SELECT (",
+    " AT TIME ZONE pharmacies.timezone) AS lt) ol \
+      WHERE oh.pharmacy_id = pharmacies.id AND NOT oh.is_closed AND ( \
+        (oh.day_of_week = extract(isodow FROM ol.lt)::int AND ( \
+            (oh.open_time < oh.close_time AND oh.open_time <= ol.lt::time AND ol.lt::time < oh.close_time) \
+         OR oh.open_time = oh.close_time \
+         OR (oh.close_time < oh.open_time AND ol.lt::time >= oh.open_time))) \
+     OR (oh.day_of_week = (extract(isodow FROM ol.lt)::int + 5) % 7 + 1 \
+         AND oh.close_time < oh.open_time AND ol.lt::time < oh.close_time)))",
+];
+
+/// The search point as a geography; `$1` is the longitude and `$2` the latitude.
+const POINT_SQL: &str = "ST_SetSRID(ST_MakePoint($1, $2), 4326)::geography";
+
+/// The columns of a pharmacy page row, `rating` converted to the nearest f64.
+const PHARMACY_COLUMNS: &str = "pharmacies.id, pharmacies.name, pharmacies.description, \
+     pharmacies.phone, pharmacies.email, pharmacies.is_verified, pharmacies.is_active, \
+     pharmacies.rating::float8 AS rating, pharmacies.rating_count, pharmacies.supports_delivery, \
+     pharmacies.supports_pickup, pharmacies.timezone, pharmacies.created_at, pharmacies.updated_at";
+
+/// A `pharmacies` row as selected (`rating numeric(2,1)` read as float8).
+#[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
+#[diesel(table_name = pharmacies, check_for_backend(diesel::pg::Pg))]
+struct PharmacyRow {
+    id: uuid::Uuid,
+    name: String,
+    description: Option<String>,
+    phone: Option<String>,
+    email: Option<String>,
+    is_verified: bool,
+    is_active: bool,
+    #[diesel(
+        select_expression = sql::<Float8>("pharmacies.rating::float8"),
+        select_expression_type = diesel::expression::SqlLiteral<Float8>,
+        sql_type = Float8
+    )]
+    rating: f64,
+    rating_count: i32,
+    supports_delivery: bool,
+    supports_pickup: bool,
+    timezone: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// A `pharmacy_locations` row without the generated `geo`.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = pharmacy_locations, check_for_backend(diesel::pg::Pg))]
+struct LocationRow {
+    id: uuid::Uuid,
+    pharmacy_id: uuid::Uuid,
+    address_line: String,
+    city: String,
+    state: Option<String>,
+    country: String,
+    pincode: Option<String>,
+    latitude: f64,
+    longitude: f64,
+    created_at: DateTime<Utc>,
+}
+
+/// A `pharmacy_hours` row.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = pharmacy_hours, check_for_backend(diesel::pg::Pg))]
+struct HoursRow {
+    id: uuid::Uuid,
+    pharmacy_id: uuid::Uuid,
+    day_of_week: i16,
+    open_time: NaiveTime,
+    close_time: NaiveTime,
+    is_closed: bool,
+}
+
+/// A nearby-search page row: the pharmacy and its distance.
+#[derive(QueryableByName)]
+struct NearbyRow {
+    #[diesel(embed)]
+    pharmacy: PharmacyRow,
+    #[diesel(sql_type = Float8)]
+    distance_km: f64,
+}
+
+impl LocationRow {
+    fn into_location(self) -> Location {
+        Location {
+            id: self.id,
+            pharmacy_id: PharmacyId::from_uuid(self.pharmacy_id),
+            address_line: self.address_line,
+            city: self.city,
+            state: self.state,
+            country: self.country,
+            pincode: self.pincode,
+            latitude: self.latitude,
+            longitude: self.longitude,
+            created_at: self.created_at,
+        }
+    }
+}
+
+/// A stored weekday outside 1–7 (impossible under `pharmacy_hours_day_check`).
+#[derive(Debug, thiserror::Error)]
+#[error("pharmacy_hours row {0} has day_of_week {1} outside 1..=7")]
+struct BadDay(uuid::Uuid, i16);
+
+impl HoursRow {
+    fn into_hours(self) -> Result<Hours, BadDay> {
+        Ok(Hours {
+            id: self.id,
+            pharmacy_id: PharmacyId::from_uuid(self.pharmacy_id),
+            day_of_week: DayOfWeek::new(i64::from(self.day_of_week))
+                .map_err(|_| BadDay(self.id, self.day_of_week))?,
+            open_time: self.open_time,
+            close_time: self.close_time,
+            is_closed: self.is_closed,
+        })
+    }
+}
+
+impl PharmacyRow {
+    fn into_pharmacy(self, location: Option<Location>, hours: Vec<Hours>) -> Pharmacy {
+        Pharmacy {
+            id: PharmacyId::from_uuid(self.id),
+            name: self.name,
+            description: self.description,
+            phone: self.phone,
+            email: self.email,
+            supports_delivery: self.supports_delivery,
+            supports_pickup: self.supports_pickup,
+            is_verified: self.is_verified,
+            is_active: self.is_active,
+            rating: self.rating,
+            rating_count: self.rating_count,
+            timezone: self.timezone,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            location,
+            hours,
+        }
+    }
+}
+
+/// Why a repository transaction stopped.
+#[derive(Debug, thiserror::Error)]
+enum TxError {
+    #[error(transparent)]
+    Query(#[from] DieselError),
+    #[error(transparent)]
+    BadDay(#[from] BadDay),
+}
+
+impl From<DatabaseError> for PortError {
+    fn from(error: DatabaseError) -> Self {
+        match error {
+            DatabaseError::Unavailable(cause) => PortError::Unavailable(cause),
+            DatabaseError::Query(e) if is_connection_error(&e) => {
+                PortError::Unavailable(e.to_string())
+            }
+            other => PortError::Unexpected(other.to_string()),
+        }
+    }
+}
+
+impl From<TxError> for PortError {
+    fn from(error: TxError) -> Self {
+        match error {
+            TxError::Query(e) => DatabaseError::Query(e).into(),
+            TxError::BadDay(e) => PortError::Unexpected(e.to_string()),
+        }
+    }
+}
+
+fn port(error: DieselError) -> PortError {
+    DatabaseError::Query(error).into()
+}
+
+/// Whether `error` is a foreign-key violation (the pharmacy vanished mid-write).
+fn is_foreign_key_violation(error: &TxError) -> bool {
+    matches!(
+        error,
+        TxError::Query(DieselError::DatabaseError(
+            DatabaseErrorKind::ForeignKeyViolation,
+            _
+        ))
+    )
+}
+
+/// The constraint behind a unique violation, if `error` is one.
+fn unique_violation(error: &TxError) -> Option<String> {
+    match error {
+        TxError::Query(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)) => {
+            Some(info.constraint_name().unwrap_or_default().to_owned())
+        }
+        _ => None,
+    }
+}
+
+fn offset(window: Window) -> i64 {
+    // `Window` guarantees skip ≤ i64::MAX.
+    i64::try_from(window.skip()).unwrap_or(i64::MAX)
+}
+
+/// Loads the locations and hours of `rows` (one query each) and assembles the items, keeping
+/// the order of `rows`.
+async fn assemble(
+    conn: &mut AsyncPgConnection,
+    rows: Vec<(PharmacyRow, Option<f64>)>,
+) -> Result<Vec<PharmacyListItem>, TxError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<uuid::Uuid> = rows.iter().map(|(row, _)| row.id).collect();
+    let locations: Vec<LocationRow> = pharmacy_locations::table
+        .filter(pharmacy_locations::pharmacy_id.eq_any(&ids))
+        .select(LocationRow::as_select())
+        .load(conn)
+        .await?;
+    let hours: Vec<HoursRow> = pharmacy_hours::table
+        .filter(pharmacy_hours::pharmacy_id.eq_any(&ids))
+        .order((pharmacy_hours::pharmacy_id, pharmacy_hours::day_of_week))
+        .select(HoursRow::as_select())
+        .load(conn)
+        .await?;
+    let mut locations: HashMap<uuid::Uuid, Location> = locations
+        .into_iter()
+        .map(|l| (l.pharmacy_id, l.into_location()))
+        .collect();
+    let mut hours_by_pharmacy: HashMap<uuid::Uuid, Vec<Hours>> = HashMap::new();
+    for row in hours {
+        let pharmacy = row.pharmacy_id;
+        hours_by_pharmacy
+            .entry(pharmacy)
+            .or_default()
+            .push(row.into_hours()?);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(row, distance_km)| {
+            let location = locations.remove(&row.id);
+            let hours = hours_by_pharmacy.remove(&row.id).unwrap_or_default();
+            PharmacyListItem {
+                pharmacy: row.into_pharmacy(location, hours),
+                distance_km,
+            }
+        })
+        .collect())
+}
+
+/// The detail of `id` on `conn` (inside or outside a transaction).
+async fn load_detail(
+    conn: &mut AsyncPgConnection,
+    id: uuid::Uuid,
+) -> Result<Option<Pharmacy>, TxError> {
+    let Some(row) = pharmacies::table
+        .find(id)
+        .select(PharmacyRow::as_select())
+        .first(conn)
+        .await
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    Ok(assemble(conn, vec![(row, None)])
+        .await?
+        .pop()
+        .map(|item| item.pharmacy))
+}
+
+/// Takes the pharmacy's row lock; `false` when it does not exist.
+async fn lock_pharmacy(conn: &mut AsyncPgConnection, id: uuid::Uuid) -> QueryResult<bool> {
+    Ok(pharmacies::table
+        .find(id)
+        .select(pharmacies::id)
+        .for_update()
+        .first::<uuid::Uuid>(conn)
+        .await
+        .optional()?
+        .is_some())
+}
+
+async fn touch(conn: &mut AsyncPgConnection, id: uuid::Uuid, now: DateTime<Utc>) -> QueryResult<()> {
+    // The set_updated_at trigger stamps the row as well; the explicit value keeps the intent visible.
+    diesel::update(pharmacies::table.find(id))
+        .set(pharmacies::updated_at.eq(now))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn audit(
+    conn: &mut AsyncPgConnection,
+    stamp: &AuditStamp,
+    action: &str,
+    id: uuid::Uuid,
+    details: serde_json::Value,
+) -> QueryResult<()> {
+    insert_audit_stamp(
+        conn,
+        stamp,
+        action,
+        AUDIT_RESOURCE,
+        Some(&id.to_string()),
+        Some(&details),
+    )
+    .await
+}
+
+/// PostgreSQL implementation of [`PharmacyRepository`].
+#[derive(Debug, Clone)]
+pub struct PgPharmacyRepository {
+    db: Database,
+}
+
+impl PgPharmacyRepository {
+    /// A repository over `db`.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+impl PharmacyRepository for PgPharmacyRepository {
+    async fn create(
+        &self,
+        id: PharmacyId,
+        new: &NewPharmacy,
+        stamp: &AuditStamp,
+        now: DateTime<Utc>,
+    ) -> Result<Pharmacy, CreatePharmacyError> {
+        if let Some(day) = new.duplicate_days().into_iter().next() {
+            return Err(CreatePharmacyError::DuplicateDay(day));
+        }
+        let mut conn = self.db.conn().await.map_err(PortError::from)?;
+        let new = new.clone();
+        let stamp = stamp.clone();
+        let id = id.as_uuid();
+        conn.transaction::<_, TxError, _>(async move |conn| {
+            diesel::insert_into(pharmacies::table)
+                .values((
+                    pharmacies::id.eq(id),
+                    pharmacies::name.eq(&new.name),
+                    pharmacies::description.eq(&new.description),
+                    pharmacies::phone.eq(&new.phone),
+                    pharmacies::email.eq(&new.email),
+                    pharmacies::is_verified.eq(false),
+                    pharmacies::is_active.eq(true),
+                    pharmacies::rating_count.eq(0),
+                    pharmacies::supports_delivery.eq(new.supports_delivery),
+                    pharmacies::supports_pickup.eq(new.supports_pickup),
+                    pharmacies::timezone.eq(new.timezone.name()),
+                    pharmacies::created_at.eq(now),
+                    pharmacies::updated_at.eq(now),
+                ))
+                .execute(conn)
+                .await?;
+            let location = &new.location;
+            diesel::insert_into(pharmacy_locations::table)
+                .values((
+                    pharmacy_locations::id.eq(uuid::Uuid::now_v7()),
+                    pharmacy_locations::pharmacy_id.eq(id),
+                    pharmacy_locations::address_line.eq(&location.address_line),
+                    pharmacy_locations::city.eq(&location.city),
+                    pharmacy_locations::state.eq(&location.state),
+                    pharmacy_locations::country.eq(&location.country),
+                    pharmacy_locations::pincode.eq(&location.pincode),
+                    pharmacy_locations::latitude.eq(location.coordinates.latitude.get()),
+                    pharmacy_locations::longitude.eq(location.coordinates.longitude.get()),
+                    pharmacy_locations::created_at.eq(now),
+                ))
+                .execute(conn)
+                .await?;
+            if !new.hours.is_empty() {
+                let rows: Vec<_> = new
+                    .hours
+                    .iter()
+                    .map(|h| {
+                        (
+                            pharmacy_hours::id.eq(uuid::Uuid::now_v7()),
+                            pharmacy_hours::pharmacy_id.eq(id),
+                            pharmacy_hours::day_of_week.eq(i16::from(h.day_of_week.get())),
+                            pharmacy_hours::open_time.eq(h.open_time),
+                            pharmacy_hours::close_time.eq(h.close_time),
+                            pharmacy_hours::is_closed.eq(h.is_closed),
+                        )
+                    })
+                    .collect();
+                diesel::insert_into(pharmacy_hours::table)
+                    .values(rows)
+                    .execute(conn)
+                    .await?;
+            }
+            audit(conn, &stamp, actions::CREATE, id, new.audit_details()).await?;
+            load_detail(conn, id).await?.ok_or_else(|| {
+                TxError::Query(DieselError::NotFound)
+            })
+        })
+        .await
+        .map_err(|error| match unique_violation(&error).as_deref() {
+            // Only reachable if the pre-check above were bypassed; never a 500.
+            Some("unique_day_per_pharmacy") => match new_first_day(&error) {
+                Some(day) => CreatePharmacyError::DuplicateDay(day),
+                None => CreatePharmacyError::Port(PortError::from(error)),
+            },
+            _ => CreatePharmacyError::Port(PortError::from(error)),
+        })
+    }
+
+    async fn find(&self, id: PharmacyId) -> Result<Option<Pharmacy>, PortError> {
+        let mut conn = self.db.conn().await?;
+        Ok(load_detail(&mut conn, id.as_uuid()).await?)
+    }
+
+    async fn list(
+        &self,
+        filter: &PharmacyFilter,
+        window: Window,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<PharmacyListItem>, PortError> {
+        let mut query = pharmacies::table
+            .filter(pharmacies::is_active.eq(filter.is_active))
+            .into_boxed();
+        if let Some(verified) = filter.is_verified {
+            query = query.filter(pharmacies::is_verified.eq(verified));
+        }
+        if let Some(delivery) = filter.supports_delivery {
+            query = query.filter(pharmacies::supports_delivery.eq(delivery));
+        }
+        if let Some(pickup) = filter.supports_pickup {
+            query = query.filter(pharmacies::supports_pickup.eq(pickup));
+        }
+        if filter.open_now {
+            query = query.filter(
+                sql::<Bool>(OPEN_NOW_SQL[0])
+                    .bind::<Timestamptz, _>(now)
+                    .sql(OPEN_NOW_SQL[1]),
+            );
+        }
+        let mut conn = self.db.conn().await?;
+        let rows: Vec<PharmacyRow> = query
+            .select(PharmacyRow::as_select())
+            .order((
+                pharmacies::rating.desc(),
+                pharmacies::created_at.desc(),
+                pharmacies::id.desc(),
+            ))
+            .offset(offset(window))
+            .limit(i64::from(window.limit()))
+            .load(&mut conn)
+            .await
+            .map_err(port)?;
+        let rows = rows.into_iter().map(|row| (row, None)).collect();
+        Ok(assemble(&mut conn, rows).await?)
+    }
+
+    async fn nearby(
+        &self,
+        query: &NearbyQuery,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<PharmacyListItem>, PortError> {
+        let filter = &query.filter;
+        // $1 longitude, $2 latitude, $3 radius in metres, $4 is_active; optional filters follow.
+        let mut sql_text = format!(
+            "SELECT {PHARMACY_COLUMNS}, \
+                    ST_Distance(l.geo, {POINT_SQL}, false) / 1000.0 AS distance_km \
+               FROM pharmacy_locations l \
+               JOIN pharmacies ON pharmacies.id = l.pharmacy_id \
+              WHERE ST_DWithin(l.geo, {POINT_SQL}, $3, false) \
+                AND pharmacies.is_active = $4"
+        );
+        let mut next = 5;
+        let mut placeholder = || {
+            let p = format!("${next}");
+            next += 1;
+            p
+        };
+        let optional = [
+            ("is_verified", filter.is_verified),
+            ("supports_delivery", filter.supports_delivery),
+            ("supports_pickup", filter.supports_pickup),
+        ];
+        let mut flags = Vec::new();
+        for (column, value) in optional {
+            if let Some(value) = value {
+                sql_text.push_str(&format!(" AND pharmacies.{column} = {}", placeholder()));
+                flags.push(value);
+            }
+        }
+        if filter.open_now {
+            sql_text.push_str(&format!(
+                " AND {}{}{}",
+                OPEN_NOW_SQL[0],
+                placeholder(),
+                OPEN_NOW_SQL[1]
+            ));
+        }
+        sql_text.push_str(&format!(
+            " ORDER BY l.geo <-> {POINT_SQL}, pharmacies.id OFFSET {} LIMIT {}",
+            placeholder(),
+            placeholder()
+        ));
+        let mut statement = diesel::sql_query(sql_text)
+            .into_boxed()
+            .bind::<Float8, _>(query.center.longitude.get())
+            .bind::<Float8, _>(query.center.latitude.get())
+            .bind::<Float8, _>(query.radius.metres())
+            .bind::<Bool, _>(filter.is_active);
+        for flag in flags {
+            statement = statement.bind::<Bool, _>(flag);
+        }
+        if filter.open_now {
+            statement = statement.bind::<Timestamptz, _>(now);
+        }
+        let statement = statement
+            .bind::<Int8, _>(offset(query.window))
+            .bind::<Int8, _>(i64::from(query.window.limit()));
+        let mut conn = self.db.conn().await?;
+        let rows: Vec<NearbyRow> = statement.load(&mut conn).await.map_err(port)?;
+        let rows = rows
+            .into_iter()
+            .map(|row| (row.pharmacy, Some(row.distance_km)))
+            .collect();
+        Ok(assemble(&mut conn, rows).await?)
+    }
+
+    async fn update(
+        &self,
+        id: PharmacyId,
+        patch: &PharmacyPatch,
+        stamp: &AuditStamp,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Pharmacy>, PortError> {
+        #[derive(AsChangeset)]
+        #[diesel(table_name = pharmacies)]
+        struct Changes<'a> {
+            name: Option<&'a str>,
+            description: Option<&'a str>,
+            phone: Option<&'a str>,
+            email: Option<&'a str>,
+            supports_delivery: Option<bool>,
+            supports_pickup: Option<bool>,
+            is_active: Option<bool>,
+            timezone: Option<&'static str>,
+            updated_at: DateTime<Utc>,
+        }
+        let mut conn = self.db.conn().await?;
+        let patch = patch.clone();
+        let stamp = stamp.clone();
+        let id = id.as_uuid();
+        Ok(conn
+            .transaction::<_, TxError, _>(async move |conn| {
+                let changes = Changes {
+                    name: patch.name.as_deref(),
+                    description: patch.description.as_deref(),
+                    phone: patch.phone.as_deref(),
+                    email: patch.email.as_deref(),
+                    supports_delivery: patch.supports_delivery,
+                    supports_pickup: patch.supports_pickup,
+                    is_active: patch.is_active,
+                    timezone: patch.timezone.map(|tz| tz.name()),
+                    updated_at: now,
+                };
+                let updated = diesel::update(pharmacies::table.find(id))
+                    .set(changes)
+                    .returning(pharmacies::id)
+                    .get_result::<uuid::Uuid>(conn)
+                    .await
+                    .optional()?;
+                if updated.is_none() {
+                    return Ok(None);
+                }
+                audit(conn, &stamp, actions::UPDATE, id, patch.audit_details()).await?;
+                load_detail(conn, id).await
+            })
+            .await?)
+    }
+
+    async fn delete(&self, id: PharmacyId, stamp: &AuditStamp) -> Result<bool, PortError> {
+        let mut conn = self.db.conn().await?;
+        let stamp = stamp.clone();
+        let id = id.as_uuid();
+        Ok(conn
+            .transaction::<_, TxError, _>(async move |conn| {
+                let Some(name) = diesel::delete(pharmacies::table.find(id))
+                    .returning(pharmacies::name)
+                    .get_result::<String>(conn)
+                    .await
+                    .optional()?
+                else {
+                    return Ok(false);
+                };
+                audit(conn, &stamp, actions::DELETE, id, json!({"name": name})).await?;
+                Ok(true)
+            })
+            .await?)
+    }
+
+    async fn update_location(
+        &self,
+        id: PharmacyId,
+        patch: &LocationPatch,
+        stamp: &AuditStamp,
+        now: DateTime<Utc>,
+    ) -> Result<Option<LocationUpdate>, PortError> {
+        #[derive(AsChangeset)]
+        #[diesel(table_name = pharmacy_locations)]
+        struct Changes<'a> {
+            address_line: Option<&'a str>,
+            city: Option<&'a str>,
+            state: Option<&'a str>,
+            country: Option<&'a str>,
+            pincode: Option<&'a str>,
+            latitude: Option<f64>,
+            longitude: Option<f64>,
+        }
+        let mut conn = self.db.conn().await?;
+        let patch = patch.clone();
+        let stamp = stamp.clone();
+        let id = id.as_uuid();
+        Ok(conn
+            .transaction::<_, TxError, _>(async move |conn| {
+                if !lock_pharmacy(conn, id).await? {
+                    return Ok(None);
+                }
+                let changes = Changes {
+                    address_line: patch.address_line.as_deref(),
+                    city: patch.city.as_deref(),
+                    state: patch.state.as_deref(),
+                    country: patch.country.as_deref(),
+                    pincode: patch.pincode.as_deref(),
+                    latitude: patch.latitude.map(|l| l.get()),
+                    longitude: patch.longitude.map(|l| l.get()),
+                };
+                let changed = diesel::update(
+                    pharmacy_locations::table.filter(pharmacy_locations::pharmacy_id.eq(id)),
+                )
+                .set(changes)
+                .execute(conn)
+                .await?;
+                if changed == 0 {
+                    let current = load_detail(conn, id).await?;
+                    return Ok(current.map(LocationUpdate::NoLocation));
+                }
+                touch(conn, id, now).await?;
+                audit(
+                    conn,
+                    &stamp,
+                    actions::LOCATION_UPDATE,
+                    id,
+                    patch.audit_details(),
+                )
+                .await?;
+                Ok(load_detail(conn, id).await?.map(LocationUpdate::Updated))
+            })
+            .await?)
+    }
+
+    async fn upsert_hours(
+        &self,
+        id: PharmacyId,
+        hours: &HoursInput,
+        stamp: &AuditStamp,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Hours>, PortError> {
+        let mut conn = self.db.conn().await?;
+        let hours = *hours;
+        let stamp = stamp.clone();
+        let id = id.as_uuid();
+        let result = conn
+            .transaction::<_, TxError, _>(async move |conn| {
+                if !lock_pharmacy(conn, id).await? {
+                    return Ok(None);
+                }
+                let row: HoursRow = diesel::insert_into(pharmacy_hours::table)
+                    .values((
+                        pharmacy_hours::id.eq(uuid::Uuid::now_v7()),
+                        pharmacy_hours::pharmacy_id.eq(id),
+                        pharmacy_hours::day_of_week.eq(i16::from(hours.day_of_week.get())),
+                        pharmacy_hours::open_time.eq(hours.open_time),
+                        pharmacy_hours::close_time.eq(hours.close_time),
+                        pharmacy_hours::is_closed.eq(hours.is_closed),
+                    ))
+                    .on_conflict((pharmacy_hours::pharmacy_id, pharmacy_hours::day_of_week))
+                    .do_update()
+                    .set((
+                        pharmacy_hours::open_time.eq(hours.open_time),
+                        pharmacy_hours::close_time.eq(hours.close_time),
+                        pharmacy_hours::is_closed.eq(hours.is_closed),
+                    ))
+                    .returning(HoursRow::as_returning())
+                    .get_result(conn)
+                    .await?;
+                touch(conn, id, now).await?;
+                audit(conn, &stamp, actions::HOURS_UPSERT, id, hours.audit_details()).await?;
+                Ok(Some(row.into_hours()?))
+            })
+            .await;
+        match result {
+            Ok(stored) => Ok(stored),
+            // The row lock makes this unreachable; a vanished pharmacy is still a 404.
+            Err(error) if is_foreign_key_violation(&error) => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    async fn list_hours(&self, id: PharmacyId) -> Result<Option<Vec<Hours>>, PortError> {
+        let mut conn = self.db.conn().await?;
+        let id = id.as_uuid();
+        let exists = pharmacies::table
+            .find(id)
+            .select(pharmacies::id)
+            .first::<uuid::Uuid>(&mut conn)
+            .await
+            .optional()
+            .map_err(port)?
+            .is_some();
+        if !exists {
+            return Ok(None);
+        }
+        let rows: Vec<HoursRow> = pharmacy_hours::table
+            .filter(pharmacy_hours::pharmacy_id.eq(id))
+            .order(pharmacy_hours::day_of_week)
+            .select(HoursRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(port)?;
+        let hours = rows
+            .into_iter()
+            .map(HoursRow::into_hours)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| PortError::Unexpected(e.to_string()))?;
+        Ok(Some(hours))
+    }
+
+    async fn delete_hours(
+        &self,
+        id: PharmacyId,
+        day: DayOfWeek,
+        stamp: &AuditStamp,
+        now: DateTime<Utc>,
+    ) -> Result<DeleteHours, PortError> {
+        let mut conn = self.db.conn().await?;
+        let stamp = stamp.clone();
+        let id = id.as_uuid();
+        Ok(conn
+            .transaction::<_, TxError, _>(async move |conn| {
+                if !lock_pharmacy(conn, id).await? {
+                    return Ok(DeleteHours::PharmacyNotFound);
+                }
+                let deleted = diesel::delete(
+                    pharmacy_hours::table
+                        .filter(pharmacy_hours::pharmacy_id.eq(id))
+                        .filter(pharmacy_hours::day_of_week.eq(i16::from(day.get()))),
+                )
+                .execute(conn)
+                .await?;
+                if deleted == 0 {
+                    return Ok(DeleteHours::HoursNotFound);
+                }
+                touch(conn, id, now).await?;
+                audit(
+                    conn,
+                    &stamp,
+                    actions::HOURS_DELETE,
+                    id,
+                    json!({"day_of_week": day.get()}),
+                )
+                .await?;
+                Ok(DeleteHours::Deleted)
+            })
+            .await?)
+    }
+
+    async fn set_verified(
+        &self,
+        id: PharmacyId,
+        change: VerifyChange,
+        stamp: &AuditStamp,
+        now: DateTime<Utc>,
+    ) -> Result<Option<PharmacyVerify>, PortError> {
+        let mut conn = self.db.conn().await?;
+        let stamp = stamp.clone();
+        let id = id.as_uuid();
+        Ok(conn
+            .transaction::<_, TxError, _>(async move |conn| {
+                let Some(before) = pharmacies::table
+                    .find(id)
+                    .select(pharmacies::is_verified)
+                    .for_update()
+                    .first::<bool>(conn)
+                    .await
+                    .optional()?
+                else {
+                    return Ok(None);
+                };
+                let after = change.apply(before);
+                let (name, is_verified, is_active, updated_at) =
+                    diesel::update(pharmacies::table.find(id))
+                        .set((
+                            pharmacies::is_verified.eq(after),
+                            pharmacies::updated_at.eq(now),
+                        ))
+                        .returning((
+                            pharmacies::name,
+                            pharmacies::is_verified,
+                            pharmacies::is_active,
+                            pharmacies::updated_at,
+                        ))
+                        .get_result::<(String, bool, bool, DateTime<Utc>)>(conn)
+                        .await?;
+                audit(
+                    conn,
+                    &stamp,
+                    actions::VERIFY,
+                    id,
+                    verify_audit_details(before, after),
+                )
+                .await?;
+                Ok(Some(PharmacyVerify {
+                    id: PharmacyId::from_uuid(id),
+                    name,
+                    is_verified,
+                    is_active,
+                    updated_at,
+                }))
+            })
+            .await?)
+    }
+}
+
+/// The weekday a `unique_day_per_pharmacy` violation is about, from its detail text
+/// (`Key (pharmacy_id, day_of_week)=(…, 3) already exists.`).
+fn new_first_day(error: &TxError) -> Option<DayOfWeek> {
+    let TxError::Query(DieselError::DatabaseError(_, info)) = error else {
+        return None;
+    };
+    let detail = info.details()?;
+    let inside = detail.split(")=(").nth(1)?;
+    let day = inside.split(')').next()?.rsplit(", ").next()?;
+    DayOfWeek::new(day.trim().parse().ok()?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_open_now_fragment_has_one_placeholder_slot() {
+        let whole = format!("{}$1{}", OPEN_NOW_SQL[0], OPEN_NOW_SQL[1]);
+        assert_eq!(whole.matches("$1").count(), 1);
+        assert!(whole.contains("AT TIME ZONE pharmacies.timezone"));
+    }
+}

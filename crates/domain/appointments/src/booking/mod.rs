@@ -1,0 +1,16 @@
+//! Appointments: the aggregate, its status state machine and role rules, booking and change use
+//! cases, the notification messages they announce, and the repository port.
+
+pub mod messages;
+pub mod model;
+pub mod ports;
+pub mod rules;
+pub mod service;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+pub use messages::*;
+pub use model::*;
+pub use ports::*;
+pub use rules::*;
+pub use service::*;

@@ -1,0 +1,663 @@
+//! Appointments (§11) and the admin appointment list (§16.3).
+
+use actix_web::http::Method;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use medico24_appointments::booking::{
+    Appointment, AppointmentChanges, AppointmentFilter, AppointmentStatus, BookAppointmentError, Caller,
+    ChangeAppointmentError, Changed, CreateOutcome, DeleteAppointmentError, IdempotencyRequest, NewAppointment,
+    TransitionError,
+};
+use medico24_kernel::{AppointmentId, PhoneError, UserId};
+use serde::Serialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use super::admin::{audit_stamp, page_request};
+use super::error::{ApiError, ApiResult};
+use super::input::{BodyKind, BodyReader, QueryReader, json_object, path_uuid};
+use super::routing::RouteRegistry;
+use super::users::check_phone_field;
+use super::wire;
+use crate::auth::{AdminUser, AuthUser};
+use crate::openapi::{ErrorResponse, ValidationErrorResponse};
+use crate::state::AppState;
+
+const STATUSES: [&str; 6] = ["scheduled", "confirmed", "rescheduled", "cancelled", "completed", "no_show"];
+const SOURCES: [&str; 4] = ["patient_app", "doctor_app", "admin_panel", "api"];
+
+/// An appointment.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppointmentResponse {
+    /// Doctor name snapshot.
+    pub doctor_name: String,
+    /// Clinic name snapshot.
+    pub clinic_name: Option<String>,
+    /// Start.
+    #[serde(serialize_with = "wire::datetime")]
+    #[schema(value_type = String, format = DateTime)]
+    pub appointment_at: DateTime<Utc>,
+    /// End.
+    #[serde(serialize_with = "wire::optional_datetime")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub appointment_end_at: Option<DateTime<Utc>>,
+    /// Reason.
+    pub reason: String,
+    /// Contact phone.
+    pub contact_phone: String,
+    /// Notes.
+    pub notes: Option<String>,
+    /// Id.
+    #[schema(format = Uuid)]
+    pub id: String,
+    /// Owner (`users.id`).
+    #[schema(format = Uuid)]
+    pub patient_id: String,
+    /// Directory doctor.
+    #[schema(format = Uuid)]
+    pub doctor_id: Option<String>,
+    /// Directory clinic.
+    #[schema(format = Uuid)]
+    pub clinic_id: Option<String>,
+    /// Status.
+    #[schema(pattern = "^(scheduled|confirmed|rescheduled|cancelled|completed|no_show)$")]
+    pub status: String,
+    /// Source.
+    #[schema(pattern = "^(patient_app|doctor_app|admin_panel|api)$")]
+    pub source: String,
+    /// Creation.
+    #[serde(serialize_with = "wire::datetime")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    #[serde(serialize_with = "wire::datetime")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: DateTime<Utc>,
+    /// Cancellation time.
+    #[serde(serialize_with = "wire::optional_datetime")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub cancelled_at: Option<DateTime<Utc>>,
+    /// Soft deletion time.
+    #[serde(serialize_with = "wire::optional_datetime")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl From<&Appointment> for AppointmentResponse {
+    fn from(a: &Appointment) -> Self {
+        Self {
+            doctor_name: a.doctor_name.clone(),
+            clinic_name: a.clinic_name.clone(),
+            appointment_at: a.appointment_at,
+            appointment_end_at: a.appointment_end_at,
+            reason: a.reason.clone(),
+            contact_phone: a.contact_phone.clone(),
+            notes: a.notes.clone(),
+            id: a.id.to_string(),
+            patient_id: a.patient_id.to_string(),
+            doctor_id: a.doctor_id.map(|id| id.to_string()),
+            clinic_id: a.clinic_id.map(|id| id.to_string()),
+            status: a.status.as_str().to_owned(),
+            source: a.source.as_str().to_owned(),
+            created_at: a.created_at,
+            updated_at: a.updated_at,
+            cancelled_at: a.cancelled_at,
+            deleted_at: a.deleted_at,
+        }
+    }
+}
+
+/// An appointment as admins see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminAppointmentResponse {
+    /// The appointment.
+    #[serde(flatten)]
+    pub appointment: AppointmentResponse,
+    /// Legacy association reference.
+    #[schema(format = Uuid)]
+    pub doctor_clinic_id: Option<String>,
+}
+
+/// A page of the caller's appointments.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppointmentPage {
+    /// Matching rows over all pages.
+    pub total: u64,
+    /// Page number.
+    pub page: u32,
+    /// Page size.
+    pub page_size: u32,
+    /// This page.
+    pub items: Vec<AppointmentResponse>,
+}
+
+/// A page of appointments for admins.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminAppointmentPage {
+    /// This page.
+    pub appointments: Vec<AdminAppointmentResponse>,
+    /// Matching rows over all pages.
+    pub total: u64,
+    /// Page number.
+    pub page: u32,
+    /// Page size.
+    pub page_size: u32,
+    /// `ceil(total / page_size)`.
+    pub total_pages: u64,
+}
+
+/// Body of `POST /appointments/`.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+pub struct CreateAppointmentRequest {
+    /// Doctor name.
+    #[schema(min_length = 1, max_length = 200)]
+    pub doctor_name: String,
+    /// Clinic name.
+    #[schema(max_length = 200)]
+    pub clinic_name: Option<String>,
+    /// Start (no offset means UTC; past allowed).
+    #[schema(value_type = String, format = DateTime)]
+    pub appointment_at: String,
+    /// End, strictly after the start.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub appointment_end_at: Option<String>,
+    /// Reason.
+    #[schema(min_length = 1, max_length = 500)]
+    pub reason: String,
+    /// Contact phone: 7–20 characters of digits, spaces, `+`, `-`, `(`, `)`; at least 7 digits.
+    #[schema(min_length = 7, max_length = 20)]
+    pub contact_phone: String,
+    /// Notes.
+    #[schema(max_length = 1000)]
+    pub notes: Option<String>,
+    /// Existing doctor.
+    #[schema(format = Uuid)]
+    pub doctor_id: Option<String>,
+    /// Existing, non-deleted clinic.
+    #[schema(format = Uuid)]
+    pub clinic_id: Option<String>,
+    /// `patient_app` (default) or `api`; `doctor_app`/`admin_panel` need the doctor or admin role.
+    #[schema(pattern = "^(patient_app|doctor_app|admin_panel|api)$")]
+    pub source: Option<String>,
+}
+
+/// Body of `PUT /appointments/{id}` (partial; null = unchanged).
+#[derive(Debug, serde::Deserialize, ToSchema)]
+pub struct UpdateAppointmentRequest {
+    /// Doctor name.
+    #[schema(min_length = 1, max_length = 200)]
+    pub doctor_name: Option<String>,
+    /// Clinic name.
+    #[schema(max_length = 200)]
+    pub clinic_name: Option<String>,
+    /// Directory doctor.
+    #[schema(format = Uuid)]
+    pub doctor_id: Option<String>,
+    /// Directory clinic.
+    #[schema(format = Uuid)]
+    pub clinic_id: Option<String>,
+    /// Start.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub appointment_at: Option<String>,
+    /// End.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub appointment_end_at: Option<String>,
+    /// Reason.
+    #[schema(min_length = 1, max_length = 500)]
+    pub reason: Option<String>,
+    /// Contact phone.
+    #[schema(min_length = 7, max_length = 20)]
+    pub contact_phone: Option<String>,
+    /// New status (§11.7 rules).
+    #[schema(pattern = "^(scheduled|confirmed|rescheduled|cancelled|completed|no_show)$")]
+    pub status: Option<String>,
+    /// Notes.
+    #[schema(max_length = 1000)]
+    pub notes: Option<String>,
+}
+
+/// Body of `PATCH /appointments/{id}/status`.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+pub struct StatusChangeRequest {
+    /// Target status.
+    #[schema(pattern = "^(scheduled|confirmed|rescheduled|cancelled|completed|no_show)$")]
+    pub status: String,
+    /// Replaces the notes; `""` clears them.
+    #[schema(max_length = 1000)]
+    pub notes: Option<String>,
+}
+
+fn caller(user: &AuthUser) -> Caller {
+    Caller { id: user.0.id, role: user.0.role }
+}
+
+fn phone_issue(reader: &mut BodyReader<'_>, error: PhoneError) {
+    let message = match error {
+        PhoneError::Length => "contact_phone must be between 7 and 20 characters",
+        PhoneError::Characters => "contact_phone must contain only digits, spaces, +, -, ( and )",
+        PhoneError::TooFewDigits => "contact_phone must contain at least 7 digits",
+    };
+    reader.issue("contact_phone", "value_error", message);
+}
+
+fn body_issue(name: &str, message: &str) -> ApiError {
+    ApiError::invalid(vec![json!("body"), json!(name)], "value_error", message)
+}
+
+fn book_error(error: BookAppointmentError) -> ApiError {
+    match error {
+        BookAppointmentError::SourceNotAllowed(source) => {
+            ApiError::forbidden(format!("Not allowed to create appointments with source '{}'", source.as_str()))
+        }
+        BookAppointmentError::EndBeforeStart => {
+            body_issue("appointment_end_at", "appointment_end_at must be after appointment_at")
+        }
+        BookAppointmentError::InvalidPhone(error) => {
+            let object = serde_json::Map::new();
+            let mut reader = BodyReader::new(&object);
+            phone_issue(&mut reader, error);
+            reader.finish().err().unwrap_or_else(|| ApiError::internal("phone issue lost"))
+        }
+        BookAppointmentError::UnknownDoctor => body_issue("doctor_id", "Doctor not found"),
+        BookAppointmentError::UnknownClinic => body_issue("clinic_id", "Clinic not found"),
+        BookAppointmentError::Overlap => overlap(),
+        BookAppointmentError::IdempotencyConflict => {
+            ApiError::conflict("Idempotency-Key was already used with a different request body")
+        }
+        BookAppointmentError::Port(port) => port.into(),
+    }
+}
+
+fn overlap() -> ApiError {
+    ApiError::conflict("The doctor already has an appointment that overlaps this time")
+}
+
+fn not_found() -> ApiError {
+    ApiError::not_found("Appointment not found")
+}
+
+fn change_error(error: ChangeAppointmentError) -> ApiError {
+    match error {
+        ChangeAppointmentError::NotFound => not_found(),
+        ChangeAppointmentError::Transition(TransitionError::NotPermitted) => {
+            ApiError::forbidden("Patients may only confirm or cancel appointments")
+        }
+        ChangeAppointmentError::Transition(illegal @ TransitionError::Illegal { allowed, .. }) => {
+            let allowed: Vec<&str> = allowed.iter().map(AppointmentStatus::as_str).collect();
+            ApiError::conflict(illegal.message()).with_extra("allowed_statuses", json!(allowed))
+        }
+        ChangeAppointmentError::EndBeforeStart => {
+            body_issue("appointment_end_at", "appointment_end_at must be after appointment_at")
+        }
+        ChangeAppointmentError::InvalidPhone(error) => {
+            let object = serde_json::Map::new();
+            let mut reader = BodyReader::new(&object);
+            phone_issue(&mut reader, error);
+            reader.finish().err().unwrap_or_else(|| ApiError::internal("phone issue lost"))
+        }
+        ChangeAppointmentError::UnknownDoctor => body_issue("doctor_id", "Doctor not found"),
+        ChangeAppointmentError::UnknownClinic => body_issue("clinic_id", "Clinic not found"),
+        ChangeAppointmentError::Overlap => overlap(),
+        ChangeAppointmentError::Port(port) => port.into(),
+    }
+}
+
+/// Canonical JSON: object keys sorted at every level, no whitespace.
+fn canonical_json(value: &Value) -> String {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let members: Vec<String> = keys
+                .into_iter()
+                .map(|k| format!("{}:{}", Value::String(k.clone()), canonical_json(&map[k])))
+                .collect();
+            format!("{{{}}}", members.join(","))
+        }
+        Value::Array(items) => format!("[{}]", items.iter().map(canonical_json).collect::<Vec<_>>().join(",")),
+        other => other.to_string(),
+    }
+}
+
+fn idempotency(req: &HttpRequest, body: &serde_json::Map<String, Value>) -> ApiResult<Option<IdempotencyRequest>> {
+    let Some(raw) = req.headers().get("idempotency-key") else { return Ok(None) };
+    let key = raw.to_str().ok().filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| (0x20..=0x7e).contains(&b)));
+    let Some(key) = key else {
+        return Err(ApiError::invalid(
+            vec![json!("header"), json!("idempotency-key")],
+            "value_error",
+            "Idempotency-Key must be 1-255 printable ASCII characters",
+        ));
+    };
+    let hash = hex::encode(Sha256::digest(canonical_json(&Value::Object(body.clone())).as_bytes()));
+    Ok(Some(IdempotencyRequest { key: key.to_owned(), request_hash: hash }))
+}
+
+fn record_change(state: &AppState, changed: &Changed) {
+    if let Some((from, to)) = changed.transition {
+        state.metrics.appointment_status_changes.with_label_values(&[from.as_str(), to.as_str()]).inc();
+    }
+}
+
+/// Books an appointment.
+#[utoipa::path(post, path = "/api/v1/appointments/", tag = "appointments", operation_id = "create_appointment",
+    security(("bearerAuth" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, max_length = 255, description = "Replays return the first answer for 24 h")),
+    request_body = CreateAppointmentRequest,
+    responses(
+        (status = 201, description = "Booked (or replayed: header Idempotent-Replayed)", body = AppointmentResponse),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Source not allowed or account deactivated", body = ErrorResponse),
+        (status = 409, description = "Overlapping booking or idempotency conflict", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 422, description = "Invalid body", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+        (status = 503, description = "Database unavailable", body = ErrorResponse),
+    ))]
+pub async fn create(user: AuthUser, req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let object = json_object(&req, &body, BodyKind::Required)?;
+    let mut r = BodyReader::new(&object);
+    let doctor_name = r.required_string("doctor_name", 1, 200);
+    let clinic_name = r.optional_string("clinic_name", 0, 200);
+    let appointment_at = r.required_datetime("appointment_at");
+    let appointment_end_at = r.optional_datetime("appointment_end_at");
+    let reason = r.required_string("reason", 1, 500);
+    let contact_phone = r.required_string("contact_phone", 0, usize::MAX);
+    if let Some(phone) = &contact_phone {
+        check_phone_field(&mut r, "contact_phone", phone);
+    }
+    let notes = r.optional_string("notes", 0, 1000);
+    let doctor_id = r.optional_uuid("doctor_id");
+    let clinic_id = r.optional_uuid("clinic_id");
+    let source = r.optional_enum("source", &SOURCES);
+    if let (Some(start), Some(end)) = (appointment_at, appointment_end_at)
+        && end <= start
+    {
+        r.issue("appointment_end_at", "value_error", "appointment_end_at must be after appointment_at");
+    }
+    r.finish()?;
+    let idempotency = idempotency(&req, &object)?;
+    let (Some(doctor_name), Some(appointment_at), Some(reason), Some(contact_phone)) =
+        (doctor_name, appointment_at, reason, contact_phone)
+    else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    let new = NewAppointment {
+        doctor_name,
+        clinic_name,
+        appointment_at,
+        appointment_end_at,
+        reason,
+        contact_phone,
+        notes,
+        doctor_id,
+        clinic_id,
+        source: source.and_then(|s| s.parse().ok()),
+    };
+    let (outcome, source) = state.appointments.book(&caller(&user), new, idempotency).await.map_err(book_error)?;
+    match outcome {
+        CreateOutcome::Created(appointment) => {
+            state.metrics.appointments_created.with_label_values(&[source.as_str()]).inc();
+            tracing::info!(appointment.id = %appointment.id, user.id = %user.0.id, "appointment booked");
+            Ok(HttpResponse::Created().json(AppointmentResponse::from(&appointment)))
+        }
+        CreateOutcome::Replayed(appointment) => Ok(HttpResponse::Created()
+            .insert_header((HeaderName::from_static("idempotent-replayed"), HeaderValue::from_static("true")))
+            .json(AppointmentResponse::from(&appointment))),
+    }
+}
+
+fn list_filter(query: &mut QueryReader) -> AppointmentFilter {
+    AppointmentFilter {
+        status: query.enumeration("status", &STATUSES).and_then(|s| s.parse().ok()),
+        doctor_id: query.uuid("doctor_id"),
+        clinic_id: query.uuid("clinic_id"),
+        from: query.datetime("from_date"),
+        to: query.datetime("to_date"),
+        ..AppointmentFilter::default()
+    }
+}
+
+/// The caller's appointments, newest first.
+#[utoipa::path(get, path = "/api/v1/appointments/", tag = "appointments", operation_id = "list_appointments",
+    security(("bearerAuth" = [])),
+    params(
+        ("status" = Option<String>, Query, pattern = "^(scheduled|confirmed|rescheduled|cancelled|completed|no_show)$", description = "Exact status"),
+        ("doctor_id" = Option<uuid::Uuid>, Query, description = "Exact doctor"),
+        ("clinic_id" = Option<uuid::Uuid>, Query, description = "Exact clinic"),
+        ("from_date" = Option<String>, Query, format = DateTime, description = "Inclusive lower bound on appointment_at"),
+        ("to_date" = Option<String>, Query, format = DateTime, description = "Inclusive upper bound on appointment_at"),
+        ("page" = Option<i64>, Query, minimum = 1, description = "Page (default 1)"),
+        ("page_size" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
+    ),
+    responses(
+        (status = 200, description = "A page of appointments", body = AppointmentPage),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Account deactivated", body = ErrorResponse),
+        (status = 422, description = "Invalid query", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+        (status = 503, description = "Database unavailable", body = ErrorResponse),
+    ))]
+pub async fn list(user: AuthUser, req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let mut query = QueryReader::new(&req);
+    let page = page_request(&mut query, 20);
+    let filter = AppointmentFilter { patient_id: Some(user.0.id), ..list_filter(&mut query) };
+    query.finish()?;
+    let result = state.appointments.list(&filter, page).await?;
+    Ok(HttpResponse::Ok().json(AppointmentPage {
+        total: result.total,
+        page: page.page(),
+        page_size: page.page_size(),
+        items: result.items.iter().map(AppointmentResponse::from).collect(),
+    }))
+}
+
+/// One appointment (the caller's, or any for admins).
+#[utoipa::path(get, path = "/api/v1/appointments/{appointment_id}", tag = "appointments", operation_id = "get_appointment",
+    security(("bearerAuth" = [])),
+    params(("appointment_id" = uuid::Uuid, Path, description = "Appointment id")),
+    responses(
+        (status = 200, description = "The appointment", body = AppointmentResponse),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Account deactivated", body = ErrorResponse),
+        (status = 404, description = "Missing, deleted or someone else's", body = ErrorResponse),
+        (status = 422, description = "Malformed id", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+    ))]
+pub async fn get(user: AuthUser, req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let id = AppointmentId::from_uuid(path_uuid(&req, "appointment_id")?);
+    let appointment = state.appointments.get(&caller(&user), id).await?.ok_or_else(not_found)?;
+    Ok(HttpResponse::Ok().json(AppointmentResponse::from(&appointment)))
+}
+
+/// Partial update (null = unchanged); a new status follows the state machine.
+#[utoipa::path(put, path = "/api/v1/appointments/{appointment_id}", tag = "appointments", operation_id = "update_appointment",
+    security(("bearerAuth" = [])),
+    params(("appointment_id" = uuid::Uuid, Path, description = "Appointment id")),
+    request_body = UpdateAppointmentRequest,
+    responses(
+        (status = 200, description = "The appointment", body = AppointmentResponse),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Status change not allowed for the role", body = ErrorResponse),
+        (status = 404, description = "Missing, deleted or someone else's", body = ErrorResponse),
+        (status = 409, description = "Overlap or illegal transition", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 422, description = "Invalid body or id", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+    ))]
+pub async fn update(user: AuthUser, req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let id = AppointmentId::from_uuid(path_uuid(&req, "appointment_id")?);
+    let object = json_object(&req, &body, BodyKind::Required)?;
+    let mut r = BodyReader::new(&object);
+    let changes = AppointmentChanges {
+        doctor_name: r.optional_string("doctor_name", 1, 200),
+        clinic_name: r.optional_string("clinic_name", 0, 200),
+        doctor_id: r.optional_uuid("doctor_id"),
+        clinic_id: r.optional_uuid("clinic_id"),
+        appointment_at: r.optional_datetime("appointment_at"),
+        appointment_end_at: r.optional_datetime("appointment_end_at"),
+        reason: r.optional_string("reason", 1, 500),
+        contact_phone: r.optional_string("contact_phone", 0, usize::MAX),
+        status: r.optional_enum("status", &STATUSES).and_then(|s| s.parse().ok()),
+        notes: r.optional_string("notes", 0, 1000),
+    };
+    if let Some(phone) = &changes.contact_phone {
+        check_phone_field(&mut r, "contact_phone", phone);
+    }
+    r.finish()?;
+    let changed = state
+        .appointments
+        .update(&caller(&user), id, changes, audit_stamp(&req, user.0.id))
+        .await
+        .map_err(change_error)?;
+    record_change(&state, &changed);
+    Ok(HttpResponse::Ok().json(AppointmentResponse::from(&changed.appointment)))
+}
+
+/// Changes the status (and optionally the notes).
+#[utoipa::path(patch, path = "/api/v1/appointments/{appointment_id}/status", tag = "appointments", operation_id = "change_appointment_status",
+    security(("bearerAuth" = [])),
+    params(("appointment_id" = uuid::Uuid, Path, description = "Appointment id")),
+    request_body = StatusChangeRequest,
+    responses(
+        (status = 200, description = "The appointment", body = AppointmentResponse),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Not allowed for the role", body = ErrorResponse),
+        (status = 404, description = "Missing, deleted or someone else's", body = ErrorResponse),
+        (status = 409, description = "Illegal transition (allowed_statuses lists the legal targets)", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 422, description = "Invalid body or id", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+    ))]
+pub async fn change_status(user: AuthUser, req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let id = AppointmentId::from_uuid(path_uuid(&req, "appointment_id")?);
+    let object = json_object(&req, &body, BodyKind::Required)?;
+    let mut r = BodyReader::new(&object);
+    let status = r.required_enum("status", &STATUSES).and_then(|s| s.parse::<AppointmentStatus>().ok());
+    let notes = r.optional_string("notes", 0, 1000);
+    r.finish()?;
+    let Some(status) = status else { return Err(ApiError::internal("validated status missing")) };
+    let changed = state
+        .appointments
+        .change_status(&caller(&user), id, status, notes, audit_stamp(&req, user.0.id))
+        .await
+        .map_err(change_error)?;
+    record_change(&state, &changed);
+    Ok(HttpResponse::Ok().json(AppointmentResponse::from(&changed.appointment)))
+}
+
+/// Soft delete (hard delete for admins with `hard_delete=true`).
+#[utoipa::path(delete, path = "/api/v1/appointments/{appointment_id}", tag = "appointments", operation_id = "delete_appointment",
+    security(("bearerAuth" = [])),
+    params(
+        ("appointment_id" = uuid::Uuid, Path, description = "Appointment id"),
+        ("hard_delete" = Option<bool>, Query, description = "Remove the row (admins only)"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Hard delete by a non-admin", body = ErrorResponse),
+        (status = 404, description = "Missing, deleted or someone else's", body = ErrorResponse),
+        (status = 422, description = "Malformed id or flag", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+    ))]
+pub async fn delete(user: AuthUser, req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let id = AppointmentId::from_uuid(path_uuid(&req, "appointment_id")?);
+    let mut query = QueryReader::new(&req);
+    let hard = query.bool("hard_delete").unwrap_or(false);
+    query.finish()?;
+    state
+        .appointments
+        .delete(&caller(&user), id, hard, audit_stamp(&req, user.0.id))
+        .await
+        .map_err(|e| match e {
+            DeleteAppointmentError::NotFound => not_found(),
+            DeleteAppointmentError::HardDeleteNotAllowed => ApiError::forbidden("Only admins can hard-delete appointments"),
+            DeleteAppointmentError::Port(port) => port.into(),
+        })?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Everyone's appointments (admins).
+#[utoipa::path(get, path = "/api/v1/admin/appointments", tag = "admin", operation_id = "admin_list_appointments",
+    security(("bearerAuth" = [])),
+    params(
+        ("status" = Option<String>, Query, pattern = "^(scheduled|confirmed|rescheduled|cancelled|completed|no_show)$", description = "Exact status"),
+        ("patient_id" = Option<uuid::Uuid>, Query, description = "Exact owner"),
+        ("doctor_id" = Option<uuid::Uuid>, Query, description = "Exact doctor"),
+        ("clinic_id" = Option<uuid::Uuid>, Query, description = "Exact clinic"),
+        ("from_date" = Option<String>, Query, format = DateTime, description = "Inclusive lower bound on appointment_at"),
+        ("to_date" = Option<String>, Query, format = DateTime, description = "Inclusive upper bound on appointment_at"),
+        ("include_deleted" = Option<bool>, Query, description = "Include soft-deleted rows (default false)"),
+        ("page" = Option<i64>, Query, minimum = 1, description = "Page (default 1)"),
+        ("page_size" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
+    ),
+    responses(
+        (status = 200, description = "A page of appointments", body = AdminAppointmentPage),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Not an admin", body = ErrorResponse),
+        (status = 422, description = "Invalid query", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+    ))]
+pub async fn admin_list(_admin: AdminUser, req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let mut query = QueryReader::new(&req);
+    let page = page_request(&mut query, 20);
+    let filter = AppointmentFilter {
+        patient_id: query.uuid("patient_id").map(UserId::from_uuid),
+        include_deleted: query.bool("include_deleted").unwrap_or(false),
+        ..list_filter(&mut query)
+    };
+    query.finish()?;
+    let result = state.appointments.list(&filter, page).await?;
+    Ok(HttpResponse::Ok().json(AdminAppointmentPage {
+        total_pages: result.total_pages(),
+        total: result.total,
+        page: page.page(),
+        page_size: page.page_size(),
+        appointments: result
+            .items
+            .iter()
+            .map(|a| AdminAppointmentResponse {
+                appointment: AppointmentResponse::from(a),
+                doctor_clinic_id: a.doctor_clinic_id.map(|id| id.to_string()),
+            })
+            .collect(),
+    }))
+}
+
+/// Registers the appointment routes under `prefix`.
+pub fn routes(routes: &mut RouteRegistry, prefix: &str) {
+    routes
+        .route(Method::POST, &format!("{prefix}/appointments/"), create)
+        .route(Method::GET, &format!("{prefix}/appointments/"), list)
+        .route(Method::GET, &format!("{prefix}/appointments/{{appointment_id}}"), get)
+        .route(Method::PUT, &format!("{prefix}/appointments/{{appointment_id}}"), update)
+        .route(Method::PATCH, &format!("{prefix}/appointments/{{appointment_id}}/status"), change_status)
+        .route(Method::DELETE, &format!("{prefix}/appointments/{{appointment_id}}"), delete)
+        .route(Method::GET, &format!("{prefix}/admin/appointments"), admin_list);
+}
+
+/// OpenAPI paths of this module.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create, list, get, update, change_status, delete, admin_list))]
+pub struct Docs;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_level_without_whitespace() {
+        let value = json!({"b": 1, "a": {"d": [1, {"z": 0, "y": null}], "c": "x"}});
+        assert_eq!(canonical_json(&value), r#"{"a":{"c":"x","d":[1,{"y":null,"z":0}]},"b":1}"#);
+    }
+
+    #[test]
+    fn the_same_body_in_another_key_order_hashes_the_same() {
+        let one = json!({"reason": "r", "doctor_name": "d"});
+        let two = json!({"doctor_name": "d", "reason": "r"});
+        assert_eq!(canonical_json(&one), canonical_json(&two));
+    }
+}

@@ -1,0 +1,1169 @@
+//! Clinics and doctor–clinic associations (§13, routes 21–34): reads are public and never look
+//! at `Authorization`; writes need an admin and are audited; the clinic detail is cached.
+
+use actix_web::http::Method;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use medico24_appointments::directory::{
+    Association, AssociationPatch, AssociationStatus, Clinic, ClinicFilter, ClinicForDoctor,
+    ClinicListItem, ClinicPatch, ClinicStatus, CreateAssociationError, CreateClinicError,
+    DecimalError, DeleteClinicError, DoctorAtClinic, EndAssociationError, GeoQuery,
+    NearbyClinicFilter, NewAssociation, NewClinic, RemoveAssociationError, SLUG_PATTERN,
+    UpdateAssociationError, UpdateClinicError, Window, check_fee, is_valid_slug,
+};
+use medico24_kernel::{AssociationId, ClinicId, DoctorId};
+use serde::Serialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use super::admin::audit_stamp;
+use super::error::{ApiError, ApiResult};
+use super::input::{BodyKind, BodyReader, QueryReader, json_object, path_uuid, percent_decode};
+use super::routing::RouteRegistry;
+use super::wire;
+use crate::auth::AdminUser;
+use crate::openapi::{ErrorResponse, ValidationErrorResponse};
+use crate::state::AppState;
+
+const CLINIC_NOT_FOUND: &str = "Clinic not found";
+const DOCTOR_NOT_FOUND: &str = "Doctor not found";
+const ASSOCIATION_NOT_FOUND: &str = "Doctor-clinic association not found";
+
+// ---------------------------------------------------------------------------------------------
+// Representations (§6.4)
+// ---------------------------------------------------------------------------------------------
+
+/// A clinic (§6.4 **Clinic**).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClinicResponse {
+    /// Name.
+    pub name: String,
+    /// URL slug (unique).
+    pub slug: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Logo URL.
+    pub logo_url: Option<String>,
+    /// Free-form contacts.
+    #[schema(value_type = Option<Object>)]
+    pub contacts: Option<Value>,
+    /// Address.
+    pub address: String,
+    /// Latitude (8 decimals).
+    pub latitude: Option<f64>,
+    /// Longitude (8 decimals).
+    pub longitude: Option<f64>,
+    /// Free-form opening hours.
+    #[schema(value_type = Option<Object>)]
+    pub opening_hours: Option<Value>,
+    /// Clinic id.
+    #[schema(format = Uuid)]
+    pub id: String,
+    /// Average rating (0–5).
+    pub rating: Option<f64>,
+    /// Number of ratings.
+    pub rating_count: i32,
+    /// Clinic status.
+    #[schema(pattern = "^(active|inactive|temporarily_closed|permanently_closed)$")]
+    pub status: String,
+    /// Active flag.
+    pub is_active: bool,
+    /// Creation time.
+    #[serde(serialize_with = "wire::datetime")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+    /// Last update.
+    #[serde(serialize_with = "wire::datetime")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: DateTime<Utc>,
+    /// Soft deletion (always null here).
+    #[serde(serialize_with = "wire::optional_datetime")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl From<&Clinic> for ClinicResponse {
+    fn from(c: &Clinic) -> Self {
+        Self {
+            name: c.name.clone(),
+            slug: c.slug.clone(),
+            description: c.description.clone(),
+            logo_url: c.logo_url.clone(),
+            contacts: c.contacts.clone(),
+            address: c.address.clone(),
+            latitude: c.latitude,
+            longitude: c.longitude,
+            opening_hours: c.opening_hours.clone(),
+            id: c.id.to_string(),
+            rating: c.rating,
+            rating_count: c.rating_count,
+            status: c.status.as_str().to_owned(),
+            is_active: c.is_active,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            deleted_at: c.deleted_at,
+        }
+    }
+}
+
+/// A clinic in a listing (§6.4 **ClinicListItem**).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClinicListItemResponse {
+    /// Clinic id.
+    #[schema(format = Uuid)]
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Slug.
+    pub slug: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Logo URL.
+    pub logo_url: Option<String>,
+    /// Address.
+    pub address: String,
+    /// Latitude.
+    pub latitude: Option<f64>,
+    /// Longitude.
+    pub longitude: Option<f64>,
+    /// Rating.
+    pub rating: Option<f64>,
+    /// Number of ratings.
+    pub rating_count: i32,
+    /// Status.
+    #[schema(pattern = "^(active|inactive|temporarily_closed|permanently_closed)$")]
+    pub status: String,
+    /// Active flag.
+    pub is_active: bool,
+    /// Sphere distance in km (only `/clinics/nearby`).
+    pub distance_km: Option<f64>,
+}
+
+impl From<&ClinicListItem> for ClinicListItemResponse {
+    fn from(c: &ClinicListItem) -> Self {
+        Self {
+            id: c.id.to_string(),
+            name: c.name.clone(),
+            slug: c.slug.clone(),
+            description: c.description.clone(),
+            logo_url: c.logo_url.clone(),
+            address: c.address.clone(),
+            latitude: c.latitude,
+            longitude: c.longitude,
+            rating: c.rating,
+            rating_count: c.rating_count,
+            status: c.status.as_str().to_owned(),
+            is_active: c.is_active,
+            distance_km: c.distance_km,
+        }
+    }
+}
+
+/// A doctor–clinic association (§6.4 **DoctorClinic**).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DoctorClinicResponse {
+    /// The doctor's primary clinic.
+    pub is_primary: bool,
+    /// Fee at this clinic.
+    pub consultation_fee: Option<f64>,
+    /// Slot length at this clinic.
+    pub consultation_duration_minutes: Option<i32>,
+    /// Department.
+    pub department: Option<String>,
+    /// Designation.
+    pub designation: Option<String>,
+    /// Days of the week.
+    pub available_days: Option<Vec<String>>,
+    /// Time slot objects.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub available_time_slots: Option<Vec<Value>>,
+    /// Whether patients may book here.
+    pub appointment_booking_enabled: bool,
+    /// Association id.
+    #[schema(format = Uuid)]
+    pub id: String,
+    /// Doctor id.
+    #[schema(format = Uuid)]
+    pub doctor_id: String,
+    /// Clinic id.
+    #[schema(format = Uuid)]
+    pub clinic_id: String,
+    /// Start.
+    #[serde(serialize_with = "wire::datetime")]
+    #[schema(value_type = String, format = DateTime)]
+    pub start_date: DateTime<Utc>,
+    /// End (null = current).
+    #[serde(serialize_with = "wire::optional_datetime")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub end_date: Option<DateTime<Utc>>,
+    /// Appointments booked here.
+    pub total_appointments: i32,
+    /// Appointments completed here.
+    pub completed_appointments: i32,
+    /// Rating at this clinic.
+    pub rating_at_clinic: Option<f64>,
+    /// Ratings at this clinic.
+    pub rating_count_at_clinic: i32,
+    /// Association status.
+    #[schema(pattern = "^(active|on_leave|temporarily_unavailable|inactive)$")]
+    pub status: String,
+    /// Creation time.
+    #[serde(serialize_with = "wire::datetime")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+    /// Last update.
+    #[serde(serialize_with = "wire::datetime")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Association> for DoctorClinicResponse {
+    fn from(a: &Association) -> Self {
+        Self {
+            is_primary: a.is_primary,
+            consultation_fee: a.consultation_fee,
+            consultation_duration_minutes: a.consultation_duration_minutes,
+            department: a.department.clone(),
+            designation: a.designation.clone(),
+            available_days: a.available_days.clone(),
+            available_time_slots: a.available_time_slots.clone(),
+            appointment_booking_enabled: a.appointment_booking_enabled,
+            id: a.id.to_string(),
+            doctor_id: a.doctor_id.to_string(),
+            clinic_id: a.clinic_id.to_string(),
+            start_date: a.start_date,
+            end_date: a.end_date,
+            total_appointments: a.total_appointments,
+            completed_appointments: a.completed_appointments,
+            rating_at_clinic: a.rating_at_clinic,
+            rating_count_at_clinic: a.rating_count_at_clinic,
+            status: a.status.as_str().to_owned(),
+            created_at: a.created_at,
+            updated_at: a.updated_at,
+        }
+    }
+}
+
+/// A doctor practising at the clinic (§6.4 **DoctorAtClinic**).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DoctorAtClinicResponse {
+    /// Doctor id.
+    #[schema(format = Uuid)]
+    pub doctor_id: String,
+    /// The doctor's full name.
+    pub doctor_name: String,
+    /// Specialization.
+    pub specialization: Option<String>,
+    /// License number.
+    pub license_number: Option<String>,
+    /// Years of experience.
+    pub experience_years: Option<i32>,
+    /// The association's fee.
+    pub consultation_fee: Option<f64>,
+    /// The association's slot length.
+    pub consultation_duration_minutes: Option<i32>,
+    /// Department.
+    pub department: Option<String>,
+    /// Designation.
+    pub designation: Option<String>,
+    /// Days.
+    pub available_days: Option<Vec<String>>,
+    /// Time slots.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub available_time_slots: Option<Vec<Value>>,
+    /// Rating at the clinic.
+    pub rating_at_clinic: Option<f64>,
+    /// Ratings at the clinic.
+    pub rating_count_at_clinic: i32,
+    /// Primary clinic of the doctor.
+    pub is_primary: bool,
+    /// Association status.
+    pub status: String,
+}
+
+impl From<&DoctorAtClinic> for DoctorAtClinicResponse {
+    fn from(d: &DoctorAtClinic) -> Self {
+        Self {
+            doctor_id: d.doctor_id.to_string(),
+            doctor_name: d.doctor_name.clone(),
+            specialization: d.specialization.clone(),
+            license_number: d.license_number.clone(),
+            experience_years: d.experience_years,
+            consultation_fee: d.consultation_fee,
+            consultation_duration_minutes: d.consultation_duration_minutes,
+            department: d.department.clone(),
+            designation: d.designation.clone(),
+            available_days: d.available_days.clone(),
+            available_time_slots: d.available_time_slots.clone(),
+            rating_at_clinic: d.rating_at_clinic,
+            rating_count_at_clinic: d.rating_count_at_clinic,
+            is_primary: d.is_primary,
+            status: d.status.as_str().to_owned(),
+        }
+    }
+}
+
+/// A clinic the doctor practises at (§6.4 **ClinicForDoctor**).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClinicForDoctorResponse {
+    /// Clinic id.
+    #[schema(format = Uuid)]
+    pub clinic_id: String,
+    /// Clinic name.
+    pub clinic_name: String,
+    /// Clinic address.
+    pub clinic_address: String,
+    /// Clinic latitude.
+    pub clinic_latitude: Option<f64>,
+    /// Clinic longitude.
+    pub clinic_longitude: Option<f64>,
+    /// The association's fee.
+    pub consultation_fee: Option<f64>,
+    /// Department.
+    pub department: Option<String>,
+    /// Designation.
+    pub designation: Option<String>,
+    /// Days.
+    pub available_days: Option<Vec<String>>,
+    /// Primary clinic of the doctor.
+    pub is_primary: bool,
+    /// Association status.
+    pub status: String,
+}
+
+impl From<&ClinicForDoctor> for ClinicForDoctorResponse {
+    fn from(c: &ClinicForDoctor) -> Self {
+        Self {
+            clinic_id: c.clinic_id.to_string(),
+            clinic_name: c.clinic_name.clone(),
+            clinic_address: c.clinic_address.clone(),
+            clinic_latitude: c.clinic_latitude,
+            clinic_longitude: c.clinic_longitude,
+            consultation_fee: c.consultation_fee,
+            department: c.department.clone(),
+            designation: c.designation.clone(),
+            available_days: c.available_days.clone(),
+            is_primary: c.is_primary,
+            status: c.status.as_str().to_owned(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request bodies (documentation; parsing is field by field)
+// ---------------------------------------------------------------------------------------------
+
+/// `POST /clinics/` and `PUT /clinics/{id}` body (ClinicIn; on PUT every field is optional and
+/// `null` means unchanged).
+#[derive(Debug, serde::Deserialize, ToSchema)]
+pub struct ClinicRequest {
+    /// Name (required on create).
+    #[schema(min_length = 1, max_length = 255)]
+    pub name: Option<String>,
+    /// URL slug; generated from the name when absent, null or `""`.
+    #[schema(max_length = 255, pattern = "^([a-z0-9]+(-[a-z0-9]+)*)?$")]
+    pub slug: Option<String>,
+    /// Description.
+    #[schema(max_length = 5000)]
+    pub description: Option<String>,
+    /// Logo URL.
+    #[schema(max_length = 2048)]
+    pub logo_url: Option<String>,
+    /// Free-form contacts.
+    #[schema(value_type = Option<Object>)]
+    pub contacts: Option<Value>,
+    /// Address (required on create).
+    #[schema(min_length = 1, max_length = 2000)]
+    pub address: Option<String>,
+    /// Latitude, stored rounded to 8 decimals.
+    #[schema(minimum = -90, maximum = 90)]
+    pub latitude: Option<f64>,
+    /// Longitude, stored rounded to 8 decimals.
+    #[schema(minimum = -180, maximum = 180)]
+    pub longitude: Option<f64>,
+    /// Free-form opening hours.
+    #[schema(value_type = Option<Object>)]
+    pub opening_hours: Option<Value>,
+    /// Status (update only; ignored on create).
+    #[schema(pattern = "^(active|inactive|temporarily_closed|permanently_closed)$")]
+    pub status: Option<String>,
+}
+
+/// AssociationIn (§13.7); on create also `doctor_id` (required) and `clinic_id` (optional,
+/// must equal the path id).
+#[derive(Debug, serde::Deserialize, ToSchema)]
+pub struct AssociationRequest {
+    /// The doctor (required on create, ignored on update).
+    #[schema(format = Uuid)]
+    pub doctor_id: Option<String>,
+    /// When given on create, must equal the path id.
+    #[schema(format = Uuid)]
+    pub clinic_id: Option<String>,
+    /// Default false.
+    pub is_primary: Option<bool>,
+    /// 0–99 999 999.99, at most 2 decimals.
+    #[schema(minimum = 0, maximum = 99_999_999.99, multiple_of = 0.01)]
+    pub consultation_fee: Option<f64>,
+    /// 5–180.
+    #[schema(minimum = 5, maximum = 180)]
+    pub consultation_duration_minutes: Option<i64>,
+    /// Department.
+    #[schema(max_length = 200)]
+    pub department: Option<String>,
+    /// Designation.
+    #[schema(max_length = 200)]
+    pub designation: Option<String>,
+    /// At most 7 items of 1–20 characters.
+    #[schema(max_items = 7)]
+    pub available_days: Option<Vec<String>>,
+    /// At most 50 objects.
+    #[schema(value_type = Option<Vec<Object>>, max_items = 50)]
+    pub available_time_slots: Option<Vec<Value>>,
+    /// Default true.
+    pub appointment_booking_enabled: Option<bool>,
+    /// Association status (update only).
+    #[schema(pattern = "^(active|on_leave|temporarily_unavailable|inactive)$")]
+    pub status: Option<String>,
+}
+
+/// `POST /clinics/doctor-associations/{id}/end` body (optional).
+#[derive(Debug, serde::Deserialize, ToSchema)]
+pub struct AssociationEndRequest {
+    /// Default now; not before the start.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub end_date: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared input helpers (also used by the doctors module)
+// ---------------------------------------------------------------------------------------------
+
+/// `skip` (≥ 0, default 0) and `limit` (1–100, default 20).
+pub fn read_window(query: &mut QueryReader) -> Window {
+    let skip = query.int("skip", 0, 0, i64::MAX);
+    let limit = query.int("limit", 20, 1, 100);
+    // Out-of-range values were reported; the conversions only keep the types valid.
+    Window::new(
+        u64::try_from(skip).unwrap_or(0),
+        u32::try_from(limit).unwrap_or(20),
+    )
+}
+
+/// `latitude`, `longitude` (required) and `radius_km` (0 < r ≤ 100, default 10).
+pub fn read_geo(query: &mut QueryReader) -> Option<GeoQuery> {
+    let latitude = query.required_number("latitude", -90.0, 90.0);
+    let longitude = query.required_number("longitude", -180.0, 180.0);
+    let radius_km = query.number_above("radius_km", 0.0, 100.0).unwrap_or(10.0);
+    Some(GeoQuery {
+        latitude: latitude?,
+        longitude: longitude?,
+        radius_km,
+    })
+}
+
+/// A fee member (§13.7): a number, `0 ≤ fee ≤ 99 999 999.99`, at most 2 decimals.
+pub fn read_fee(reader: &mut BodyReader<'_>, name: &str) -> Option<f64> {
+    let fee = reader.optional_number(name, f64::NEG_INFINITY, f64::INFINITY)?;
+    match check_fee(fee) {
+        Ok(fee) => Some(fee),
+        Err(error) => {
+            let kind = match error {
+                DecimalError::BelowMinimum(_) => "greater_than_equal",
+                DecimalError::AboveMaximum(_) => "less_than_equal",
+                DecimalError::TooManyDecimals(_) => "decimal_max_places",
+            };
+            reader.issue(name, kind, error.to_string());
+            None
+        }
+    }
+}
+
+/// An optional integer member that fits the `integer` columns.
+pub fn read_i32(reader: &mut BodyReader<'_>, name: &str, min: i32, max: i32) -> Option<i32> {
+    reader
+        .optional_int(name, i64::from(min), i64::from(max))
+        .and_then(|n| i32::try_from(n).ok())
+}
+
+/// A supplied slug: `""` counts as not supplied; otherwise 1–255 characters matching the
+/// pattern (422 `string_pattern_mismatch`).
+fn read_slug(reader: &mut BodyReader<'_>) -> Option<String> {
+    let slug = reader.optional_string("slug", 0, 255)?;
+    if slug.is_empty() {
+        return None;
+    }
+    if !is_valid_slug(&slug) {
+        reader.issue(
+            "slug",
+            "string_pattern_mismatch",
+            format!("String should match pattern '{SLUG_PATTERN}'"),
+        );
+        return None;
+    }
+    Some(slug)
+}
+
+fn read_clinic_status(reader: &mut BodyReader<'_>) -> Option<ClinicStatus> {
+    reader
+        .optional_enum("status", &ClinicStatus::NAMES)
+        .and_then(|s| s.parse().ok())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Error mapping
+// ---------------------------------------------------------------------------------------------
+
+fn slug_taken(slug: &str) -> ApiError {
+    ApiError::bad_request(format!("Clinic with slug '{slug}' already exists"))
+}
+
+impl From<CreateClinicError> for ApiError {
+    fn from(error: CreateClinicError) -> Self {
+        match error {
+            CreateClinicError::SlugTaken(slug) => slug_taken(&slug),
+            CreateClinicError::Port(port) => port.into(),
+        }
+    }
+}
+
+impl From<UpdateClinicError> for ApiError {
+    fn from(error: UpdateClinicError) -> Self {
+        match error {
+            UpdateClinicError::NotFound => ApiError::not_found(CLINIC_NOT_FOUND),
+            UpdateClinicError::SlugTaken(slug) => slug_taken(&slug),
+            UpdateClinicError::Port(port) => port.into(),
+        }
+    }
+}
+
+impl From<DeleteClinicError> for ApiError {
+    fn from(error: DeleteClinicError) -> Self {
+        match error {
+            DeleteClinicError::NotFound => ApiError::not_found(CLINIC_NOT_FOUND),
+            DeleteClinicError::Port(port) => port.into(),
+        }
+    }
+}
+
+impl From<CreateAssociationError> for ApiError {
+    fn from(error: CreateAssociationError) -> Self {
+        match error {
+            CreateAssociationError::ClinicIdMismatch => {
+                ApiError::bad_request("Clinic ID in URL does not match request body")
+            }
+            CreateAssociationError::ClinicNotFound => ApiError::not_found(CLINIC_NOT_FOUND),
+            CreateAssociationError::DoctorNotFound => ApiError::not_found(DOCTOR_NOT_FOUND),
+            CreateAssociationError::AlreadyAssociated => {
+                ApiError::bad_request("Doctor is already associated with this clinic")
+            }
+            CreateAssociationError::Port(port) => port.into(),
+        }
+    }
+}
+
+impl From<UpdateAssociationError> for ApiError {
+    fn from(error: UpdateAssociationError) -> Self {
+        match error {
+            UpdateAssociationError::NotFound => ApiError::not_found(ASSOCIATION_NOT_FOUND),
+            UpdateAssociationError::Port(port) => port.into(),
+        }
+    }
+}
+
+impl From<EndAssociationError> for ApiError {
+    fn from(error: EndAssociationError) -> Self {
+        match error {
+            EndAssociationError::NotFound => ApiError::not_found(ASSOCIATION_NOT_FOUND),
+            EndAssociationError::EndBeforeStart => ApiError::invalid(
+                vec![json!("body"), json!("end_date")],
+                "value_error",
+                "end_date must not be before the association's start_date",
+            ),
+            EndAssociationError::Port(port) => port.into(),
+        }
+    }
+}
+
+impl From<RemoveAssociationError> for ApiError {
+    fn from(error: RemoveAssociationError) -> Self {
+        match error {
+            RemoveAssociationError::NoneOpen => {
+                ApiError::not_found("No active association found for this doctor and clinic")
+            }
+            RemoveAssociationError::Port(port) => port.into(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clinics
+// ---------------------------------------------------------------------------------------------
+
+/// Creates a clinic.
+#[utoipa::path(post, path = "/api/v1/clinics/", tag = "clinics", operation_id = "create_clinic",
+    security(("bearerAuth" = [])),
+    request_body(content = ClinicRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new clinic", body = ClinicResponse),
+        (status = 400, description = "Slug taken", body = ErrorResponse),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Not an admin", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 422, description = "Invalid body", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+        (status = 503, description = "Database unavailable", body = ErrorResponse),
+    ))]
+pub async fn create_clinic(
+    admin: AdminUser,
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let object = json_object(&req, &body, BodyKind::Required)?;
+    let mut reader = BodyReader::new(&object);
+    let name = reader.required_string("name", 1, 255);
+    let slug = read_slug(&mut reader);
+    let description = reader.optional_string("description", 0, 5000);
+    let logo_url = reader.optional_string("logo_url", 0, 2048);
+    let contacts = reader.optional_object("contacts").cloned();
+    let address = reader.required_string("address", 1, 2000);
+    let latitude = reader.optional_number("latitude", -90.0, 90.0);
+    let longitude = reader.optional_number("longitude", -180.0, 180.0);
+    let opening_hours = reader.optional_object("opening_hours").cloned();
+    reader.finish()?;
+    let (Some(name), Some(address)) = (name, address) else {
+        return Err(ApiError::internal("required clinic fields passed validation unset"));
+    };
+    let clinic = NewClinic {
+        name,
+        slug,
+        description,
+        logo_url,
+        contacts,
+        address,
+        latitude,
+        longitude,
+        opening_hours,
+    };
+    let stamp = audit_stamp(&req, admin.0.id);
+    let created = state.directory.create_clinic(clinic, &stamp).await?;
+    Ok(HttpResponse::Created().json(ClinicResponse::from(&created)))
+}
+
+async fn list_or_search(req: &HttpRequest, state: &AppState) -> ApiResult<HttpResponse> {
+    let mut query = QueryReader::new(req);
+    let window = read_window(&mut query);
+    let filter = ClinicFilter {
+        is_active: Some(query.bool("is_active").unwrap_or(true)),
+        status: query
+            .enumeration("status", &ClinicStatus::NAMES)
+            .and_then(|s| s.parse().ok()),
+        name_search: query.string("name_search", 200),
+        min_rating: query.number("min_rating", 0.0, 5.0),
+    };
+    query.finish()?;
+    let clinics = state.directory.list_clinics(&filter, window).await?;
+    Ok(HttpResponse::Ok().json(
+        clinics
+            .iter()
+            .map(ClinicListItemResponse::from)
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// Lists clinics by name.
+#[utoipa::path(get, path = "/api/v1/clinics/", tag = "clinics", operation_id = "list_clinics",
+    params(
+        ("skip" = Option<i64>, Query, minimum = 0, description = "Rows to skip (default 0)"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
+        ("is_active" = Option<bool>, Query, description = "Exact match (default true)"),
+        ("status" = Option<String>, Query, pattern = "^(active|inactive|temporarily_closed|permanently_closed)$", description = "Exact status"),
+        ("name_search" = Option<String>, Query, max_length = 200, description = "Case-insensitive substring of the name"),
+        ("min_rating" = Option<f64>, Query, minimum = 0, maximum = 5, description = "Minimum rating (unrated excluded)"),
+    ),
+    responses(
+        (status = 200, description = "Clinics (a bare array)", body = Vec<ClinicListItemResponse>),
+        (status = 422, description = "Invalid query", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+        (status = 503, description = "Database unavailable", body = ErrorResponse),
+    ))]
+pub async fn list_clinics(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    list_or_search(&req, &state).await
+}
+
+/// Searches clinics (same as the listing).
+#[utoipa::path(get, path = "/api/v1/clinics/search", tag = "clinics", operation_id = "search_clinics",
+    params(
+        ("skip" = Option<i64>, Query, minimum = 0, description = "Rows to skip (default 0)"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
+        ("is_active" = Option<bool>, Query, description = "Exact match (default true)"),
+        ("status" = Option<String>, Query, pattern = "^(active|inactive|temporarily_closed|permanently_closed)$", description = "Exact status"),
+        ("name_search" = Option<String>, Query, max_length = 200, description = "Case-insensitive substring of the name"),
+        ("min_rating" = Option<f64>, Query, minimum = 0, maximum = 5, description = "Minimum rating (unrated excluded)"),
+    ),
+    responses(
+        (status = 200, description = "Clinics (a bare array)", body = Vec<ClinicListItemResponse>),
+        (status = 422, description = "Invalid query", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+        (status = 503, description = "Database unavailable", body = ErrorResponse),
+    ))]
+pub async fn search_clinics(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    list_or_search(&req, &state).await
+}
+
+/// Clinics near a point, nearest first.
+#[utoipa::path(get, path = "/api/v1/clinics/nearby", tag = "clinics", operation_id = "nearby_clinics",
+    params(
+        ("latitude" = f64, Query, minimum = -90, maximum = 90, description = "Search point"),
+        ("longitude" = f64, Query, minimum = -180, maximum = 180, description = "Search point"),
+        ("radius_km" = Option<f64>, Query, exclusive_minimum = 0, maximum = 100, description = "Radius, inclusive (default 10)"),
+        ("skip" = Option<i64>, Query, minimum = 0, description = "Rows to skip (default 0)"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
+        ("is_active" = Option<bool>, Query, description = "Exact match (default true)"),
+        ("min_rating" = Option<f64>, Query, minimum = 0, maximum = 5, description = "Minimum rating"),
+    ),
+    responses(
+        (status = 200, description = "Clinics by sphere distance (a bare array)", body = Vec<ClinicListItemResponse>),
+        (status = 422, description = "Invalid query", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+        (status = 503, description = "Database unavailable", body = ErrorResponse),
+    ))]
+pub async fn nearby_clinics(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let mut query = QueryReader::new(&req);
+    let geo = read_geo(&mut query);
+    let window = read_window(&mut query);
+    let filter = NearbyClinicFilter {
+        is_active: Some(query.bool("is_active").unwrap_or(true)),
+        min_rating: query.number("min_rating", 0.0, 5.0),
+    };
+    query.finish()?;
+    let Some(geo) = geo else {
+        return Err(ApiError::internal("search point passed validation unset"));
+    };
+    let clinics = state.directory.nearby_clinics(geo, &filter, window).await?;
+    Ok(HttpResponse::Ok().json(
+        clinics
+            .iter()
+            .map(ClinicListItemResponse::from)
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// A clinic by id (cached).
+#[utoipa::path(get, path = "/api/v1/clinics/{clinic_id}", tag = "clinics", operation_id = "get_clinic",
+    params(("clinic_id" = uuid::Uuid, Path, description = "Clinic id")),
+    responses(
+        (status = 200, description = "The clinic", body = ClinicResponse),
+        (status = 404, description = "Unknown or deleted clinic", body = ErrorResponse),
+        (status = 422, description = "Malformed id", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+        (status = 503, description = "Database unavailable", body = ErrorResponse),
+    ))]
+pub async fn get_clinic(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let id = ClinicId::from_uuid(path_uuid(&req, "clinic_id")?);
+    let clinic = state
+        .directory
+        .clinic(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(CLINIC_NOT_FOUND))?;
+    Ok(HttpResponse::Ok().json(ClinicResponse::from(&clinic)))
+}
+
+/// A clinic by slug.
+#[utoipa::path(get, path = "/api/v1/clinics/slug/{slug}", tag = "clinics", operation_id = "get_clinic_by_slug",
+    params(("slug" = String, Path, description = "Clinic slug")),
+    responses(
+        (status = 200, description = "The clinic", body = ClinicResponse),
+        (status = 404, description = "Unknown or deleted clinic", body = ErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+        (status = 503, description = "Database unavailable", body = ErrorResponse),
+    ))]
+pub async fn get_clinic_by_slug(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let slug = percent_decode(req.match_info().get("slug").unwrap_or_default());
+    let clinic = state
+        .directory
+        .clinic_by_slug(&slug)
+        .await?
+        .ok_or_else(|| ApiError::not_found(CLINIC_NOT_FOUND))?;
+    Ok(HttpResponse::Ok().json(ClinicResponse::from(&clinic)))
+}
+
+/// Partially updates a clinic (`null` = unchanged; no recognised member → the clinic as is).
+#[utoipa::path(put, path = "/api/v1/clinics/{clinic_id}", tag = "clinics", operation_id = "update_clinic",
+    security(("bearerAuth" = [])),
+    params(("clinic_id" = uuid::Uuid, Path, description = "Clinic id")),
+    request_body(content = ClinicRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The clinic", body = ClinicResponse),
+        (status = 400, description = "Slug taken", body = ErrorResponse),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Not an admin", body = ErrorResponse),
+        (status = 404, description = "Unknown or deleted clinic", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 422, description = "Invalid body or id", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+        (status = 503, description = "Database unavailable", body = ErrorResponse),
+    ))]
+pub async fn update_clinic(
+    admin: AdminUser,
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let id = ClinicId::from_uuid(path_uuid(&req, "clinic_id")?);
+    let object = json_object(&req, &body, BodyKind::Required)?;
+    let mut reader = BodyReader::new(&object);
+    let patch = ClinicPatch {
+        name: reader.optional_string("name", 1, 255),
+        slug: read_slug(&mut reader),
+        description: reader.optional_string("description", 0, 5000),
+        logo_url: reader.optional_string("logo_url", 0, 2048),
+        contacts: reader.optional_object("contacts").cloned(),
+        address: reader.optional_string("address", 1, 2000),
+        latitude: reader.optional_number("latitude", -90.0, 90.0),
+        longitude: reader.optional_number("longitude", -180.0, 180.0),
+        opening_hours: reader.optional_object("opening_hours").cloned(),
+        status: read_clinic_status(&mut reader),
+    };
+    reader.finish()?;
+    let stamp = audit_stamp(&req, admin.0.id);
+    let clinic = state.directory.update_clinic(id, &patch, &stamp).await?;
+    Ok(HttpResponse::Ok().json(ClinicResponse::from(&clinic)))
+}
+
+/// Soft-deletes a clinic.
+#[utoipa::path(delete, path = "/api/v1/clinics/{clinic_id}", tag = "clinics", operation_id = "delete_clinic",
+    security(("bearerAuth" = [])),
+    params(("clinic_id" = uuid::Uuid, Path, description = "Clinic id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Not an admin", body = ErrorResponse),
+        (status = 404, description = "Unknown or already deleted clinic", body = ErrorResponse),
+        (status = 422, description = "Malformed id", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+        (status = 503, description = "Database unavailable", body = ErrorResponse),
+    ))]
+pub async fn delete_clinic(
+    admin: AdminUser,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let id = ClinicId::from_uuid(path_uuid(&req, "clinic_id")?);
+    let stamp = audit_stamp(&req, admin.0.id);
+    state.directory.delete_clinic(id, &stamp).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Associations
+// ---------------------------------------------------------------------------------------------
+
+/// The AssociationIn members shared by create and update.
+struct AssociationFields {
+    is_primary: Option<bool>,
+    consultation_fee: Option<f64>,
+    consultation_duration_minutes: Option<i32>,
+    department: Option<String>,
+    designation: Option<String>,
+    available_days: Option<Vec<String>>,
+    available_time_slots: Option<Vec<Value>>,
+    appointment_booking_enabled: Option<bool>,
+}
+
+fn read_association_fields(reader: &mut BodyReader<'_>) -> AssociationFields {
+    AssociationFields {
+        is_primary: reader.optional_bool("is_primary"),
+        consultation_fee: read_fee(reader, "consultation_fee"),
+        consultation_duration_minutes: read_i32(reader, "consultation_duration_minutes", 5, 180),
+        department: reader.optional_string("department", 0, 200),
+        designation: reader.optional_string("designation", 0, 200),
+        available_days: reader.optional_string_array("available_days", 7, 1, 20),
+        available_time_slots: reader.optional_object_array("available_time_slots", 50),
+        appointment_booking_enabled: reader.optional_bool("appointment_booking_enabled"),
+    }
+}
+
+/// Associates a doctor with the clinic.
+#[utoipa::path(post, path = "/api/v1/clinics/{clinic_id}/doctors", tag = "clinics", operation_id = "create_doctor_association",
+    security(("bearerAuth" = [])),
+    params(("clinic_id" = uuid::Uuid, Path, description = "Clinic id")),
+    request_body(content = AssociationRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new association", body = DoctorClinicResponse),
+        (status = 400, description = "Clinic id mismatch or already associated", body = ErrorResponse),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Not an admin", body = ErrorResponse),
+        (status = 404, description = "Unknown clinic or doctor", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 422, description = "Invalid body or id", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+        (status = 503, description = "Database unavailable", body = ErrorResponse),
+    ))]
+pub async fn create_association(
+    admin: AdminUser,
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let clinic_id = ClinicId::from_uuid(path_uuid(&req, "clinic_id")?);
+    let object = json_object(&req, &body, BodyKind::Required)?;
+    let mut reader = BodyReader::new(&object);
+    let doctor_id = reader.required_uuid("doctor_id");
+    let body_clinic_id = reader.optional_uuid("clinic_id");
+    let fields = read_association_fields(&mut reader);
+    reader.finish()?;
+    let Some(doctor_id) = doctor_id else {
+        return Err(ApiError::internal("doctor_id passed validation unset"));
+    };
+    let new = NewAssociation {
+        doctor_id: DoctorId::from_uuid(doctor_id),
+        clinic_id,
+        body_clinic_id: body_clinic_id.map(ClinicId::from_uuid),
+        is_primary: fields.is_primary.unwrap_or(false),
+        consultation_fee: fields.consultation_fee,
+        consultation_duration_minutes: fields.consultation_duration_minutes,
+        department: fields.department,
+        designation: fields.designation,
+        available_days: fields.available_days,
+        available_time_slots: fields.available_time_slots,
+        appointment_booking_enabled: fields.appointment_booking_enabled.unwrap_or(true),
+    };
+    let stamp = audit_stamp(&req, admin.0.id);
+    let created = state.directory.create_association(&new, &stamp).await?;
+    Ok(HttpResponse::Created().json(DoctorClinicResponse::from(&created)))
+}
+
+fn active_only(query: &mut QueryReader) -> bool {
+    query.bool("active_only").unwrap_or(true)
+}
+
+/// The doctors of a clinic, primary first, then by name.
+#[utoipa::path(get, path = "/api/v1/clinics/{clinic_id}/doctors", tag = "clinics", operation_id = "list_clinic_doctors",
+    params(
+        ("clinic_id" = uuid::Uuid, Path, description = "Clinic id"),
+        ("active_only" = Option<bool>, Query, description = "Only current, active associations (default true)"),
+    ),
+    responses(
+        (status = 200, description = "Doctors (a bare array; [] for unknown or deleted clinics)", body = Vec<DoctorAtClinicResponse>),
+        (status = 422, description = "Malformed id or query", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+        (status = 503, description = "Database unavailable", body = ErrorResponse),
+    ))]
+pub async fn list_clinic_doctors(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let clinic = ClinicId::from_uuid(path_uuid(&req, "clinic_id")?);
+    let mut query = QueryReader::new(&req);
+    let active = active_only(&mut query);
+    query.finish()?;
+    let doctors = state.directory.clinic_doctors(clinic, active).await?;
+    Ok(HttpResponse::Ok().json(
+        doctors
+            .iter()
+            .map(DoctorAtClinicResponse::from)
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// The clinics of a doctor, primary first, then by clinic name.
+#[utoipa::path(get, path = "/api/v1/clinics/doctors/{doctor_id}/clinics", tag = "clinics", operation_id = "list_doctor_clinics",
+    params(
+        ("doctor_id" = uuid::Uuid, Path, description = "Doctor id"),
+        ("active_only" = Option<bool>, Query, description = "Only current, active associations (default true)"),
+    ),
+    responses(
+        (status = 200, description = "Clinics (a bare array; [] for unknown doctors)", body = Vec<ClinicForDoctorResponse>),
+        (status = 422, description = "Malformed id or query", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+        (status = 503, description = "Database unavailable", body = ErrorResponse),
+    ))]
+pub async fn list_doctor_clinics(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let doctor = DoctorId::from_uuid(path_uuid(&req, "doctor_id")?);
+    let mut query = QueryReader::new(&req);
+    let active = active_only(&mut query);
+    query.finish()?;
+    let clinics = state.directory.doctor_clinics(doctor, active).await?;
+    Ok(HttpResponse::Ok().json(
+        clinics
+            .iter()
+            .map(ClinicForDoctorResponse::from)
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// Partially updates an association (`null` = unchanged; no recognised member → as is).
+#[utoipa::path(put, path = "/api/v1/clinics/doctor-associations/{association_id}", tag = "clinics", operation_id = "update_doctor_association",
+    security(("bearerAuth" = [])),
+    params(("association_id" = uuid::Uuid, Path, description = "Association id")),
+    request_body(content = AssociationRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The association", body = DoctorClinicResponse),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Not an admin", body = ErrorResponse),
+        (status = 404, description = "Unknown association", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 422, description = "Invalid body or id", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+        (status = 503, description = "Database unavailable", body = ErrorResponse),
+    ))]
+pub async fn update_association(
+    admin: AdminUser,
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let id = AssociationId::from_uuid(path_uuid(&req, "association_id")?);
+    let object = json_object(&req, &body, BodyKind::Required)?;
+    let mut reader = BodyReader::new(&object);
+    let fields = read_association_fields(&mut reader);
+    let status = reader
+        .optional_enum("status", &AssociationStatus::NAMES)
+        .and_then(|s| s.parse().ok());
+    reader.finish()?;
+    let patch = AssociationPatch {
+        is_primary: fields.is_primary,
+        consultation_fee: fields.consultation_fee,
+        consultation_duration_minutes: fields.consultation_duration_minutes,
+        department: fields.department,
+        designation: fields.designation,
+        available_days: fields.available_days,
+        available_time_slots: fields.available_time_slots,
+        appointment_booking_enabled: fields.appointment_booking_enabled,
+        status,
+    };
+    let stamp = audit_stamp(&req, admin.0.id);
+    let association = state
+        .directory
+        .update_association(id, &patch, &stamp)
+        .await?;
+    Ok(HttpResponse::Ok().json(DoctorClinicResponse::from(&association)))
+}
+
+/// Ends an association (`end_date` default now, not before the start).
+#[utoipa::path(post, path = "/api/v1/clinics/doctor-associations/{association_id}/end", tag = "clinics", operation_id = "end_doctor_association",
+    security(("bearerAuth" = [])),
+    params(("association_id" = uuid::Uuid, Path, description = "Association id")),
+    request_body(content = Option<AssociationEndRequest>, content_type = "application/json", description = "Optional"),
+    responses(
+        (status = 200, description = "The ended association", body = DoctorClinicResponse),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Not an admin", body = ErrorResponse),
+        (status = 404, description = "Unknown association", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 422, description = "Invalid body or id, or an end before the start", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+        (status = 503, description = "Database unavailable", body = ErrorResponse),
+    ))]
+pub async fn end_association(
+    admin: AdminUser,
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let id = AssociationId::from_uuid(path_uuid(&req, "association_id")?);
+    let object = json_object(&req, &body, BodyKind::Optional)?;
+    let mut reader = BodyReader::new(&object);
+    let end_date = reader.optional_datetime("end_date");
+    reader.finish()?;
+    let stamp = audit_stamp(&req, admin.0.id);
+    let association = state
+        .directory
+        .end_association(id, end_date, &stamp)
+        .await?;
+    Ok(HttpResponse::Ok().json(DoctorClinicResponse::from(&association)))
+}
+
+/// Ends every open association of a doctor with the clinic.
+#[utoipa::path(delete, path = "/api/v1/clinics/{clinic_id}/doctors/{doctor_id}", tag = "clinics", operation_id = "remove_doctor_association",
+    security(("bearerAuth" = [])),
+    params(
+        ("clinic_id" = uuid::Uuid, Path, description = "Clinic id"),
+        ("doctor_id" = uuid::Uuid, Path, description = "Doctor id"),
+    ),
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Not an admin", body = ErrorResponse),
+        (status = 404, description = "No open association for the pair", body = ErrorResponse),
+        (status = 422, description = "Malformed id", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+        (status = 503, description = "Database unavailable", body = ErrorResponse),
+    ))]
+pub async fn remove_association(
+    admin: AdminUser,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let clinic = ClinicId::from_uuid(path_uuid(&req, "clinic_id")?);
+    let doctor = DoctorId::from_uuid(path_uuid(&req, "doctor_id")?);
+    let stamp = audit_stamp(&req, admin.0.id);
+    state
+        .directory
+        .remove_association(doctor, clinic, &stamp)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Registers the clinic and association routes under `prefix`.
+pub fn routes(routes: &mut RouteRegistry, prefix: &str) {
+    let base = format!("{prefix}/clinics");
+    let one = format!("{base}/{{clinic_id}}");
+    let association = format!("{base}/doctor-associations/{{association_id}}");
+    routes
+        .route(Method::POST, &format!("{base}/"), create_clinic)
+        .route(Method::GET, &format!("{base}/"), list_clinics)
+        .route(Method::GET, &format!("{base}/search"), search_clinics)
+        .route(Method::GET, &format!("{base}/nearby"), nearby_clinics)
+        .route(Method::GET, &format!("{base}/slug/{{slug}}"), get_clinic_by_slug)
+        .route(Method::GET, &one, get_clinic)
+        .route(Method::PUT, &one, update_clinic)
+        .route(Method::DELETE, &one, delete_clinic)
+        .route(Method::POST, &format!("{one}/doctors"), create_association)
+        .route(Method::GET, &format!("{one}/doctors"), list_clinic_doctors)
+        .route(
+            Method::GET,
+            &format!("{base}/doctors/{{doctor_id}}/clinics"),
+            list_doctor_clinics,
+        )
+        .route(Method::PUT, &association, update_association)
+        .route(Method::POST, &format!("{association}/end"), end_association)
+        .route(
+            Method::DELETE,
+            &format!("{one}/doctors/{{doctor_id}}"),
+            remove_association,
+        );
+}
+
+/// OpenAPI paths of this module.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    create_clinic,
+    list_clinics,
+    search_clinics,
+    nearby_clinics,
+    get_clinic,
+    get_clinic_by_slug,
+    update_clinic,
+    delete_clinic,
+    create_association,
+    list_clinic_doctors,
+    list_doctor_clinics,
+    update_association,
+    end_association,
+    remove_association,
+))]
+pub struct Docs;

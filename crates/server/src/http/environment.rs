@@ -1,0 +1,147 @@
+//! `GET /api/v1/environment/conditions` (§8): air quality and weather for a point, served from
+//! the Redis cache when fresh, fetched from Google otherwise (one fetch per point at a time),
+//! and served stale with a `Warning` header when Google fails. Public: `Authorization` is never
+//! read.
+
+use actix_web::http::Method;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use medico24_environment::{ConditionsError, ConditionsReport, GridPoint, InvalidCoordinates};
+use serde::Serialize;
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::error::{ApiError, ApiResult, ErrorCode};
+use super::input::QueryReader;
+use super::routing::RouteRegistry;
+use super::wire;
+use crate::openapi::{ErrorResponse, ValidationErrorResponse};
+use crate::state::AppState;
+
+/// Message of the 503 when `GOOGLE_MAPS_API_KEY` is empty.
+pub const NOT_CONFIGURED: &str = "environment provider not configured";
+/// Message of the 502/503 when the provider fails and nothing can be served.
+pub const UNAVAILABLE: &str = "Environmental data currently unavailable";
+/// `Warning` header value of a stale answer.
+pub const STALE_WARNING: &str = "110 - \"Response is Stale\"";
+
+/// Current environmental conditions (§6.8).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = EnvironmentalConditions)]
+pub struct EnvironmentalConditionsResponse {
+    /// Air quality index.
+    pub aqi: i64,
+    /// Air quality category (e.g. `Moderate air quality`).
+    pub aqi_category: String,
+    /// Temperature in °C.
+    pub temperature: f64,
+    /// Weather description (e.g. `Partly cloudy`).
+    pub condition: String,
+    /// Relative humidity in %.
+    pub humidity: Option<f64>,
+    /// Dominant pollutant code (e.g. `pm25`).
+    pub dominant_pollutant: Option<String>,
+    /// When the values were observed.
+    #[serde(serialize_with = "wire::optional_datetime")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub observed_at: Option<DateTime<Utc>>,
+    /// `true` when the provider failed and older cached values are served.
+    pub stale: bool,
+}
+
+impl From<ConditionsReport> for EnvironmentalConditionsResponse {
+    fn from(report: ConditionsReport) -> Self {
+        let c = report.conditions;
+        Self {
+            aqi: c.aqi,
+            aqi_category: c.aqi_category,
+            temperature: c.temperature,
+            condition: c.condition,
+            humidity: c.humidity,
+            dominant_pollutant: c.dominant_pollutant,
+            observed_at: c.observed_at,
+            stale: report.stale,
+        }
+    }
+}
+
+/// Air quality and weather at a point.
+#[utoipa::path(get, path = "/api/v1/environment/conditions", tag = "environment",
+    operation_id = "environment_conditions",
+    params(
+        ("lat" = f64, Query, minimum = -90.0, maximum = 90.0, description = "Latitude (rounded to 3 decimals for lookup and caching)"),
+        ("lng" = f64, Query, minimum = -180.0, maximum = 180.0, description = "Longitude (rounded to 3 decimals for lookup and caching)"),
+    ),
+    responses(
+        (status = 200, description = "Current conditions; `stale: true` with `Warning: 110 - \"Response is Stale\"` when the provider failed and cached values up to 2 h old are served",
+            body = EnvironmentalConditionsResponse,
+            headers(("Warning" = String, description = "`110 - \"Response is Stale\"` on stale answers"))),
+        (status = 422, description = "Missing, malformed or out-of-range coordinates", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited (policy `environment`)", body = ErrorResponse),
+        (status = 502, description = "The provider answered with an error or an unusable body and nothing is cached", body = ErrorResponse),
+        (status = 503, description = "Provider not configured, or unreachable with nothing cached", body = ErrorResponse),
+    ))]
+pub async fn conditions(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    // Checked before anything else, the query included (§8 step 1).
+    let Some(environment) = state.environment.as_ref() else {
+        return Err(ApiError::unavailable(NOT_CONFIGURED));
+    };
+    let point = grid_point(&req)?;
+    let lookup = environment
+        .conditions(point)
+        .await
+        .map_err(ApiError::internal)?;
+    match lookup {
+        Ok(report) => {
+            let stale = report.stale;
+            let mut response = HttpResponse::Ok();
+            if stale {
+                response.insert_header((
+                    HeaderName::from_static("warning"),
+                    HeaderValue::from_static(STALE_WARNING),
+                ));
+            }
+            Ok(response.json(EnvironmentalConditionsResponse::from(report)))
+        }
+        // The adapter has logged the failure (service and kind); the key never reaches a log.
+        Err(ConditionsError::ProviderUnreachable(_)) => Err(ApiError::unavailable(UNAVAILABLE)),
+        Err(ConditionsError::ProviderFailed(_)) => {
+            Err(ApiError::new(ErrorCode::BadGateway, UNAVAILABLE))
+        }
+    }
+}
+
+/// `lat`/`lng` from the query, validated (§2.3 numbers, ranges of §8) and rounded to the grid.
+fn grid_point(req: &HttpRequest) -> ApiResult<GridPoint> {
+    let mut query = QueryReader::new(req);
+    let lat = query.required_number("lat", -90.0, 90.0);
+    let lng = query.required_number("lng", -180.0, 180.0);
+    query.finish()?;
+    let (Some(lat), Some(lng)) = (lat, lng) else {
+        return Err(ApiError::internal(
+            "query reader returned no coordinate without an issue",
+        ));
+    };
+    GridPoint::round(lat, lng).map_err(|invalid| {
+        let (field, message) = match invalid {
+            InvalidCoordinates::Latitude => ("lat", "Input should be between -90 and 90"),
+            InvalidCoordinates::Longitude => ("lng", "Input should be between -180 and 180"),
+        };
+        ApiError::invalid(vec![json!("query"), json!(field)], "value_error", message)
+    })
+}
+
+/// Registers the environment route under `prefix`.
+pub fn routes(routes: &mut RouteRegistry, prefix: &str) {
+    routes.route(
+        Method::GET,
+        &format!("{prefix}/environment/conditions"),
+        conditions,
+    );
+}
+
+/// OpenAPI paths of this module.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(conditions))]
+pub struct Docs;
