@@ -1,5 +1,11 @@
 //! `cargo xtask bench`: load-tests the release server with wrk and records the numbers in
 //! `docs/benchmarks.md`. To measure another endpoint, add a [`Case`] to [`CASES`].
+//!
+//! The server runs with `PHARMACY_CACHE_TTL_SECONDS=1`, so a pharmacy detail is cached for one
+//! second: the `pharmacy-detail-cached` case (one id over and over) misses at most once a second,
+//! and `pharmacy-detail-uncached` (a wrk script cycling through up to 20 000 distinct ids) comes
+//! back to an id only after its entry expired, so nearly every request misses. The table shows
+//! the cache hit rate each case really had, read from `/metrics`.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -25,7 +31,23 @@ struct Case {
     body: Option<&'static str>,
     /// Extra request headers.
     headers: &'static [(&'static str, &'static str)],
+    /// Which seeded pharmacy ids the path uses.
+    ids: Ids,
 }
+
+/// How a case's path names pharmacies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ids {
+    /// The path is used as is.
+    None,
+    /// `{pharmacy_id}` is one fixed seeded id, every request.
+    One,
+    /// `{pharmacy_id}` cycles through many distinct seeded ids (a wrk Lua `request` function).
+    Rotate,
+}
+
+/// At most this many distinct ids are cycled through by [`Ids::Rotate`].
+const ROTATED_IDS: u32 = 20_000;
 
 /// Every case, measured in this order.
 const CASES: &[Case] = &[
@@ -35,6 +57,7 @@ const CASES: &[Case] = &[
         path: "/api/v1/health",
         body: None,
         headers: &[],
+        ids: Ids::None,
     },
     Case {
         name: "ping",
@@ -42,6 +65,47 @@ const CASES: &[Case] = &[
         path: "/api/v1/ping",
         body: None,
         headers: &[],
+        ids: Ids::None,
+    },
+    Case {
+        name: "pharmacy-nearby-5km",
+        method: "GET",
+        path: "/api/v1/pharmacies/search/nearby?latitude=19.0760&longitude=72.8777&radius_km=5",
+        body: None,
+        headers: &[],
+        ids: Ids::None,
+    },
+    Case {
+        name: "pharmacy-nearby-10km",
+        method: "GET",
+        path: "/api/v1/pharmacies/search/nearby?latitude=19.0760&longitude=72.8777&radius_km=10",
+        body: None,
+        headers: &[],
+        ids: Ids::None,
+    },
+    Case {
+        name: "pharmacy-list-cached",
+        method: "GET",
+        path: "/api/v1/pharmacies?limit=20",
+        body: None,
+        headers: &[],
+        ids: Ids::None,
+    },
+    Case {
+        name: "pharmacy-detail-cached",
+        method: "GET",
+        path: "/api/v1/pharmacies/{pharmacy_id}",
+        body: None,
+        headers: &[],
+        ids: Ids::One,
+    },
+    Case {
+        name: "pharmacy-detail-uncached",
+        method: "GET",
+        path: "/api/v1/pharmacies/{pharmacy_id}",
+        body: None,
+        headers: &[],
+        ids: Ids::Rotate,
     },
 ];
 
@@ -67,6 +131,8 @@ struct Measurement {
     errors: u64,
     /// Server RSS right after the case, in KiB.
     rss_kib: Option<u64>,
+    /// Cache hits and lookups of the pharmacy caches during the case (from `/metrics`).
+    cache: Option<(u64, u64)>,
 }
 
 /// `cargo xtask bench`.
@@ -96,11 +162,16 @@ pub fn bench(mut args: Args) -> Result<()> {
     let db = pg.with_database(DATABASE);
     services::recreate_database(&db)?;
     let port = server::free_port()?;
-    let vars = isolated_server_env(&db, &redis, port);
+    let mut vars = isolated_server_env(&db, &redis, port);
+    // See the module docs: details are cached for one second.
+    vars.insert("PHARMACY_CACHE_TTL_SECONDS".to_owned(), "1".to_owned());
+    // A case can send more than 100 000 requests a minute from one address.
+    vars.insert("RATE_LIMIT_PER_MINUTE".to_owned(), "1000000000".to_owned());
     server::cli(&bin, &work, &vars, &["migrate"])?;
     let mut seed_vars = vars.clone();
     seed_vars.insert("SEED_PHARMACIES".to_owned(), options.pharmacies.to_string());
     server::cli(&bin, &work, &seed_vars, &["seed"])?;
+    let ids = seeded_ids(&db.url())?;
 
     let mut server = server::spawn(&bin, &work, &vars, port, &work.join("server.log"))?;
     server.wait_healthy(Duration::from_secs(60))?;
@@ -108,8 +179,13 @@ pub fn bench(mut args: Args) -> Result<()> {
     let idle_rss = proc_status_kib(pid, "VmRSS");
     let mut results = Vec::new();
     for case in CASES {
-        let mut measurement = run_case(case, port, &options, &work)?;
+        let before = pharmacy_cache_counts(port);
+        let mut measurement = run_case(case, port, &options, &work, &ids)?;
         measurement.rss_kib = proc_status_kib(pid, "VmRSS");
+        measurement.cache = match (before, pharmacy_cache_counts(port)) {
+            (Some(b), Some(a)) if a.1 > b.1 => Some((a.0 - b.0, a.1 - b.1)),
+            _ => None,
+        };
         results.push((case, measurement));
     }
     let peak_rss = proc_status_kib(pid, "VmHWM");
@@ -134,7 +210,65 @@ pub fn bench(mut args: Args) -> Result<()> {
     Ok(())
 }
 
-fn run_case(case: &Case, port: u16, options: &Options, work: &Path) -> Result<Measurement> {
+/// Up to [`ROTATED_IDS`] active seeded pharmacy ids, in a scrambled but repeatable order.
+fn seeded_ids(database_url: &str) -> Result<Vec<String>> {
+    let text = services::psql_query(
+        database_url,
+        &format!(
+            "SELECT id FROM pharmacies WHERE is_active ORDER BY hashtext(id::text), id \
+             LIMIT {ROTATED_IDS}"
+        ),
+    )?;
+    let ids: Vec<String> = text.lines().map(str::to_owned).collect();
+    if ids.is_empty() {
+        return Err("the bench database has no active pharmacies".to_owned());
+    }
+    Ok(ids)
+}
+
+/// `(hits, lookups)` of the `pharmacy` and `pharmacy_list` caches so far, from `/metrics`.
+fn pharmacy_cache_counts(port: u16) -> Option<(u64, u64)> {
+    let text = server::http_get_text(port, "/metrics").ok()?;
+    let mut hits = 0;
+    let mut lookups = 0;
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("medico24_cache_requests_total{") else {
+            continue;
+        };
+        if !(rest.contains("cache=\"pharmacy\"") || rest.contains("cache=\"pharmacy_list\"")) {
+            continue;
+        }
+        let value: u64 = rest
+            .rsplit(' ')
+            .next()
+            .and_then(|v| v.parse::<f64>().ok())
+            .map_or(0, |v| v as u64);
+        if rest.contains("result=\"hit\"") {
+            hits += value;
+            lookups += value;
+        } else if rest.contains("result=\"miss\"") || rest.contains("result=\"error\"") {
+            lookups += value;
+        }
+    }
+    Some((hits, lookups))
+}
+
+/// The path with `{pharmacy_id}` replaced by the first seeded id.
+fn concrete_path(case: &Case, ids: &[String]) -> String {
+    match ids.first() {
+        Some(id) if case.ids != Ids::None => case.path.replace("{pharmacy_id}", id),
+        _ => case.path.to_owned(),
+    }
+}
+
+fn run_case(
+    case: &Case,
+    port: u16,
+    options: &Options,
+    work: &Path,
+    ids: &[String],
+) -> Result<Measurement> {
+    let path = concrete_path(case, ids);
     println!("\n==> {} {} {}", case.name, case.method, case.path);
     let mut cmd = Command::new("wrk");
     cmd.arg(format!("--threads={}", options.threads))
@@ -144,13 +278,16 @@ fn run_case(case: &Case, port: u16, options: &Options, work: &Path) -> Result<Me
     for (name, value) in case.headers {
         cmd.arg("--header").arg(format!("{name}: {value}"));
     }
-    if case.method != "GET" || case.body.is_some() {
+    if case.method != "GET" || case.body.is_some() || case.ids == Ids::Rotate {
         let script = work.join(format!("{}.lua", case.name));
-        fs::write(&script, lua_script(case))
-            .with_context(|| format!("writing {}", script.display()))?;
+        let mut text = lua_script(case);
+        if case.ids == Ids::Rotate {
+            text.push_str(&rotating_request(case.path, ids));
+        }
+        fs::write(&script, text).with_context(|| format!("writing {}", script.display()))?;
         cmd.arg("--script").arg(&script);
     }
-    cmd.arg(format!("http://127.0.0.1:{port}{}", case.path));
+    cmd.arg(format!("http://127.0.0.1:{port}{path}"));
     println!("$ {}", process::display(&cmd));
     let output = process::output(&mut cmd)?;
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -176,6 +313,23 @@ fn lua_script(case: &Case) -> String {
         }
         script.push_str(&format!("wrk.body = [{level}[{body}]{level}]\n"));
     }
+    script
+}
+
+/// A wrk `request` function that sends `path` with `{pharmacy_id}` replaced by each of `ids`
+/// in turn (each wrk thread has its own counter, starting at a different offset).
+fn rotating_request(path: &str, ids: &[String]) -> String {
+    let (before, after) = path.split_once("{pharmacy_id}").unwrap_or((path, ""));
+    let mut script = String::from("local ids = {\n");
+    for id in ids {
+        let _ = writeln!(script, "  \"{id}\",");
+    }
+    let _ = write!(
+        script,
+        "}}\nlocal n = math.random(#ids)\n\
+         request = function()\n  n = n % #ids + 1\n  \
+         return wrk.format(nil, \"{before}\" .. ids[n] .. \"{after}\")\nend\n"
+    );
     script
 }
 
@@ -232,6 +386,7 @@ fn parse_wrk(output: &str) -> Result<Measurement> {
         requests: requests.ok_or_else(|| missing("the request count"))?,
         errors,
         rss_kib: None,
+        cache: None,
     })
 }
 
@@ -332,12 +487,18 @@ fn render(
         "- Load: {wrk_version}, {} threads, {} connections, {} s per case, on the same machine\n",
         options.threads, options.connections, options.duration_secs
     );
-    out.push_str("| Case | Request | Req/s | p50 | p99 | Requests | Errors | Server RSS after |\n");
-    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str(
+        "| Case | Request | Req/s | p50 | p99 | Requests | Errors | Cache hits | Server RSS after |\n",
+    );
+    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for (case, m) in results {
+        let cache = m.cache.map_or_else(
+            || "—".to_owned(),
+            |(hits, lookups)| format!("{:.1} %", hits as f64 * 100.0 / lookups.max(1) as f64),
+        );
         let _ = writeln!(
             out,
-            "| {} | `{} {}` | {:.0} | {} | {} | {} | {} | {} |",
+            "| {} | `{} {}` | {:.0} | {} | {} | {} | {} | {cache} | {} |",
             case.name,
             case.method,
             case.path,
@@ -352,7 +513,10 @@ fn render(
     let _ = writeln!(
         out,
         "\nServer RSS when idle before the load: {}; peak (VmHWM): {}. Errors are non-2xx/3xx \
-         responses plus socket errors.",
+         responses plus socket errors. Cache hits: share of the pharmacy cache lookups during the \
+         case that hit (`medico24_cache_requests_total`); the detail TTL is 1 s in this run, so \
+         `pharmacy-detail-uncached` (cycling through up to {ROTATED_IDS} ids) measures database \
+         reads and `pharmacy-detail-cached` (one id) Redis reads.",
         format_mib(idle_rss),
         format_mib(peak_rss)
     );
@@ -451,6 +615,14 @@ Transfer/sec:     22.88MB
     }
 
     #[test]
+    fn the_rotating_script_cycles_through_every_id() {
+        let ids = vec!["a".to_owned(), "b".to_owned()];
+        let script = rotating_request("/api/v1/pharmacies/{pharmacy_id}/hours", &ids);
+        assert!(script.starts_with("local ids = {\n  \"a\",\n  \"b\",\n}\n"));
+        assert!(script.contains(r#"wrk.format(nil, "/api/v1/pharmacies/" .. ids[n] .. "/hours")"#));
+    }
+
+    #[test]
     fn lua_script_sets_method_and_body() {
         let case = Case {
             name: "t",
@@ -458,6 +630,7 @@ Transfer/sec:     22.88MB
             path: "/x",
             body: Some("{\"a\":\"]]\"}"),
             headers: &[],
+            ids: Ids::None,
         };
         assert_eq!(
             lua_script(&case),

@@ -72,7 +72,7 @@ runs `medico24 migrate` and `medico24 seed`, then replaces itself with `medico24
 
 OPTIONS:
     --port N          Port to listen on (default: $PORT, else 8000)
-    --pharmacies N    Pharmacies to seed (default: $SEED_PHARMACIES, else 1000)
+    --pharmacies N    Pharmacies to seed (default: $SEED_PHARMACIES, else 10000)
     --release         Build and run the release profile
 
 Development defaults are passed only for variables that neither the environment nor ./.env
@@ -115,7 +115,7 @@ Prepares the services, creates the database if missing, runs `medico24 migrate` 
 `medico24 seed`.
 
 OPTIONS:
-    --pharmacies N        Pharmacies to seed (default: $SEED_PHARMACIES, else 1000)
+    --pharmacies N        Pharmacies to seed (default: $SEED_PHARMACIES, else 10000)
     --database-url URL    Database to seed (default: $DATABASE_URL or ./.env, else the local
                           postgres://postgres@127.0.0.1:5432/medico24)
     --release             Use the release build

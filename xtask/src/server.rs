@@ -165,6 +165,25 @@ pub fn http_status(port: u16, path: &str) -> std::io::Result<u16> {
         })
 }
 
+/// The body of `GET path` on 127.0.0.1:port (HTTP/1.1, `Connection: close`, read to the end;
+/// a chunked body keeps its chunk-size lines, which callers parsing lines can ignore).
+pub fn http_get_text(port: u16, path: &str) -> std::io::Result<String> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    let text = String::from_utf8_lossy(&response);
+    Ok(text
+        .split_once("\r\n\r\n")
+        .map_or_else(String::new, |(_, body)| body.to_owned()))
+}
+
 /// The last `lines` lines of a file, for error messages.
 pub fn tail(path: &Path, lines: usize) -> String {
     let text = fs::read_to_string(path).unwrap_or_default();

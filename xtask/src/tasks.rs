@@ -11,7 +11,7 @@ use crate::server::{self, Profile};
 use crate::services::{self, Apt};
 use crate::{Args, Context, Result, ops, process, schemathesis};
 
-const DEFAULT_SEED_PHARMACIES: u32 = 1000;
+const DEFAULT_SEED_PHARMACIES: u32 = 10_000;
 
 /// How a test phase ended.
 pub enum Outcome {

@@ -103,7 +103,7 @@ fn dashboards() -> Vec<(String, Value)> {
         .into_iter()
         .map(|path| {
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            let text = std::fs::read_to_string(&path).unwrap();
+            let text = std::fs::read_to_string(path).unwrap();
             let json = serde_json::from_str(&text)
                 .unwrap_or_else(|e| panic!("{name} is not valid JSON: {e}"));
             (name, json)
@@ -258,7 +258,7 @@ fn all_rules() -> Vec<(String, Rule)> {
         .into_iter()
         .flat_map(|path| {
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            let text = std::fs::read_to_string(&path).unwrap();
+            let text = std::fs::read_to_string(path).unwrap();
             parse_rules(&name, &text)
                 .into_iter()
                 .map(move |rule| (name.clone(), rule))
@@ -534,10 +534,10 @@ fn every_dashboard_query_and_rule_expression_is_promql_that_promtool_accepts() {
     std::fs::write(&file, yaml).unwrap();
     let output = Command::new(promtool())
         .args(["check", "rules"])
-        .arg(&file)
+        .arg(file)
         .output()
         .expect("running promtool");
-    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
