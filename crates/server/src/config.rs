@@ -199,6 +199,9 @@ pub struct Settings {
     pub fcm_concurrency: usize,
     /// `FCM_MAX_RETRIES`.
     pub fcm_max_retries: u32,
+    /// `FCM_BACKOFF_BASE_MS` (addition; default 1000): the first FCM retry delay; every delay of
+    /// §18.3 (backoff, `Retry-After`, the 30 s cap) scales with it, so tests can use 1 ms.
+    pub fcm_backoff_base: Duration,
     /// `GOOGLE_MAPS_API_KEY` (`None` when empty).
     pub google_maps_api_key: Option<Secret>,
     /// `GOOGLE_AIR_QUALITY_URL`.
@@ -223,6 +226,10 @@ pub struct Settings {
     pub broadcast_sync_limit: u32,
     /// `OUTBOX_POLL_INTERVAL_MS`.
     pub outbox_poll_interval: Duration,
+    /// `WORKERS_ENABLED` (addition; default true): run the outbox worker, the delivery recovery
+    /// sweep, the broadcast runner and the idempotency-key purge in this process. Tests that drive
+    /// the workers by hand set it to false.
+    pub workers_enabled: bool,
     /// Cache TTLs.
     pub cache_ttls: CacheTtls,
     /// `MAX_REQUEST_BODY_BYTES`.
@@ -521,6 +528,12 @@ impl Settings {
             google_oauth_token_url: r.optional("GOOGLE_OAUTH_TOKEN_URL"),
             fcm_concurrency: r.number("FCM_CONCURRENCY", 16_usize, 1, 1024),
             fcm_max_retries: r.number("FCM_MAX_RETRIES", 3, 0, 10),
+            fcm_backoff_base: Duration::from_millis(r.number(
+                "FCM_BACKOFF_BASE_MS",
+                1000,
+                1,
+                60_000,
+            )),
             google_maps_api_key,
             google_air_quality_url: r.text(
                 "GOOGLE_AIR_QUALITY_URL",
@@ -554,6 +567,7 @@ impl Settings {
                 10,
                 3_600_000,
             )),
+            workers_enabled: r.boolean("WORKERS_ENABLED", true),
             cache_ttls: CacheTtls {
                 user: Duration::from_secs(r.number("USER_CACHE_TTL_SECONDS", 1800, 1, u64::MAX)),
                 pharmacy: Duration::from_secs(r.number(

@@ -25,8 +25,20 @@ async fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
         Command::Migrate { revert_all } => migrate(&settings, revert_all).await,
-        Command::Seed { pharmacies, users, appointments } => {
-            seed(&settings, medico24_postgres::SeedSize { pharmacies, users, appointments }).await
+        Command::Seed {
+            pharmacies,
+            users,
+            appointments,
+        } => {
+            seed(
+                &settings,
+                medico24_postgres::SeedSize {
+                    pharmacies,
+                    users,
+                    appointments,
+                },
+            )
+            .await
         }
         Command::Openapi => print_openapi(&settings),
         Command::DevToken {
@@ -48,9 +60,10 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let push_enabled = settings.firebase_service_account.is_some();
     let environment_enabled = settings.google_maps_api_key.is_some();
     let app = Application::build(settings)?;
+    // From the sender actually built: an unusable service account also leaves sending disabled.
+    let push_enabled = app.state().notifications.push_enabled();
     tracing::info!(
         port = app.port(),
         push_enabled,
@@ -111,7 +124,12 @@ async fn migrate(settings: &Settings, revert_all: bool) -> anyhow::Result<()> {
 
 async fn seed(settings: &Settings, size: medico24_postgres::SeedSize) -> anyhow::Result<()> {
     medico24_postgres::seed_demo_data(settings.database_url.expose(), size).await?;
-    tracing::info!(pharmacies = size.pharmacies, users = size.users, appointments = size.appointments, "demo data loaded");
+    tracing::info!(
+        pharmacies = size.pharmacies,
+        users = size.users,
+        appointments = size.appointments,
+        "demo data loaded"
+    );
     Ok(())
 }
 

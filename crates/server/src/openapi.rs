@@ -150,6 +150,10 @@ pub fn document(settings: &Settings) -> OpenApiDoc {
     doc.merge(crate::http::environment::Docs::openapi());
     doc.merge(crate::http::appointments::Docs::openapi());
     doc.merge(crate::http::pharmacies::Docs::openapi());
+    doc.merge(crate::http::clinics::Docs::openapi());
+    doc.merge(crate::http::doctors::Docs::openapi());
+    doc.merge(crate::http::notifications::Docs::openapi());
+    doc.merge(crate::http::admin_notifications::Docs::openapi());
     CommonResponses.modify(&mut doc);
     doc.info.title = settings.app_name.clone();
     doc.info.version = settings.app_version.clone();

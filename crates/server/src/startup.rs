@@ -92,6 +92,38 @@ impl Application {
             SystemClock,
         ));
 
+        let directory_cache_requests = metrics.cache_requests.clone();
+        let directory = Arc::new(medico24_appointments::directory::DirectoryService::new(
+            medico24_postgres::PgDirectoryRepository::new(db.clone()),
+            medico24_redis::RedisDirectoryCache::new(
+                redis.clone(),
+                medico24_redis::DirectoryCacheTtls {
+                    clinic: settings.cache_ttls.clinic,
+                    doctor: settings.cache_ttls.doctor,
+                },
+                Some(Arc::new(move |cache, result| {
+                    directory_cache_requests
+                        .with_label_values(&[cache, result])
+                        .inc()
+                })),
+            ),
+            SystemClock,
+        ));
+
+        let sent_counter = metrics.notifications_sent.clone();
+        let notifications = Arc::new(medico24_notifications::NotificationService::new(
+            medico24_postgres::PgNotificationRepository::new(db.clone()),
+            crate::push::PushProvider::from_settings(&settings, &http_client, &metrics),
+            SystemClock,
+            Some(Arc::new(
+                move |outcome: medico24_notifications::SendMetric, count| {
+                    sent_counter
+                        .with_label_values(&[outcome.as_str()])
+                        .inc_by(count)
+                },
+            )),
+        ));
+
         let state = web::Data::new(AppState {
             settings: Arc::clone(&settings),
             db,
@@ -106,6 +138,8 @@ impl Application {
             admin_stats,
             appointments,
             pharmacies,
+            directory,
+            notifications,
         });
 
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
@@ -165,7 +199,16 @@ impl Application {
     /// # Errors
     /// When the server fails while running.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let workers = self
+            .state
+            .settings
+            .workers_enabled
+            .then(|| crate::workers::Workers::start(self.state.clone()));
         let result = self.server.await;
+        // Background work finishes its current item before the pool closes.
+        if let Some(workers) = workers {
+            workers.shutdown().await;
+        }
         self.state.db.close();
         result
     }

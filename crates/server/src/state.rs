@@ -34,6 +34,20 @@ pub type Pharmacies = medico24_pharmacy::PharmacyService<
     SystemClock,
 >;
 
+/// The care-directory service (clinics, doctors, associations) with its production adapters.
+pub type Directory = medico24_appointments::directory::DirectoryService<
+    medico24_postgres::PgDirectoryRepository,
+    medico24_redis::RedisDirectoryCache,
+    SystemClock,
+>;
+
+/// The notification service (push tokens, sends, outbox, broadcasts) with its production adapters.
+pub type Notifications = medico24_notifications::NotificationService<
+    medico24_postgres::PgNotificationRepository,
+    crate::push::PushProvider,
+    SystemClock,
+>;
+
 /// Everything a request may need; cloned cheaply (all members are handles).
 pub struct AppState {
     /// Configuration.
@@ -62,4 +76,8 @@ pub struct AppState {
     pub appointments: Arc<Appointments>,
     /// Pharmacies, locations, hours, nearby search, their caches.
     pub pharmacies: Arc<Pharmacies>,
+    /// Clinics, doctors and their associations, with the detail caches.
+    pub directory: Arc<Directory>,
+    /// Push tokens, notification sends and history, the outbox consumer, broadcasts.
+    pub notifications: Arc<Notifications>,
 }

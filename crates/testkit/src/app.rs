@@ -108,6 +108,9 @@ fn base_vars(
         ("GOOGLE_WEATHER_URL", google.weather_url()),
         ("CORS_ORIGINS", "http://localhost:3000".to_owned()),
         ("SHUTDOWN_TIMEOUT_SECONDS", "5".to_owned()),
+        // Background workers off: a test drives them with `medico24_server::workers::run_once`
+        // (or turns them on) so what it observes is deterministic.
+        ("WORKERS_ENABLED", "false".to_owned()),
         ("LOG_LEVEL", log_level),
         ("LOG_FORMAT", "json".to_owned()),
     ]
@@ -123,7 +126,15 @@ pub async fn spawn_app() -> TestApp {
 
 /// Spawns the app after `customize` adjusts its environment variables.
 pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
-    let db = TestDb::new().await;
+    spawn_app_with_db(TestDb::new().await, customize).await
+}
+
+/// Spawns the app on a database the test created itself (e.g. to point `DATABASE_URL` at a
+/// [`FaultProxy`](crate::FaultProxy) in front of `db` from `customize`); `TestApp::db` is `db`.
+pub async fn spawn_app_with_db(
+    db: TestDb,
+    customize: impl FnOnce(&mut HashMap<String, String>),
+) -> TestApp {
     let redis = TestRedis::new();
     let google = FakeGoogle::start().await;
     let firebase = FakeFirebase::start().await;

@@ -11,12 +11,14 @@ pub mod app;
 pub mod db;
 pub mod fakes;
 pub mod id_tokens;
+pub mod proxy;
 pub mod redis;
 
-pub use app::{TestApp, spawn_app, spawn_app_with};
+pub use app::{TestApp, spawn_app, spawn_app_with, spawn_app_with_db};
 pub use db::TestDb;
 pub use fakes::{FakeFirebase, FakeGoogle};
 pub use id_tokens::FirebaseKeys;
+pub use proxy::FaultProxy;
 pub use redis::TestRedis;
 
 /// Base URL of the PostgreSQL server tests create their databases on.

@@ -478,18 +478,15 @@ fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
-    let at = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
+    let at = DateTime::parse_from_rfc2822(value)
+        .ok()?
+        .with_timezone(&Utc);
     Some((at - now).to_std().unwrap_or(Duration::ZERO))
 }
 
 /// The wait before retry number `retry + 1`: `base × 2^retry × jitter` (jitter in 0.8–1.2), or
 /// `Retry-After` (scaled by `base` per second) when longer, never more than `30 × base`.
-fn retry_delay(
-    retry: u32,
-    retry_after: Option<Duration>,
-    base: Duration,
-    jitter: f64,
-) -> Duration {
+fn retry_delay(retry: u32, retry_after: Option<Duration>, base: Duration, jitter: f64) -> Duration {
     let scale = base.as_secs_f64();
     let backoff = base.mul_f64(2_f64.powi(i32::try_from(retry.min(16)).unwrap_or(16)) * jitter);
     let requested = retry_after.map_or(Duration::ZERO, |after| after.mul_f64(scale));

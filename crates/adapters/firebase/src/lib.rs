@@ -11,7 +11,7 @@ pub mod outcome;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-pub use id_token::{DEFAULT_CERTS_URL, FirebaseIdTokenVerifier, IdTokenVerifierConfig};
 pub use fcm::{DEFAULT_FCM_BASE_URL, FcmConfig, FcmPushSender, Sleeper, TokioSleeper};
+pub use id_token::{DEFAULT_CERTS_URL, FirebaseIdTokenVerifier, IdTokenVerifierConfig};
 pub use oauth::{CallObserver, ServiceAccount, ServiceAccountError};
 pub use outcome::{FetchObserver, Outcome};

@@ -295,8 +295,9 @@ impl<C: Clock> TokenSource<C> {
         let jwt = assertion(&self.account, self.scope, &self.token_url, self.clock.now())
             .map_err(|_| TokenError::Signing)?;
         // The assertion is base64url segments joined by dots: nothing to percent-encode.
-        let body =
-            format!("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion={jwt}");
+        let body = format!(
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion={jwt}"
+        );
         let mut response = self
             .http
             .post(&self.token_url)

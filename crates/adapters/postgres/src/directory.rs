@@ -20,7 +20,7 @@ use medico24_appointments::directory::{
     ClinicInsert, ClinicListItem, ClinicPatch, ClinicStatus, DirectoryRepository, Doctor,
     DoctorAtClinic, DoctorClinicSummary, DoctorFilter, DoctorListItem, DoctorPatch, GeoQuery,
     NearbyClinicFilter, NearbyDoctorFilter, NewAssociation, NewDoctor, RepoWriteError,
-    Verification, Window, days_from_json, slots_from_json,
+    Verification, Window, days_from_json, is_suffixed_form_of, slots_from_json,
 };
 use medico24_kernel::{AssociationId, AuditStamp, ClinicId, DoctorId, PortError, UserId};
 use serde_json::{Value, json};
@@ -575,7 +575,12 @@ impl DirectoryRepository for PgDirectoryRepository {
             .load(&mut conn)
             .await
             .map_err(port)?;
-        Ok(slugs.into_iter().flatten().collect())
+        // `base-%` also matches `base-x…`; only numeric suffixes compete with the base.
+        Ok(slugs
+            .into_iter()
+            .flatten()
+            .filter(|slug| is_suffixed_form_of(slug, base))
+            .collect())
     }
 
     async fn insert_clinic(
@@ -767,7 +772,8 @@ impl DirectoryRepository for PgDirectoryRepository {
                             .eq(new.consultation_duration_minutes),
                         doctor_clinics::department.eq(&new.department),
                         doctor_clinics::designation.eq(&new.designation),
-                        doctor_clinics::available_days.eq(new.available_days.clone().map(Value::from)),
+                        doctor_clinics::available_days
+                            .eq(new.available_days.clone().map(Value::from)),
                         doctor_clinics::available_time_slots
                             .eq(new.available_time_slots.clone().map(Value::Array)),
                         doctor_clinics::appointment_booking_enabled
@@ -811,8 +817,12 @@ impl DirectoryRepository for PgDirectoryRepository {
                             .map(|v| doctor_clinics::consultation_fee.eq(numeric!(Some(v), 2))),
                         p.consultation_duration_minutes
                             .map(|v| doctor_clinics::consultation_duration_minutes.eq(v)),
-                        p.department.as_ref().map(|v| doctor_clinics::department.eq(v)),
-                        p.designation.as_ref().map(|v| doctor_clinics::designation.eq(v)),
+                        p.department
+                            .as_ref()
+                            .map(|v| doctor_clinics::department.eq(v)),
+                        p.designation
+                            .as_ref()
+                            .map(|v| doctor_clinics::designation.eq(v)),
                         p.available_days
                             .as_ref()
                             .map(|v| doctor_clinics::available_days.eq(Value::from(v.clone()))),
@@ -967,8 +977,7 @@ impl DirectoryRepository for PgDirectoryRepository {
                 .filter(doctor_clinics::end_date.is_null());
         }
         let mut conn = self.conn().await?;
-        let rows: Vec<(DoctorBrief, AssociationRow)> =
-            query.load(&mut conn).await.map_err(port)?;
+        let rows: Vec<(DoctorBrief, AssociationRow)> = query.load(&mut conn).await.map_err(port)?;
         Ok(rows
             .into_iter()
             .map(|(d, a)| {
@@ -1098,9 +1107,9 @@ impl DirectoryRepository for PgDirectoryRepository {
                         .sql(", false)"),
                 )
             };
-            let any: Condition = rest
-                .iter()
-                .fold(speaks(first), |acc, language| Box::new(acc.or(speaks(language))));
+            let any: Condition = rest.iter().fold(speaks(first), |acc, language| {
+                Box::new(acc.or(speaks(language)))
+            });
             query = query.filter(any);
         }
         let mut conn = self.conn().await?;
@@ -1206,8 +1215,7 @@ impl DirectoryRepository for PgDirectoryRepository {
                             .eq(new.consultation_duration_minutes),
                         doctors::bio.eq(&new.bio),
                         doctors::languages_spoken.eq(new.languages_spoken.clone().map(Value::from)),
-                        doctors::medical_council_registration
-                            .eq(&new.medical_council_registration),
+                        doctors::medical_council_registration.eq(&new.medical_council_registration),
                         doctors::is_verified.eq(false),
                     ))
                     .returning(DoctorRow::as_returning())
@@ -1242,11 +1250,15 @@ impl DirectoryRepository for PgDirectoryRepository {
                 let p = &patch;
                 let row = diesel::update(doctors::table.find(id.as_uuid()))
                     .set((
-                        p.specialization.as_ref().map(|v| doctors::specialization.eq(v)),
+                        p.specialization
+                            .as_ref()
+                            .map(|v| doctors::specialization.eq(v)),
                         p.sub_specialization
                             .as_ref()
                             .map(|v| doctors::sub_specialization.eq(v)),
-                        p.qualification.as_ref().map(|v| doctors::qualification.eq(v)),
+                        p.qualification
+                            .as_ref()
+                            .map(|v| doctors::qualification.eq(v)),
                         p.experience_years.map(|v| doctors::experience_years.eq(v)),
                         p.consultation_fee
                             .map(|v| doctors::consultation_fee.eq(numeric!(Some(v), 2))),

@@ -9,8 +9,10 @@ use crate::database::DatabaseError;
 pub fn is_connection_error(error: &DieselError) -> bool {
     matches!(
         error,
-        DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
-            | DieselError::BrokenTransactionManager
+        DieselError::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _
+        ) | DieselError::BrokenTransactionManager
     )
 }
 

@@ -7,6 +7,7 @@ pub mod database;
 pub mod directory;
 pub mod errors;
 pub mod migrate;
+pub mod notifications;
 pub mod pharmacies;
 #[allow(
     missing_docs,
@@ -18,10 +19,11 @@ pub mod stats;
 pub mod users;
 
 pub use appointments::PgAppointmentRepository;
-pub use directory::PgDirectoryRepository;
 pub use database::{Database, DatabaseConfig, DatabaseError, PgConn, PoolStatus};
-pub use pharmacies::PgPharmacyRepository;
+pub use directory::PgDirectoryRepository;
 pub use migrate::{MigrationError, revert_all_migrations, run_migrations};
+pub use notifications::PgNotificationRepository;
+pub use pharmacies::PgPharmacyRepository;
 pub use seed::{SeedError, SeedSize, seed_demo_data};
 pub use stats::PgAdminStats;
 pub use users::PgUserRepository;

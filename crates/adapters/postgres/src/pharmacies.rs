@@ -108,13 +108,95 @@ struct HoursRow {
     is_closed: bool,
 }
 
-/// A nearby-search page row: the pharmacy and its distance.
+/// A nearby-search candidate: the pharmacy, the exact `<->` distance the scan is ordered by,
+/// and the reported `ST_Distance` in kilometres.
 #[derive(QueryableByName)]
 struct NearbyRow {
     #[diesel(embed)]
     pharmacy: PharmacyRow,
     #[diesel(sql_type = Float8)]
+    knn_m: f64,
+    #[diesel(sql_type = Float8)]
     distance_km: f64,
+}
+
+/// The first `fetch` matching pharmacies in distance order (`geo <-> point`).
+///
+/// Two PostgreSQL/PostGIS facts shape this statement:
+/// * Before PostgreSQL 17 an ordered GiST (KNN) index scan is only planned when the *whole*
+///   `ORDER BY` is the `<->` expression; `ORDER BY geo <-> point, id` makes the planner sort
+///   every match. So the statement orders by the distance alone (with a `LIMIT`, which lets the
+///   planner stop early) and the caller breaks ties by id.
+/// * `ST_DWithin(geography, …)` expands through its support function into
+///   `geo && _ST_Expand(point, r) AND _ST_DWithin(geo, point, r, false)` but estimates a
+///   handful of rows whatever the radius, which makes a bitmap scan plus a full sort look
+///   cheaper than the KNN scan. Writing the two conditions out gives the planner the box
+///   estimate of `&&` instead; the predicate is the same inclusive sphere test.
+async fn knn_candidates(
+    conn: &mut AsyncPgConnection,
+    query: &NearbyQuery,
+    now: DateTime<Utc>,
+    fetch: u64,
+) -> Result<Vec<NearbyRow>, PortError> {
+    let filter = &query.filter;
+    // $1 longitude, $2 latitude, $3 radius in metres, $4 is_active; optional filters follow.
+    let mut sql_text = format!(
+        "SELECT {PHARMACY_COLUMNS}, \
+                (l.geo <-> {POINT_SQL}) AS knn_m, \
+                ST_Distance(l.geo, {POINT_SQL}, false) / 1000.0 AS distance_km \
+           FROM pharmacy_locations l \
+           JOIN pharmacies ON pharmacies.id = l.pharmacy_id \
+          WHERE l.geo && _ST_Expand({POINT_SQL}, $3) \
+            AND _ST_DWithin(l.geo, {POINT_SQL}, $3, false) \
+            AND pharmacies.is_active = $4"
+    );
+    let mut next = 5;
+    let mut placeholder = || {
+        let p = format!("${next}");
+        next += 1;
+        p
+    };
+    let optional = [
+        ("is_verified", filter.is_verified),
+        ("supports_delivery", filter.supports_delivery),
+        ("supports_pickup", filter.supports_pickup),
+    ];
+    let mut flags = Vec::new();
+    for (column, value) in optional {
+        if let Some(value) = value {
+            sql_text.push_str(&format!(" AND pharmacies.{column} = {}", placeholder()));
+            flags.push(value);
+        }
+    }
+    if filter.open_now {
+        sql_text.push_str(&format!(
+            " AND {}{}{}",
+            OPEN_NOW_SQL[0],
+            placeholder(),
+            OPEN_NOW_SQL[1]
+        ));
+    }
+    sql_text.push_str(&format!(
+        " ORDER BY l.geo <-> {POINT_SQL} LIMIT {}",
+        placeholder()
+    ));
+    let mut statement = diesel::sql_query(sql_text)
+        .into_boxed()
+        .bind::<Float8, _>(query.center.longitude.get())
+        .bind::<Float8, _>(query.center.latitude.get())
+        .bind::<Float8, _>(query.radius.metres())
+        .bind::<Bool, _>(filter.is_active);
+    for flag in flags {
+        statement = statement.bind::<Bool, _>(flag);
+    }
+    if filter.open_now {
+        statement = statement.bind::<Timestamptz, _>(now);
+    }
+    statement
+        .bind::<Int8, _>(i64::try_from(fetch).unwrap_or(i64::MAX))
+        .load(conn)
+        .await
+        .map_err(port)
 }
 
 impl LocationRow {
@@ -492,69 +574,46 @@ impl PharmacyRepository for PgPharmacyRepository {
         query: &NearbyQuery,
         now: DateTime<Utc>,
     ) -> Result<Vec<PharmacyListItem>, PortError> {
-        let filter = &query.filter;
-        // $1 longitude, $2 latitude, $3 radius in metres, $4 is_active; optional filters follow.
-        let mut sql_text = format!(
-            "SELECT {PHARMACY_COLUMNS}, \
-                    ST_Distance(l.geo, {POINT_SQL}, false) / 1000.0 AS distance_km \
-               FROM pharmacy_locations l \
-               JOIN pharmacies ON pharmacies.id = l.pharmacy_id \
-              WHERE ST_DWithin(l.geo, {POINT_SQL}, $3, false) \
-                AND pharmacies.is_active = $4"
-        );
-        let mut next = 5;
-        let mut placeholder = || {
-            let p = format!("${next}");
-            next += 1;
-            p
-        };
-        let optional = [
-            ("is_verified", filter.is_verified),
-            ("supports_delivery", filter.supports_delivery),
-            ("supports_pickup", filter.supports_pickup),
-        ];
-        let mut flags = Vec::new();
-        for (column, value) in optional {
-            if let Some(value) = value {
-                sql_text.push_str(&format!(" AND pharmacies.{column} = {}", placeholder()));
-                flags.push(value);
-            }
-        }
-        if filter.open_now {
-            sql_text.push_str(&format!(
-                " AND {}{}{}",
-                OPEN_NOW_SQL[0],
-                placeholder(),
-                OPEN_NOW_SQL[1]
-            ));
-        }
-        sql_text.push_str(&format!(
-            " ORDER BY l.geo <-> {POINT_SQL}, pharmacies.id OFFSET {} LIMIT {}",
-            placeholder(),
-            placeholder()
-        ));
-        let mut statement = diesel::sql_query(sql_text)
-            .into_boxed()
-            .bind::<Float8, _>(query.center.longitude.get())
-            .bind::<Float8, _>(query.center.latitude.get())
-            .bind::<Float8, _>(query.radius.metres())
-            .bind::<Bool, _>(filter.is_active);
-        for flag in flags {
-            statement = statement.bind::<Bool, _>(flag);
-        }
-        if filter.open_now {
-            statement = statement.bind::<Timestamptz, _>(now);
-        }
-        let statement = statement
-            .bind::<Int8, _>(offset(query.window))
-            .bind::<Int8, _>(i64::from(query.window.limit()));
+        // The page is the first `skip + limit` rows in (distance, id) order. The KNN scan can
+        // only order by the distance (see `knn_candidates`), so fetch one row more than needed:
+        // when it is strictly farther than the last wanted row, every row at or below that
+        // distance is among the candidates and sorting them by (distance, id) is exact; when a
+        // tie straddles the boundary, fetch twice as many and look again.
+        let wanted = query
+            .window
+            .skip()
+            .saturating_add(u64::from(query.window.limit()));
+        let mut fetch = wanted.saturating_add(1);
         let mut conn = self.db.conn().await?;
-        let rows: Vec<NearbyRow> = statement.load(&mut conn).await.map_err(port)?;
-        let rows = rows
+        let mut rows = loop {
+            let rows = knn_candidates(&mut conn, query, now, fetch).await?;
+            let complete = u64::try_from(rows.len()).map_or(true, |n| n < fetch);
+            let boundary = usize::try_from(wanted).ok().and_then(|w| rows.get(w.checked_sub(1)?));
+            let separated = match (boundary, rows.last()) {
+                (Some(boundary), Some(last)) => last.knn_m > boundary.knn_m,
+                _ => true,
+            };
+            if complete || separated {
+                break rows;
+            }
+            fetch = fetch.saturating_mul(2);
+        };
+        if let Some(cut) = usize::try_from(wanted).ok().and_then(|w| rows.get(w.checked_sub(1)?)) {
+            let boundary = cut.knn_m;
+            rows.retain(|row| row.knn_m <= boundary);
+        }
+        rows.sort_by(|a, b| {
+            a.knn_m
+                .total_cmp(&b.knn_m)
+                .then(a.pharmacy.id.cmp(&b.pharmacy.id))
+        });
+        let page = rows
             .into_iter()
+            .skip(usize::try_from(query.window.skip()).unwrap_or(usize::MAX))
+            .take(usize::try_from(query.window.limit()).unwrap_or(usize::MAX))
             .map(|row| (row.pharmacy, Some(row.distance_km)))
             .collect();
-        Ok(assemble(&mut conn, rows).await?)
+        Ok(assemble(&mut conn, page).await?)
     }
 
     async fn update(

@@ -71,7 +71,12 @@ impl RedisDirectoryCache {
         self.redis.key(&format!("v2:doctor:{id}"))
     }
 
-    async fn get<T: DeserializeOwned>(&self, cache: &'static str, key: String, id: &str) -> Option<T> {
+    async fn get<T: DeserializeOwned>(
+        &self,
+        cache: &'static str,
+        key: String,
+        id: &str,
+    ) -> Option<T> {
         let cached = bounded(&self.redis, |mut conn| async move {
             let value: Option<String> = redis::cmd("GET").arg(&key).query_async(&mut conn).await?;
             Ok::<_, RedisError>(value)

@@ -16,6 +16,6 @@ pub use id::{
     AppointmentId, AssociationId, AuditEventId, BroadcastId, ClinicId, DoctorId, NotificationId,
     PharmacyId, PushTokenId, UserId,
 };
-pub use port::PortError;
 pub use paging::{Page, PageRequest, PageRequestError};
+pub use port::PortError;
 pub use role::{ParseRoleError, Role};

@@ -553,12 +553,12 @@ mod tests {
             assert_eq!(value.as_str(), *name);
             assert_eq!(name.parse::<NotificationStatus>(), Ok(*value));
         }
-        assert_eq!(
-            "Android".parse::<Platform>(),
-            Err(UnknownValue("platform"))
-        );
+        assert_eq!("Android".parse::<Platform>(), Err(UnknownValue("platform")));
         assert_eq!(NotificationType::ALL.len(), 7);
-        assert_eq!(BroadcastTarget::Doctors.role(), Some(medico24_kernel::Role::Doctor));
+        assert_eq!(
+            BroadcastTarget::Doctors.role(),
+            Some(medico24_kernel::Role::Doctor)
+        );
         assert_eq!(BroadcastTarget::All.role(), None);
     }
 
@@ -605,7 +605,11 @@ mod tests {
         let pairs: Vec<(&str, &str)> = data.iter().collect();
         assert_eq!(
             pairs,
-            vec![("count", "3"), ("flag", "true"), ("screen", "/appointments")]
+            vec![
+                ("count", "3"),
+                ("flag", "true"),
+                ("screen", "/appointments")
+            ]
         );
         assert!(PushData::from_json_lenient(Some(&serde_json::json!([1]))).is_empty());
         assert!(PushData::from_json_lenient(None).is_empty());

@@ -8,6 +8,9 @@ use crate::model::{DeliveryStatus, NotificationStatus};
 pub const PROVIDER_NOT_CONFIGURED: &str = "push provider not configured";
 /// `failure_reason` of a notification whose recipient has no active token (§17.2 step 3).
 pub const NO_ACTIVE_TOKENS: &str = "No active tokens for user";
+/// `failure_reason` of a pending delivery the recovery sweep does not send because its token
+/// was deactivated meanwhile (it may belong to another user by now).
+pub const TOKEN_DEACTIVATED: &str = "token deactivated";
 
 /// How FCM answered one message, after retries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,13 +99,11 @@ impl SettledDelivery {
     /// Rebuilds the state of a stored delivery: the code is the stored `failure_reason` up to its
     /// first `": "` (invalid-token reasons are the bare code).
     pub fn from_stored(status: DeliveryStatus, failure_reason: Option<&str>) -> Self {
-        let code = status
-            .is_failure()
-            .then(|| {
-                failure_reason
-                    .map(|r| r.split_once(": ").map_or(r, |(code, _)| code).to_owned())
-                    .unwrap_or_else(|| "unknown".to_owned())
-            });
+        let code = status.is_failure().then(|| {
+            failure_reason
+                .map(|r| r.split_once(": ").map_or(r, |(code, _)| code).to_owned())
+                .unwrap_or_else(|| "unknown".to_owned())
+        });
         Self { status, code }
     }
 }
@@ -220,7 +221,11 @@ mod tests {
             Some("All 2 deliveries failed: UNREGISTERED ×1, UNAVAILABLE ×1")
         );
         assert!(!outcome.delivered);
-        let repeated = settle(&[failed("timeout"), invalid("UNREGISTERED"), failed("timeout")]);
+        let repeated = settle(&[
+            failed("timeout"),
+            invalid("UNREGISTERED"),
+            failed("timeout"),
+        ]);
         assert_eq!(
             repeated.failure_reason.as_deref(),
             Some("All 3 deliveries failed: timeout ×2, UNREGISTERED ×1")

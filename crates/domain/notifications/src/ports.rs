@@ -5,13 +5,15 @@
 use std::future::Future;
 
 use chrono::{DateTime, Duration, Utc};
-use medico24_kernel::{AuditStamp, BroadcastId, NotificationId, Page, PageRequest, PushTokenId, UserId};
 pub use medico24_kernel::PortError;
+use medico24_kernel::{
+    AuditStamp, BroadcastId, NotificationId, Page, PageRequest, PushTokenId, UserId,
+};
 use serde_json::Value;
 
 use crate::model::{
     Broadcast, BroadcastStatus, BroadcastTarget, DeliveryId, DeliveryStatus, HistoryFilter,
-    LogFilter, NotificationDetail, NotificationStats, NotificationType, Notification,
+    LogFilter, Notification, NotificationDetail, NotificationStats, NotificationType,
     OutboxEventId, Platform, Priority, PushData, PushToken,
 };
 use crate::outcome::{NotificationOutcome, PushResult, SettledDelivery};
@@ -232,8 +234,10 @@ pub trait NotificationRepository: Send + Sync + 'static {
     ///
     /// # Errors
     /// [`PortError`] on infrastructure failure.
-    fn deactivate_all_tokens(&self, user: UserId)
-    -> impl Future<Output = Result<(), PortError>> + Send;
+    fn deactivate_all_tokens(
+        &self,
+        user: UserId,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
 
     /// Whether a `users` row with this id exists (active or not).
     ///
@@ -510,6 +514,8 @@ pub trait NotificationRepository: Send + Sync + 'static {
     ///
     /// # Errors
     /// [`PortError`] on infrastructure failure.
-    fn requeue_broadcast(&self, id: BroadcastId)
-    -> impl Future<Output = Result<(), PortError>> + Send;
+    fn requeue_broadcast(
+        &self,
+        id: BroadcastId,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
 }

@@ -3,9 +3,7 @@
 
 use std::sync::Arc;
 
-use medico24_kernel::{
-    AuditStamp, BroadcastId, Clock, NotificationId, Page, PageRequest, UserId,
-};
+use medico24_kernel::{AuditStamp, BroadcastId, Clock, NotificationId, Page, PageRequest, UserId};
 use serde_json::{Value, json};
 
 use crate::model::{
@@ -18,8 +16,8 @@ use crate::outcome::{
 };
 use crate::ports::{
     BroadcastProgress, DeliveryRecord, NewBroadcast, NewNotification, NotificationRepository,
-    OutboxClaim, OutboxEvent, PortError, PreparedNotification, PushMessage, PushSender,
-    SendAudit, SettledNotification, StalledNotification,
+    OutboxClaim, OutboxEvent, PortError, PreparedNotification, PushMessage, PushSender, SendAudit,
+    SettledNotification, StalledNotification,
 };
 
 /// Users per broadcast batch (§17.3).
@@ -469,7 +467,10 @@ where
     /// # Errors
     /// [`PortError`] when the claim itself fails.
     pub async fn process_outbox(&self) -> Result<OutboxReport, PortError> {
-        let events = self.repo.claim_outbox(OUTBOX_CLAIM, self.clock.now()).await?;
+        let events = self
+            .repo
+            .claim_outbox(OUTBOX_CLAIM, self.clock.now())
+            .await?;
         let mut report = OutboxReport {
             claimed: events.len(),
             ..OutboxReport::default()
@@ -789,7 +790,11 @@ where
     ///
     /// # Errors
     /// [`NotificationError::NotFound`] unless the caller owns it.
-    pub async fn mark_read(&self, id: NotificationId, owner: UserId) -> Result<(), NotificationError> {
+    pub async fn mark_read(
+        &self,
+        id: NotificationId,
+        owner: UserId,
+    ) -> Result<(), NotificationError> {
         if self.repo.mark_read(id, owner, self.clock.now()).await? {
             Ok(())
         } else {

@@ -40,12 +40,8 @@ fn harness_with(sender: FakePushSender) -> Harness {
     let observer: SendObserver = Arc::new(move |metric, n| {
         *recorded.lock().unwrap().entry(metric.as_str()).or_default() += n;
     });
-    let service = NotificationService::new(
-        repo.clone(),
-        sender.clone(),
-        clock.clone(),
-        Some(observer),
-    );
+    let service =
+        NotificationService::new(repo.clone(), sender.clone(), clock.clone(), Some(observer));
     Harness {
         repo,
         sender,
@@ -130,9 +126,22 @@ fn the_fake_repository_honours_the_contract() {
     run(contract::ownership(&repo, a, b, t0()));
     let repo = InMemoryNotifications::new();
     let a = repo.add_user(Role::Patient);
-    repo.insert_outbox(a, "appointment_created", json!({"title": "t", "body": "b"}), t0());
-    repo.insert_outbox(a, "appointment_created", json!({"title": "t", "body": "b"}), t0());
+    repo.insert_outbox(
+        a,
+        "appointment_created",
+        json!({"title": "t", "body": "b"}),
+        t0(),
+    );
+    repo.insert_outbox(
+        a,
+        "appointment_created",
+        json!({"title": "t", "body": "b"}),
+        t0(),
+    );
     run(contract::outbox(&repo, t0()));
+    let repo = InMemoryNotifications::new();
+    let (a, b) = (repo.add_user(Role::Patient), repo.add_user(Role::Patient));
+    run(contract::recovery(&repo, a, b, t0()));
 }
 
 #[test]
@@ -162,7 +171,10 @@ fn a_user_without_tokens_gets_a_failed_notification_and_zero_counts() {
     assert_eq!(result, SendResult::default());
     let notification = &h.repo.notifications()[0];
     assert_eq!(notification.status, NotificationStatus::Failed);
-    assert_eq!(notification.failure_reason.as_deref(), Some(NO_ACTIVE_TOKENS));
+    assert_eq!(
+        notification.failure_reason.as_deref(),
+        Some(NO_ACTIVE_TOKENS)
+    );
     assert_eq!(notification.sent_at, None);
     assert_eq!(h.metric("no_tokens"), 1);
     assert!(h.sender.sent().is_empty());
@@ -216,8 +228,18 @@ fn mixed_outcomes_settle_deliveries_tokens_and_the_notification() {
         .iter()
         .find(|d| d.delivery_status == DeliveryStatus::Sent)
         .unwrap();
-    assert!(sent.fcm_message_id.as_deref().unwrap().starts_with("projects/"));
-    let tablet = h.repo.tokens().into_iter().find(|t| t.fcm_token == "tablet").unwrap();
+    assert!(
+        sent.fcm_message_id
+            .as_deref()
+            .unwrap()
+            .starts_with("projects/")
+    );
+    let tablet = h
+        .repo
+        .tokens()
+        .into_iter()
+        .find(|t| t.fcm_token == "tablet")
+        .unwrap();
     assert!(!tablet.is_active, "the rejected token is deactivated");
     assert_eq!(h.metric("sent"), 1);
     assert_eq!(h.metric("invalid_token"), 1);
@@ -225,7 +247,11 @@ fn mixed_outcomes_settle_deliveries_tokens_and_the_notification() {
 
     let messages = h.sender.sent();
     assert_eq!(messages.len(), 3);
-    assert!(messages.iter().all(|m| m.title == "Hello" && m.body == "World"));
+    assert!(
+        messages
+            .iter()
+            .all(|m| m.title == "Hello" && m.body == "World")
+    );
     assert_eq!(
         messages[0].data.iter().collect::<Vec<_>>(),
         vec![("screen", "/home")]
@@ -276,12 +302,18 @@ fn without_credentials_every_delivery_is_recorded_failed_and_nothing_errors() {
     assert!(h.sender.sent().is_empty(), "nothing reaches the sender");
     let notification = &h.repo.notifications()[0];
     assert_eq!(notification.status, NotificationStatus::Failed);
-    assert_eq!(notification.failure_reason.as_deref(), Some(PROVIDER_NOT_CONFIGURED));
+    assert_eq!(
+        notification.failure_reason.as_deref(),
+        Some(PROVIDER_NOT_CONFIGURED)
+    );
     assert!(h.repo.deliveries().iter().all(|d| {
         d.delivery_status == DeliveryStatus::Failed
             && d.failure_reason.as_deref() == Some(PROVIDER_NOT_CONFIGURED)
     }));
-    assert!(h.repo.tokens().iter().all(|t| t.is_active), "tokens stay active");
+    assert!(
+        h.repo.tokens().iter().all(|t| t.is_active),
+        "tokens stay active"
+    );
     assert_eq!(h.metric("disabled"), 2);
     assert_eq!(h.metric("failed"), 0);
 }
@@ -346,7 +378,11 @@ fn an_outbox_event_yields_one_notification_with_a_delivery_per_active_token() {
             ("type", "appointment_created")
         ]
     );
-    assert_eq!(run(h.service.process_outbox()).unwrap().claimed, 0, "processed once");
+    assert_eq!(
+        run(h.service.process_outbox()).unwrap().claimed,
+        0,
+        "processed once"
+    );
     assert_eq!(run(h.service.outbox_pending()).unwrap(), 0);
 }
 
@@ -364,7 +400,11 @@ fn an_outbox_event_whose_transaction_fails_is_retried_with_backoff() {
     assert_eq!(row.available_at, t0() + chrono::Duration::seconds(2));
     assert_eq!(row.locked_until, None);
     assert!(row.last_error.is_some());
-    assert_eq!(run(h.service.process_outbox()).unwrap().claimed, 0, "not yet available");
+    assert_eq!(
+        run(h.service.process_outbox()).unwrap().claimed,
+        0,
+        "not yet available"
+    );
     h.clock.advance(chrono::Duration::seconds(2));
     assert_eq!(run(h.service.process_outbox()).unwrap().claimed, 1);
     assert_eq!(h.repo.outbox()[0].attempts, 2);
@@ -392,8 +432,12 @@ fn an_outbox_event_is_given_up_after_ten_attempts() {
 fn an_unusable_outbox_payload_is_given_up_with_its_reason() {
     let h = harness();
     let user = h.repo.add_user(Role::Patient);
-    h.repo
-        .insert_outbox(user, "appointment_created", json!({"body": "no title"}), t0());
+    h.repo.insert_outbox(
+        user,
+        "appointment_created",
+        json!({"body": "no title"}),
+        t0(),
+    );
     let report = run(h.service.process_outbox()).unwrap();
     assert_eq!(report.abandoned, 1);
     let row = &h.repo.outbox()[0];
@@ -414,11 +458,19 @@ fn events_claimed_by_a_worker_that_died_are_processed_once_the_lease_passes() {
     // The first worker claims and dies before doing anything else.
     let claimed = run(h.repo.claim_outbox(OUTBOX_CLAIM, t0())).unwrap();
     assert_eq!(claimed.len(), 3);
-    assert_eq!(run(h.service.process_outbox()).unwrap().claimed, 0, "leased");
+    assert_eq!(
+        run(h.service.process_outbox()).unwrap().claimed,
+        0,
+        "leased"
+    );
     h.clock.advance(chrono::Duration::seconds(61));
     let report = run(h.service.process_outbox()).unwrap();
     assert_eq!(report.processed, 3);
-    assert_eq!(h.repo.notifications().len(), 3, "one notification per event");
+    assert_eq!(
+        h.repo.notifications().len(),
+        3,
+        "one notification per event"
+    );
     assert!(h.repo.outbox().iter().all(|row| row.processed_at.is_some()));
     assert_eq!(h.sender.sent().len(), 3);
 }
@@ -434,9 +486,11 @@ fn deliveries_left_pending_by_a_crash_are_sent_by_the_recovery_sweep() {
     // A worker committed the notification, then died before sending.
     let claimed = run(h.repo.claim_outbox(OUTBOX_CLAIM, t0())).unwrap();
     let notification = crate::service::outbox_notification(&claimed[0]).unwrap();
-    run(h.repo.complete_outbox_event(claimed[0].id, &notification, t0()))
-        .unwrap()
-        .unwrap();
+    run(h
+        .repo
+        .complete_outbox_event(claimed[0].id, &notification, t0()))
+    .unwrap()
+    .unwrap();
     assert_eq!(run(h.service.recover_stalled()).unwrap(), 0, "too early");
     h.clock.advance(chrono::Duration::minutes(6));
     h.sender.script("tablet", [failed("UNAVAILABLE")]);
@@ -528,7 +582,10 @@ fn a_large_broadcast_is_queued_then_run_by_a_worker_and_resumed_without_resendin
     let mut running = run(h.service.claim_broadcast()).unwrap().unwrap();
     let step = run(h.service.advance_broadcast(&mut running)).unwrap();
     assert!(matches!(step, BroadcastStep::Progressed(p) if p.users == 500));
-    assert!(run(h.service.claim_broadcast()).unwrap().is_none(), "not stale yet");
+    assert!(
+        run(h.service.claim_broadcast()).unwrap().is_none(),
+        "not stale yet"
+    );
     h.clock.advance(chrono::Duration::minutes(11));
 
     let resumed = run(h.service.claim_broadcast()).unwrap().unwrap();
@@ -541,8 +598,7 @@ fn a_large_broadcast_is_queued_then_run_by_a_worker_and_resumed_without_resendin
     assert_eq!(done.failure_count, 0);
     let sent = h.sender.sent();
     assert_eq!(sent.len(), 1_200, "every device exactly once");
-    let distinct: std::collections::HashSet<&str> =
-        sent.iter().map(|m| m.token.as_str()).collect();
+    let distinct: std::collections::HashSet<&str> = sent.iter().map(|m| m.token.as_str()).collect();
     assert_eq!(distinct.len(), 1_200);
 }
 
@@ -641,23 +697,52 @@ fn history_and_stats_are_scoped_to_the_viewer_unless_admin() {
     run(h.service.send(command(other), &audit(admin))).unwrap();
     let history = run(h.service.history(owner, HistoryFilter::default(), page())).unwrap();
     assert_eq!(history.total, 2);
-    assert!(history.items[0].created_at > history.items[1].created_at, "newest first");
+    assert!(
+        history.items[0].created_at > history.items[1].created_at,
+        "newest first"
+    );
     let failed_only = HistoryFilter {
         status: Some(NotificationStatus::Delivered),
         notification_type: None,
     };
-    assert_eq!(run(h.service.history(owner, failed_only, page())).unwrap().total, 0);
+    assert_eq!(
+        run(h.service.history(owner, failed_only, page()))
+            .unwrap()
+            .total,
+        0
+    );
 
-    let mine = run(h.service.stats(Viewer { id: owner, is_admin: false }, 30)).unwrap();
+    let mine = run(h.service.stats(
+        Viewer {
+            id: owner,
+            is_admin: false,
+        },
+        30,
+    ))
+    .unwrap();
     assert_eq!(mine.total_count, 2);
     assert_eq!(mine.by_status.get("failed"), Some(&2));
     assert_eq!(mine.by_type.get("other"), Some(&2));
     assert_eq!(mine.by_priority.get("normal"), Some(&2));
     assert_eq!(mine.by_status.get("sent"), None, "only occurring values");
-    let all = run(h.service.stats(Viewer { id: admin, is_admin: true }, 30)).unwrap();
+    let all = run(h.service.stats(
+        Viewer {
+            id: admin,
+            is_admin: true,
+        },
+        30,
+    ))
+    .unwrap();
     assert_eq!(all.total_count, 3);
     h.clock.advance(chrono::Duration::days(31));
-    let old = run(h.service.stats(Viewer { id: admin, is_admin: true }, 30)).unwrap();
+    let old = run(h.service.stats(
+        Viewer {
+            id: admin,
+            is_admin: true,
+        },
+        30,
+    ))
+    .unwrap();
     assert_eq!(old.total_count, 0);
 }
 

@@ -17,11 +17,13 @@ use crate::model::{
     HistoryFilter, LogFilter, Notification, NotificationDetail, NotificationStats,
     NotificationStatus, OutboxEventId, Platform, PushToken,
 };
-use crate::outcome::{NO_ACTIVE_TOKENS, PushOutcome, PushResult, SettledDelivery};
+use crate::outcome::{
+    NO_ACTIVE_TOKENS, PushOutcome, PushResult, SettledDelivery, TOKEN_DEACTIVATED,
+};
 use crate::ports::{
     BroadcastProgress, DeliveryRecord, NewBroadcast, NewNotification, NotificationRepository,
-    OutboxClaim, OutboxEvent, PortError, PreparedNotification, PushMessage, PushSender,
-    PushTarget, SendAudit, SettledNotification, StalledNotification,
+    OutboxClaim, OutboxEvent, PortError, PreparedNotification, PushMessage, PushSender, PushTarget,
+    SendAudit, SettledNotification, StalledNotification,
 };
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -221,7 +223,9 @@ impl InMemoryNotifications {
     fn enter(&self) -> Result<MutexGuard<'_, State>, PortError> {
         let state = lock(&self.state);
         if state.unavailable {
-            Err(PortError::Unavailable("in-memory store switched off".into()))
+            Err(PortError::Unavailable(
+                "in-memory store switched off".into(),
+            ))
         } else {
             Ok(state)
         }
@@ -456,7 +460,8 @@ impl NotificationRepository for InMemoryNotifications {
                 if row.status != NotificationStatus::Read {
                     row.status = settled.outcome.status;
                 }
-                row.failure_reason.clone_from(&settled.outcome.failure_reason);
+                row.failure_reason
+                    .clone_from(&settled.outcome.failure_reason);
                 if settled.outcome.delivered {
                     row.delivered_at = Some(now);
                 }
@@ -488,6 +493,21 @@ impl NotificationRepository for InMemoryNotifications {
             .collect();
         let mut claimed = Vec::with_capacity(stalled_ids.len());
         for id in stalled_ids {
+            // Pending deliveries whose token went inactive are not sent (§21.1 privacy).
+            let inactive: HashSet<PushTokenId> = state
+                .tokens
+                .iter()
+                .filter(|t| !t.is_active)
+                .map(|t| t.id)
+                .collect();
+            for delivery in state.deliveries.iter_mut().filter(|d| {
+                d.notification_id == id
+                    && d.delivery_status == DeliveryStatus::Pending
+                    && inactive.contains(&d.push_token_id)
+            }) {
+                delivery.delivery_status = DeliveryStatus::Failed;
+                delivery.failure_reason = Some(TOKEN_DEACTIVATED.to_owned());
+            }
             let mut targets = Vec::new();
             let mut settled = Vec::new();
             let mut deliveries: Vec<&Delivery> = state
@@ -548,7 +568,11 @@ impl NotificationRepository for InMemoryNotifications {
             .values()
             .filter(|n| n.user_id == user)
             .filter(|n| filter.status.is_none_or(|s| n.status == s))
-            .filter(|n| filter.notification_type.is_none_or(|t| n.notification_type == t))
+            .filter(|n| {
+                filter
+                    .notification_type
+                    .is_none_or(|t| n.notification_type == t)
+            })
             .cloned()
             .collect();
         rows.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
@@ -625,7 +649,10 @@ impl NotificationRepository for InMemoryNotifications {
             .filter(|n| user.is_none_or(|u| n.user_id == u) && n.created_at >= since)
         {
             stats.total_count += 1;
-            *stats.by_status.entry(n.status.as_str().to_owned()).or_default() += 1;
+            *stats
+                .by_status
+                .entry(n.status.as_str().to_owned())
+                .or_default() += 1;
             *stats
                 .by_type
                 .entry(n.notification_type.as_str().to_owned())
@@ -649,7 +676,11 @@ impl NotificationRepository for InMemoryNotifications {
             .values()
             .filter(|n| filter.user_id.is_none_or(|u| n.user_id == u))
             .filter(|n| filter.status.is_none_or(|s| n.status == s))
-            .filter(|n| filter.from.is_none_or(|f| n.sent_at.is_some_and(|s| s >= f)))
+            .filter(|n| {
+                filter
+                    .from
+                    .is_none_or(|f| n.sent_at.is_some_and(|s| s >= f))
+            })
             .filter(|n| filter.to.is_none_or(|t| n.sent_at.is_some_and(|s| s <= t)))
             .cloned()
             .collect();
@@ -1003,7 +1034,9 @@ pub mod contract {
     use chrono::{DateTime, Duration, Utc};
     use medico24_kernel::{AuditStamp, NotificationId, UserId};
 
-    use crate::model::{DeliveryStatus, NotificationStatus, NotificationType, Platform, Priority, PushData};
+    use crate::model::{
+        DeliveryStatus, NotificationStatus, NotificationType, Platform, Priority, PushData,
+    };
     use crate::outcome::{NO_ACTIVE_TOKENS, NotificationOutcome};
     use crate::ports::{
         DeliveryRecord, NewNotification, NotificationRepository, PortError, SettledNotification,
@@ -1015,6 +1048,11 @@ pub mod contract {
             Ok(value) => value,
             Err(error) => panic!("{what}: unexpected port error: {error}"),
         }
+    }
+
+    /// `now` at the database's precision (microseconds), so stored times compare equal.
+    fn micros(now: DateTime<Utc>) -> DateTime<Utc> {
+        chrono::SubsecRound::trunc_subsecs(now, 6)
     }
 
     fn stored<T>(value: Option<T>) -> T {
@@ -1048,20 +1086,24 @@ pub mod contract {
         bob: UserId,
         now: DateTime<Utc>,
     ) {
+        let now = micros(now);
         let first = ok(
-            repo.register_token(alice, "token-a", Platform::Android, now).await,
+            repo.register_token(alice, "token-a", Platform::Android, now)
+                .await,
             "register",
         );
         assert!(first.is_active);
         let again = ok(
-            repo.register_token(alice, "token-a", Platform::Ios, now).await,
+            repo.register_token(alice, "token-a", Platform::Ios, now)
+                .await,
             "re-register",
         );
         assert_eq!(again.id, first.id, "re-registration keeps the row");
         assert_eq!(again.platform, Platform::Ios);
 
         let bobs = ok(
-            repo.register_token(bob, "token-a", Platform::Ios, now).await,
+            repo.register_token(bob, "token-a", Platform::Ios, now)
+                .await,
             "register for bob",
         );
         assert_ne!(bobs.id, first.id);
@@ -1077,14 +1119,19 @@ pub mod contract {
         assert_eq!(prepared.targets.len(), 1);
 
         ok(
-            repo.register_token(bob, "token-b", Platform::Ios, now).await,
+            repo.register_token(bob, "token-b", Platform::Ios, now)
+                .await,
             "second ios token",
         );
         let prepared = ok(
             repo.prepare_one(&notification(bob), None, now).await,
             "prepare for bob",
         );
-        let tokens: Vec<&str> = prepared.targets.iter().map(|t| t.fcm_token.as_str()).collect();
+        let tokens: Vec<&str> = prepared
+            .targets
+            .iter()
+            .map(|t| t.fcm_token.as_str())
+            .collect();
         assert_eq!(tokens, vec!["token-b"], "one active token per platform");
     }
 
@@ -1100,8 +1147,16 @@ pub mod contract {
         lonely: UserId,
         now: DateTime<Utc>,
     ) {
-        ok(repo.register_token(user, "android-1", Platform::Android, now).await, "token");
-        ok(repo.register_token(user, "web-1", Platform::Web, now).await, "token");
+        let now = micros(now);
+        ok(
+            repo.register_token(user, "android-1", Platform::Android, now)
+                .await,
+            "token",
+        );
+        ok(
+            repo.register_token(user, "web-1", Platform::Web, now).await,
+            "token",
+        );
         let none = ok(
             repo.prepare_one(&notification(lonely), None, now).await,
             "prepare without tokens",
@@ -1153,7 +1208,10 @@ pub mod contract {
             },
             retry_count: 2,
         }];
-        ok(repo.record_results(&records, &settled, later).await, "record");
+        ok(
+            repo.record_results(&records, &settled, later).await,
+            "record",
+        );
         let detail = stored(ok(repo.find(new.id).await, "find"));
         assert_eq!(
             detail.notification.status,
@@ -1163,7 +1221,10 @@ pub mod contract {
         assert_eq!(detail.notification.retry_count, 2);
         assert_eq!(detail.successful(), 1);
         assert_eq!(detail.failed(), 1);
-        let again = ok(repo.prepare_one(&notification(user), None, later).await, "prepare");
+        let again = ok(
+            repo.prepare_one(&notification(user), None, later).await,
+            "prepare",
+        );
         assert_eq!(again.targets.len(), 1, "the invalid token was deactivated");
         assert!(ok(repo.user_exists(user).await, "exists"));
         assert!(!ok(repo.user_exists(UserId::new_v7()).await, "exists"));
@@ -1180,20 +1241,112 @@ pub mod contract {
         admin: UserId,
         now: DateTime<Utc>,
     ) {
+        let now = micros(now);
         let stamp = AuditStamp::user(admin, "req-1", None);
-        let first = ok(repo.prepare_one(&notification(owner), None, now).await, "prepare");
-        assert!(!ok(repo.mark_read(first.notification_id, admin, now).await, "read"));
-        assert!(ok(repo.mark_read(first.notification_id, owner, now).await, "read"));
+        let first = ok(
+            repo.prepare_one(&notification(owner), None, now).await,
+            "prepare",
+        );
+        assert!(!ok(
+            repo.mark_read(first.notification_id, admin, now).await,
+            "read"
+        ));
+        assert!(ok(
+            repo.mark_read(first.notification_id, owner, now).await,
+            "read"
+        ));
         let later = now + Duration::seconds(5);
-        assert!(ok(repo.mark_read(first.notification_id, owner, later).await, "read"));
+        assert!(ok(
+            repo.mark_read(first.notification_id, owner, later).await,
+            "read"
+        ));
         let detail = stored(ok(repo.find(first.notification_id).await, "find"));
         assert_eq!(detail.notification.status, NotificationStatus::Read);
         assert_eq!(detail.notification.read_at, Some(now), "read_at is kept");
 
-        assert!(!ok(repo.delete(first.notification_id, admin, false, &stamp).await, "delete"));
-        assert!(ok(repo.delete(first.notification_id, admin, true, &stamp).await, "delete"));
+        assert!(!ok(
+            repo.delete(first.notification_id, admin, false, &stamp)
+                .await,
+            "delete"
+        ));
+        assert!(ok(
+            repo.delete(first.notification_id, admin, true, &stamp)
+                .await,
+            "delete"
+        ));
         assert!(ok(repo.find(first.notification_id).await, "find").is_none());
-        assert!(!ok(repo.delete(first.notification_id, owner, false, &stamp).await, "delete"));
+        assert!(!ok(
+            repo.delete(first.notification_id, owner, false, &stamp)
+                .await,
+            "delete"
+        ));
+    }
+
+    /// §17.1 recovery: a notification with deliveries pending longer than `after` is claimed
+    /// once (its `sent_at` re-stamped), with its pending deliveries as targets; a pending delivery
+    /// whose token went inactive is settled `failed` / `token deactivated` instead of sent.
+    ///
+    /// # Panics
+    /// When the repository breaks one of these rules.
+    pub async fn recovery<R: NotificationRepository>(
+        repo: &R,
+        user: UserId,
+        other: UserId,
+        now: DateTime<Utc>,
+    ) {
+        let now = micros(now);
+        ok(
+            repo.register_token(user, "phone-r", Platform::Android, now)
+                .await,
+            "token",
+        );
+        ok(
+            repo.register_token(user, "web-r", Platform::Web, now).await,
+            "token",
+        );
+        let prepared = ok(
+            repo.prepare_one(&notification(user), None, now).await,
+            "prepare",
+        );
+        assert_eq!(prepared.targets.len(), 2);
+        ok(
+            repo.register_token(other, "web-r", Platform::Web, now)
+                .await,
+            "steal",
+        );
+        let after = Duration::minutes(5);
+        assert!(
+            ok(
+                repo.claim_stalled(after, 10, now + Duration::minutes(4))
+                    .await,
+                "claim"
+            )
+            .is_empty(),
+            "too recent"
+        );
+        let later = now + Duration::minutes(6);
+        let stalled = ok(repo.claim_stalled(after, 10, later).await, "claim");
+        assert_eq!(stalled.len(), 1);
+        let tokens: Vec<&str> = stalled[0]
+            .prepared
+            .targets
+            .iter()
+            .map(|t| t.fcm_token.as_str())
+            .collect();
+        assert_eq!(tokens, vec!["phone-r"]);
+        assert_eq!(
+            stalled[0].settled,
+            vec![crate::outcome::SettledDelivery {
+                status: DeliveryStatus::Failed,
+                code: Some(crate::outcome::TOKEN_DEACTIVATED.to_owned()),
+            }]
+        );
+        assert!(
+            ok(repo.claim_stalled(after, 10, later).await, "claim").is_empty(),
+            "claiming re-stamps sent_at"
+        );
+        let detail = stored(ok(repo.find(prepared.notification_id).await, "find"));
+        assert_eq!(detail.notification.sent_at, Some(later));
     }
 
     /// §17.1: claims lease and count attempts, completing twice yields nothing the second time,
@@ -1202,6 +1355,7 @@ pub mod contract {
     /// # Panics
     /// When the repository breaks one of these rules.
     pub async fn outbox<R: NotificationRepository>(repo: &R, now: DateTime<Utc>) {
+        let now = micros(now);
         let claimed = ok(repo.claim_outbox(OUTBOX_CLAIM, now).await, "claim");
         assert_eq!(claimed.len(), 2, "two events were inserted by the caller");
         assert!(claimed.iter().all(|e| e.attempts == 1));
@@ -1211,33 +1365,48 @@ pub mod contract {
         );
         let first = &claimed[0];
         let mut new = notification(first.user_id);
-        let prepared = ok(repo.complete_outbox_event(first.id, &new, now).await, "complete");
+        let prepared = ok(
+            repo.complete_outbox_event(first.id, &new, now).await,
+            "complete",
+        );
         assert!(prepared.is_some());
         new.id = NotificationId::new_v7();
         assert!(
-            ok(repo.complete_outbox_event(first.id, &new, now).await, "complete").is_none(),
+            ok(
+                repo.complete_outbox_event(first.id, &new, now).await,
+                "complete"
+            )
+            .is_none(),
             "an event is processed once"
         );
         assert_eq!(ok(repo.count_outbox_pending().await, "pending"), 1);
 
         let second = &claimed[1];
         ok(
-            repo.retry_outbox_event(second.id, Duration::seconds(2), "boom", now).await,
+            repo.retry_outbox_event(second.id, Duration::seconds(2), "boom", now)
+                .await,
             "retry",
         );
         assert!(ok(repo.claim_outbox(OUTBOX_CLAIM, now).await, "claim").is_empty());
         let again = ok(
-            repo.claim_outbox(OUTBOX_CLAIM, now + Duration::seconds(3)).await,
+            repo.claim_outbox(OUTBOX_CLAIM, now + Duration::seconds(3))
+                .await,
             "claim",
         );
         assert_eq!(again.len(), 1);
         assert_eq!(again[0].attempts, 2);
         ok(
-            repo.abandon_outbox_event(second.id, OUTBOX_CLAIM.max_attempts, "bad payload").await,
+            repo.abandon_outbox_event(second.id, OUTBOX_CLAIM.max_attempts, "bad payload")
+                .await,
             "abandon",
         );
         assert!(
-            ok(repo.claim_outbox(OUTBOX_CLAIM, now + Duration::hours(1)).await, "claim").is_empty(),
+            ok(
+                repo.claim_outbox(OUTBOX_CLAIM, now + Duration::hours(1))
+                    .await,
+                "claim"
+            )
+            .is_empty(),
             "abandoned events are not claimed"
         );
         assert_eq!(ok(repo.count_outbox_pending().await, "pending"), 1);

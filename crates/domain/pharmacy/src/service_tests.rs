@@ -34,7 +34,12 @@ fn stamp() -> AuditStamp {
     AuditStamp::user(UserId::new_v7(), "req-1", None)
 }
 
-fn setup() -> (Service, InMemoryPharmacies, InMemoryPharmacyCache, FixedClock) {
+fn setup() -> (
+    Service,
+    InMemoryPharmacies,
+    InMemoryPharmacyCache,
+    FixedClock,
+) {
     let repo = InMemoryPharmacies::new();
     let cache = InMemoryPharmacyCache::new();
     let clock = FixedClock::at(now());
@@ -66,7 +71,11 @@ fn the_detail_is_cached_on_first_read_and_served_from_the_cache_after() {
     let calls = repo.calls();
     let second = run(service.detail_body(created.id, render_detail)).unwrap();
     assert_eq!(first, second);
-    assert_eq!(repo.calls(), calls, "the second read did not touch the repository");
+    assert_eq!(
+        repo.calls(),
+        calls,
+        "the second read did not touch the repository"
+    );
     assert_eq!(cache.stats().detail_hits, 1);
     assert_eq!(cache.stats().detail_misses, 1);
 }
@@ -89,7 +98,8 @@ fn every_write_drops_the_detail_and_bumps_the_list_generation() {
         close_time: NaiveTime::from_hms_opt(18, 0, 0).unwrap(),
         is_closed: false,
     };
-    let writes: Vec<(&str, Box<dyn Fn(&Service)>)> = vec![
+    type Write<'a> = Box<dyn Fn(&Service) + 'a>;
+    let writes: Vec<(&str, Write)> = vec![
         (
             "update",
             Box::new(|s: &Service| {
@@ -136,7 +146,11 @@ fn every_write_drops_the_detail_and_bumps_the_list_generation() {
         let generation = cache.generation();
         write(&service);
         assert!(cache.cached_detail(id).is_none(), "{name} drops the detail");
-        assert_eq!(cache.generation(), generation + 1, "{name} bumps the generation");
+        assert_eq!(
+            cache.generation(),
+            generation + 1,
+            "{name} bumps the generation"
+        );
     }
 }
 
@@ -148,8 +162,8 @@ fn empty_patches_and_failed_writes_invalidate_nothing() {
     let audit = repo.audit_events().len();
     let same = run(service.update(created.id, &PharmacyPatch::default(), &stamp())).unwrap();
     assert_eq!(same, created);
-    let same = run(service.update_location(created.id, &LocationPatch::default(), &stamp()))
-        .unwrap();
+    let same =
+        run(service.update_location(created.id, &LocationPatch::default(), &stamp())).unwrap();
     assert_eq!(same, created);
     let missing = PharmacyId::new_v7();
     let patch = PharmacyPatch {
@@ -196,7 +210,11 @@ fn a_pharmacy_without_a_location_is_returned_unchanged_by_a_location_patch() {
         run(service.update_location(created.id, &patch, &stamp())).unwrap(),
         without
     );
-    assert_eq!(cache.generation(), generation, "nothing written, nothing invalidated");
+    assert_eq!(
+        cache.generation(),
+        generation,
+        "nothing written, nothing invalidated"
+    );
 }
 
 #[test]
@@ -219,7 +237,10 @@ fn plain_listings_are_cached_per_generation_and_open_now_listings_never() {
     let empty = run(service.list_body(&filter, window, render_list)).unwrap();
     assert_eq!(empty, "");
     let calls = repo.calls();
-    assert_eq!(run(service.list_body(&filter, window, render_list)).unwrap(), "");
+    assert_eq!(
+        run(service.list_body(&filter, window, render_list)).unwrap(),
+        ""
+    );
     assert_eq!(repo.calls(), calls, "an empty listing is cached too");
 
     run(service.create(&sample("A", 19.0, 72.8), &stamp())).unwrap();
@@ -235,8 +256,14 @@ fn plain_listings_are_cached_per_generation_and_open_now_listings_never() {
     };
     let before = cache.stats();
     // Monday 15:30 in Kolkata: the sample is open 09:00–17:00 on Mondays.
-    assert_eq!(run(service.list_body(&open_now, window, render_list)).unwrap(), "A");
-    assert_eq!(run(service.list_body(&open_now, window, render_list)).unwrap(), "A");
+    assert_eq!(
+        run(service.list_body(&open_now, window, render_list)).unwrap(),
+        "A"
+    );
+    assert_eq!(
+        run(service.list_body(&open_now, window, render_list)).unwrap(),
+        "A"
+    );
     let after = cache.stats();
     assert_eq!(
         (after.list_hits, after.list_misses, after.puts),
@@ -272,8 +299,7 @@ fn an_outage_of_the_cache_only_costs_database_reads() {
     let calls = repo.calls();
     for _ in 0..2 {
         run(service.detail_body(created.id, render_detail)).unwrap();
-        run(service.list_body(&PharmacyFilter::default(), Window::default(), render_list))
-            .unwrap();
+        run(service.list_body(&PharmacyFilter::default(), Window::default(), render_list)).unwrap();
     }
     assert_eq!(repo.calls(), calls + 4, "every read went to the repository");
     run(service.verify(created.id, VerifyChange::Toggle, &stamp())).unwrap();
@@ -298,7 +324,10 @@ fn a_failing_renderer_is_an_unexpected_error_and_nothing_is_cached() {
     let (service, _, cache, _) = setup();
     let created = run(service.create(&sample("A", 19.0, 72.8), &stamp())).unwrap();
     let result = run(service.detail_body(created.id, |_| Err::<String, _>("boom")));
-    assert!(matches!(result, Err(PharmacyError::Port(PortError::Unexpected(_)))));
+    assert!(matches!(
+        result,
+        Err(PharmacyError::Port(PortError::Unexpected(_)))
+    ));
     assert!(cache.cached_detail(created.id).is_none());
 }
 

@@ -246,7 +246,8 @@ pub async fn dashboard(_admin: AdminUser, state: web::Data<AppState>) -> ApiResu
     let counts = counts?;
     let delivery_rate = counts.delivery_rate_percent();
     let uptime = state.started_at.elapsed().as_secs();
-    let push_configured = state.settings.firebase_service_account.is_some();
+    // The sender actually built: an unusable service account leaves push disabled.
+    let push_configured = state.notifications.push_enabled();
     let recent_activity = vec![
         activity(
             "online",

@@ -17,8 +17,10 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::admin::audit_stamp;
-use super::error::{ApiError, ApiResult};
-use super::input::{BodyKind, BodyReader, QueryReader, json_object, path_uuid, percent_decode};
+use super::error::{ApiError, ApiResult, ValidationIssue};
+use super::input::{
+    BodyKind, BodyReader, Object, QueryReader, json_object, path_uuid, percent_decode,
+};
 use super::routing::RouteRegistry;
 use super::wire;
 use crate::auth::AdminUser;
@@ -353,13 +355,12 @@ impl From<&ClinicForDoctor> for ClinicForDoctorResponse {
 // Request bodies (documentation; parsing is field by field)
 // ---------------------------------------------------------------------------------------------
 
-/// `POST /clinics/` and `PUT /clinics/{id}` body (ClinicIn; on PUT every field is optional and
-/// `null` means unchanged).
+/// `POST /clinics/` body (ClinicIn; `status`, `is_active` and `rating` are ignored).
 #[derive(Debug, serde::Deserialize, ToSchema)]
-pub struct ClinicRequest {
-    /// Name (required on create).
+pub struct ClinicCreateRequest {
+    /// Name.
     #[schema(min_length = 1, max_length = 255)]
-    pub name: Option<String>,
+    pub name: String,
     /// URL slug; generated from the name when absent, null or `""`.
     #[schema(max_length = 255, pattern = "^([a-z0-9]+(-[a-z0-9]+)*)?$")]
     pub slug: Option<String>,
@@ -372,7 +373,39 @@ pub struct ClinicRequest {
     /// Free-form contacts.
     #[schema(value_type = Option<Object>)]
     pub contacts: Option<Value>,
-    /// Address (required on create).
+    /// Address.
+    #[schema(min_length = 1, max_length = 2000)]
+    pub address: String,
+    /// Latitude, stored rounded to 8 decimals.
+    #[schema(minimum = -90, maximum = 90)]
+    pub latitude: Option<f64>,
+    /// Longitude, stored rounded to 8 decimals.
+    #[schema(minimum = -180, maximum = 180)]
+    pub longitude: Option<f64>,
+    /// Free-form opening hours.
+    #[schema(value_type = Option<Object>)]
+    pub opening_hours: Option<Value>,
+}
+
+/// `PUT /clinics/{id}` body: ClinicIn with every member optional, `null` = unchanged.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+pub struct ClinicUpdateRequest {
+    /// Name.
+    #[schema(min_length = 1, max_length = 255)]
+    pub name: Option<String>,
+    /// URL slug (`""` = unchanged).
+    #[schema(max_length = 255, pattern = "^([a-z0-9]+(-[a-z0-9]+)*)?$")]
+    pub slug: Option<String>,
+    /// Description.
+    #[schema(max_length = 5000)]
+    pub description: Option<String>,
+    /// Logo URL.
+    #[schema(max_length = 2048)]
+    pub logo_url: Option<String>,
+    /// Free-form contacts.
+    #[schema(value_type = Option<Object>)]
+    pub contacts: Option<Value>,
+    /// Address.
     #[schema(min_length = 1, max_length = 2000)]
     pub address: Option<String>,
     /// Latitude, stored rounded to 8 decimals.
@@ -384,19 +417,19 @@ pub struct ClinicRequest {
     /// Free-form opening hours.
     #[schema(value_type = Option<Object>)]
     pub opening_hours: Option<Value>,
-    /// Status (update only; ignored on create).
+    /// Clinic status.
     #[schema(pattern = "^(active|inactive|temporarily_closed|permanently_closed)$")]
     pub status: Option<String>,
 }
 
-/// AssociationIn (§13.7); on create also `doctor_id` (required) and `clinic_id` (optional,
-/// must equal the path id).
+/// `POST /clinics/{id}/doctors` body: AssociationIn (§13.7) plus `doctor_id` and the optional,
+/// redundant `clinic_id`.
 #[derive(Debug, serde::Deserialize, ToSchema)]
-pub struct AssociationRequest {
-    /// The doctor (required on create, ignored on update).
+pub struct AssociationCreateRequest {
+    /// The doctor.
     #[schema(format = Uuid)]
-    pub doctor_id: Option<String>,
-    /// When given on create, must equal the path id.
+    pub doctor_id: String,
+    /// When given, must equal the path id.
     #[schema(format = Uuid)]
     pub clinic_id: Option<String>,
     /// Default false.
@@ -421,7 +454,35 @@ pub struct AssociationRequest {
     pub available_time_slots: Option<Vec<Value>>,
     /// Default true.
     pub appointment_booking_enabled: Option<bool>,
-    /// Association status (update only).
+}
+
+/// `PUT /clinics/doctor-associations/{id}` body: AssociationIn with every member optional,
+/// `null` = unchanged.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+pub struct AssociationUpdateRequest {
+    /// Primary clinic of the doctor.
+    pub is_primary: Option<bool>,
+    /// 0–99 999 999.99, at most 2 decimals.
+    #[schema(minimum = 0, maximum = 99_999_999.99, multiple_of = 0.01)]
+    pub consultation_fee: Option<f64>,
+    /// 5–180.
+    #[schema(minimum = 5, maximum = 180)]
+    pub consultation_duration_minutes: Option<i64>,
+    /// Department.
+    #[schema(max_length = 200)]
+    pub department: Option<String>,
+    /// Designation.
+    #[schema(max_length = 200)]
+    pub designation: Option<String>,
+    /// At most 7 items of 1–20 characters.
+    #[schema(max_items = 7)]
+    pub available_days: Option<Vec<String>>,
+    /// At most 50 objects.
+    #[schema(value_type = Option<Vec<Object>>, max_items = 50)]
+    pub available_time_slots: Option<Vec<Value>>,
+    /// Booking flag.
+    pub appointment_booking_enabled: Option<bool>,
+    /// Association status.
     #[schema(pattern = "^(active|on_leave|temporarily_unavailable|inactive)$")]
     pub status: Option<String>,
 }
@@ -437,6 +498,97 @@ pub struct AssociationEndRequest {
 // ---------------------------------------------------------------------------------------------
 // Shared input helpers (also used by the doctors module)
 // ---------------------------------------------------------------------------------------------
+
+/// The message of a NUL character in text input: PostgreSQL text and jsonb cannot hold one, so
+/// it is refused up front (422) rather than failing in the database (500).
+const NUL_MESSAGE: &str = "Input should not contain NUL characters";
+
+/// 422 when the value of one of the free-text query parameters `keys` contains a NUL character
+/// (other parameters are parsed strictly or ignored, so they never reach the database).
+///
+/// # Errors
+/// 422 `value_error` at `["query", key]`.
+pub fn reject_nul_in_query(req: &HttpRequest, keys: &[&str]) -> Result<(), ApiError> {
+    let issues: Vec<ValidationIssue> = req
+        .query_string()
+        .split('&')
+        .filter_map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let (key, value) = (percent_decode(key), percent_decode(value));
+            (keys.contains(&key.as_str()) && value.contains('\0')).then(|| {
+                ValidationIssue::new(vec![json!("query"), json!(key)], "value_error", NUL_MESSAGE)
+            })
+        })
+        .collect();
+    if issues.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::validation(issues))
+    }
+}
+
+/// 422 when any string or key anywhere in a JSON body contains a NUL character.
+///
+/// # Errors
+/// 422 `value_error` at the location of each such value.
+pub fn reject_nul_in_body(object: &Object) -> Result<(), ApiError> {
+    fn walk(value: &Value, loc: &mut Vec<Value>, issues: &mut Vec<ValidationIssue>) {
+        match value {
+            Value::String(text) if text.contains('\0') => {
+                issues.push(ValidationIssue::new(
+                    loc.clone(),
+                    "value_error",
+                    NUL_MESSAGE,
+                ));
+            }
+            Value::Array(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    loc.push(json!(index));
+                    walk(item, loc, issues);
+                    loc.pop();
+                }
+            }
+            Value::Object(members) => {
+                for (key, member) in members {
+                    loc.push(json!(key));
+                    if key.contains('\0') {
+                        issues.push(ValidationIssue::new(
+                            loc.clone(),
+                            "value_error",
+                            NUL_MESSAGE,
+                        ));
+                    } else {
+                        walk(member, loc, issues);
+                    }
+                    loc.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut issues = Vec::new();
+    let mut loc = vec![json!("body")];
+    for (key, member) in object {
+        loc.push(json!(key));
+        walk(member, &mut loc, &mut issues);
+        loc.pop();
+    }
+    if issues.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::validation(issues))
+    }
+}
+
+/// A JSON object body (§2.2) without NUL characters.
+///
+/// # Errors
+/// As [`json_object`], and 422 for NUL characters.
+pub fn directory_body(req: &HttpRequest, body: &[u8], kind: BodyKind) -> Result<Object, ApiError> {
+    let object = json_object(req, body, kind)?;
+    reject_nul_in_body(&object)?;
+    Ok(object)
+}
 
 /// `skip` (≥ 0, default 0) and `limit` (1–100, default 20).
 pub fn read_window(query: &mut QueryReader) -> Window {
@@ -602,7 +754,7 @@ impl From<RemoveAssociationError> for ApiError {
 /// Creates a clinic.
 #[utoipa::path(post, path = "/api/v1/clinics/", tag = "clinics", operation_id = "create_clinic",
     security(("bearerAuth" = [])),
-    request_body(content = ClinicRequest, content_type = "application/json"),
+    request_body(content = ClinicCreateRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "The new clinic", body = ClinicResponse),
         (status = 400, description = "Slug taken", body = ErrorResponse),
@@ -619,7 +771,7 @@ pub async fn create_clinic(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let object = json_object(&req, &body, BodyKind::Required)?;
+    let object = directory_body(&req, &body, BodyKind::Required)?;
     let mut reader = BodyReader::new(&object);
     let name = reader.required_string("name", 1, 255);
     let slug = read_slug(&mut reader);
@@ -632,7 +784,9 @@ pub async fn create_clinic(
     let opening_hours = reader.optional_object("opening_hours").cloned();
     reader.finish()?;
     let (Some(name), Some(address)) = (name, address) else {
-        return Err(ApiError::internal("required clinic fields passed validation unset"));
+        return Err(ApiError::internal(
+            "required clinic fields passed validation unset",
+        ));
     };
     let clinic = NewClinic {
         name,
@@ -651,6 +805,7 @@ pub async fn create_clinic(
 }
 
 async fn list_or_search(req: &HttpRequest, state: &AppState) -> ApiResult<HttpResponse> {
+    reject_nul_in_query(req, &["name_search"])?;
     let mut query = QueryReader::new(req);
     let window = read_window(&mut query);
     let filter = ClinicFilter {
@@ -789,6 +944,10 @@ pub async fn get_clinic_by_slug(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let slug = percent_decode(req.match_info().get("slug").unwrap_or_default());
+    if slug.contains('\0') {
+        // No stored slug can contain one (and PostgreSQL text cannot hold it).
+        return Err(ApiError::not_found(CLINIC_NOT_FOUND));
+    }
     let clinic = state
         .directory
         .clinic_by_slug(&slug)
@@ -801,7 +960,7 @@ pub async fn get_clinic_by_slug(
 #[utoipa::path(put, path = "/api/v1/clinics/{clinic_id}", tag = "clinics", operation_id = "update_clinic",
     security(("bearerAuth" = [])),
     params(("clinic_id" = uuid::Uuid, Path, description = "Clinic id")),
-    request_body(content = ClinicRequest, content_type = "application/json"),
+    request_body(content = ClinicUpdateRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The clinic", body = ClinicResponse),
         (status = 400, description = "Slug taken", body = ErrorResponse),
@@ -820,7 +979,7 @@ pub async fn update_clinic(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let id = ClinicId::from_uuid(path_uuid(&req, "clinic_id")?);
-    let object = json_object(&req, &body, BodyKind::Required)?;
+    let object = directory_body(&req, &body, BodyKind::Required)?;
     let mut reader = BodyReader::new(&object);
     let patch = ClinicPatch {
         name: reader.optional_string("name", 1, 255),
@@ -897,7 +1056,7 @@ fn read_association_fields(reader: &mut BodyReader<'_>) -> AssociationFields {
 #[utoipa::path(post, path = "/api/v1/clinics/{clinic_id}/doctors", tag = "clinics", operation_id = "create_doctor_association",
     security(("bearerAuth" = [])),
     params(("clinic_id" = uuid::Uuid, Path, description = "Clinic id")),
-    request_body(content = AssociationRequest, content_type = "application/json"),
+    request_body(content = AssociationCreateRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "The new association", body = DoctorClinicResponse),
         (status = 400, description = "Clinic id mismatch or already associated", body = ErrorResponse),
@@ -916,7 +1075,7 @@ pub async fn create_association(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let clinic_id = ClinicId::from_uuid(path_uuid(&req, "clinic_id")?);
-    let object = json_object(&req, &body, BodyKind::Required)?;
+    let object = directory_body(&req, &body, BodyKind::Required)?;
     let mut reader = BodyReader::new(&object);
     let doctor_id = reader.required_uuid("doctor_id");
     let body_clinic_id = reader.optional_uuid("clinic_id");
@@ -1009,7 +1168,7 @@ pub async fn list_doctor_clinics(
 #[utoipa::path(put, path = "/api/v1/clinics/doctor-associations/{association_id}", tag = "clinics", operation_id = "update_doctor_association",
     security(("bearerAuth" = [])),
     params(("association_id" = uuid::Uuid, Path, description = "Association id")),
-    request_body(content = AssociationRequest, content_type = "application/json"),
+    request_body(content = AssociationUpdateRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The association", body = DoctorClinicResponse),
         (status = 401, description = "Not authenticated", body = ErrorResponse),
@@ -1027,7 +1186,7 @@ pub async fn update_association(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let id = AssociationId::from_uuid(path_uuid(&req, "association_id")?);
-    let object = json_object(&req, &body, BodyKind::Required)?;
+    let object = directory_body(&req, &body, BodyKind::Required)?;
     let mut reader = BodyReader::new(&object);
     let fields = read_association_fields(&mut reader);
     let status = reader
@@ -1075,7 +1234,7 @@ pub async fn end_association(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let id = AssociationId::from_uuid(path_uuid(&req, "association_id")?);
-    let object = json_object(&req, &body, BodyKind::Optional)?;
+    let object = directory_body(&req, &body, BodyKind::Optional)?;
     let mut reader = BodyReader::new(&object);
     let end_date = reader.optional_datetime("end_date");
     reader.finish()?;
@@ -1128,7 +1287,11 @@ pub fn routes(routes: &mut RouteRegistry, prefix: &str) {
         .route(Method::GET, &format!("{base}/"), list_clinics)
         .route(Method::GET, &format!("{base}/search"), search_clinics)
         .route(Method::GET, &format!("{base}/nearby"), nearby_clinics)
-        .route(Method::GET, &format!("{base}/slug/{{slug}}"), get_clinic_by_slug)
+        .route(
+            Method::GET,
+            &format!("{base}/slug/{{slug}}"),
+            get_clinic_by_slug,
+        )
         .route(Method::GET, &one, get_clinic)
         .route(Method::PUT, &one, update_clinic)
         .route(Method::DELETE, &one, delete_clinic)

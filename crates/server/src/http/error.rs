@@ -327,6 +327,12 @@ impl From<medico24_postgres::DatabaseError> for ApiError {
                 tracing::warn!(error = %cause, "database unavailable");
                 ApiError::unavailable("Database unavailable")
             }
+            medico24_postgres::DatabaseError::Query(query)
+                if medico24_postgres::errors::is_connection_error(&query) =>
+            {
+                tracing::warn!(error = %query, "database connection lost");
+                ApiError::unavailable("Database unavailable")
+            }
             other @ (medico24_postgres::DatabaseError::Query(_)
             | medico24_postgres::DatabaseError::Config(_)) => ApiError::internal(other),
         }

@@ -1,11 +1,14 @@
 //! The HTTP layer: routes, handlers, DTOs, extractors, middleware and the error envelope.
 
 pub mod admin;
+pub mod admin_notifications;
 pub mod admin_stats;
 pub mod appointments;
 pub mod auth;
 pub mod client_ip;
+pub mod clinics;
 pub mod docs;
+pub mod doctors;
 pub mod environment;
 pub mod error;
 pub mod extract;
@@ -13,6 +16,7 @@ pub mod health;
 pub mod input;
 pub mod metrics;
 pub mod middleware;
+pub mod notifications;
 pub mod pharmacies;
 pub mod rate_limit;
 pub mod routing;
@@ -32,8 +36,16 @@ pub fn api_routes(prefix: &str) -> RouteRegistry {
         .route(Method::GET, "/", health::root)
         .route(Method::GET, "/metrics", metrics::metrics)
         .route(Method::GET, &format!("{prefix}/health"), health::health)
-        .route(Method::GET, &format!("{prefix}/health/detailed"), health::detailed)
-        .route(Method::GET, &format!("{prefix}/health/ready"), health::ready)
+        .route(
+            Method::GET,
+            &format!("{prefix}/health/detailed"),
+            health::detailed,
+        )
+        .route(
+            Method::GET,
+            &format!("{prefix}/health/ready"),
+            health::ready,
+        )
         .route(Method::GET, &format!("{prefix}/ping"), health::ping);
     // One line per capability module.
     auth::routes(&mut routes, prefix);
@@ -43,6 +55,10 @@ pub fn api_routes(prefix: &str) -> RouteRegistry {
     environment::routes(&mut routes, prefix);
     appointments::routes(&mut routes, prefix);
     pharmacies::routes(&mut routes, prefix);
+    clinics::routes(&mut routes, prefix);
+    doctors::routes(&mut routes, prefix);
+    notifications::routes(&mut routes, prefix);
+    admin_notifications::routes(&mut routes, prefix);
     routes
 }
 

@@ -21,9 +21,7 @@ use utoipa::ToSchema;
 
 use super::admin::audit_stamp;
 use super::error::{ApiError, ApiResult};
-use super::input::{
-    BodyKind, BodyReader, QueryReader, json_object, path_int, path_uuid,
-};
+use super::input::{BodyKind, BodyReader, QueryReader, json_object, path_int, path_uuid};
 use super::routing::RouteRegistry;
 use super::wire;
 use crate::auth::AdminUser;
@@ -287,11 +285,17 @@ pub struct HoursIn {
     #[schema(minimum = 1, maximum = 7)]
     pub day_of_week: i64,
     /// `HH:MM` or `HH:MM:SS`.
-    #[schema(example = "09:00", pattern = r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?$")]
+    #[schema(
+        example = "09:00",
+        pattern = r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?$"
+    )]
     pub open_time: String,
     /// `HH:MM` or `HH:MM:SS`; earlier than `open_time` runs past midnight; equal (not closed)
     /// means open all day.
-    #[schema(example = "21:00", pattern = r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?$")]
+    #[schema(
+        example = "21:00",
+        pattern = r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?$"
+    )]
     pub close_time: String,
     /// Closed all day (default false).
     pub is_closed: Option<bool>,
@@ -385,18 +389,32 @@ pub struct LocationUpdateRequest {
 fn text(reader: &mut BodyReader<'_>, name: &str, value: Option<String>) -> Option<String> {
     let value = value?;
     if value.contains('\0') {
-        reader.issue(name, "value_error", format!("{name} must not contain NUL characters"));
+        reader.issue(
+            name,
+            "value_error",
+            format!("{name} must not contain NUL characters"),
+        );
         return None;
     }
     Some(value)
 }
 
-fn required_text(reader: &mut BodyReader<'_>, name: &str, min: usize, max: usize) -> Option<String> {
+fn required_text(
+    reader: &mut BodyReader<'_>,
+    name: &str,
+    min: usize,
+    max: usize,
+) -> Option<String> {
     let value = reader.required_string(name, min, max);
     text(reader, name, value)
 }
 
-fn optional_text(reader: &mut BodyReader<'_>, name: &str, min: usize, max: usize) -> Option<String> {
+fn optional_text(
+    reader: &mut BodyReader<'_>,
+    name: &str,
+    min: usize,
+    max: usize,
+) -> Option<String> {
     let value = reader.optional_string(name, min, max);
     text(reader, name, value)
 }
@@ -480,8 +498,13 @@ fn hours_list(reader: &mut BodyReader<'_>) -> Vec<HoursInput> {
         let mut nested = BodyReader::nested(item, loc.clone());
         let parsed = hours_input(&mut nested);
         reader.absorb(nested);
-        if let Some(parsed) = parsed {
-            let day = usize::from(parsed.day_of_week.get());
+        // Duplicates are found from the weekday alone, even when another member is invalid.
+        let day = item
+            .get("day_of_week")
+            .and_then(Value::as_f64)
+            .filter(|d| d.fract() == 0.0 && (1.0..=7.0).contains(d))
+            .map(|d| d as usize);
+        if let Some(day) = day {
             if seen[day] {
                 let mut loc = loc;
                 loc.push(json!("day_of_week"));
@@ -492,8 +515,8 @@ fn hours_list(reader: &mut BodyReader<'_>) -> Vec<HoursInput> {
                 );
             }
             seen[day] = true;
-            hours.push(parsed);
         }
+        hours.extend(parsed);
     }
     hours
 }
@@ -620,7 +643,9 @@ pub async fn create_pharmacy(
     reader.finish()?;
     let (Some(name), Some(location)) = (name, location) else {
         // Unreachable: a missing member was reported above.
-        return Err(ApiError::internal("create body validated without name or location"));
+        return Err(ApiError::internal(
+            "create body validated without name or location",
+        ));
     };
     let new = NewPharmacy {
         name,
@@ -733,7 +758,9 @@ pub async fn nearby_pharmacies(
     let filter = read_filter(&mut query);
     query.finish()?;
     let (Some(latitude), Some(longitude)) = (latitude, longitude) else {
-        return Err(ApiError::internal("nearby query validated without coordinates"));
+        return Err(ApiError::internal(
+            "nearby query validated without coordinates",
+        ));
     };
     nearby_body(&state, latitude, longitude, radius, filter, window).await
 }
@@ -985,7 +1012,11 @@ pub fn routes(routes: &mut RouteRegistry, prefix: &str) {
     routes
         .route(Method::POST, &base, create_pharmacy)
         .route(Method::GET, &base, list_pharmacies)
-        .route(Method::GET, &format!("{base}/search/nearby"), nearby_pharmacies)
+        .route(
+            Method::GET,
+            &format!("{base}/search/nearby"),
+            nearby_pharmacies,
+        )
         .route(Method::GET, &one, get_pharmacy)
         .route(Method::PATCH, &one, update_pharmacy)
         .route(Method::DELETE, &one, delete_pharmacy)

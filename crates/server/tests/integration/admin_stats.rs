@@ -364,7 +364,7 @@ async fn an_empty_platform_has_zero_counts_no_growth_and_a_full_delivery_rate() 
     let app = spawn_app_with(|vars: &mut HashMap<String, String>| {
         vars.insert(
             "FIREBASE_CONFIG_JSON".into(),
-            json!({"type": "service_account", "project_id": "medico24-test"}).to_string(),
+            medico24_testkit::FirebaseKeys::shared().service_account_json("medico24-test", "http://127.0.0.1:1/token"),
         );
     })
     .await;
@@ -410,7 +410,7 @@ async fn a_delivery_rate_below_95_percent_turns_push_status_to_warning() {
     let app = spawn_app_with(|vars: &mut HashMap<String, String>| {
         vars.insert(
             "FIREBASE_CONFIG_JSON".into(),
-            json!({"type": "service_account", "project_id": "medico24-test"}).to_string(),
+            medico24_testkit::FirebaseKeys::shared().service_account_json("medico24-test", "http://127.0.0.1:1/token"),
         );
     })
     .await;

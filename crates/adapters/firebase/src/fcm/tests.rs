@@ -58,7 +58,8 @@ async fn harness() -> Harness {
 async fn harness_with(edit: impl FnOnce(&mut FcmConfig)) -> Harness {
     let server = MockServer::start().await;
     let account = ServiceAccount::from_json(
-        &FirebaseKeys::shared().service_account_json(PROJECT, &format!("{}{TOKEN_PATH}", server.uri())),
+        &FirebaseKeys::shared()
+            .service_account_json(PROJECT, &format!("{}{TOKEN_PATH}", server.uri())),
     )
     .unwrap();
     let mut config = FcmConfig::new(server.uri());
@@ -103,13 +104,17 @@ impl Harness {
         for (i, response) in responses.into_iter().enumerate() {
             let mut mock = Mock::given(matchers::method("POST"))
                 .and(matchers::path(fcm_send_path(PROJECT)))
-                .and(matchers::body_partial_json(json!({"message": {"token": token}})))
+                .and(matchers::body_partial_json(
+                    json!({"message": {"token": token}}),
+                ))
                 .respond_with(response);
             if i + 1 < count {
                 mock = mock.up_to_n_times(1);
             }
             // Earlier mounts win while they last: mount in order with descending priority.
-            mock.with_priority(u8::try_from(i + 1).unwrap()).mount(&self.server).await;
+            mock.with_priority(u8::try_from(i + 1).unwrap())
+                .mount(&self.server)
+                .await;
         }
     }
 
@@ -190,14 +195,13 @@ async fn one_oauth_token_is_fetched_with_a_signed_grant_and_reused_for_every_sen
     );
     let form = String::from_utf8(token_request.body.clone()).unwrap();
     let assertion = form
-        .strip_prefix(
-            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=",
-        )
+        .strip_prefix("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=")
         .unwrap();
     let header = jsonwebtoken::decode_header(assertion).unwrap();
     assert_eq!(header.kid.as_deref(), Some(SERVICE_ACCOUNT_KEY_ID));
     assert_eq!(header.typ.as_deref(), Some("JWT"));
-    let key = DecodingKey::from_rsa_pem(FirebaseKeys::shared().certificate_pem().as_bytes()).unwrap();
+    let key =
+        DecodingKey::from_rsa_pem(FirebaseKeys::shared().certificate_pem().as_bytes()).unwrap();
     let mut validation = Validation::new(jsonwebtoken::Algorithm::RS256);
     validation.validate_exp = false;
     validation.set_audience(&[format!("{}{TOKEN_PATH}", h.server.uri())]);
@@ -244,11 +248,18 @@ async fn the_token_is_fetched_again_300_seconds_before_it_expires() {
 async fn rejected_tokens_are_reported_as_invalid_without_retrying() {
     let h = harness().await;
     h.mount_token(1).await;
-    h.mount_fcm("gone", vec![fcm_error(404, "NOT_FOUND", Some("UNREGISTERED"))])
-        .await;
+    h.mount_fcm(
+        "gone",
+        vec![fcm_error(404, "NOT_FOUND", Some("UNREGISTERED"))],
+    )
+    .await;
     h.mount_fcm(
         "foreign",
-        vec![fcm_error(403, "PERMISSION_DENIED", Some("SENDER_ID_MISMATCH"))],
+        vec![fcm_error(
+            403,
+            "PERMISSION_DENIED",
+            Some("SENDER_ID_MISMATCH"),
+        )],
     )
     .await;
     h.mount_fcm(
@@ -328,7 +339,10 @@ async fn unavailable_then_success_is_retried_after_a_jittered_second() {
     assert_eq!(h.fcm_requests().await.len(), 2);
     let delays = h.sleeper.delays();
     assert_eq!(delays.len(), 1);
-    assert!(within_jitter(delays[0], Duration::from_secs(1)), "{delays:?}");
+    assert!(
+        within_jitter(delays[0], Duration::from_secs(1)),
+        "{delays:?}"
+    );
 }
 
 #[tokio::test]
@@ -348,11 +362,18 @@ async fn retryable_failures_back_off_1_2_4_seconds_then_fail() {
             retries: 3
         }
     );
-    assert_eq!(h.fcm_requests().await.len(), 4, "one try and FCM_MAX_RETRIES retries");
+    assert_eq!(
+        h.fcm_requests().await.len(),
+        4,
+        "one try and FCM_MAX_RETRIES retries"
+    );
     let delays = h.sleeper.delays();
     assert_eq!(delays.len(), 3);
     for (delay, nominal) in delays.iter().zip([1, 2, 4]) {
-        assert!(within_jitter(*delay, Duration::from_secs(nominal)), "{delays:?}");
+        assert!(
+            within_jitter(*delay, Duration::from_secs(nominal)),
+            "{delays:?}"
+        );
     }
 }
 
@@ -550,13 +571,25 @@ async fn timeouts_and_connection_errors_are_named_and_retried() {
 fn service_accounts_need_every_field_and_a_usable_key() {
     let keys = FirebaseKeys::shared();
     let good: Value =
-        serde_json::from_str(&keys.service_account_json(PROJECT, "https://t.example/token")).unwrap();
+        serde_json::from_str(&keys.service_account_json(PROJECT, "https://t.example/token"))
+            .unwrap();
     let account = ServiceAccount::from_json(&good.to_string()).unwrap();
     assert_eq!(account.project_id, PROJECT);
-    assert_eq!(account.token_uri.as_deref(), Some("https://t.example/token"));
-    assert!(!format!("{account:?}").contains("PRIVATE"), "Debug never shows the key");
+    assert_eq!(
+        account.token_uri.as_deref(),
+        Some("https://t.example/token")
+    );
+    assert!(
+        !format!("{account:?}").contains("PRIVATE"),
+        "Debug never shows the key"
+    );
 
-    for field in ["project_id", "private_key_id", "private_key", "client_email"] {
+    for field in [
+        "project_id",
+        "private_key_id",
+        "private_key",
+        "client_email",
+    ] {
         let mut broken = good.clone();
         broken.as_object_mut().unwrap().remove(field);
         assert_eq!(
@@ -565,7 +598,8 @@ fn service_accounts_need_every_field_and_a_usable_key() {
         );
     }
     let mut bad_key = good.clone();
-    bad_key["private_key"] = json!("-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n");
+    bad_key["private_key"] =
+        json!("-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n");
     assert_eq!(
         ServiceAccount::from_json(&bad_key.to_string()).err(),
         Some(ServiceAccountError::InvalidKey)
@@ -580,8 +614,14 @@ fn service_accounts_need_every_field_and_a_usable_key() {
 fn backoff_is_exponential_jittered_and_capped() {
     let second = Duration::from_secs(1);
     assert_eq!(retry_delay(0, None, second, 1.0), Duration::from_secs(1));
-    assert_eq!(retry_delay(2, None, second, 1.2), Duration::from_secs_f64(4.8));
-    assert_eq!(retry_delay(1, None, second, 0.8), Duration::from_secs_f64(1.6));
+    assert_eq!(
+        retry_delay(2, None, second, 1.2),
+        Duration::from_secs_f64(4.8)
+    );
+    assert_eq!(
+        retry_delay(1, None, second, 0.8),
+        Duration::from_secs_f64(1.6)
+    );
     assert_eq!(retry_delay(10, None, second, 1.0), Duration::from_secs(30));
     assert_eq!(
         retry_delay(0, Some(Duration::from_secs(9)), second, 1.0),

@@ -35,12 +35,8 @@ impl AssociationStatus {
     ];
 
     /// The stored and wire names, in the order of the spec.
-    pub const NAMES: [&'static str; 4] = [
-        "active",
-        "on_leave",
-        "temporarily_unavailable",
-        "inactive",
-    ];
+    pub const NAMES: [&'static str; 4] =
+        ["active", "on_leave", "temporarily_unavailable", "inactive"];
 
     /// The stored and wire form.
     pub const fn as_str(&self) -> &'static str {
@@ -316,7 +312,10 @@ impl AssociationPatch {
         );
         put("department", self.department.clone().map(Value::from));
         put("designation", self.designation.clone().map(Value::from));
-        put("available_days", self.available_days.clone().map(Value::from));
+        put(
+            "available_days",
+            self.available_days.clone().map(Value::from),
+        );
         put(
             "available_time_slots",
             self.available_time_slots.clone().map(Value::Array),

@@ -270,7 +270,10 @@ impl ClinicPatch {
         put("address", self.address.clone().map(Value::from));
         put("latitude", self.latitude.map(Value::from));
         put("longitude", self.longitude.map(Value::from));
-        put("opening_hours", self.opening_hours.clone().map(Value::Object));
+        put(
+            "opening_hours",
+            self.opening_hours.clone().map(Value::Object),
+        );
         put("status", self.status.map(|s| Value::from(s.as_str())));
         Value::Object(details)
     }

@@ -230,7 +230,10 @@ impl DoctorPatch {
                 details.insert(key.to_owned(), value);
             }
         };
-        put("specialization", self.specialization.clone().map(Value::from));
+        put(
+            "specialization",
+            self.specialization.clone().map(Value::from),
+        );
         put(
             "sub_specialization",
             self.sub_specialization.clone().map(Value::from),
@@ -325,9 +328,10 @@ pub fn doctor_matches(doctor: &Doctor, filter: &DoctorFilter) -> bool {
             .min_rating
             .is_none_or(|min| doctor.rating.is_some_and(|r| r >= min))
         && (filter.languages.is_empty()
-            || doctor.languages_spoken.as_ref().is_some_and(|spoken| {
-                filter.languages.iter().any(|l| spoken.contains(l))
-            }))
+            || doctor
+                .languages_spoken
+                .as_ref()
+                .is_some_and(|spoken| filter.languages.iter().any(|l| spoken.contains(l))))
 }
 
 #[cfg(test)]

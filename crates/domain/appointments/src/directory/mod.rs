@@ -17,6 +17,6 @@ pub use doctor::*;
 pub use ports::*;
 pub use rules::{
     DecimalError, FEE_MAX, SLUG_PATTERN, check_fee, decimal_places, first_free_slug,
-    is_valid_slug, round_coordinate, slug_from_name,
+    is_suffixed_form_of, is_valid_slug, round_coordinate, slug_from_name,
 };
 pub use service::*;

@@ -97,10 +97,8 @@ pub trait DirectoryRepository: Send + Sync + 'static {
     ///
     /// # Errors
     /// [`PortError`] on infrastructure failure.
-    fn slugs_like(
-        &self,
-        base: &str,
-    ) -> impl Future<Output = Result<Vec<String>, PortError>> + Send;
+    fn slugs_like(&self, base: &str)
+    -> impl Future<Output = Result<Vec<String>, PortError>> + Send;
 
     /// Inserts an active, unrated clinic with the `clinic.create` audit event.
     ///

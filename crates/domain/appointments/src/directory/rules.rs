@@ -223,7 +223,13 @@ mod tests {
 
     #[test]
     fn slugs_follow_the_pattern() {
-        for good in ["a", "clinic", "sunrise-clinic-2", "a1-b2-c3", &"x".repeat(255)] {
+        for good in [
+            "a",
+            "clinic",
+            "sunrise-clinic-2",
+            "a1-b2-c3",
+            &"x".repeat(255),
+        ] {
             assert!(is_valid_slug(good), "{good}");
         }
         for bad in [
@@ -247,7 +253,10 @@ mod tests {
             slug_from_name("Sunrise Multispeciality Clinic Andheri"),
             "sunrise-multispeciality-clinic-andheri"
         );
-        assert_eq!(slug_from_name("  Dr. Rao's  Clinic (Bandra) "), "dr-rao-s-clinic-bandra");
+        assert_eq!(
+            slug_from_name("  Dr. Rao's  Clinic (Bandra) "),
+            "dr-rao-s-clinic-bandra"
+        );
         assert_eq!(slug_from_name("Café Santé 24/7"), "caf-sant-24-7");
         assert_eq!(slug_from_name("!!!"), "clinic");
         assert_eq!(slug_from_name("ক্লিনিক"), "clinic");
@@ -322,6 +331,9 @@ mod tests {
             .unwrap_or_default();
         assert_eq!(wire_datetime::format(&whole), "2030-01-01T04:30:00Z");
         let fraction = whole + chrono::Duration::microseconds(421_000);
-        assert_eq!(wire_datetime::format(&fraction), "2030-01-01T04:30:00.421000Z");
+        assert_eq!(
+            wire_datetime::format(&fraction),
+            "2030-01-01T04:30:00.421000Z"
+        );
     }
 }

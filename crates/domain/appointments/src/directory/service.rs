@@ -12,15 +12,19 @@ use crate::directory::clinic::{
     NewClinic, Window,
 };
 use crate::directory::doctor::{
-    Doctor, DoctorDetail, DoctorFilter, DoctorListItem, DoctorPatch, NearbyDoctorFilter,
-    NewDoctor, Verification,
+    Doctor, DoctorDetail, DoctorFilter, DoctorListItem, DoctorPatch, NearbyDoctorFilter, NewDoctor,
+    Verification,
 };
 use crate::directory::ports::{DirectoryCache, DirectoryRepository, RepoWriteError};
-use crate::directory::rules::{SLUG_ATTEMPTS, first_free_slug, is_suffixed_form_of, slug_from_name};
+use crate::directory::rules::{
+    SLUG_ATTEMPTS, first_free_slug, is_suffixed_form_of, slug_from_name,
+};
 
 /// A repository outcome the calling use case does not expect: a bug in an adapter.
 fn unexpected(operation: &str, error: &RepoWriteError) -> PortError {
-    PortError::Unexpected(format!("{operation}: unexpected repository outcome: {error}"))
+    PortError::Unexpected(format!(
+        "{operation}: unexpected repository outcome: {error}"
+    ))
 }
 
 /// Why a clinic could not be created (§13.1).
@@ -449,7 +453,9 @@ where
             Err(RepoWriteError::LicenseTaken) => {
                 Err(CreateDoctorError::LicenseTaken(new.license_number.clone()))
             }
-            Err(RepoWriteError::EmailTaken) => Err(CreateDoctorError::EmailTaken(new.email.clone())),
+            Err(RepoWriteError::EmailTaken) => {
+                Err(CreateDoctorError::EmailTaken(new.email.clone()))
+            }
             Err(RepoWriteError::Port(port)) => Err(port.into()),
             Err(other) => Err(unexpected("insert_doctor", &other).into()),
         }

@@ -1,9 +1,4 @@
 //! Unit tests of `DirectoryService` over the in-memory fakes and a fixed clock.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "a failed expectation is a failed test"
-)]
 
 use std::future::Future;
 use std::task::{Context, Poll, Waker};
@@ -81,9 +76,18 @@ fn clinic_named(name: &str) -> NewClinic {
 #[test]
 fn slugs_are_generated_from_the_name_with_the_first_free_suffix() {
     let w = world();
-    let first = run(w.service.create_clinic(clinic_named("Care Point"), &w.stamp)).unwrap();
-    let second = run(w.service.create_clinic(clinic_named("Care  Point!"), &w.stamp)).unwrap();
-    let third = run(w.service.create_clinic(clinic_named("care-point"), &w.stamp)).unwrap();
+    let first = run(w
+        .service
+        .create_clinic(clinic_named("Care Point"), &w.stamp))
+    .unwrap();
+    let second = run(w
+        .service
+        .create_clinic(clinic_named("Care  Point!"), &w.stamp))
+    .unwrap();
+    let third = run(w
+        .service
+        .create_clinic(clinic_named("care-point"), &w.stamp))
+    .unwrap();
     assert_eq!(first.slug.as_deref(), Some("care-point"));
     assert_eq!(second.slug.as_deref(), Some("care-point-2"));
     assert_eq!(third.slug.as_deref(), Some("care-point-3"));
@@ -179,14 +183,16 @@ fn a_cache_that_is_down_changes_nothing_for_callers() {
 fn an_empty_clinic_patch_returns_the_clinic_without_writing() {
     let w = world();
     let clinic = run(w.service.create_clinic(clinic_named("Nirmal"), &w.stamp)).unwrap();
-    let same = run(w.service.update_clinic(clinic.id, &ClinicPatch::default(), &w.stamp)).unwrap();
+    let same = run(w
+        .service
+        .update_clinic(clinic.id, &ClinicPatch::default(), &w.stamp))
+    .unwrap();
     assert_eq!(same, clinic);
     assert_eq!(w.repo.audit_events().len(), 1);
-    let missing = run(w.service.update_clinic(
-        ClinicId::new_v7(),
-        &ClinicPatch::default(),
-        &w.stamp,
-    ));
+    let missing =
+        run(w
+            .service
+            .update_clinic(ClinicId::new_v7(), &ClinicPatch::default(), &w.stamp));
     assert!(matches!(missing, Err(UpdateClinicError::NotFound)));
 }
 
@@ -233,7 +239,10 @@ fn clinic_listings_filter_and_order_by_name() {
     for name in ["Zeta 50%", "alpha", "Beta"] {
         run(w.service.create_clinic(clinic_named(name), &w.stamp)).unwrap();
     }
-    let all = run(w.service.list_clinics(&ClinicFilter::default(), Window::default())).unwrap();
+    let all = run(w
+        .service
+        .list_clinics(&ClinicFilter::default(), Window::default()))
+    .unwrap();
     let names: Vec<&str> = all.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["Beta", "Zeta 50%", "alpha"]);
     let filter = ClinicFilter {
@@ -261,7 +270,10 @@ fn nearby_clinics_are_ordered_by_sphere_distance_with_an_inclusive_radius() {
         longitude: here.1,
         radius_km: far_km,
     };
-    let found = run(w.service.nearby_clinics(geo, &NearbyClinicFilter::default(), Window::default()))
+    let found =
+        run(w
+            .service
+            .nearby_clinics(geo, &NearbyClinicFilter::default(), Window::default()))
         .unwrap();
     let ids: Vec<ClinicId> = found.iter().map(|c| c.id).collect();
     assert_eq!(ids, [near.id, far.id]);
@@ -271,26 +283,37 @@ fn nearby_clinics_are_ordered_by_sphere_distance_with_an_inclusive_radius() {
         ..geo
     };
     let found =
-        run(w.service.nearby_clinics(smaller, &NearbyClinicFilter::default(), Window::default()))
-            .unwrap();
+        run(w
+            .service
+            .nearby_clinics(smaller, &NearbyClinicFilter::default(), Window::default()))
+        .unwrap();
     assert_eq!(found.len(), 1);
 }
 
 #[test]
 fn duplicate_license_is_reported_before_duplicate_email() {
     let w = world();
-    run(w.service.create_doctor(&new_doctor("A", "L-1", "a@example.com"), &w.stamp)).unwrap();
-    let both = run(w.service.create_doctor(&new_doctor("B", "L-1", "a@example.com"), &w.stamp));
+    run(w
+        .service
+        .create_doctor(&new_doctor("A", "L-1", "a@example.com"), &w.stamp))
+    .unwrap();
+    let both = run(w
+        .service
+        .create_doctor(&new_doctor("B", "L-1", "a@example.com"), &w.stamp));
     assert!(matches!(both, Err(CreateDoctorError::LicenseTaken(l)) if l == "L-1"));
-    let email = run(w.service.create_doctor(&new_doctor("B", "L-2", "a@example.com"), &w.stamp));
+    let email = run(w
+        .service
+        .create_doctor(&new_doctor("B", "L-2", "a@example.com"), &w.stamp));
     assert!(matches!(email, Err(CreateDoctorError::EmailTaken(e)) if e == "a@example.com"));
 }
 
 #[test]
 fn verification_records_the_admin_and_unverify_clears_it() {
     let w = world();
-    let doctor =
-        run(w.service.create_doctor(&new_doctor("A", "L-1", "a@example.com"), &w.stamp)).unwrap();
+    let doctor = run(w
+        .service
+        .create_doctor(&new_doctor("A", "L-1", "a@example.com"), &w.stamp))
+    .unwrap();
     assert!(!doctor.is_verified);
     let mut docs = Map::new();
     docs.insert("license".to_owned(), json!("scan.pdf"));
@@ -308,28 +331,46 @@ fn verification_records_the_admin_and_unverify_clears_it() {
         documents: Some(Map::new()),
     };
     let again = run(w.service.verify_doctor(doctor.id, &empty_docs, &w.stamp)).unwrap();
-    assert_eq!(again.verification_documents, Some(json!({"license": "scan.pdf"})));
+    assert_eq!(
+        again.verification_documents,
+        Some(json!({"license": "scan.pdf"}))
+    );
     let unverified = run(w.service.unverify_doctor(doctor.id, &w.stamp)).unwrap();
     assert!(!unverified.is_verified);
     assert_eq!(unverified.verified_by, None);
     assert_eq!(unverified.verified_at, None);
-    assert!(unverified.verification_documents.is_some(), "documents kept");
+    assert!(
+        unverified.verification_documents.is_some(),
+        "documents kept"
+    );
     assert!(matches!(
         run(w.service.unverify_doctor(DoctorId::new_v7(), &w.stamp)),
         Err(ChangeDoctorError::NotFound)
     ));
-    let actions: Vec<String> = w.repo.audit_events().into_iter().map(|a| a.action).collect();
+    let actions: Vec<String> = w
+        .repo
+        .audit_events()
+        .into_iter()
+        .map(|a| a.action)
+        .collect();
     assert_eq!(
         actions,
-        ["doctor.create", "doctor.verify", "doctor.verify", "doctor.unverify"]
+        [
+            "doctor.create",
+            "doctor.verify",
+            "doctor.verify",
+            "doctor.unverify"
+        ]
     );
 }
 
 #[test]
 fn doctor_writes_invalidate_the_cached_doctor() {
     let w = world();
-    let doctor =
-        run(w.service.create_doctor(&new_doctor("A", "L-1", "a@example.com"), &w.stamp)).unwrap();
+    let doctor = run(w
+        .service
+        .create_doctor(&new_doctor("A", "L-1", "a@example.com"), &w.stamp))
+    .unwrap();
     run(w.service.doctor(doctor.id)).unwrap();
     assert!(w.cache.holds_doctor(doctor.id));
     let patch = DoctorPatch {
@@ -339,7 +380,10 @@ fn doctor_writes_invalidate_the_cached_doctor() {
     let updated = run(w.service.update_doctor(doctor.id, &patch, &w.stamp)).unwrap();
     assert_eq!(updated.bio.as_deref(), Some("Hello"));
     assert!(!w.cache.holds_doctor(doctor.id));
-    let empty = run(w.service.update_doctor(doctor.id, &DoctorPatch::default(), &w.stamp)).unwrap();
+    let empty = run(w
+        .service
+        .update_doctor(doctor.id, &DoctorPatch::default(), &w.stamp))
+    .unwrap();
     assert_eq!(empty, updated);
 }
 
@@ -355,8 +399,17 @@ fn search_ignores_languages_and_max_experience() {
         max_experience: Some(5),
         ..DoctorFilter::default()
     };
-    assert!(run(w.service.list_doctors(&filter, Window::default())).unwrap().is_empty());
-    assert_eq!(run(w.service.search_doctors(&filter, Window::default())).unwrap().len(), 1);
+    assert!(
+        run(w.service.list_doctors(&filter, Window::default()))
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        run(w.service.search_doctors(&filter, Window::default()))
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 struct Pair {
@@ -365,9 +418,10 @@ struct Pair {
 }
 
 fn pair(w: &World) -> Pair {
-    let doctor =
-        run(w.service.create_doctor(&new_doctor("Asha", "L-9", "asha@example.com"), &w.stamp))
-            .unwrap();
+    let doctor = run(w
+        .service
+        .create_doctor(&new_doctor("Asha", "L-9", "asha@example.com"), &w.stamp))
+    .unwrap();
     let clinic = run(w.service.create_clinic(clinic_named("Sunrise"), &w.stamp)).unwrap();
     Pair {
         doctor: doctor.id,
@@ -410,16 +464,31 @@ fn associations_check_mismatch_clinic_doctor_then_open_pair() {
 fn deleted_clinics_take_no_associations_and_vanish_from_listings() {
     let w = world();
     let p = pair(&w);
-    run(w.service.create_association(&new_association(p.doctor, p.clinic), &w.stamp)).unwrap();
+    run(w
+        .service
+        .create_association(&new_association(p.doctor, p.clinic), &w.stamp))
+    .unwrap();
     run(w.service.delete_clinic(p.clinic, &w.stamp)).unwrap();
-    assert!(run(w.service.clinic_doctors(p.clinic, true)).unwrap().is_empty());
-    assert!(run(w.service.doctor_clinics(p.doctor, false)).unwrap().is_empty());
+    assert!(
+        run(w.service.clinic_doctors(p.clinic, true))
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        run(w.service.doctor_clinics(p.doctor, false))
+            .unwrap()
+            .is_empty()
+    );
     let detail = run(w.service.doctor(p.doctor)).unwrap().unwrap();
     assert!(detail.clinics.is_empty());
-    let other = run(w.service.create_doctor(&new_doctor("B", "L-2", "b@example.com"), &w.stamp))
-        .unwrap();
+    let other = run(w
+        .service
+        .create_doctor(&new_doctor("B", "L-2", "b@example.com"), &w.stamp))
+    .unwrap();
     assert!(matches!(
-        run(w.service.create_association(&new_association(other.id, p.clinic), &w.stamp)),
+        run(w
+            .service
+            .create_association(&new_association(other.id, p.clinic), &w.stamp)),
         Err(CreateAssociationError::ClinicNotFound)
     ));
     assert!(matches!(
@@ -432,9 +501,13 @@ fn deleted_clinics_take_no_associations_and_vanish_from_listings() {
 fn ending_needs_an_end_not_before_the_start_and_can_be_repeated() {
     let w = world();
     let p = pair(&w);
-    let a = run(w.service.create_association(&new_association(p.doctor, p.clinic), &w.stamp))
-        .unwrap();
-    let before = run(w.service.end_association(a.id, Some(t0() - Duration::seconds(1)), &w.stamp));
+    let a = run(w
+        .service
+        .create_association(&new_association(p.doctor, p.clinic), &w.stamp))
+    .unwrap();
+    let before = run(w
+        .service
+        .end_association(a.id, Some(t0() - Duration::seconds(1)), &w.stamp));
     assert!(matches!(before, Err(EndAssociationError::EndBeforeStart)));
     let at_start = run(w.service.end_association(a.id, Some(t0()), &w.stamp)).unwrap();
     assert_eq!(at_start.end_date, Some(t0()));
@@ -443,24 +516,37 @@ fn ending_needs_an_end_not_before_the_start_and_can_be_repeated() {
     let again = run(w.service.end_association(a.id, None, &w.stamp)).unwrap();
     assert_eq!(again.end_date, Some(t0() + Duration::hours(1)));
     assert!(matches!(
-        run(w.service.end_association(AssociationId::new_v7(), None, &w.stamp)),
+        run(w
+            .service
+            .end_association(AssociationId::new_v7(), None, &w.stamp)),
         Err(EndAssociationError::NotFound)
     ));
     assert!(
-        run(w.service.clinic_doctors(p.clinic, true)).unwrap().is_empty(),
+        run(w.service.clinic_doctors(p.clinic, true))
+            .unwrap()
+            .is_empty(),
         "active_only leaves ended associations out"
     );
-    assert_eq!(run(w.service.clinic_doctors(p.clinic, false)).unwrap().len(), 1);
+    assert_eq!(
+        run(w.service.clinic_doctors(p.clinic, false))
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[test]
 fn an_empty_association_patch_returns_it_unchanged() {
     let w = world();
     let p = pair(&w);
-    let a = run(w.service.create_association(&new_association(p.doctor, p.clinic), &w.stamp))
-        .unwrap();
-    let same =
-        run(w.service.update_association(a.id, &AssociationPatch::default(), &w.stamp)).unwrap();
+    let a = run(w
+        .service
+        .create_association(&new_association(p.doctor, p.clinic), &w.stamp))
+    .unwrap();
+    let same = run(w
+        .service
+        .update_association(a.id, &AssociationPatch::default(), &w.stamp))
+    .unwrap();
     assert_eq!(same, a);
     assert!(matches!(
         run(w.service.update_association(
@@ -482,14 +568,19 @@ fn an_empty_association_patch_returns_it_unchanged() {
 fn removing_a_pair_ends_the_open_association_once() {
     let w = world();
     let p = pair(&w);
-    run(w.service.create_association(&new_association(p.doctor, p.clinic), &w.stamp)).unwrap();
+    run(w
+        .service
+        .create_association(&new_association(p.doctor, p.clinic), &w.stamp))
+    .unwrap();
     run(w.service.remove_association(p.doctor, p.clinic, &w.stamp)).unwrap();
     assert!(matches!(
         run(w.service.remove_association(p.doctor, p.clinic, &w.stamp)),
         Err(RemoveAssociationError::NoneOpen)
     ));
-    run(w.service.create_association(&new_association(p.doctor, p.clinic), &w.stamp))
-        .expect("a new association after the old one ended");
+    run(w
+        .service
+        .create_association(&new_association(p.doctor, p.clinic), &w.stamp))
+    .expect("a new association after the old one ended");
 }
 
 #[test]
@@ -511,7 +602,10 @@ fn nearby_doctors_come_once_per_clinic_and_only_verified_by_default() {
     ))
     .unwrap();
     for clinic in [p.clinic, near_id] {
-        run(w.service.create_association(&new_association(p.doctor, clinic), &w.stamp)).unwrap();
+        run(w
+            .service
+            .create_association(&new_association(p.doctor, clinic), &w.stamp))
+        .unwrap();
     }
     let filter = NearbyDoctorFilter {
         geo: GeoQuery {
@@ -523,7 +617,11 @@ fn nearby_doctors_come_once_per_clinic_and_only_verified_by_default() {
         only_verified: true,
         min_rating: None,
     };
-    assert!(run(w.service.nearby_doctors(&filter, Window::default())).unwrap().is_empty());
+    assert!(
+        run(w.service.nearby_doctors(&filter, Window::default()))
+            .unwrap()
+            .is_empty()
+    );
     let verification = Verification {
         verified_by: w.admin,
         documents: None,
@@ -532,5 +630,23 @@ fn nearby_doctors_come_once_per_clinic_and_only_verified_by_default() {
     let found = run(w.service.nearby_doctors(&filter, Window::default())).unwrap();
     let clinics: Vec<Option<ClinicId>> = found.iter().map(|d| d.clinic_id).collect();
     assert_eq!(clinics, [Some(near_id), Some(p.clinic)]);
-    assert!(found.iter().all(|d| d.id == p.doctor && d.distance_km.is_some()));
+    assert!(
+        found
+            .iter()
+            .all(|d| d.id == p.doctor && d.distance_km.is_some())
+    );
+}
+
+#[test]
+fn the_in_memory_directory_meets_the_repository_contract() {
+    let repo = InMemoryDirectory::new(FixedClock::at(t0()));
+    run(crate::directory::testing::contract::directory_repository(
+        &repo,
+        t0(),
+    ));
+    assert_eq!(
+        repo.audit_events().len(),
+        crate::directory::testing::contract::AUDITED_WRITES,
+        "every successful write is audited once"
+    );
 }

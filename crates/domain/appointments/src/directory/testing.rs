@@ -19,8 +19,8 @@ use crate::directory::clinic::{
     NearbyClinicFilter, Window,
 };
 use crate::directory::doctor::{
-    Doctor, DoctorFilter, DoctorListItem, DoctorPatch, NearbyDoctorFilter, NewDoctor,
-    Verification, doctor_matches,
+    Doctor, DoctorFilter, DoctorListItem, DoctorPatch, NearbyDoctorFilter, NewDoctor, Verification,
+    doctor_matches,
 };
 use crate::directory::ports::{DirectoryCache, DirectoryRepository, RepoWriteError};
 use crate::directory::rules::{is_suffixed_form_of, round_coordinate, round_to};
@@ -315,7 +315,10 @@ impl DirectoryRepository for InMemoryDirectory {
                 .then(a.name.cmp(&b.name))
                 .then(a.id.cmp(&b.id))
         });
-        Ok(window.apply(rows.into_iter().map(|(d, c)| ClinicListItem::of(c, Some(d)))))
+        Ok(window.apply(
+            rows.into_iter()
+                .map(|(d, c)| ClinicListItem::of(c, Some(d))),
+        ))
     }
 
     async fn slugs_like(&self, base: &str) -> Result<Vec<String>, PortError> {
@@ -601,9 +604,11 @@ impl DirectoryRepository for InMemoryDirectory {
             return Ok(0);
         }
         let mut ended = Vec::new();
-        for a in state.associations.iter_mut().filter(|a| {
-            a.doctor_id == doctor && a.clinic_id == clinic && a.end_date.is_none()
-        }) {
+        for a in state
+            .associations
+            .iter_mut()
+            .filter(|a| a.doctor_id == doctor && a.clinic_id == clinic && a.end_date.is_none())
+        {
             a.end_date = Some(now);
             a.status = AssociationStatus::Inactive;
             a.updated_at = now;
@@ -756,14 +761,12 @@ impl DirectoryRepository for InMemoryDirectory {
             .collect();
         rows.sort_by(|a, b| {
             rating_desc_nulls_last(a.rating, b.rating)
-                .then(
-                    match (a.experience_years, b.experience_years) {
-                        (Some(x), Some(y)) => y.cmp(&x),
-                        (Some(_), None) => std::cmp::Ordering::Less,
-                        (None, Some(_)) => std::cmp::Ordering::Greater,
-                        (None, None) => std::cmp::Ordering::Equal,
-                    },
-                )
+                .then(match (a.experience_years, b.experience_years) {
+                    (Some(x), Some(y)) => y.cmp(&x),
+                    (Some(_), None) => std::cmp::Ordering::Less,
+                    (None, Some(_)) => std::cmp::Ordering::Greater,
+                    (None, None) => std::cmp::Ordering::Equal,
+                })
                 .then(a.id.cmp(&b.id))
         });
         Ok(window.apply(rows.into_iter().map(DoctorListItem::of)))
@@ -1043,6 +1046,383 @@ impl DirectoryCache for InMemoryDirectoryCache {
         let mut state = lock(&self.state);
         if !state.down {
             state.doctors.remove(&id);
+        }
+    }
+}
+
+/// Behaviour every [`DirectoryRepository`] must show, run against the in-memory fake (unit
+/// tests) and the PostgreSQL adapter (server integration tests) so the two cannot drift.
+pub mod contract {
+    use chrono::{DateTime, Utc};
+    use medico24_kernel::{AuditStamp, ClinicId, DoctorId, PortError, UserId};
+    use serde_json::Map;
+
+    use super::{new_association, new_doctor, sphere_distance_km};
+    use crate::directory::association::{AssociationPatch, AssociationStatus};
+    use crate::directory::clinic::{
+        ClinicFilter, ClinicInsert, ClinicPatch, GeoQuery, NearbyClinicFilter, NewClinic, Window,
+    };
+    use crate::directory::doctor::{DoctorFilter, DoctorPatch, NearbyDoctorFilter, Verification};
+    use crate::directory::ports::{DirectoryRepository, RepoWriteError};
+
+    /// How many audit events a run of [`directory_repository`] writes: one per successful write.
+    pub const AUDITED_WRITES: usize = 16;
+
+    fn ok<T, E: std::fmt::Display>(result: Result<T, E>, what: &str) -> T {
+        match result {
+            Ok(value) => value,
+            Err(error) => panic!("{what}: unexpected error: {error}"),
+        }
+    }
+
+    fn port<T>(result: Result<T, PortError>, what: &str) -> T {
+        ok(result, what)
+    }
+
+    fn insert(name: &str, slug: &str, at: Option<(f64, f64)>) -> ClinicInsert {
+        ClinicInsert {
+            clinic: NewClinic {
+                name: name.to_owned(),
+                address: format!("{name}, Mumbai"),
+                latitude: at.map(|(lat, _)| lat),
+                longitude: at.map(|(_, lng)| lng),
+                ..NewClinic::default()
+            },
+            slug: slug.to_owned(),
+        }
+    }
+
+    /// Runs every check against an empty `repo`; `now` must be in whole microseconds.
+    ///
+    /// # Panics
+    /// On the first behaviour that differs from the port's documentation.
+    pub async fn directory_repository<R: DirectoryRepository>(repo: &R, now: DateTime<Utc>) {
+        let admin = UserId::new_v7();
+        // No acting user row exists in an empty database (audit_events.actor_user_id has a foreign
+        // key), so the contract writes as the admin-secret actor; `admin` only verifies doctors.
+        let stamp = AuditStamp::admin_secret("contract", None);
+        let mumbai = (19.0760, 72.8777);
+
+        // Clinics: defaults, coordinates rounded to 8 places, slugs unique (deleted included).
+        let a = ok(
+            repo.insert_clinic(&insert("Contract A", "contract-a", Some(mumbai)), &stamp)
+                .await,
+            "insert a",
+        );
+        assert_eq!((a.rating, a.rating_count, a.is_active), (None, 0, true));
+        assert_eq!(a.latitude, Some(19.076));
+        let b = ok(
+            repo.insert_clinic(
+                &insert("Contract B", "contract-a-2", Some((19.123_456_789, 72.9))),
+                &stamp,
+            )
+            .await,
+            "insert b",
+        );
+        assert_eq!(b.latitude, Some(19.123_456_79));
+        ok(
+            repo.insert_clinic(&insert("Contract C", "contract-a-b", None), &stamp)
+                .await,
+            "insert c",
+        );
+        let taken = repo
+            .insert_clinic(&insert("Again", "contract-a", None), &stamp)
+            .await;
+        assert!(matches!(taken, Err(RepoWriteError::SlugTaken)), "{taken:?}");
+        let mut slugs = port(repo.slugs_like("contract-a").await, "slugs_like");
+        slugs.sort();
+        assert_eq!(slugs, ["contract-a", "contract-a-2"]);
+
+        // Updates: partial; unknown → NotFound; another's slug → SlugTaken.
+        let patch = ClinicPatch {
+            description: Some("Updated".to_owned()),
+            longitude: Some(72.877_700_004),
+            ..ClinicPatch::default()
+        };
+        let updated = ok(repo.update_clinic(a.id, &patch, &stamp).await, "update a");
+        assert_eq!(updated.description.as_deref(), Some("Updated"));
+        assert_eq!(updated.longitude, Some(72.8777));
+        assert_eq!(updated.name, "Contract A");
+        let unknown = repo.update_clinic(ClinicId::new_v7(), &patch, &stamp).await;
+        assert!(
+            matches!(unknown, Err(RepoWriteError::NotFound)),
+            "{unknown:?}"
+        );
+        let steal = ClinicPatch {
+            slug: Some("contract-a".to_owned()),
+            ..ClinicPatch::default()
+        };
+        let stolen = repo.update_clinic(b.id, &steal, &stamp).await;
+        assert!(
+            matches!(stolen, Err(RepoWriteError::SlugTaken)),
+            "{stolen:?}"
+        );
+
+        // Listings: name order, filters, windows; nearby on the sphere.
+        let all = port(
+            repo.list_clinics(&ClinicFilter::default(), Window::default())
+                .await,
+            "list",
+        );
+        let names: Vec<&str> = all.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["Contract A", "Contract B", "Contract C"]);
+        let search = ClinicFilter {
+            name_search: Some("T B".to_owned()),
+            ..ClinicFilter::default()
+        };
+        let found = port(
+            repo.list_clinics(&search, Window::default()).await,
+            "search",
+        );
+        assert_eq!(found.len(), 1);
+        let geo = GeoQuery {
+            latitude: mumbai.0,
+            longitude: mumbai.1,
+            radius_km: 10.0,
+        };
+        let near = port(
+            repo.nearby_clinics(geo, &NearbyClinicFilter::default(), Window::default())
+                .await,
+            "nearby",
+        );
+        let near_ids: Vec<ClinicId> = near.iter().map(|c| c.id).collect();
+        assert_eq!(near_ids, [a.id, b.id]);
+        let expected = sphere_distance_km(mumbai.0, mumbai.1, 19.123_456_79, 72.9);
+        let reported = near[1].distance_km.unwrap_or_default();
+        assert!(
+            (reported - expected).abs() < 1e-6,
+            "{reported} vs {expected}"
+        );
+
+        // Doctors: license checked before email; patches; verification.
+        let first = new_doctor("Contract Doctor", "C-LIC-1", "contract@example.com");
+        let mut languages = first.clone();
+        languages.languages_spoken = Some(vec!["Hindi".to_owned(), "Tamil".to_owned()]);
+        languages.consultation_fee = Some(450.5);
+        let doctor = ok(
+            repo.insert_doctor(&languages, &stamp).await,
+            "insert doctor",
+        );
+        assert!(!doctor.is_verified);
+        assert_eq!(doctor.consultation_fee, Some(450.5));
+        let both = repo.insert_doctor(&first, &stamp).await;
+        assert!(
+            matches!(both, Err(RepoWriteError::LicenseTaken)),
+            "{both:?}"
+        );
+        let mut email = first.clone();
+        email.license_number = "C-LIC-2".to_owned();
+        let taken = repo.insert_doctor(&email, &stamp).await;
+        assert!(
+            matches!(taken, Err(RepoWriteError::EmailTaken)),
+            "{taken:?}"
+        );
+        let speaks = |language: &str| DoctorFilter {
+            languages: vec!["Bengali".to_owned(), language.to_owned()],
+            ..DoctorFilter::default()
+        };
+        assert_eq!(
+            port(
+                repo.list_doctors(&speaks("Tamil"), Window::default()).await,
+                "tamil"
+            )
+            .len(),
+            1
+        );
+        assert!(
+            port(
+                repo.list_doctors(&speaks("tamil"), Window::default()).await,
+                "lower"
+            )
+            .is_empty()
+        );
+        let patch = DoctorPatch {
+            bio: Some("Bio".to_owned()),
+            ..DoctorPatch::default()
+        };
+        let missing = repo.update_doctor(DoctorId::new_v7(), &patch, &stamp).await;
+        assert!(
+            matches!(missing, Err(RepoWriteError::NotFound)),
+            "{missing:?}"
+        );
+        let mut documents = Map::new();
+        documents.insert("license".to_owned(), serde_json::json!("scan.pdf"));
+        let verification = Verification {
+            verified_by: admin,
+            documents: Some(documents),
+        };
+        let verified = ok(
+            repo.verify_doctor(doctor.id, &verification, now, &stamp)
+                .await,
+            "verify",
+        );
+        assert_eq!(
+            (
+                verified.is_verified,
+                verified.verified_by,
+                verified.verified_at
+            ),
+            (true, Some(admin), Some(now))
+        );
+        let unverified = ok(repo.unverify_doctor(doctor.id, &stamp).await, "unverify");
+        assert_eq!(
+            (unverified.verified_by, unverified.verified_at),
+            (None, None)
+        );
+        assert!(unverified.verification_documents.is_some());
+        ok(
+            repo.verify_doctor(doctor.id, &verification, now, &stamp)
+                .await,
+            "reverify",
+        );
+
+        // Associations: clinic before doctor, one open association per pair.
+        let unknown_clinic = repo
+            .insert_association(
+                &new_association(DoctorId::new_v7(), ClinicId::new_v7()),
+                now,
+                &stamp,
+            )
+            .await;
+        assert!(
+            matches!(unknown_clinic, Err(RepoWriteError::ClinicNotFound)),
+            "{unknown_clinic:?}"
+        );
+        let unknown_doctor = repo
+            .insert_association(&new_association(DoctorId::new_v7(), a.id), now, &stamp)
+            .await;
+        assert!(
+            matches!(unknown_doctor, Err(RepoWriteError::DoctorNotFound)),
+            "{unknown_doctor:?}"
+        );
+        let mut primary = new_association(doctor.id, b.id);
+        primary.is_primary = true;
+        primary.consultation_fee = Some(700.25);
+        let at_b = ok(
+            repo.insert_association(&primary, now, &stamp).await,
+            "assoc b",
+        );
+        assert_eq!(
+            (at_b.status, at_b.start_date, at_b.end_date),
+            (AssociationStatus::Active, now, None)
+        );
+        let at_a = ok(
+            repo.insert_association(&new_association(doctor.id, a.id), now, &stamp)
+                .await,
+            "assoc a",
+        );
+        let again = repo
+            .insert_association(&new_association(doctor.id, a.id), now, &stamp)
+            .await;
+        assert!(
+            matches!(again, Err(RepoWriteError::AlreadyAssociated)),
+            "{again:?}"
+        );
+        let clinics = port(repo.doctor_clinics(doctor.id, true).await, "doctor clinics");
+        let order: Vec<ClinicId> = clinics.iter().map(|c| c.clinic_id).collect();
+        assert_eq!(order, [b.id, a.id], "primary first");
+        assert_eq!(clinics[0].consultation_fee, Some(700.25));
+        let nearby = NearbyDoctorFilter {
+            geo,
+            specialization: Some("PHYSICIAN".to_owned()),
+            only_verified: true,
+            min_rating: None,
+        };
+        let pairs = port(
+            repo.nearby_doctors(&nearby, Window::default()).await,
+            "nearby doctors",
+        );
+        let pair_clinics: Vec<Option<ClinicId>> = pairs.iter().map(|p| p.clinic_id).collect();
+        assert_eq!(pair_clinics, [Some(a.id), Some(b.id)]);
+
+        let status = AssociationPatch {
+            status: Some(AssociationStatus::OnLeave),
+            ..AssociationPatch::default()
+        };
+        let on_leave = ok(
+            repo.update_association(at_a.id, &status, &stamp).await,
+            "leave",
+        );
+        assert_eq!(on_leave.status, AssociationStatus::OnLeave);
+        assert_eq!(
+            port(repo.clinic_doctors(a.id, true).await, "active at a").len(),
+            0
+        );
+        assert_eq!(
+            port(repo.clinic_doctors(a.id, false).await, "all at a").len(),
+            1
+        );
+        let ended = ok(repo.end_association(at_a.id, now, &stamp).await, "end");
+        assert_eq!(
+            (ended.status, ended.end_date),
+            (AssociationStatus::Inactive, Some(now))
+        );
+        ok(
+            repo.insert_association(&new_association(doctor.id, a.id), now, &stamp)
+                .await,
+            "reassociate after the end",
+        );
+        assert_eq!(
+            port(
+                repo.end_open_associations(doctor.id, a.id, now, &stamp)
+                    .await,
+                "remove"
+            ),
+            1
+        );
+        assert_eq!(
+            port(
+                repo.end_open_associations(doctor.id, a.id, now, &stamp)
+                    .await,
+                "again"
+            ),
+            0
+        );
+
+        // Soft deletion: hidden everywhere, slug kept, no new associations.
+        ok(repo.delete_clinic(b.id, now, &stamp).await, "delete b");
+        let twice = repo.delete_clinic(b.id, now, &stamp).await;
+        assert!(matches!(twice, Err(RepoWriteError::NotFound)), "{twice:?}");
+        assert!(port(repo.find_clinic(b.id).await, "find b").is_none());
+        assert!(port(repo.find_clinic_by_slug("contract-a-2").await, "slug b").is_none());
+        assert!(
+            port(repo.slugs_like("contract-a").await, "slugs").contains(&"contract-a-2".to_owned())
+        );
+        let gone = repo.update_clinic(b.id, &patch_name(), &stamp).await;
+        assert!(matches!(gone, Err(RepoWriteError::NotFound)), "{gone:?}");
+        assert!(port(repo.doctor_clinic_summaries(doctor.id).await, "summaries").is_empty());
+        assert!(port(repo.clinic_doctors(b.id, false).await, "at b").is_empty());
+        assert!(
+            port(repo.doctor_clinics(doctor.id, false).await, "clinics")
+                .iter()
+                .all(|c| c.clinic_id != b.id)
+        );
+        let other = ok(
+            repo.insert_doctor(&new_doctor("Other", "C-LIC-3", "other@example.com"), &stamp)
+                .await,
+            "other doctor",
+        );
+        let refused = repo
+            .insert_association(&new_association(other.id, b.id), now, &stamp)
+            .await;
+        assert!(
+            matches!(refused, Err(RepoWriteError::ClinicNotFound)),
+            "{refused:?}"
+        );
+        assert_eq!(
+            port(
+                repo.end_open_associations(doctor.id, b.id, now, &stamp)
+                    .await,
+                "deleted pair"
+            ),
+            0
+        );
+    }
+
+    fn patch_name() -> ClinicPatch {
+        ClinicPatch {
+            name: Some("Renamed".to_owned()),
+            ..ClinicPatch::default()
         }
     }
 }

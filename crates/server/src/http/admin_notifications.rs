@@ -1,0 +1,314 @@
+//! Admin notification console (§16.7, §16.9, §16.10): the logs of every notification, broadcasts
+//! (sent inside the request up to `BROADCAST_SYNC_LIMIT` users, queued for the worker beyond) and
+//! their progress.
+
+use actix_web::http::Method;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use medico24_kernel::{BroadcastId, UserId};
+use medico24_notifications::{
+    Broadcast, BroadcastCommand, BroadcastStarted, BroadcastTarget, LogFilter, NotificationStatus,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::HashMap;
+use utoipa::ToSchema;
+
+use super::admin::{audit_stamp, page_request};
+use super::error::{ApiError, ApiResult};
+use super::input::{BodyKind, BodyReader, QueryReader, json_object, path_uuid};
+use super::notifications::{NotificationRecordResponse, STATUSES, read_data};
+use super::routing::RouteRegistry;
+use super::wire;
+use crate::auth::AdminUser;
+use crate::openapi::{ErrorResponse, ValidationErrorResponse};
+use crate::state::AppState;
+
+/// A page of notifications for admins (`NotificationLogPage`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationLogPage {
+    /// Notifications of this page, most recently sent first (unsent last).
+    pub logs: Vec<NotificationRecordResponse>,
+    /// Matching notifications over all pages.
+    pub total: u64,
+    /// Page number.
+    pub page: u32,
+    /// Page size.
+    pub page_size: u32,
+    /// `ceil(total / page_size)`.
+    pub total_pages: u64,
+}
+
+/// `POST /admin/notifications/broadcast` body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct BroadcastRequest {
+    /// Title.
+    #[schema(min_length = 1, max_length = 100)]
+    pub title: String,
+    /// Body.
+    #[schema(min_length = 1, max_length = 500)]
+    pub body: String,
+    /// Audience: active users, of one role unless `all`.
+    #[schema(pattern = "^(all|patients|doctors|pharmacies|admins)$")]
+    pub target: String,
+    /// String pairs for the app (rules as for sends).
+    pub data: Option<HashMap<String, String>>,
+}
+
+/// A broadcast sent inside the request (`BroadcastResult`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BroadcastResultResponse {
+    /// Devices reached.
+    pub success_count: i64,
+    /// Devices not reached.
+    pub failure_count: i64,
+    /// Audience size.
+    pub total_users: i64,
+    /// `Broadcast to {n} users: {s} succeeded, {f} failed`.
+    pub message: String,
+    /// The broadcast.
+    #[schema(format = Uuid)]
+    pub broadcast_id: String,
+}
+
+/// A broadcast left to the worker (`BroadcastQueued`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BroadcastQueuedResponse {
+    /// The broadcast.
+    #[schema(format = Uuid)]
+    pub broadcast_id: String,
+    /// Audience size.
+    pub total_users: i64,
+    /// `queued`.
+    pub status: String,
+}
+
+/// A broadcast and its progress (`Broadcast`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BroadcastResponse {
+    /// Id.
+    #[schema(format = Uuid)]
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Body.
+    pub body: String,
+    /// Audience.
+    #[schema(pattern = "^(all|patients|doctors|pharmacies|admins)$")]
+    pub target: String,
+    /// Data of every message.
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<Value>,
+    /// `queued`, `running`, `completed` or `failed`.
+    #[schema(pattern = "^(queued|running|completed|failed)$")]
+    pub status: String,
+    /// Audience size when created.
+    pub total_users: i64,
+    /// Users processed so far.
+    pub processed_users: i64,
+    /// Devices reached.
+    pub success_count: i64,
+    /// Devices not reached.
+    pub failure_count: i64,
+    /// Why the run aborted.
+    pub failure_reason: Option<String>,
+    /// The admin who created it (null once that user is deleted).
+    #[schema(format = Uuid)]
+    pub created_by: Option<String>,
+    /// Creation.
+    #[serde(serialize_with = "wire::datetime")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+    /// First claim.
+    #[serde(serialize_with = "wire::optional_datetime")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub started_at: Option<DateTime<Utc>>,
+    /// End of the run.
+    #[serde(serialize_with = "wire::optional_datetime")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl From<Broadcast> for BroadcastResponse {
+    fn from(b: Broadcast) -> Self {
+        Self {
+            id: b.id.to_string(),
+            title: b.title,
+            body: b.body,
+            target: b.target.as_str().to_owned(),
+            data: b.data,
+            status: b.status.as_str().to_owned(),
+            total_users: b.total_users,
+            processed_users: b.processed_users,
+            success_count: b.success_count,
+            failure_count: b.failure_count,
+            failure_reason: b.failure_reason,
+            created_by: b.created_by.map(|id| id.to_string()),
+            created_at: b.created_at,
+            started_at: b.started_at,
+            completed_at: b.completed_at,
+        }
+    }
+}
+
+/// Every notification, most recently sent first.
+#[utoipa::path(get, path = "/api/v1/admin/notifications/logs", tag = "admin", operation_id = "admin_notification_logs",
+    security(("bearerAuth" = [])),
+    params(
+        ("page" = Option<i64>, Query, minimum = 1, description = "Page number (default 1)"),
+        ("page_size" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
+        ("user_id" = Option<uuid::Uuid>, Query, description = "Recipient"),
+        ("status" = Option<String>, Query, pattern = "^(pending|sent|delivered|partially_delivered|failed|read)$", description = "Exact status"),
+        ("from_date" = Option<String>, Query, format = DateTime, description = "Inclusive lower bound on `sent_at`"),
+        ("to_date" = Option<String>, Query, format = DateTime, description = "Inclusive upper bound on `sent_at`"),
+    ),
+    responses(
+        (status = 200, description = "A page of notifications", body = NotificationLogPage),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Not an admin", body = ErrorResponse),
+        (status = 422, description = "Invalid query", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+        (status = 503, description = "Database unavailable", body = ErrorResponse),
+    ))]
+pub async fn logs(
+    _admin: AdminUser,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let mut query = QueryReader::new(&req);
+    let page = page_request(&mut query, 20);
+    let filter = LogFilter {
+        user_id: query.uuid("user_id").map(UserId::from_uuid),
+        status: query
+            .enumeration("status", &STATUSES)
+            .and_then(|s| s.parse::<NotificationStatus>().ok()),
+        from: query.datetime("from_date"),
+        to: query.datetime("to_date"),
+    };
+    query.finish()?;
+    let result = state.notifications.logs(filter, page).await?;
+    Ok(HttpResponse::Ok().json(NotificationLogPage {
+        total_pages: result.total_pages(),
+        total: result.total,
+        page: page.page(),
+        page_size: page.page_size(),
+        logs: result
+            .items
+            .into_iter()
+            .map(NotificationRecordResponse::from)
+            .collect(),
+    }))
+}
+
+/// Sends a message to an audience: inside the request up to `BROADCAST_SYNC_LIMIT` users (200),
+/// otherwise queued for the worker (202).
+#[utoipa::path(post, path = "/api/v1/admin/notifications/broadcast", tag = "admin", operation_id = "admin_broadcast",
+    security(("bearerAuth" = [])),
+    request_body = BroadcastRequest,
+    responses(
+        (status = 200, description = "Sent inside the request", body = BroadcastResultResponse),
+        (status = 202, description = "Queued for the worker", body = BroadcastQueuedResponse),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Not an admin", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 422, description = "Invalid body", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+        (status = 503, description = "Database unavailable", body = ErrorResponse),
+    ))]
+pub async fn broadcast(
+    admin: AdminUser,
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let object = json_object(&req, &body, BodyKind::Required)?;
+    let mut r = BodyReader::new(&object);
+    let title = r.required_string("title", 1, 100);
+    let text = r.required_string("body", 1, 500);
+    let target = r.required_enum("target", BroadcastTarget::NAMES);
+    let data = read_data(&mut r);
+    r.finish()?;
+    let (Some(title), Some(text), Some(target)) = (
+        title,
+        text,
+        target.and_then(|t| t.parse::<BroadcastTarget>().ok()),
+    ) else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    let command = BroadcastCommand {
+        title,
+        body: text,
+        target,
+        data: data.unwrap_or_default(),
+        created_by: admin.0.id,
+    };
+    let stamp = audit_stamp(&req, admin.0.id);
+    let started = state
+        .notifications
+        .broadcast(
+            command,
+            u64::from(state.settings.broadcast_sync_limit),
+            &stamp,
+        )
+        .await?;
+    Ok(match started {
+        BroadcastStarted::Completed(done) => HttpResponse::Ok().json(BroadcastResultResponse {
+            message: format!(
+                "Broadcast to {} users: {} succeeded, {} failed",
+                done.total_users, done.success_count, done.failure_count
+            ),
+            success_count: done.success_count,
+            failure_count: done.failure_count,
+            total_users: done.total_users,
+            broadcast_id: done.id.to_string(),
+        }),
+        BroadcastStarted::Queued(queued) => {
+            HttpResponse::Accepted().json(BroadcastQueuedResponse {
+                broadcast_id: queued.id.to_string(),
+                total_users: queued.total_users,
+                status: queued.status.as_str().to_owned(),
+            })
+        }
+    })
+}
+
+/// A broadcast and its progress.
+#[utoipa::path(get, path = "/api/v1/admin/notifications/broadcasts/{broadcast_id}", tag = "admin", operation_id = "admin_get_broadcast",
+    security(("bearerAuth" = [])),
+    params(("broadcast_id" = uuid::Uuid, Path, description = "Broadcast id")),
+    responses(
+        (status = 200, description = "The broadcast", body = BroadcastResponse),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Not an admin", body = ErrorResponse),
+        (status = 404, description = "Unknown broadcast", body = ErrorResponse),
+        (status = 422, description = "Invalid id", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+        (status = 503, description = "Database unavailable", body = ErrorResponse),
+    ))]
+pub async fn get_broadcast(
+    _admin: AdminUser,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let id = BroadcastId::from_uuid(path_uuid(&req, "broadcast_id")?);
+    let broadcast = state
+        .notifications
+        .find_broadcast(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Broadcast not found"))?;
+    Ok(HttpResponse::Ok().json(BroadcastResponse::from(broadcast)))
+}
+
+/// Registers the admin notification routes under `prefix`.
+pub fn routes(routes: &mut RouteRegistry, prefix: &str) {
+    let p = |path: &str| format!("{prefix}/admin/notifications{path}");
+    routes
+        .route(Method::GET, &p("/logs"), logs)
+        .route(Method::POST, &p("/broadcast"), broadcast)
+        .route(Method::GET, &p("/broadcasts/{broadcast_id}"), get_broadcast);
+}
+
+/// OpenAPI paths of this module.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(logs, broadcast, get_broadcast))]
+pub struct Docs;

@@ -1,0 +1,842 @@
+//! Push tokens and notifications (§15): token registration and deactivation, admin sends (bearer
+//! admin or `X-Admin-Secret`), history, detail, read marks, deletion and statistics.
+
+use std::collections::{BTreeMap, HashMap};
+
+use actix_web::http::Method;
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use medico24_kernel::{AuditStamp, NotificationId, UserId};
+use medico24_notifications::{
+    DataKeyError, Delivery, HistoryFilter, MAX_DATA_BYTES, Notification, NotificationError,
+    NotificationStatus, NotificationType, Platform, Priority, PushData, PushToken, SendAudit,
+    SendError, SendNotification, SendResult, Viewer,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use super::admin::{audit_stamp, page_request};
+use super::error::{ApiError, ApiResult};
+use super::input::{BodyKind, BodyReader, Object, QueryReader, json_object, path_uuid};
+use super::middleware::RequestContext;
+use super::routing::RouteRegistry;
+use super::wire;
+use crate::auth::{AdminSecret, AuthUser};
+use crate::openapi::{ErrorResponse, ValidationErrorResponse};
+use crate::state::AppState;
+
+/// Message of the 403 on `POST /notifications/send` for non-admins.
+const SEND_FORBIDDEN: &str = "Only admins can send notifications";
+/// Message of the 403 on `GET /notifications/history/{user_id}` for non-admins.
+const HISTORY_FORBIDDEN: &str = "Only admins can view other users' notifications";
+/// Message of the 404s.
+const NOT_FOUND: &str = "Notification not found";
+
+impl From<NotificationError> for ApiError {
+    fn from(error: NotificationError) -> Self {
+        match error {
+            NotificationError::NotFound => ApiError::not_found(NOT_FOUND),
+            NotificationError::Port(port) => port.into(),
+        }
+    }
+}
+
+impl From<SendError> for ApiError {
+    fn from(error: SendError) -> Self {
+        match error {
+            SendError::UserNotFound => ApiError::invalid(
+                vec![json!("body"), json!("user_id")],
+                "value_error",
+                "User not found",
+            ),
+            SendError::Port(port) => port.into(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Representations (§6.6)
+// ---------------------------------------------------------------------------------------------
+
+/// A registered device token (`PushToken`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PushTokenResponse {
+    /// Token row id.
+    #[schema(format = Uuid)]
+    pub id: String,
+    /// Owner.
+    #[schema(format = Uuid)]
+    pub user_id: String,
+    /// The FCM registration token.
+    pub fcm_token: String,
+    /// `android`, `ios` or `web`.
+    #[schema(pattern = "^(android|ios|web)$")]
+    pub platform: String,
+    /// Whether pushes go to it.
+    pub is_active: bool,
+    /// Last registration.
+    #[serde(serialize_with = "wire::optional_datetime")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// Creation.
+    #[serde(serialize_with = "wire::datetime")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<PushToken> for PushTokenResponse {
+    fn from(token: PushToken) -> Self {
+        Self {
+            id: token.id.to_string(),
+            user_id: token.user_id.to_string(),
+            fcm_token: token.fcm_token,
+            platform: token.platform.as_str().to_owned(),
+            is_active: token.is_active,
+            last_used_at: token.last_used_at,
+            created_at: token.created_at,
+        }
+    }
+}
+
+/// A notification (`NotificationRecord`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationRecordResponse {
+    /// Id.
+    #[schema(format = Uuid)]
+    pub id: String,
+    /// Recipient.
+    #[schema(format = Uuid)]
+    pub user_id: String,
+    /// Title.
+    pub title: String,
+    /// Body.
+    pub body: String,
+    /// Kind.
+    #[schema(
+        pattern = "^(appointment_reminder|appointment_confirmation|appointment_cancelled|prescription_ready|pharmacy_update|system_announcement|other)$"
+    )]
+    pub notification_type: String,
+    /// Priority.
+    #[schema(pattern = "^(low|normal|high|urgent)$")]
+    pub priority: String,
+    /// Data sent with it.
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<Value>,
+    /// `pending`, `sent`, `delivered`, `partially_delivered`, `failed` or `read`.
+    #[schema(pattern = "^(pending|sent|delivered|partially_delivered|failed|read)$")]
+    pub status: String,
+    /// When its deliveries were created.
+    #[serde(serialize_with = "wire::optional_datetime")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub sent_at: Option<DateTime<Utc>>,
+    /// When at least one device accepted it.
+    #[serde(serialize_with = "wire::optional_datetime")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// When it was read.
+    #[serde(serialize_with = "wire::optional_datetime")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub read_at: Option<DateTime<Utc>>,
+    /// Summary of failed deliveries.
+    pub failure_reason: Option<String>,
+    /// Retries performed across deliveries.
+    pub retry_count: i64,
+    /// Kept from the reference (3).
+    pub max_retries: i64,
+    /// Kept from the reference.
+    #[serde(serialize_with = "wire::optional_datetime")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub scheduled_for: Option<DateTime<Utc>>,
+    /// Kept from the reference.
+    #[serde(serialize_with = "wire::optional_datetime")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// `{"outbox_id"}` or `{"broadcast_id"}` when it came from there.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
+    /// Creation.
+    #[serde(serialize_with = "wire::datetime")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+    /// Last update.
+    #[serde(serialize_with = "wire::datetime")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Notification> for NotificationRecordResponse {
+    fn from(n: Notification) -> Self {
+        Self {
+            id: n.id.to_string(),
+            user_id: n.user_id.to_string(),
+            title: n.title,
+            body: n.body,
+            notification_type: n.notification_type.as_str().to_owned(),
+            priority: n.priority.as_str().to_owned(),
+            data: n.data,
+            status: n.status.as_str().to_owned(),
+            sent_at: n.sent_at,
+            delivered_at: n.delivered_at,
+            read_at: n.read_at,
+            failure_reason: n.failure_reason,
+            retry_count: i64::from(n.retry_count),
+            max_retries: i64::from(n.max_retries),
+            scheduled_for: n.scheduled_for,
+            expires_at: n.expires_at,
+            metadata: n.metadata,
+            created_at: n.created_at,
+            updated_at: n.updated_at,
+        }
+    }
+}
+
+/// One push to one device (`DeliveryRecord`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryRecordResponse {
+    /// Id.
+    #[schema(format = Uuid)]
+    pub id: String,
+    /// The notification.
+    #[schema(format = Uuid)]
+    pub notification_id: String,
+    /// The device token row.
+    #[schema(format = Uuid)]
+    pub push_token_id: String,
+    /// FCM message name on success.
+    pub fcm_message_id: Option<String>,
+    /// `pending`, `sent`, `delivered`, `failed` or `invalid_token`.
+    #[schema(pattern = "^(pending|sent|delivered|failed|invalid_token)$")]
+    pub delivery_status: String,
+    /// When FCM accepted it.
+    #[serde(serialize_with = "wire::optional_datetime")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// FCM error code, or `<code>: <message>`.
+    pub failure_reason: Option<String>,
+    /// Creation.
+    #[serde(serialize_with = "wire::datetime")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Delivery> for DeliveryRecordResponse {
+    fn from(d: Delivery) -> Self {
+        Self {
+            id: d.id.to_string(),
+            notification_id: d.notification_id.to_string(),
+            push_token_id: d.push_token_id.to_string(),
+            fcm_message_id: d.fcm_message_id,
+            delivery_status: d.delivery_status.as_str().to_owned(),
+            delivered_at: d.delivered_at,
+            failure_reason: d.failure_reason,
+            created_at: d.created_at,
+        }
+    }
+}
+
+/// A page of notifications (`NotificationHistory`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationHistoryResponse {
+    /// Notifications of this page, newest first.
+    pub notifications: Vec<NotificationRecordResponse>,
+    /// Matching notifications over all pages.
+    pub total: u64,
+    /// Page number.
+    pub page: u32,
+    /// Page size.
+    pub page_size: u32,
+}
+
+/// A notification with its deliveries (`NotificationDetail`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationDetailResponse {
+    /// The notification.
+    pub notification: NotificationRecordResponse,
+    /// Its deliveries, oldest first.
+    pub deliveries: Vec<DeliveryRecordResponse>,
+    /// Deliveries.
+    pub total_devices: u64,
+    /// Deliveries `sent` or `delivered`.
+    pub successful_deliveries: u64,
+    /// Deliveries `failed` or `invalid_token`.
+    pub failed_deliveries: u64,
+}
+
+/// Outcome of a send (`SendResult`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SendResultResponse {
+    /// Devices reached.
+    pub success_count: u64,
+    /// Devices not reached.
+    pub failure_count: u64,
+    /// `Sent to {s} devices, {f} failed`.
+    pub message: String,
+}
+
+impl From<SendResult> for SendResultResponse {
+    fn from(result: SendResult) -> Self {
+        Self {
+            success_count: result.success_count,
+            failure_count: result.failure_count,
+            message: format!(
+                "Sent to {} devices, {} failed",
+                result.success_count, result.failure_count
+            ),
+        }
+    }
+}
+
+/// Counts over a window (`NotificationStats`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationStatsResponse {
+    /// Notifications in the window.
+    pub total_count: u64,
+    /// Count per status (only those that occur).
+    pub by_status: BTreeMap<String, u64>,
+    /// Count per type (only those that occur).
+    pub by_type: BTreeMap<String, u64>,
+    /// Count per priority (only those that occur).
+    pub by_priority: BTreeMap<String, u64>,
+    /// Window length.
+    pub days: u32,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request bodies (documentation; bodies are read with `BodyReader`)
+// ---------------------------------------------------------------------------------------------
+
+/// `POST /notifications/register-token` body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RegisterTokenRequest {
+    /// The device's FCM registration token.
+    #[schema(min_length = 1, max_length = 4096)]
+    pub fcm_token: String,
+    /// Device platform.
+    #[schema(pattern = "^(android|ios|web)$")]
+    pub platform: String,
+}
+
+/// `DELETE /notifications/deactivate-token` body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DeactivateTokenRequest {
+    /// The token to stop using.
+    #[schema(min_length = 1, max_length = 4096)]
+    pub fcm_token: String,
+    /// Ignored.
+    pub platform: Option<String>,
+}
+
+/// `POST /notifications/send` and `/notifications/admin-send` body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SendNotificationRequest {
+    /// Recipient (an existing user).
+    #[schema(format = Uuid)]
+    pub user_id: String,
+    /// Title.
+    #[schema(min_length = 1, max_length = 100)]
+    pub title: String,
+    /// Body.
+    #[schema(min_length = 1, max_length = 500)]
+    pub body: String,
+    /// String pairs for the app; keys non-empty, not `from`, `notification`, `message_type`,
+    /// not starting with `google` or `gcm`; at most 4096 bytes serialized.
+    pub data: Option<HashMap<String, String>>,
+    /// Kind (default `other`).
+    #[schema(
+        pattern = "^(appointment_reminder|appointment_confirmation|appointment_cancelled|prescription_ready|pharmacy_update|system_announcement|other)$"
+    )]
+    pub notification_type: Option<String>,
+    /// Priority (default `normal`).
+    #[schema(pattern = "^(low|normal|high|urgent)$")]
+    pub priority: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Input helpers shared with the admin module
+// ---------------------------------------------------------------------------------------------
+
+/// Reads the optional `data` member (§15.4): an object of strings whose keys follow FCM's rules,
+/// at most 4096 bytes serialized. Every broken rule is recorded on `reader`.
+pub fn read_data(reader: &mut BodyReader<'_>) -> Option<PushData> {
+    let object: &Object = reader.optional_object("data")?;
+    let mut loc = reader.loc("data");
+    let mut map = BTreeMap::new();
+    let mut valid = true;
+    for (key, value) in object {
+        loc.push(json!(key));
+        match value {
+            Value::String(text) => {
+                map.insert(key.clone(), text.clone());
+            }
+            _ => {
+                valid = false;
+                reader.issue_at(loc.clone(), "string_type", "Input should be a valid string");
+            }
+        }
+        if let Err(rule) = PushData::check_key(key) {
+            valid = false;
+            let message = match rule {
+                DataKeyError::Empty => "data keys must not be empty".to_owned(),
+                DataKeyError::Reserved => format!("data key '{key}' is reserved"),
+                DataKeyError::ReservedPrefix => {
+                    "data keys must not start with 'google' or 'gcm'".to_owned()
+                }
+            };
+            reader.issue_at(loc.clone(), "value_error", message);
+        }
+        loc.pop();
+    }
+    if !valid {
+        return None;
+    }
+    match PushData::new(map) {
+        Ok(data) => Some(data),
+        Err(_) => {
+            reader.issue(
+                "data",
+                "value_error",
+                format!("data must not exceed {MAX_DATA_BYTES} bytes when serialized"),
+            );
+            None
+        }
+    }
+}
+
+const TYPES: [&str; 7] = [
+    "appointment_reminder",
+    "appointment_confirmation",
+    "appointment_cancelled",
+    "prescription_ready",
+    "pharmacy_update",
+    "system_announcement",
+    "other",
+];
+const PRIORITIES: [&str; 4] = ["low", "normal", "high", "urgent"];
+/// Notification statuses, for query filters.
+pub const STATUSES: [&str; 6] = [
+    "pending",
+    "sent",
+    "delivered",
+    "partially_delivered",
+    "failed",
+    "read",
+];
+
+/// The audit stamp of a request authorised by `X-Admin-Secret`.
+fn secret_stamp(req: &HttpRequest) -> AuditStamp {
+    let context = req.extensions().get::<RequestContext>().cloned();
+    AuditStamp::admin_secret(
+        context
+            .as_ref()
+            .map(|c| c.request_id.clone())
+            .unwrap_or_default(),
+        context.and_then(|c| c.client_ip),
+    )
+}
+
+/// The send body of §15.4.
+fn read_send(req: &HttpRequest, body: &[u8]) -> ApiResult<SendNotification> {
+    let object = json_object(req, body, BodyKind::Required)?;
+    let mut r = BodyReader::new(&object);
+    let user_id = r.required_uuid("user_id");
+    let title = r.required_string("title", 1, 100);
+    let text = r.required_string("body", 1, 500);
+    let data = read_data(&mut r);
+    let notification_type = r.optional_enum("notification_type", &TYPES);
+    let priority = r.optional_enum("priority", &PRIORITIES);
+    r.finish()?;
+    let (Some(user_id), Some(title), Some(text)) = (user_id, title, text) else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    Ok(SendNotification {
+        user_id: UserId::from_uuid(user_id),
+        title,
+        body: text,
+        data: data.unwrap_or_default(),
+        notification_type: notification_type
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(NotificationType::Other),
+        priority: priority
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(Priority::Normal),
+    })
+}
+
+fn viewer(user: &AuthUser) -> Viewer {
+    Viewer {
+        id: user.0.id,
+        is_admin: user.0.role == medico24_kernel::Role::Admin,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers
+// ---------------------------------------------------------------------------------------------
+
+/// Registers the caller's device token; the token then belongs to the caller alone.
+#[utoipa::path(post, path = "/api/v1/notifications/register-token", tag = "notifications", operation_id = "register_push_token",
+    security(("bearerAuth" = [])),
+    request_body = RegisterTokenRequest,
+    responses(
+        (status = 201, description = "Registered (new or re-registered)", body = PushTokenResponse),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Account deactivated", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 422, description = "Invalid body", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+        (status = 503, description = "Database unavailable", body = ErrorResponse),
+    ))]
+pub async fn register_token(
+    user: AuthUser,
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let object = json_object(&req, &body, BodyKind::Required)?;
+    let mut r = BodyReader::new(&object);
+    let token = r.required_string("fcm_token", 1, 4096);
+    let platform = r.required_enum("platform", Platform::NAMES);
+    r.finish()?;
+    let (Some(token), Some(platform)) = (token, platform.and_then(|p| p.parse::<Platform>().ok()))
+    else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    let registered = state
+        .notifications
+        .register_token(user.0.id, &token, platform)
+        .await?;
+    Ok(HttpResponse::Created().json(PushTokenResponse::from(registered)))
+}
+
+/// Stops pushes to one of the caller's tokens (unknown tokens are fine).
+#[utoipa::path(delete, path = "/api/v1/notifications/deactivate-token", tag = "notifications", operation_id = "deactivate_push_token",
+    security(("bearerAuth" = [])),
+    request_body = DeactivateTokenRequest,
+    responses(
+        (status = 204, description = "Deactivated"),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Account deactivated", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 422, description = "Invalid body", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+        (status = 503, description = "Database unavailable", body = ErrorResponse),
+    ))]
+pub async fn deactivate_token(
+    user: AuthUser,
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let object = json_object(&req, &body, BodyKind::Required)?;
+    let mut r = BodyReader::new(&object);
+    // `platform` is accepted and ignored (§15.2).
+    let token = r.required_string("fcm_token", 1, 4096);
+    r.finish()?;
+    let Some(token) = token else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    state
+        .notifications
+        .deactivate_token(user.0.id, &token)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Stops pushes to every device of the caller.
+#[utoipa::path(delete, path = "/api/v1/notifications/deactivate-all", tag = "notifications", operation_id = "deactivate_all_push_tokens",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 204, description = "Deactivated"),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Account deactivated", body = ErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+        (status = 503, description = "Database unavailable", body = ErrorResponse),
+    ))]
+pub async fn deactivate_all(user: AuthUser, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    state.notifications.deactivate_all_tokens(user.0.id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Sends a notification to one user's devices (admins only), inside the request.
+#[utoipa::path(post, path = "/api/v1/notifications/send", tag = "notifications", operation_id = "send_notification",
+    security(("bearerAuth" = [])),
+    request_body = SendNotificationRequest,
+    responses(
+        (status = 200, description = "Device counts", body = SendResultResponse),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Not an admin", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 422, description = "Invalid body or unknown user", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+        (status = 503, description = "Database unavailable", body = ErrorResponse),
+    ))]
+pub async fn send(
+    user: AuthUser,
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require_admin(SEND_FORBIDDEN)?;
+    let command = read_send(&req, &body)?;
+    let audit = SendAudit {
+        stamp: audit_stamp(&req, user.0.id),
+        action: "notification.send",
+    };
+    let result = state.notifications.send(command, &audit).await?;
+    Ok(HttpResponse::Ok().json(SendResultResponse::from(result)))
+}
+
+/// Sends a notification to one user's devices, authorised by the admin secret.
+#[utoipa::path(post, path = "/api/v1/notifications/admin-send", tag = "notifications", operation_id = "admin_send_notification",
+    security(("adminSecret" = [])),
+    request_body = SendNotificationRequest,
+    responses(
+        (status = 200, description = "Device counts", body = SendResultResponse),
+        (status = 401, description = "Wrong admin secret", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 422, description = "Missing secret, invalid body or unknown user", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+        (status = 503, description = "Database unavailable", body = ErrorResponse),
+    ))]
+pub async fn admin_send(
+    _secret: AdminSecret,
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let command = read_send(&req, &body)?;
+    let audit = SendAudit {
+        stamp: secret_stamp(&req),
+        action: "notification.admin_send",
+    };
+    let result = state.notifications.send(command, &audit).await?;
+    Ok(HttpResponse::Ok().json(SendResultResponse::from(result)))
+}
+
+async fn history_of(req: &HttpRequest, state: &AppState, user: UserId) -> ApiResult<HttpResponse> {
+    let mut query = QueryReader::new(req);
+    let page = page_request(&mut query, 50);
+    let filter = HistoryFilter {
+        status: query
+            .enumeration("status", &STATUSES)
+            .and_then(|s| s.parse::<NotificationStatus>().ok()),
+        notification_type: query
+            .enumeration("notification_type", &TYPES)
+            .and_then(|t| t.parse::<NotificationType>().ok()),
+    };
+    query.finish()?;
+    let result = state.notifications.history(user, filter, page).await?;
+    Ok(HttpResponse::Ok().json(NotificationHistoryResponse {
+        total: result.total,
+        page: page.page(),
+        page_size: page.page_size(),
+        notifications: result
+            .items
+            .into_iter()
+            .map(NotificationRecordResponse::from)
+            .collect(),
+    }))
+}
+
+/// The caller's notifications, newest first.
+#[utoipa::path(get, path = "/api/v1/notifications/history", tag = "notifications", operation_id = "notification_history",
+    security(("bearerAuth" = [])),
+    params(
+        ("page" = Option<i64>, Query, minimum = 1, description = "Page number (default 1)"),
+        ("page_size" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 50)"),
+        ("status" = Option<String>, Query, pattern = "^(pending|sent|delivered|partially_delivered|failed|read)$", description = "Exact status"),
+        ("notification_type" = Option<String>, Query, pattern = "^(appointment_reminder|appointment_confirmation|appointment_cancelled|prescription_ready|pharmacy_update|system_announcement|other)$", description = "Exact type"),
+    ),
+    responses(
+        (status = 200, description = "A page of notifications", body = NotificationHistoryResponse),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Account deactivated", body = ErrorResponse),
+        (status = 422, description = "Invalid query", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+        (status = 503, description = "Database unavailable", body = ErrorResponse),
+    ))]
+pub async fn history(
+    user: AuthUser,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    history_of(&req, &state, user.0.id).await
+}
+
+/// Another user's notifications (admins only; an unknown user has none).
+#[utoipa::path(get, path = "/api/v1/notifications/history/{user_id}", tag = "notifications", operation_id = "notification_history_of_user",
+    security(("bearerAuth" = [])),
+    params(
+        ("user_id" = uuid::Uuid, Path, description = "User id"),
+        ("page" = Option<i64>, Query, minimum = 1, description = "Page number (default 1)"),
+        ("page_size" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 50)"),
+        ("status" = Option<String>, Query, pattern = "^(pending|sent|delivered|partially_delivered|failed|read)$", description = "Exact status"),
+        ("notification_type" = Option<String>, Query, pattern = "^(appointment_reminder|appointment_confirmation|appointment_cancelled|prescription_ready|pharmacy_update|system_announcement|other)$", description = "Exact type"),
+    ),
+    responses(
+        (status = 200, description = "A page of notifications", body = NotificationHistoryResponse),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Not an admin", body = ErrorResponse),
+        (status = 422, description = "Invalid id or query", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+        (status = 503, description = "Database unavailable", body = ErrorResponse),
+    ))]
+pub async fn history_of_user(
+    user: AuthUser,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require_admin(HISTORY_FORBIDDEN)?;
+    let target = UserId::from_uuid(path_uuid(&req, "user_id")?);
+    history_of(&req, &state, target).await
+}
+
+/// A notification with its deliveries (its owner's, or any for an admin).
+#[utoipa::path(get, path = "/api/v1/notifications/{notification_id}", tag = "notifications", operation_id = "get_notification",
+    security(("bearerAuth" = [])),
+    params(("notification_id" = uuid::Uuid, Path, description = "Notification id")),
+    responses(
+        (status = 200, description = "The notification and its deliveries", body = NotificationDetailResponse),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Account deactivated", body = ErrorResponse),
+        (status = 404, description = "Unknown or someone else's", body = ErrorResponse),
+        (status = 422, description = "Invalid id", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+        (status = 503, description = "Database unavailable", body = ErrorResponse),
+    ))]
+pub async fn detail(
+    user: AuthUser,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let id = NotificationId::from_uuid(path_uuid(&req, "notification_id")?);
+    let detail = state.notifications.detail(id, viewer(&user)).await?;
+    let (successful, failed) = (detail.successful(), detail.failed());
+    Ok(HttpResponse::Ok().json(NotificationDetailResponse {
+        total_devices: detail.deliveries.len() as u64,
+        successful_deliveries: successful as u64,
+        failed_deliveries: failed as u64,
+        notification: detail.notification.into(),
+        deliveries: detail
+            .deliveries
+            .into_iter()
+            .map(DeliveryRecordResponse::from)
+            .collect(),
+    }))
+}
+
+/// Marks the caller's own notification read.
+#[utoipa::path(patch, path = "/api/v1/notifications/{notification_id}/read", tag = "notifications", operation_id = "mark_notification_read",
+    security(("bearerAuth" = [])),
+    params(("notification_id" = uuid::Uuid, Path, description = "Notification id")),
+    responses(
+        (status = 204, description = "Marked read"),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Account deactivated", body = ErrorResponse),
+        (status = 404, description = "Unknown or someone else's", body = ErrorResponse),
+        (status = 422, description = "Invalid id", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+        (status = 503, description = "Database unavailable", body = ErrorResponse),
+    ))]
+pub async fn mark_read(
+    user: AuthUser,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let id = NotificationId::from_uuid(path_uuid(&req, "notification_id")?);
+    state.notifications.mark_read(id, user.0.id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Deletes a notification and its deliveries (the owner's own, or any for an admin, audited).
+#[utoipa::path(delete, path = "/api/v1/notifications/{notification_id}", tag = "notifications", operation_id = "delete_notification",
+    security(("bearerAuth" = [])),
+    params(("notification_id" = uuid::Uuid, Path, description = "Notification id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Account deactivated", body = ErrorResponse),
+        (status = 404, description = "Unknown or someone else's", body = ErrorResponse),
+        (status = 422, description = "Invalid id", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+        (status = 503, description = "Database unavailable", body = ErrorResponse),
+    ))]
+pub async fn delete(
+    user: AuthUser,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let id = NotificationId::from_uuid(path_uuid(&req, "notification_id")?);
+    let stamp = audit_stamp(&req, user.0.id);
+    state
+        .notifications
+        .delete(id, viewer(&user), &stamp)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Counts by status, type and priority over the last `days` days: the caller's notifications,
+/// or everyone's for an admin.
+#[utoipa::path(get, path = "/api/v1/notifications/stats/summary", tag = "notifications", operation_id = "notification_stats",
+    security(("bearerAuth" = [])),
+    params(("days" = Option<i64>, Query, minimum = 1, maximum = 365, description = "Window in days (default 30)")),
+    responses(
+        (status = 200, description = "Counts", body = NotificationStatsResponse),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Account deactivated", body = ErrorResponse),
+        (status = 422, description = "Invalid query", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+        (status = 503, description = "Database unavailable", body = ErrorResponse),
+    ))]
+pub async fn stats(
+    user: AuthUser,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let mut query = QueryReader::new(&req);
+    let days = u32::try_from(query.int("days", 30, 1, 365)).unwrap_or(30);
+    query.finish()?;
+    let stats = state.notifications.stats(viewer(&user), days).await?;
+    Ok(HttpResponse::Ok().json(NotificationStatsResponse {
+        total_count: stats.total_count,
+        by_status: stats.by_status,
+        by_type: stats.by_type,
+        by_priority: stats.by_priority,
+        days,
+    }))
+}
+
+/// Registers the notification routes under `prefix`.
+pub fn routes(routes: &mut RouteRegistry, prefix: &str) {
+    let p = |path: &str| format!("{prefix}/notifications{path}");
+    routes
+        .route(Method::POST, &p("/register-token"), register_token)
+        .route(Method::DELETE, &p("/deactivate-token"), deactivate_token)
+        .route(Method::DELETE, &p("/deactivate-all"), deactivate_all)
+        .route(Method::POST, &p("/send"), send)
+        .route(Method::POST, &p("/admin-send"), admin_send)
+        .route(Method::GET, &p("/history"), history)
+        .route(Method::GET, &p("/history/{user_id}"), history_of_user)
+        .route(Method::GET, &p("/stats/summary"), stats)
+        .route(Method::GET, &p("/{notification_id}"), detail)
+        .route(Method::DELETE, &p("/{notification_id}"), delete)
+        .route(Method::PATCH, &p("/{notification_id}/read"), mark_read);
+}
+
+/// OpenAPI paths of this module.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    register_token,
+    deactivate_token,
+    deactivate_all,
+    send,
+    admin_send,
+    history,
+    history_of_user,
+    detail,
+    mark_read,
+    delete,
+    stats
+))]
+pub struct Docs;
