@@ -55,6 +55,16 @@ pub fn json_object(req: &HttpRequest, body: &[u8], kind: BodyKind) -> Result<Obj
     }
     let value: Value = serde_json::from_slice(body)
         .map_err(|_| ApiError::invalid(body_loc(), "json_invalid", "JSON decode error"))?;
+    // PostgreSQL cannot store NUL characters: refuse them here, for every endpoint.
+    let mut found = Vec::new();
+    nul_locations(&value, &mut vec![json!("body")], &mut found);
+    if !found.is_empty() {
+        let issues = found
+            .into_iter()
+            .map(|loc| ValidationIssue::new(loc, "value_error", "Text must not contain NUL characters"))
+            .collect();
+        return Err(ApiError::validation(issues));
+    }
     match value {
         Value::Object(object) => Ok(object),
         Value::Null if kind == BodyKind::Optional => Ok(Object::new()),
@@ -63,6 +73,32 @@ pub fn json_object(req: &HttpRequest, body: &[u8], kind: BodyKind) -> Result<Obj
             "dict_type",
             "Input should be a valid dictionary or object to extract fields from",
         )),
+    }
+}
+
+/// Every place a string (or object key) contains a NUL character, in document order.
+fn nul_locations(value: &Value, at: &mut Vec<Value>, found: &mut Vec<Vec<Value>>) {
+    match value {
+        Value::String(text) if text.contains('\0') => found.push(at.clone()),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                at.push(json!(i));
+                nul_locations(item, at, found);
+                at.pop();
+            }
+        }
+        Value::Object(map) => {
+            for (key, item) in map {
+                at.push(json!(key.replace('\0', "")));
+                if key.contains('\0') {
+                    found.push(at.clone());
+                } else {
+                    nul_locations(item, at, found);
+                }
+                at.pop();
+            }
+        }
+        _ => {}
     }
 }
 
@@ -517,6 +553,10 @@ impl QueryReader {
     /// An optional string of at most `max` characters.
     pub fn string(&mut self, name: &str, max: usize) -> Option<String> {
         let value = self.last(name)?.to_owned();
+        if value.contains('\0') {
+            self.issue(name, "value_error", "Text must not contain NUL characters");
+            return None;
+        }
         if value.chars().count() > max {
             self.issue(
                 name,
@@ -1077,6 +1117,16 @@ mod tests {
         assert_eq!(percent_decode("a+b%20c"), "a b c");
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%zz"), "%zz");
+    }
+
+    #[test]
+    fn nul_characters_are_located_in_nested_bodies() {
+        let mut found = Vec::new();
+        nul_locations(&json!({"a": [1, {"b": "x\u{0}"}], "c": "\u{0}"}), &mut Vec::new(), &mut found);
+        assert_eq!(found, vec![vec![json!("a"), json!(1), json!("b")], vec![json!("c")]]);
+        let mut none = Vec::new();
+        nul_locations(&json!({"a": "fine"}), &mut Vec::new(), &mut none);
+        assert!(none.is_empty());
     }
 
     #[test]

@@ -386,3 +386,125 @@ async fn errors_are_json_objects_with_a_detail_and_401_means_reauthenticate() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "login failures are 400");
     let _: ErrorMirror = strict(&body, &["detail", "error", "message"]);
 }
+
+#[derive(Deserialize)]
+struct HoursMirror {
+    day_of_week: i64,
+    open_time: String,
+    close_time: String,
+    is_closed: bool,
+}
+
+#[derive(Deserialize)]
+struct LocationMirror {
+    latitude: f64,
+    longitude: f64,
+    country: String,
+    address_line: String,
+    city: String,
+}
+
+#[derive(Deserialize)]
+struct PharmacyMirror {
+    id: String,
+    name: String,
+    rating: f64,
+    rating_count: i64,
+    is_verified: bool,
+    is_active: bool,
+    supports_delivery: bool,
+    supports_pickup: bool,
+    hours: Vec<Value>,
+    location: Option<Value>,
+    created_at: String,
+    updated_at: String,
+}
+
+const PHARMACY_KEYS: [&str; 16] = [
+    "name", "description", "phone", "email", "supports_delivery", "supports_pickup", "id", "is_verified", "is_active",
+    "rating", "rating_count", "timezone", "created_at", "updated_at", "location", "hours",
+];
+
+fn check_time(text: &str) {
+    assert!(chrono::NaiveTime::parse_from_str(text, "%H:%M:%S").is_ok() && text.len() == 8, "{text} is not HH:MM:SS");
+}
+
+fn check_pharmacy(value: &Value, geo: bool) {
+    let p: PharmacyMirror = strict(value, &PHARMACY_KEYS);
+    utc(&p.created_at);
+    utc(&p.updated_at);
+    assert!(uuid::Uuid::parse_str(&p.id).is_ok() && !p.name.is_empty());
+    assert!((0.0..=5.0).contains(&p.rating) && p.rating_count >= 0);
+    let _ = (p.is_verified, p.is_active, p.supports_delivery, p.supports_pickup);
+    for hours in &p.hours {
+        let h: HoursMirror = strict(hours, &["day_of_week", "open_time", "close_time", "is_closed", "id", "pharmacy_id"]);
+        assert!((1..=7).contains(&h.day_of_week));
+        check_time(&h.open_time);
+        check_time(&h.close_time);
+        let _ = h.is_closed;
+    }
+    if let Some(location) = &p.location {
+        let l: LocationMirror = strict(
+            location,
+            &["address_line", "city", "state", "country", "pincode", "latitude", "longitude", "id", "pharmacy_id", "created_at"],
+        );
+        assert!((-90.0..=90.0).contains(&l.latitude) && (-180.0..=180.0).contains(&l.longitude));
+        assert!(!l.country.is_empty() && !l.address_line.is_empty() && !l.city.is_empty());
+    }
+    if value.get("distance_km").is_some() {
+        assert_eq!(value["distance_km"].is_number(), geo, "distance_km is a number exactly on geo searches: {value}");
+    }
+}
+
+#[tokio::test]
+async fn pharmacy_lists_and_details_parse_with_the_client_models() {
+    let app = app().await;
+    medico24_postgres::seed_demo_data(app.db.url(), medico24_postgres::SeedSize { pharmacies: 40, users: 0, appointments: 0 })
+        .await
+        .unwrap();
+    let (status, list) = status_json(call(&app, Method::GET, "/api/v1/pharmacies?limit=100", Some("stale.bearer.token"), None).await).await;
+    assert_eq!(status, StatusCode::OK, "public routes ignore a stale bearer");
+    let items = list.as_array().expect("a bare JSON array");
+    assert!(!items.is_empty());
+    for item in items {
+        check_pharmacy(item, false);
+    }
+    let (status, nearby) = status_json(
+        call(&app, Method::GET, "/api/v1/pharmacies/search/nearby?latitude=19.0760&longitude=72.8777&radius_km=10.0&limit=100", None, None).await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let nearby = nearby.as_array().expect("a bare JSON array");
+    assert!(!nearby.is_empty());
+    for item in nearby {
+        check_pharmacy(item, true);
+    }
+    let id = items[0]["id"].as_str().unwrap();
+    let (status, detail) = status_json(call(&app, Method::GET, &format!("/api/v1/pharmacies/{id}"), None, None).await).await;
+    assert_eq!(status, StatusCode::OK);
+    check_pharmacy(&detail, false);
+}
+
+#[tokio::test]
+async fn push_token_registration_answers_201_with_an_object() {
+    let app = app().await;
+    let s = login(&app, "uid-flutter3", "flutter3@example.com").await;
+    let (status, token) = status_json(
+        call(&app, Method::POST, "/api/v1/notifications/register-token", Some(&s.access), Some(json!({"fcm_token": "fcm-abc", "platform": "android"}))).await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert!(token.is_object());
+    assert_eq!(token["fcm_token"], "fcm-abc");
+    assert_eq!(token["is_active"], true);
+    // JSON body on DELETE, platform optional.
+    let response = app
+        .client
+        .delete(app.url("/api/v1/notifications/deactivate-token"))
+        .bearer_auth(&s.access)
+        .json(&json!({"fcm_token": "fcm-abc"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+}

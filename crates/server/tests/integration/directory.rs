@@ -1534,6 +1534,47 @@ async fn redis_get(app: &TestApp, key: &str) -> Option<String> {
         .unwrap()
 }
 
+async fn redis_ttl(app: &TestApp, key: &str) -> i64 {
+    use deadpool_redis::redis::AsyncCommands;
+    let mut conn = app.redis.connection().await;
+    conn.ttl(format!("{}{key}", app.redis.prefix()))
+        .await
+        .unwrap()
+}
+
+async fn redis_set(app: &TestApp, key: &str, value: &str) {
+    use deadpool_redis::redis::AsyncCommands;
+    let mut conn = app.redis.connection().await;
+    let () = conn
+        .set(format!("{}{key}", app.redis.prefix()), value)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_unreadable_cached_value_is_a_miss_and_is_replaced() {
+    let (app, _, admin) = app_with_admin().await;
+    let clinic = clinic_at(&app, &admin, "Shanti Medical Centre", 19.1, 72.9).await;
+    let doc = doctor(&app, &admin, "Neha Desai", "ND-1").await;
+    redis_set(&app, &format!("v2:clinic:{clinic}"), "{not json").await;
+    redis_set(&app, &format!("v2:doctor:{doc}"), "[]").await;
+    let (status, body) = get(&app, &format!("{CLINICS}/{clinic}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["name"], "Shanti Medical Centre");
+    let (status, body) = get(&app, &format!("{DOCTORS}/{doc}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["full_name"], "Neha Desai");
+    let cached: Value = serde_json::from_str(
+        &redis_get(&app, &format!("v2:clinic:{clinic}"))
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(cached["id"], json!(clinic), "the read wrote a fresh copy");
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(metrics.contains("medico24_cache_requests_total{cache=\"doctor\",result=\"error\"} 1"));
+}
+
 #[tokio::test]
 async fn clinic_and_doctor_details_are_cached_until_a_write_through_the_api() {
     let (app, _, admin) = app_with_admin().await;
@@ -1550,6 +1591,11 @@ async fn clinic_and_doctor_details_are_cached_until_a_write_through_the_api() {
     )
     .unwrap();
     assert_eq!(cached, first, "the cache holds the §6.4 representation");
+    let ttl = redis_ttl(&app, &format!("v2:clinic:{clinic}")).await;
+    assert!(
+        (1..=900).contains(&ttl),
+        "CLINIC_CACHE_TTL_SECONDS applies: {ttl}"
+    );
     app.db
         .execute(&format!(
             "UPDATE clinics SET name = 'Renamed behind the back' WHERE id = '{clinic}'"
