@@ -6,8 +6,9 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use medico24_appointments::booking::{
-    Appointment, AppointmentFilter, AppointmentRepository, AuditEntry, CreateOutcome, IdempotencyRequest, LockedChange,
-    OutboxMessage, RepoCreateError, RepoUpdateError, Visibility, idempotency_ttl,
+    Appointment, AppointmentFilter, AppointmentRepository, AuditEntry, CreateOutcome,
+    IdempotencyRequest, LockedChange, OutboxMessage, RepoCreateError, RepoUpdateError, Visibility,
+    idempotency_ttl,
 };
 use medico24_kernel::{AppointmentId, Page, PageRequest, PortError, UserId};
 
@@ -106,7 +107,9 @@ fn is_overlap(error: &DieselError) -> bool {
 
 fn foreign_key(error: &DieselError) -> Option<&str> {
     match error {
-        DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info) => info.constraint_name(),
+        DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info) => {
+            info.constraint_name()
+        }
         _ => None,
     }
 }
@@ -129,16 +132,23 @@ impl<E> From<DieselError> for TxError<E> {
     }
 }
 
-async fn check_references<E>(conn: &mut AsyncPgConnection, a: &Appointment) -> Result<(), TxError<E>> {
+async fn check_references<E>(
+    conn: &mut AsyncPgConnection,
+    a: &Appointment,
+) -> Result<(), TxError<E>> {
     if let Some(doctor) = a.doctor_id {
-        let exists: bool = diesel::select(diesel::dsl::exists(doctors::table.find(doctor))).get_result(conn).await?;
+        let exists: bool = diesel::select(diesel::dsl::exists(doctors::table.find(doctor)))
+            .get_result(conn)
+            .await?;
         if !exists {
             return Err(TxError::UnknownDoctor);
         }
     }
     if let Some(clinic) = a.clinic_id {
         let exists: bool = diesel::select(diesel::dsl::exists(
-            clinics::table.find(clinic).filter(clinics::deleted_at.is_null()),
+            clinics::table
+                .find(clinic)
+                .filter(clinics::deleted_at.is_null()),
         ))
         .get_result(conn)
         .await?;
@@ -149,7 +159,11 @@ async fn check_references<E>(conn: &mut AsyncPgConnection, a: &Appointment) -> R
     Ok(())
 }
 
-async fn write_event(conn: &mut AsyncPgConnection, event: &OutboxMessage, now: DateTime<Utc>) -> QueryResult<()> {
+async fn write_event(
+    conn: &mut AsyncPgConnection,
+    event: &OutboxMessage,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
     diesel::insert_into(notification_outbox::table)
         .values((
             notification_outbox::event_type.eq(event.event_type),
@@ -163,12 +177,26 @@ async fn write_event(conn: &mut AsyncPgConnection, event: &OutboxMessage, now: D
     Ok(())
 }
 
-async fn write_audit(conn: &mut AsyncPgConnection, entry: &AuditEntry, id: uuid::Uuid) -> QueryResult<()> {
-    insert_audit_stamp(conn, &entry.stamp, entry.action, "appointment", Some(&id.to_string()), entry.details.as_ref()).await
+async fn write_audit(
+    conn: &mut AsyncPgConnection,
+    entry: &AuditEntry,
+    id: uuid::Uuid,
+) -> QueryResult<()> {
+    insert_audit_stamp(
+        conn,
+        &entry.stamp,
+        entry.action,
+        "appointment",
+        Some(&id.to_string()),
+        entry.details.as_ref(),
+    )
+    .await
 }
 
 fn visible(visibility: Visibility) -> appointments::BoxedQuery<'static, diesel::pg::Pg> {
-    let query = appointments::table.filter(appointments::deleted_at.is_null()).into_boxed();
+    let query = appointments::table
+        .filter(appointments::deleted_at.is_null())
+        .into_boxed();
     match visibility {
         Visibility::Owner(user) => query.filter(appointments::patient_id.eq(user.as_uuid())),
         Visibility::Any => query,
@@ -196,7 +224,11 @@ impl AppointmentRepository for PgAppointmentRepository {
         idempotency: Option<&IdempotencyRequest>,
         now: DateTime<Utc>,
     ) -> Result<CreateOutcome, RepoCreateError> {
-        let mut conn = self.db.conn().await.map_err(|e| RepoCreateError::Port(e.into()))?;
+        let mut conn = self
+            .db
+            .conn()
+            .await
+            .map_err(|e| RepoCreateError::Port(e.into()))?;
         let appointment = appointment.clone();
         let event = event.clone();
         let idempotency = idempotency.cloned();
@@ -205,7 +237,9 @@ impl AppointmentRepository for PgAppointmentRepository {
                 let user = appointment.patient_id.as_uuid();
                 if let Some(key) = &idempotency {
                     let key_row = || idempotency_keys::table.find((user, key.key.clone()));
-                    diesel::delete(key_row().filter(idempotency_keys::expires_at.le(now))).execute(conn).await?;
+                    diesel::delete(key_row().filter(idempotency_keys::expires_at.le(now)))
+                        .execute(conn)
+                        .await?;
                     // A concurrent request with the same key blocks here until the other
                     // transaction ends, then takes the replay/mismatch path below.
                     let inserted = diesel::insert_into(idempotency_keys::table)
@@ -221,7 +255,10 @@ impl AppointmentRepository for PgAppointmentRepository {
                         .await?;
                     if inserted == 0 {
                         let (hash, body): (String, Option<serde_json::Value>) = key_row()
-                            .select((idempotency_keys::request_hash, idempotency_keys::response_body))
+                            .select((
+                                idempotency_keys::request_hash,
+                                idempotency_keys::response_body,
+                            ))
                             .first(conn)
                             .await?;
                         if hash != key.request_hash {
@@ -240,7 +277,8 @@ impl AppointmentRepository for PgAppointmentRepository {
                     .await?;
                 write_event(conn, &event, now).await?;
                 if let Some(key) = &idempotency {
-                    let body = serde_json::to_value(&appointment).map_err(|e| TxError::Db(DieselError::SerializationError(e.into())))?;
+                    let body = serde_json::to_value(&appointment)
+                        .map_err(|e| TxError::Db(DieselError::SerializationError(e.into())))?;
                     diesel::update(idempotency_keys::table.find((user, key.key.clone())))
                         .set((
                             idempotency_keys::response_status.eq(201_i16),
@@ -265,13 +303,17 @@ impl AppointmentRepository for PgAppointmentRepository {
                 Some(name) if name.contains("clinic") => RepoCreateError::UnknownClinic,
                 _ => RepoCreateError::Port(port(e)),
             }),
-            Err(TxError::NotFound | TxError::Rejected(())) => Err(RepoCreateError::Port(PortError::Unexpected(
-                "unexpected outcome of a booking transaction".to_owned(),
-            ))),
+            Err(TxError::NotFound | TxError::Rejected(())) => Err(RepoCreateError::Port(
+                PortError::Unexpected("unexpected outcome of a booking transaction".to_owned()),
+            )),
         }
     }
 
-    async fn find(&self, id: AppointmentId, visibility: Visibility) -> Result<Option<Appointment>, PortError> {
+    async fn find(
+        &self,
+        id: AppointmentId,
+        visibility: Visibility,
+    ) -> Result<Option<Appointment>, PortError> {
         let mut conn = self.db.conn().await?;
         let row: Option<AppointmentRow> = visible(visibility)
             .filter(appointments::id.eq(id.as_uuid()))
@@ -280,7 +322,9 @@ impl AppointmentRepository for PgAppointmentRepository {
             .await
             .optional()
             .map_err(port)?;
-        row.map(AppointmentRow::into_domain).transpose().map_err(port)
+        row.map(AppointmentRow::into_domain)
+            .transpose()
+            .map_err(port)
     }
 
     async fn find_any(&self, id: AppointmentId) -> Result<Option<Appointment>, PortError> {
@@ -292,7 +336,9 @@ impl AppointmentRepository for PgAppointmentRepository {
             .await
             .optional()
             .map_err(port)?;
-        row.map(AppointmentRow::into_domain).transpose().map_err(port)
+        row.map(AppointmentRow::into_domain)
+            .transpose()
+            .map_err(port)
     }
 
     async fn update_locked<F, E>(
@@ -305,7 +351,11 @@ impl AppointmentRepository for PgAppointmentRepository {
         F: FnOnce(Appointment) -> Result<Option<LockedChange>, E> + Send + 'static,
         E: Send + 'static,
     {
-        let mut conn = self.db.conn().await.map_err(|e| RepoUpdateError::Port(e.into()))?;
+        let mut conn = self
+            .db
+            .conn()
+            .await
+            .map_err(|e| RepoUpdateError::Port(e.into()))?;
         let result = conn
             .transaction::<_, TxError<E>, _>(async move |conn| {
                 let locked = appointments::table
@@ -314,16 +364,20 @@ impl AppointmentRepository for PgAppointmentRepository {
                     .select(AppointmentRow::as_select())
                     .for_update();
                 let row: Option<AppointmentRow> = match visibility {
-                    Visibility::Owner(user) => {
-                        locked.filter(appointments::patient_id.eq(user.as_uuid())).first(conn).await.optional()?
-                    }
+                    Visibility::Owner(user) => locked
+                        .filter(appointments::patient_id.eq(user.as_uuid()))
+                        .first(conn)
+                        .await
+                        .optional()?,
                     Visibility::Any => locked.first(conn).await.optional()?,
                 };
                 let before = row.ok_or(TxError::NotFound)?.into_domain()?;
                 let Some(change) = decide(before.clone()).map_err(TxError::Rejected)? else {
                     return Ok((before.clone(), before));
                 };
-                if change.updated.doctor_id != before.doctor_id || change.updated.clinic_id != before.clinic_id {
+                if change.updated.doctor_id != before.doctor_id
+                    || change.updated.clinic_id != before.clinic_id
+                {
                     check_references(conn, &change.updated).await?;
                 }
                 // The row as stored (the `set_updated_at` trigger owns `updated_at`).
@@ -353,9 +407,9 @@ impl AppointmentRepository for PgAppointmentRepository {
                 Some(name) if name.contains("clinic") => RepoUpdateError::UnknownClinic,
                 _ => RepoUpdateError::Port(port(e)),
             },
-            TxError::IdempotencyMismatch | TxError::Replay(_) => {
-                RepoUpdateError::Port(PortError::Unexpected("unexpected outcome of an update transaction".to_owned()))
-            }
+            TxError::IdempotencyMismatch | TxError::Replay(_) => RepoUpdateError::Port(
+                PortError::Unexpected("unexpected outcome of an update transaction".to_owned()),
+            ),
         })
     }
 
@@ -368,11 +422,17 @@ impl AppointmentRepository for PgAppointmentRepository {
     ) -> Result<bool, PortError> {
         let mut conn = self.db.conn().await?;
         conn.transaction::<_, DieselError, _>(async move |conn| {
-            let target = visible(visibility).filter(appointments::id.eq(id.as_uuid())).select(appointments::id);
-            let changed = diesel::update(appointments::table.filter(appointments::id.eq_any(target)))
-                .set((appointments::deleted_at.eq(now), appointments::updated_at.eq(now)))
-                .execute(conn)
-                .await?;
+            let target = visible(visibility)
+                .filter(appointments::id.eq(id.as_uuid()))
+                .select(appointments::id);
+            let changed =
+                diesel::update(appointments::table.filter(appointments::id.eq_any(target)))
+                    .set((
+                        appointments::deleted_at.eq(now),
+                        appointments::updated_at.eq(now),
+                    ))
+                    .execute(conn)
+                    .await?;
             if changed == 1
                 && let Some(audit) = &audit
             {
@@ -384,10 +444,16 @@ impl AppointmentRepository for PgAppointmentRepository {
         .map_err(port)
     }
 
-    async fn hard_delete(&self, id: AppointmentId, audit: Option<AuditEntry>) -> Result<bool, PortError> {
+    async fn hard_delete(
+        &self,
+        id: AppointmentId,
+        audit: Option<AuditEntry>,
+    ) -> Result<bool, PortError> {
         let mut conn = self.db.conn().await?;
         conn.transaction::<_, DieselError, _>(async move |conn| {
-            let deleted = diesel::delete(appointments::table.find(id.as_uuid())).execute(conn).await?;
+            let deleted = diesel::delete(appointments::table.find(id.as_uuid()))
+                .execute(conn)
+                .await?;
             if deleted == 1
                 && let Some(audit) = &audit
             {
@@ -399,7 +465,11 @@ impl AppointmentRepository for PgAppointmentRepository {
         .map_err(port)
     }
 
-    async fn list(&self, filter: &AppointmentFilter, page: PageRequest) -> Result<Page<Appointment>, PortError> {
+    async fn list(
+        &self,
+        filter: &AppointmentFilter,
+        page: PageRequest,
+    ) -> Result<Page<Appointment>, PortError> {
         let build = || {
             let mut query = appointments::table.into_boxed();
             if !filter.include_deleted {
@@ -435,8 +505,16 @@ impl AppointmentRepository for PgAppointmentRepository {
             .load(&mut conn)
             .await
             .map_err(port)?;
-        let items = rows.into_iter().map(AppointmentRow::into_domain).collect::<Result<Vec<_>, _>>().map_err(port)?;
-        Ok(Page { items, total: total.unsigned_abs(), request: page })
+        let items = rows
+            .into_iter()
+            .map(AppointmentRow::into_domain)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(port)?;
+        Ok(Page {
+            items,
+            total: total.unsigned_abs(),
+            request: page,
+        })
     }
 }
 

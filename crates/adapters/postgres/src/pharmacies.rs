@@ -396,7 +396,11 @@ async fn lock_pharmacy(conn: &mut AsyncPgConnection, id: uuid::Uuid) -> QueryRes
         .is_some())
 }
 
-async fn touch(conn: &mut AsyncPgConnection, id: uuid::Uuid, now: DateTime<Utc>) -> QueryResult<()> {
+async fn touch(
+    conn: &mut AsyncPgConnection,
+    id: uuid::Uuid,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
     // The set_updated_at trigger stamps the row as well; the explicit value keeps the intent visible.
     diesel::update(pharmacies::table.find(id))
         .set(pharmacies::updated_at.eq(now))
@@ -507,9 +511,9 @@ impl PharmacyRepository for PgPharmacyRepository {
                     .await?;
             }
             audit(conn, &stamp, actions::CREATE, id, new.audit_details()).await?;
-            load_detail(conn, id).await?.ok_or_else(|| {
-                TxError::Query(DieselError::NotFound)
-            })
+            load_detail(conn, id)
+                .await?
+                .ok_or_else(|| TxError::Query(DieselError::NotFound))
         })
         .await
         .map_err(|error| match unique_violation(&error).as_deref() {
@@ -588,7 +592,9 @@ impl PharmacyRepository for PgPharmacyRepository {
         let mut rows = loop {
             let rows = knn_candidates(&mut conn, query, now, fetch).await?;
             let complete = u64::try_from(rows.len()).map_or(true, |n| n < fetch);
-            let boundary = usize::try_from(wanted).ok().and_then(|w| rows.get(w.checked_sub(1)?));
+            let boundary = usize::try_from(wanted)
+                .ok()
+                .and_then(|w| rows.get(w.checked_sub(1)?));
             let separated = match (boundary, rows.last()) {
                 (Some(boundary), Some(last)) => last.knn_m > boundary.knn_m,
                 _ => true,
@@ -598,7 +604,10 @@ impl PharmacyRepository for PgPharmacyRepository {
             }
             fetch = fetch.saturating_mul(2);
         };
-        if let Some(cut) = usize::try_from(wanted).ok().and_then(|w| rows.get(w.checked_sub(1)?)) {
+        if let Some(cut) = usize::try_from(wanted)
+            .ok()
+            .and_then(|w| rows.get(w.checked_sub(1)?))
+        {
             let boundary = cut.knn_m;
             rows.retain(|row| row.knn_m <= boundary);
         }
@@ -784,7 +793,14 @@ impl PharmacyRepository for PgPharmacyRepository {
                     .get_result(conn)
                     .await?;
                 touch(conn, id, now).await?;
-                audit(conn, &stamp, actions::HOURS_UPSERT, id, hours.audit_details()).await?;
+                audit(
+                    conn,
+                    &stamp,
+                    actions::HOURS_UPSERT,
+                    id,
+                    hours.audit_details(),
+                )
+                .await?;
                 Ok(Some(row.into_hours()?))
             })
             .await;

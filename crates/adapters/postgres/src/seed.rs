@@ -41,7 +41,11 @@ pub async fn seed_demo_data(database_url: &str, size: SeedSize) -> Result<(), Se
     let mut conn = AsyncPgConnection::establish(&normalize_url(database_url))
         .await
         .map_err(|e| SeedError::Connect(e.to_string()))?;
-    let SeedSize { pharmacies, users, appointments } = size;
+    let SeedSize {
+        pharmacies,
+        users,
+        appointments,
+    } = size;
     let script = format!(
         "SET medico24.seed_pharmacies = '{pharmacies}';\nSET medico24.seed_users = '{users}';\n\
          SET medico24.seed_appointments = '{appointments}';\n{DEMO_SEED_SQL}\n{DEMO_PEOPLE_SQL}\n\

@@ -20,11 +20,21 @@ pub struct AuditStamp {
 impl AuditStamp {
     /// A write by the authenticated user `actor`.
     pub fn user(actor: UserId, request_id: impl Into<String>, ip: Option<IpAddr>) -> Self {
-        Self { actor_user_id: Some(actor), actor_type: "user", request_id: request_id.into(), ip }
+        Self {
+            actor_user_id: Some(actor),
+            actor_type: "user",
+            request_id: request_id.into(),
+            ip,
+        }
     }
 
     /// A write by a caller holding the admin notification secret.
     pub fn admin_secret(request_id: impl Into<String>, ip: Option<IpAddr>) -> Self {
-        Self { actor_user_id: None, actor_type: "admin_secret", request_id: request_id.into(), ip }
+        Self {
+            actor_user_id: None,
+            actor_type: "admin_secret",
+            request_id: request_id.into(),
+            ip,
+        }
     }
 }

@@ -66,7 +66,11 @@ impl DayOfWeek {
 
     /// The day before (Monday → Sunday).
     pub const fn previous(self) -> Self {
-        if self.0 == 1 { Self(7) } else { Self(self.0 - 1) }
+        if self.0 == 1 {
+            Self(7)
+        } else {
+            Self(self.0 - 1)
+        }
     }
 }
 
@@ -636,7 +640,10 @@ mod tests {
         assert_eq!(Window::new(0, 0), Err(InvalidWindow));
         assert_eq!(Window::new(0, 101), Err(InvalidWindow));
         assert_eq!(Window::new(u64::MAX, 1), Err(InvalidWindow));
-        assert_eq!(Window::new(5, 100).map(|w| (w.skip(), w.limit())), Ok((5, 100)));
+        assert_eq!(
+            Window::new(5, 100).map(|w| (w.skip(), w.limit())),
+            Ok((5, 100))
+        );
     }
 
     #[test]

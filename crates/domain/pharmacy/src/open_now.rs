@@ -65,7 +65,9 @@ mod tests {
     }
 
     fn utc(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     /// 2026-03-02 is a Monday.
@@ -83,7 +85,10 @@ mod tests {
         assert!(is_open_at(&hours, local(2, 9, 0, 0)));
         assert!(is_open_at(&hours, local(2, 20, 59, 59)));
         assert!(!is_open_at(&hours, local(2, 21, 0, 0)));
-        assert!(!is_open_at(&hours, local(3, 10, 0, 0)), "Tuesday has no row");
+        assert!(
+            !is_open_at(&hours, local(3, 10, 0, 0)),
+            "Tuesday has no row"
+        );
     }
 
     #[test]
@@ -96,7 +101,10 @@ mod tests {
         assert!(is_open_at(&hours, local(3, 0, 0, 0)), "Tuesday 00:00");
         assert!(is_open_at(&hours, local(3, 1, 59, 59)));
         assert!(!is_open_at(&hours, local(3, 2, 0, 0)));
-        assert!(!is_open_at(&hours, local(2, 1, 0, 0)), "Monday morning: Sunday has no row");
+        assert!(
+            !is_open_at(&hours, local(2, 1, 0, 0)),
+            "Monday morning: Sunday has no row"
+        );
     }
 
     #[test]
@@ -109,7 +117,10 @@ mod tests {
 
     #[test]
     fn open_equal_to_close_means_all_day_unless_closed() {
-        let hours = [row(1, "00:00", "00:00", false), row(2, "08:00", "08:00", true)];
+        let hours = [
+            row(1, "00:00", "00:00", false),
+            row(2, "08:00", "08:00", true),
+        ];
         assert!(is_open_at(&hours, local(2, 0, 0, 0)));
         assert!(is_open_at(&hours, local(2, 23, 59, 59)));
         assert!(!is_open_at(&hours, local(3, 12, 0, 0)), "closed day");
@@ -157,17 +168,38 @@ mod tests {
         let sunday = [row(7, "03:00", "04:00", false)];
         // 07:30 UTC is 03:30 EDT after the change (it would be 02:30 EST without DST).
         assert!(is_open_now(&sunday, ny, utc("2026-03-08T07:30:00Z")));
-        assert!(!is_open_now(&sunday, ny, utc("2026-03-08T06:59:59Z")), "01:59:59 EST");
-        assert!(is_open_now(&sunday, ny, utc("2026-03-08T07:00:00Z")), "03:00:00 EDT");
-        assert!(!is_open_now(&sunday, ny, utc("2026-03-08T08:00:00Z")), "04:00 EDT");
+        assert!(
+            !is_open_now(&sunday, ny, utc("2026-03-08T06:59:59Z")),
+            "01:59:59 EST"
+        );
+        assert!(
+            is_open_now(&sunday, ny, utc("2026-03-08T07:00:00Z")),
+            "03:00:00 EDT"
+        );
+        assert!(
+            !is_open_now(&sunday, ny, utc("2026-03-08T08:00:00Z")),
+            "04:00 EDT"
+        );
         // A week earlier (EST, UTC−5) the same instant-of-day is 02:30 local: closed.
         assert!(!is_open_now(&sunday, ny, utc("2026-03-01T07:30:00Z")));
-        assert!(is_open_now(&sunday, ny, utc("2026-03-01T08:30:00Z")), "03:30 EST");
+        assert!(
+            is_open_now(&sunday, ny, utc("2026-03-01T08:30:00Z")),
+            "03:30 EST"
+        );
         // Saturday night hours running past midnight into the short Sunday.
         let saturday_night = [row(6, "22:00", "03:30", false)];
-        assert!(is_open_now(&saturday_night, ny, utc("2026-03-08T06:59:59Z")), "01:59:59 EST");
-        assert!(is_open_now(&saturday_night, ny, utc("2026-03-08T07:15:00Z")), "03:15 EDT");
-        assert!(!is_open_now(&saturday_night, ny, utc("2026-03-08T07:30:00Z")), "03:30 EDT");
+        assert!(
+            is_open_now(&saturday_night, ny, utc("2026-03-08T06:59:59Z")),
+            "01:59:59 EST"
+        );
+        assert!(
+            is_open_now(&saturday_night, ny, utc("2026-03-08T07:15:00Z")),
+            "03:15 EDT"
+        );
+        assert!(
+            !is_open_now(&saturday_night, ny, utc("2026-03-08T07:30:00Z")),
+            "03:30 EDT"
+        );
     }
 
     #[test]

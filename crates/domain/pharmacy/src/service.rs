@@ -86,10 +86,7 @@ where
             return Err(CreatePharmacyError::DuplicateDay(*day));
         }
         let id = PharmacyId::new_v7();
-        let created = self
-            .repo
-            .create(id, new, stamp, self.clock.now())
-            .await?;
+        let created = self.repo.create(id, new, stamp, self.clock.now()).await?;
         self.invalidate(created.id).await;
         Ok(created)
     }
@@ -107,7 +104,11 @@ where
     ///
     /// # Errors
     /// [`PharmacyError::NotFound`]; [`PharmacyError::Port`] (also when `render` fails).
-    pub async fn detail_body<F, E>(&self, id: PharmacyId, render: F) -> Result<String, PharmacyError>
+    pub async fn detail_body<F, E>(
+        &self,
+        id: PharmacyId,
+        render: F,
+    ) -> Result<String, PharmacyError>
     where
         F: FnOnce(&Pharmacy) -> Result<String, E>,
         E: Display,

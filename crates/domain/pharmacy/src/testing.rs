@@ -249,10 +249,7 @@ impl PharmacyRepository for InMemoryPharmacies {
         now: DateTime<Utc>,
     ) -> Result<Vec<PharmacyListItem>, PortError> {
         let state = self.enter()?;
-        let (lat, lng) = (
-            query.center.latitude.get(),
-            query.center.longitude.get(),
-        );
+        let (lat, lng) = (query.center.latitude.get(), query.center.longitude.get());
         let mut rows: Vec<(f64, &Pharmacy)> = state
             .rows
             .values()
@@ -743,7 +740,8 @@ pub mod contract {
         assert!(updated.updated_at >= later, "update sets updated_at");
         assert_eq!(
             ok(
-                repo.update(PharmacyId::new_v7(), &patch, &stamp, later).await,
+                repo.update(PharmacyId::new_v7(), &patch, &stamp, later)
+                    .await,
                 "update"
             ),
             None,
@@ -773,18 +771,27 @@ pub mod contract {
             close_time: time(2, 0),
             is_closed: false,
         };
-        let stored = ok(repo.upsert_hours(id, &monday, &stamp, later).await, "upsert")
-            .unwrap_or_else(|| panic!("upsert for an existing pharmacy returns the row"));
+        let stored = ok(
+            repo.upsert_hours(id, &monday, &stamp, later).await,
+            "upsert",
+        )
+        .unwrap_or_else(|| panic!("upsert for an existing pharmacy returns the row"));
         assert_eq!(
             stored.id, created.hours[0].id,
             "replacing a day keeps its row id"
         );
-        assert_eq!((stored.open_time, stored.close_time), (time(8, 0), time(2, 0)));
+        assert_eq!(
+            (stored.open_time, stored.close_time),
+            (time(8, 0), time(2, 0))
+        );
         let wednesday = HoursInput {
             day_of_week: day(3),
             ..monday
         };
-        ok(repo.upsert_hours(id, &wednesday, &stamp, later).await, "upsert");
+        ok(
+            repo.upsert_hours(id, &wednesday, &stamp, later).await,
+            "upsert",
+        );
         let listed = ok(repo.list_hours(id).await, "list_hours")
             .unwrap_or_else(|| panic!("hours of an existing pharmacy"));
         let days: Vec<u8> = listed.iter().map(|h| h.day_of_week.get()).collect();
@@ -798,13 +805,22 @@ pub mod contract {
             None,
             "upserting hours of an unknown pharmacy is None"
         );
-        assert_eq!(ok(repo.list_hours(PharmacyId::new_v7()).await, "list_hours"), None);
         assert_eq!(
-            ok(repo.delete_hours(id, day(3), &stamp, later).await, "delete_hours"),
+            ok(repo.list_hours(PharmacyId::new_v7()).await, "list_hours"),
+            None
+        );
+        assert_eq!(
+            ok(
+                repo.delete_hours(id, day(3), &stamp, later).await,
+                "delete_hours"
+            ),
             DeleteHours::Deleted
         );
         assert_eq!(
-            ok(repo.delete_hours(id, day(3), &stamp, later).await, "delete_hours"),
+            ok(
+                repo.delete_hours(id, day(3), &stamp, later).await,
+                "delete_hours"
+            ),
             DeleteHours::HoursNotFound
         );
         assert_eq!(
@@ -817,7 +833,8 @@ pub mod contract {
         );
 
         let toggled = ok(
-            repo.set_verified(id, VerifyChange::Toggle, &stamp, later).await,
+            repo.set_verified(id, VerifyChange::Toggle, &stamp, later)
+                .await,
             "verify",
         )
         .unwrap_or_else(|| panic!("verify of an existing pharmacy"));
@@ -878,9 +895,16 @@ pub mod contract {
         assert!(found.is_empty(), "the radius bounds the search");
 
         assert!(ok(repo.delete(id, &stamp).await, "delete"));
-        assert!(!ok(repo.delete(id, &stamp).await, "delete"), "second delete is false");
+        assert!(
+            !ok(repo.delete(id, &stamp).await, "delete"),
+            "second delete is false"
+        );
         assert_eq!(ok(repo.find(id).await, "find"), None);
-        assert_eq!(ok(repo.list_hours(id).await, "list_hours"), None, "hours cascade");
+        assert_eq!(
+            ok(repo.list_hours(id).await, "list_hours"),
+            None,
+            "hours cascade"
+        );
         assert!(ok(repo.delete(second, &stamp).await, "delete"));
     }
 }

@@ -40,7 +40,10 @@ pub fn audit_stamp(req: &HttpRequest, actor: UserId) -> medico24_kernel::AuditSt
     let context = req.extensions().get::<RequestContext>().cloned();
     medico24_kernel::AuditStamp::user(
         actor,
-        context.as_ref().map(|c| c.request_id.clone()).unwrap_or_default(),
+        context
+            .as_ref()
+            .map(|c| c.request_id.clone())
+            .unwrap_or_default(),
         context.and_then(|c| c.client_ip),
     )
 }

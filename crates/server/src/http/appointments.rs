@@ -5,9 +5,9 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use medico24_appointments::booking::{
-    Appointment, AppointmentChanges, AppointmentFilter, AppointmentStatus, BookAppointmentError, Caller,
-    ChangeAppointmentError, Changed, CreateOutcome, DeleteAppointmentError, IdempotencyRequest, NewAppointment,
-    TransitionError,
+    Appointment, AppointmentChanges, AppointmentFilter, AppointmentStatus, BookAppointmentError,
+    Caller, ChangeAppointmentError, Changed, CreateOutcome, DeleteAppointmentError,
+    IdempotencyRequest, NewAppointment, TransitionError,
 };
 use medico24_kernel::{AppointmentId, PhoneError, UserId};
 use serde::Serialize;
@@ -25,7 +25,14 @@ use crate::auth::{AdminUser, AuthUser};
 use crate::openapi::{ErrorResponse, ValidationErrorResponse};
 use crate::state::AppState;
 
-const STATUSES: [&str; 6] = ["scheduled", "confirmed", "rescheduled", "cancelled", "completed", "no_show"];
+const STATUSES: [&str; 6] = [
+    "scheduled",
+    "confirmed",
+    "rescheduled",
+    "cancelled",
+    "completed",
+    "no_show",
+];
 const SOURCES: [&str; 4] = ["patient_app", "doctor_app", "admin_panel", "api"];
 
 /// An appointment.
@@ -230,7 +237,10 @@ pub struct StatusChangeRequest {
 }
 
 fn caller(user: &AuthUser) -> Caller {
-    Caller { id: user.0.id, role: user.0.role }
+    Caller {
+        id: user.0.id,
+        role: user.0.role,
+    }
 }
 
 fn phone_issue(reader: &mut BodyReader<'_>, error: PhoneError) {
@@ -248,17 +258,22 @@ fn body_issue(name: &str, message: &str) -> ApiError {
 
 fn book_error(error: BookAppointmentError) -> ApiError {
     match error {
-        BookAppointmentError::SourceNotAllowed(source) => {
-            ApiError::forbidden(format!("Not allowed to create appointments with source '{}'", source.as_str()))
-        }
-        BookAppointmentError::EndBeforeStart => {
-            body_issue("appointment_end_at", "appointment_end_at must be after appointment_at")
-        }
+        BookAppointmentError::SourceNotAllowed(source) => ApiError::forbidden(format!(
+            "Not allowed to create appointments with source '{}'",
+            source.as_str()
+        )),
+        BookAppointmentError::EndBeforeStart => body_issue(
+            "appointment_end_at",
+            "appointment_end_at must be after appointment_at",
+        ),
         BookAppointmentError::InvalidPhone(error) => {
             let object = serde_json::Map::new();
             let mut reader = BodyReader::new(&object);
             phone_issue(&mut reader, error);
-            reader.finish().err().unwrap_or_else(|| ApiError::internal("phone issue lost"))
+            reader
+                .finish()
+                .err()
+                .unwrap_or_else(|| ApiError::internal("phone issue lost"))
         }
         BookAppointmentError::UnknownDoctor => body_issue("doctor_id", "Doctor not found"),
         BookAppointmentError::UnknownClinic => body_issue("clinic_id", "Clinic not found"),
@@ -288,14 +303,18 @@ fn change_error(error: ChangeAppointmentError) -> ApiError {
             let allowed: Vec<&str> = allowed.iter().map(AppointmentStatus::as_str).collect();
             ApiError::conflict(illegal.message()).with_extra("allowed_statuses", json!(allowed))
         }
-        ChangeAppointmentError::EndBeforeStart => {
-            body_issue("appointment_end_at", "appointment_end_at must be after appointment_at")
-        }
+        ChangeAppointmentError::EndBeforeStart => body_issue(
+            "appointment_end_at",
+            "appointment_end_at must be after appointment_at",
+        ),
         ChangeAppointmentError::InvalidPhone(error) => {
             let object = serde_json::Map::new();
             let mut reader = BodyReader::new(&object);
             phone_issue(&mut reader, error);
-            reader.finish().err().unwrap_or_else(|| ApiError::internal("phone issue lost"))
+            reader
+                .finish()
+                .err()
+                .unwrap_or_else(|| ApiError::internal("phone issue lost"))
         }
         ChangeAppointmentError::UnknownDoctor => body_issue("doctor_id", "Doctor not found"),
         ChangeAppointmentError::UnknownClinic => body_issue("clinic_id", "Clinic not found"),
@@ -316,14 +335,29 @@ fn canonical_json(value: &Value) -> String {
                 .collect();
             format!("{{{}}}", members.join(","))
         }
-        Value::Array(items) => format!("[{}]", items.iter().map(canonical_json).collect::<Vec<_>>().join(",")),
+        Value::Array(items) => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(canonical_json)
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
         other => other.to_string(),
     }
 }
 
-fn idempotency(req: &HttpRequest, body: &serde_json::Map<String, Value>) -> ApiResult<Option<IdempotencyRequest>> {
-    let Some(raw) = req.headers().get("idempotency-key") else { return Ok(None) };
-    let key = raw.to_str().ok().filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| (0x20..=0x7e).contains(&b)));
+fn idempotency(
+    req: &HttpRequest,
+    body: &serde_json::Map<String, Value>,
+) -> ApiResult<Option<IdempotencyRequest>> {
+    let Some(raw) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = raw
+        .to_str()
+        .ok()
+        .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| (0x20..=0x7e).contains(&b)));
     let Some(key) = key else {
         return Err(ApiError::invalid(
             vec![json!("header"), json!("idempotency-key")],
@@ -331,13 +365,22 @@ fn idempotency(req: &HttpRequest, body: &serde_json::Map<String, Value>) -> ApiR
             "Idempotency-Key must be 1-255 printable ASCII characters",
         ));
     };
-    let hash = hex::encode(Sha256::digest(canonical_json(&Value::Object(body.clone())).as_bytes()));
-    Ok(Some(IdempotencyRequest { key: key.to_owned(), request_hash: hash }))
+    let hash = hex::encode(Sha256::digest(
+        canonical_json(&Value::Object(body.clone())).as_bytes(),
+    ));
+    Ok(Some(IdempotencyRequest {
+        key: key.to_owned(),
+        request_hash: hash,
+    }))
 }
 
 fn record_change(state: &AppState, changed: &Changed) {
     if let Some((from, to)) = changed.transition {
-        state.metrics.appointment_status_changes.with_label_values(&[from.as_str(), to.as_str()]).inc();
+        state
+            .metrics
+            .appointment_status_changes
+            .with_label_values(&[from.as_str(), to.as_str()])
+            .inc();
     }
 }
 
@@ -356,7 +399,12 @@ fn record_change(state: &AppState, changed: &Changed) {
         (status = 429, description = "Rate limited", body = ErrorResponse),
         (status = 503, description = "Database unavailable", body = ErrorResponse),
     ))]
-pub async fn create(user: AuthUser, req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+pub async fn create(
+    user: AuthUser,
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
     let object = json_object(&req, &body, BodyKind::Required)?;
     let mut r = BodyReader::new(&object);
     let doctor_name = r.required_string("doctor_name", 1, 200);
@@ -375,7 +423,11 @@ pub async fn create(user: AuthUser, req: HttpRequest, body: web::Bytes, state: w
     if let (Some(start), Some(end)) = (appointment_at, appointment_end_at)
         && end <= start
     {
-        r.issue("appointment_end_at", "value_error", "appointment_end_at must be after appointment_at");
+        r.issue(
+            "appointment_end_at",
+            "value_error",
+            "appointment_end_at must be after appointment_at",
+        );
     }
     r.finish()?;
     let idempotency = idempotency(&req, &object)?;
@@ -396,22 +448,35 @@ pub async fn create(user: AuthUser, req: HttpRequest, body: web::Bytes, state: w
         clinic_id,
         source: source.and_then(|s| s.parse().ok()),
     };
-    let (outcome, source) = state.appointments.book(&caller(&user), new, idempotency).await.map_err(book_error)?;
+    let (outcome, source) = state
+        .appointments
+        .book(&caller(&user), new, idempotency)
+        .await
+        .map_err(book_error)?;
     match outcome {
         CreateOutcome::Created(appointment) => {
-            state.metrics.appointments_created.with_label_values(&[source.as_str()]).inc();
+            state
+                .metrics
+                .appointments_created
+                .with_label_values(&[source.as_str()])
+                .inc();
             tracing::info!(appointment.id = %appointment.id, user.id = %user.0.id, "appointment booked");
             Ok(HttpResponse::Created().json(AppointmentResponse::from(&appointment)))
         }
         CreateOutcome::Replayed(appointment) => Ok(HttpResponse::Created()
-            .insert_header((HeaderName::from_static("idempotent-replayed"), HeaderValue::from_static("true")))
+            .insert_header((
+                HeaderName::from_static("idempotent-replayed"),
+                HeaderValue::from_static("true"),
+            ))
             .json(AppointmentResponse::from(&appointment))),
     }
 }
 
 fn list_filter(query: &mut QueryReader) -> AppointmentFilter {
     AppointmentFilter {
-        status: query.enumeration("status", &STATUSES).and_then(|s| s.parse().ok()),
+        status: query
+            .enumeration("status", &STATUSES)
+            .and_then(|s| s.parse().ok()),
         doctor_id: query.uuid("doctor_id"),
         clinic_id: query.uuid("clinic_id"),
         from: query.datetime("from_date"),
@@ -440,10 +505,17 @@ fn list_filter(query: &mut QueryReader) -> AppointmentFilter {
         (status = 429, description = "Rate limited", body = ErrorResponse),
         (status = 503, description = "Database unavailable", body = ErrorResponse),
     ))]
-pub async fn list(user: AuthUser, req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+pub async fn list(
+    user: AuthUser,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
     let mut query = QueryReader::new(&req);
     let page = page_request(&mut query, 20);
-    let filter = AppointmentFilter { patient_id: Some(user.0.id), ..list_filter(&mut query) };
+    let filter = AppointmentFilter {
+        patient_id: Some(user.0.id),
+        ..list_filter(&mut query)
+    };
     query.finish()?;
     let result = state.appointments.list(&filter, page).await?;
     Ok(HttpResponse::Ok().json(AppointmentPage {
@@ -466,9 +538,17 @@ pub async fn list(user: AuthUser, req: HttpRequest, state: web::Data<AppState>) 
         (status = 422, description = "Malformed id", body = ValidationErrorResponse),
         (status = 429, description = "Rate limited", body = ErrorResponse),
     ))]
-pub async fn get(user: AuthUser, req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+pub async fn get(
+    user: AuthUser,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
     let id = AppointmentId::from_uuid(path_uuid(&req, "appointment_id")?);
-    let appointment = state.appointments.get(&caller(&user), id).await?.ok_or_else(not_found)?;
+    let appointment = state
+        .appointments
+        .get(&caller(&user), id)
+        .await?
+        .ok_or_else(not_found)?;
     Ok(HttpResponse::Ok().json(AppointmentResponse::from(&appointment)))
 }
 
@@ -487,7 +567,12 @@ pub async fn get(user: AuthUser, req: HttpRequest, state: web::Data<AppState>) -
         (status = 422, description = "Invalid body or id", body = ValidationErrorResponse),
         (status = 429, description = "Rate limited", body = ErrorResponse),
     ))]
-pub async fn update(user: AuthUser, req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+pub async fn update(
+    user: AuthUser,
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
     let id = AppointmentId::from_uuid(path_uuid(&req, "appointment_id")?);
     let object = json_object(&req, &body, BodyKind::Required)?;
     let mut r = BodyReader::new(&object);
@@ -500,7 +585,9 @@ pub async fn update(user: AuthUser, req: HttpRequest, body: web::Bytes, state: w
         appointment_end_at: r.optional_datetime("appointment_end_at"),
         reason: r.optional_string("reason", 1, 500),
         contact_phone: r.optional_string("contact_phone", 0, usize::MAX),
-        status: r.optional_enum("status", &STATUSES).and_then(|s| s.parse().ok()),
+        status: r
+            .optional_enum("status", &STATUSES)
+            .and_then(|s| s.parse().ok()),
         notes: r.optional_string("notes", 0, 1000),
     };
     if let Some(phone) = &changes.contact_phone {
@@ -531,17 +618,32 @@ pub async fn update(user: AuthUser, req: HttpRequest, body: web::Bytes, state: w
         (status = 422, description = "Invalid body or id", body = ValidationErrorResponse),
         (status = 429, description = "Rate limited", body = ErrorResponse),
     ))]
-pub async fn change_status(user: AuthUser, req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+pub async fn change_status(
+    user: AuthUser,
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
     let id = AppointmentId::from_uuid(path_uuid(&req, "appointment_id")?);
     let object = json_object(&req, &body, BodyKind::Required)?;
     let mut r = BodyReader::new(&object);
-    let status = r.required_enum("status", &STATUSES).and_then(|s| s.parse::<AppointmentStatus>().ok());
+    let status = r
+        .required_enum("status", &STATUSES)
+        .and_then(|s| s.parse::<AppointmentStatus>().ok());
     let notes = r.optional_string("notes", 0, 1000);
     r.finish()?;
-    let Some(status) = status else { return Err(ApiError::internal("validated status missing")) };
+    let Some(status) = status else {
+        return Err(ApiError::internal("validated status missing"));
+    };
     let changed = state
         .appointments
-        .change_status(&caller(&user), id, status, notes, audit_stamp(&req, user.0.id))
+        .change_status(
+            &caller(&user),
+            id,
+            status,
+            notes,
+            audit_stamp(&req, user.0.id),
+        )
         .await
         .map_err(change_error)?;
     record_change(&state, &changed);
@@ -563,7 +665,11 @@ pub async fn change_status(user: AuthUser, req: HttpRequest, body: web::Bytes, s
         (status = 422, description = "Malformed id or flag", body = ValidationErrorResponse),
         (status = 429, description = "Rate limited", body = ErrorResponse),
     ))]
-pub async fn delete(user: AuthUser, req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+pub async fn delete(
+    user: AuthUser,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
     let id = AppointmentId::from_uuid(path_uuid(&req, "appointment_id")?);
     let mut query = QueryReader::new(&req);
     let hard = query.bool("hard_delete").unwrap_or(false);
@@ -574,7 +680,9 @@ pub async fn delete(user: AuthUser, req: HttpRequest, state: web::Data<AppState>
         .await
         .map_err(|e| match e {
             DeleteAppointmentError::NotFound => not_found(),
-            DeleteAppointmentError::HardDeleteNotAllowed => ApiError::forbidden("Only admins can hard-delete appointments"),
+            DeleteAppointmentError::HardDeleteNotAllowed => {
+                ApiError::forbidden("Only admins can hard-delete appointments")
+            }
             DeleteAppointmentError::Port(port) => port.into(),
         })?;
     Ok(HttpResponse::NoContent().finish())
@@ -601,7 +709,11 @@ pub async fn delete(user: AuthUser, req: HttpRequest, state: web::Data<AppState>
         (status = 422, description = "Invalid query", body = ValidationErrorResponse),
         (status = 429, description = "Rate limited", body = ErrorResponse),
     ))]
-pub async fn admin_list(_admin: AdminUser, req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+pub async fn admin_list(
+    _admin: AdminUser,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
     let mut query = QueryReader::new(&req);
     let page = page_request(&mut query, 20);
     let filter = AppointmentFilter {
@@ -632,11 +744,31 @@ pub fn routes(routes: &mut RouteRegistry, prefix: &str) {
     routes
         .route(Method::POST, &format!("{prefix}/appointments/"), create)
         .route(Method::GET, &format!("{prefix}/appointments/"), list)
-        .route(Method::GET, &format!("{prefix}/appointments/{{appointment_id}}"), get)
-        .route(Method::PUT, &format!("{prefix}/appointments/{{appointment_id}}"), update)
-        .route(Method::PATCH, &format!("{prefix}/appointments/{{appointment_id}}/status"), change_status)
-        .route(Method::DELETE, &format!("{prefix}/appointments/{{appointment_id}}"), delete)
-        .route(Method::GET, &format!("{prefix}/admin/appointments"), admin_list);
+        .route(
+            Method::GET,
+            &format!("{prefix}/appointments/{{appointment_id}}"),
+            get,
+        )
+        .route(
+            Method::PUT,
+            &format!("{prefix}/appointments/{{appointment_id}}"),
+            update,
+        )
+        .route(
+            Method::PATCH,
+            &format!("{prefix}/appointments/{{appointment_id}}/status"),
+            change_status,
+        )
+        .route(
+            Method::DELETE,
+            &format!("{prefix}/appointments/{{appointment_id}}"),
+            delete,
+        )
+        .route(
+            Method::GET,
+            &format!("{prefix}/admin/appointments"),
+            admin_list,
+        );
 }
 
 /// OpenAPI paths of this module.
@@ -651,7 +783,10 @@ mod tests {
     #[test]
     fn canonical_json_sorts_keys_at_every_level_without_whitespace() {
         let value = json!({"b": 1, "a": {"d": [1, {"z": 0, "y": null}], "c": "x"}});
-        assert_eq!(canonical_json(&value), r#"{"a":{"c":"x","d":[1,{"y":null,"z":0}]},"b":1}"#);
+        assert_eq!(
+            canonical_json(&value),
+            r#"{"a":{"c":"x","d":[1,{"y":null,"z":0}]},"b":1}"#
+        );
     }
 
     #[test]

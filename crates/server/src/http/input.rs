@@ -61,7 +61,9 @@ pub fn json_object(req: &HttpRequest, body: &[u8], kind: BodyKind) -> Result<Obj
     if !found.is_empty() {
         let issues = found
             .into_iter()
-            .map(|loc| ValidationIssue::new(loc, "value_error", "Text must not contain NUL characters"))
+            .map(|loc| {
+                ValidationIssue::new(loc, "value_error", "Text must not contain NUL characters")
+            })
             .collect();
         return Err(ApiError::validation(issues));
     }
@@ -1122,8 +1124,15 @@ mod tests {
     #[test]
     fn nul_characters_are_located_in_nested_bodies() {
         let mut found = Vec::new();
-        nul_locations(&json!({"a": [1, {"b": "x\u{0}"}], "c": "\u{0}"}), &mut Vec::new(), &mut found);
-        assert_eq!(found, vec![vec![json!("a"), json!(1), json!("b")], vec![json!("c")]]);
+        nul_locations(
+            &json!({"a": [1, {"b": "x\u{0}"}], "c": "\u{0}"}),
+            &mut Vec::new(),
+            &mut found,
+        );
+        assert_eq!(
+            found,
+            vec![vec![json!("a"), json!(1), json!("b")], vec![json!("c")]]
+        );
         let mut none = Vec::new();
         nul_locations(&json!({"a": "fine"}), &mut Vec::new(), &mut none);
         assert!(none.is_empty());

@@ -364,7 +364,8 @@ async fn an_empty_platform_has_zero_counts_no_growth_and_a_full_delivery_rate() 
     let app = spawn_app_with(|vars: &mut HashMap<String, String>| {
         vars.insert(
             "FIREBASE_CONFIG_JSON".into(),
-            medico24_testkit::FirebaseKeys::shared().service_account_json("medico24-test", "http://127.0.0.1:1/token"),
+            medico24_testkit::FirebaseKeys::shared()
+                .service_account_json("medico24-test", "http://127.0.0.1:1/token"),
         );
     })
     .await;
@@ -410,7 +411,8 @@ async fn a_delivery_rate_below_95_percent_turns_push_status_to_warning() {
     let app = spawn_app_with(|vars: &mut HashMap<String, String>| {
         vars.insert(
             "FIREBASE_CONFIG_JSON".into(),
-            medico24_testkit::FirebaseKeys::shared().service_account_json("medico24-test", "http://127.0.0.1:1/token"),
+            medico24_testkit::FirebaseKeys::shared()
+                .service_account_json("medico24-test", "http://127.0.0.1:1/token"),
         );
     })
     .await;

@@ -46,7 +46,17 @@ async fn setup() -> (TestApp, Session) {
 }
 
 async fn book(app: &TestApp, who: &Session, body: Value) -> (StatusCode, Value) {
-    status_json(call(app, Method::POST, "/api/v1/appointments/", Some(&who.access), Some(body)).await).await
+    status_json(
+        call(
+            app,
+            Method::POST,
+            "/api/v1/appointments/",
+            Some(&who.access),
+            Some(body),
+        )
+        .await,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -54,15 +64,41 @@ async fn booking_returns_the_full_appointment_and_writes_one_outbox_event() {
     let (app, patient) = setup().await;
     let (status, body) = book(&app, &patient, booking("2030-01-01T10:00:00")).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     for key in [
-        "doctor_name", "clinic_name", "appointment_at", "appointment_end_at", "reason", "contact_phone", "notes", "id",
-        "patient_id", "doctor_id", "clinic_id", "status", "source", "created_at", "updated_at", "cancelled_at", "deleted_at",
+        "doctor_name",
+        "clinic_name",
+        "appointment_at",
+        "appointment_end_at",
+        "reason",
+        "contact_phone",
+        "notes",
+        "id",
+        "patient_id",
+        "doctor_id",
+        "clinic_id",
+        "status",
+        "source",
+        "created_at",
+        "updated_at",
+        "cancelled_at",
+        "deleted_at",
     ] {
         assert!(keys.contains(&key), "{key} missing");
     }
-    assert_eq!(body["appointment_at"], "2030-01-01T10:00:00Z", "offset-less input is UTC");
-    assert_eq!(body["source"], "patient_app", "explicit null source defaults");
+    assert_eq!(
+        body["appointment_at"], "2030-01-01T10:00:00Z",
+        "offset-less input is UTC"
+    );
+    assert_eq!(
+        body["source"], "patient_app",
+        "explicit null source defaults"
+    );
     assert_eq!(body["status"], "scheduled");
     assert_eq!(body["patient_id"], patient.id.as_str());
     assert_eq!(body["appointment_end_at"], Value::Null);
@@ -84,15 +120,51 @@ async fn booking_returns_the_full_appointment_and_writes_one_outbox_event() {
 async fn invalid_bookings_are_422_with_details_and_never_500() {
     let (app, patient) = setup().await;
     let cases: Vec<(Value, &str, &str)> = vec![
-        (json!({"contact_phone": "12ab"}), "contact_phone", "value_error"),
-        (json!({"contact_phone": "+ (12) 3"}), "contact_phone", "value_error"),
-        (json!({"appointment_end_at": "2030-01-01T09:00:00Z"}), "appointment_end_at", "value_error"),
-        (json!({"doctor_id": "00000000-0000-0000-0000-00000000ffff"}), "doctor_id", "value_error"),
-        (json!({"clinic_id": "00000000-0000-0000-0000-00000000ffff"}), "clinic_id", "value_error"),
-        (json!({"doctor_id": "not-a-uuid"}), "doctor_id", "uuid_parsing"),
-        (json!({"appointment_at": "tomorrow"}), "appointment_at", "datetime_parsing"),
-        (json!({"doctor_name": ""}), "doctor_name", "string_too_short"),
-        (json!({"reason": "x".repeat(501)}), "reason", "string_too_long"),
+        (
+            json!({"contact_phone": "12ab"}),
+            "contact_phone",
+            "value_error",
+        ),
+        (
+            json!({"contact_phone": "+ (12) 3"}),
+            "contact_phone",
+            "value_error",
+        ),
+        (
+            json!({"appointment_end_at": "2030-01-01T09:00:00Z"}),
+            "appointment_end_at",
+            "value_error",
+        ),
+        (
+            json!({"doctor_id": "00000000-0000-0000-0000-00000000ffff"}),
+            "doctor_id",
+            "value_error",
+        ),
+        (
+            json!({"clinic_id": "00000000-0000-0000-0000-00000000ffff"}),
+            "clinic_id",
+            "value_error",
+        ),
+        (
+            json!({"doctor_id": "not-a-uuid"}),
+            "doctor_id",
+            "uuid_parsing",
+        ),
+        (
+            json!({"appointment_at": "tomorrow"}),
+            "appointment_at",
+            "datetime_parsing",
+        ),
+        (
+            json!({"doctor_name": ""}),
+            "doctor_name",
+            "string_too_short",
+        ),
+        (
+            json!({"reason": "x".repeat(501)}),
+            "reason",
+            "string_too_long",
+        ),
         (json!({"source": "fax"}), "source", "enum"),
         (json!({"doctor_name": 5}), "doctor_name", "string_type"),
     ];
@@ -102,20 +174,59 @@ async fn invalid_bookings_are_422_with_details_and_never_500() {
             body[k] = v.clone();
         }
         let (status, answer) = book(&app, &patient, body).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {answer}");
-        assert_eq!(answer["details"][0]["loc"], json!(["body", field]), "{field}: {answer}");
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{field}: {answer}"
+        );
+        assert_eq!(
+            answer["details"][0]["loc"],
+            json!(["body", field]),
+            "{field}: {answer}"
+        );
         assert_eq!(answer["details"][0]["type"], kind, "{field}");
     }
     let (status, answer) = book(&app, &patient, json!({"reason": "x"})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let missing: Vec<&Value> = answer["details"].as_array().unwrap().iter().map(|d| &d["loc"][1]).collect();
-    assert_eq!(missing, vec!["doctor_name", "appointment_at", "contact_phone"]);
-    for query in ["from_date=yesterday", "page_size=101", "page=0", "status=done", "doctor_id=x"] {
-        let (status, answer) = status_json(call(&app, Method::GET, &format!("/api/v1/appointments/?{query}"), Some(&patient.access), None).await).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {answer}");
+    let missing: Vec<&Value> = answer["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| &d["loc"][1])
+        .collect();
+    assert_eq!(
+        missing,
+        vec!["doctor_name", "appointment_at", "contact_phone"]
+    );
+    for query in [
+        "from_date=yesterday",
+        "page_size=101",
+        "page=0",
+        "status=done",
+        "doctor_id=x",
+    ] {
+        let (status, answer) = status_json(
+            call(
+                &app,
+                Method::GET,
+                &format!("/api/v1/appointments/?{query}"),
+                Some(&patient.access),
+                None,
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{query}: {answer}"
+        );
         assert_eq!(answer["details"][0]["loc"][0], "query");
     }
-    assert_eq!(app.db.count("SELECT count(*) AS n FROM appointments").await, 0);
+    assert_eq!(
+        app.db.count("SELECT count(*) AS n FROM appointments").await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -125,7 +236,10 @@ async fn privileged_sources_need_a_doctor_or_admin() {
     body["source"] = json!("admin_panel");
     let (status, answer) = book(&app, &patient, body.clone()).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(answer["detail"], "Not allowed to create appointments with source 'admin_panel'");
+    assert_eq!(
+        answer["detail"],
+        "Not allowed to create appointments with source 'admin_panel'"
+    );
     body["source"] = json!("api");
     assert_eq!(book(&app, &patient, body).await.0, StatusCode::CREATED);
     let admin = login_admin(&app, "uid-adm", "adm@example.com").await;
@@ -146,10 +260,32 @@ async fn twenty_concurrent_overlapping_bookings_give_exactly_one_201() {
         }
     });
     let statuses = futures_util::future::join_all(attempts).await;
-    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CONFLICT).count(), 19, "{statuses:?}");
-    assert_eq!(app.db.count("SELECT count(*) AS n FROM appointments").await, 1);
-    assert_eq!(app.db.count("SELECT count(*) AS n FROM notification_outbox").await, 1);
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CONFLICT)
+            .count(),
+        19,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        app.db.count("SELECT count(*) AS n FROM appointments").await,
+        1
+    );
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) AS n FROM notification_outbox")
+            .await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -176,23 +312,64 @@ async fn twenty_concurrent_requests_with_one_idempotency_key_create_one_row() {
         }
     });
     let results = futures_util::future::join_all(attempts).await;
-    assert!(results.iter().all(|(s, _, _)| *s == StatusCode::CREATED), "{results:?}");
+    assert!(
+        results.iter().all(|(s, _, _)| *s == StatusCode::CREATED),
+        "{results:?}"
+    );
     let first = results[0].1.clone().unwrap();
-    assert!(results.iter().all(|(_, id, _)| id.as_deref() == Some(first.as_str())));
-    assert_eq!(results.iter().filter(|(_, _, replayed)| *replayed).count(), 19);
-    assert_eq!(app.db.count("SELECT count(*) AS n FROM appointments").await, 1);
-    assert_eq!(app.db.count("SELECT count(*) AS n FROM notification_outbox").await, 1, "replays notify nobody");
+    assert!(
+        results
+            .iter()
+            .all(|(_, id, _)| id.as_deref() == Some(first.as_str()))
+    );
+    assert_eq!(
+        results.iter().filter(|(_, _, replayed)| *replayed).count(),
+        19
+    );
+    assert_eq!(
+        app.db.count("SELECT count(*) AS n FROM appointments").await,
+        1
+    );
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) AS n FROM notification_outbox")
+            .await,
+        1,
+        "replays notify nobody"
+    );
 
     let mut other = body.clone();
     other["reason"] = json!("Something else");
-    let response = app.client.post(app.url("/api/v1/appointments/")).bearer_auth(&patient.access).header("idempotency-key", "booking-key-1").json(&other).send().await.unwrap();
+    let response = app
+        .client
+        .post(app.url("/api/v1/appointments/"))
+        .bearer_auth(&patient.access)
+        .header("idempotency-key", "booking-key-1")
+        .json(&other)
+        .send()
+        .await
+        .unwrap();
     let (status, answer) = status_json(response).await;
     assert_eq!(status, StatusCode::CONFLICT);
-    assert_eq!(answer["detail"], "Idempotency-Key was already used with a different request body");
-    let response = app.client.post(app.url("/api/v1/appointments/")).bearer_auth(&patient.access).header("idempotency-key", "é").json(&other).send().await.unwrap();
+    assert_eq!(
+        answer["detail"],
+        "Idempotency-Key was already used with a different request body"
+    );
+    let response = app
+        .client
+        .post(app.url("/api/v1/appointments/"))
+        .bearer_auth(&patient.access)
+        .header("idempotency-key", "é")
+        .json(&other)
+        .send()
+        .await
+        .unwrap();
     let (status, answer) = status_json(response).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(answer["details"][0]["loc"], json!(["header", "idempotency-key"]));
+    assert_eq!(
+        answer["details"][0]["loc"],
+        json!(["header", "idempotency-key"])
+    );
 }
 
 async fn appointment_in(app: &TestApp, who: &Session, at: &str) -> String {
@@ -202,7 +379,11 @@ async fn appointment_in(app: &TestApp, who: &Session, at: &str) -> String {
 }
 
 async fn force_status(app: &TestApp, id: &str, status: &str) {
-    app.db.execute(&format!("UPDATE appointments SET status = '{status}' WHERE id = '{id}'")).await;
+    app.db
+        .execute(&format!(
+            "UPDATE appointments SET status = '{status}' WHERE id = '{id}'"
+        ))
+        .await;
 }
 
 #[tokio::test]
@@ -210,25 +391,60 @@ async fn every_status_change_and_role_is_answered_as_the_state_machine_says() {
     let (app, patient) = setup().await;
     let admin = login_admin(&app, "uid-adm2", "adm2@example.com").await;
     let table: [(&str, &[&str]); 6] = [
-        ("scheduled", &["confirmed", "rescheduled", "cancelled", "completed", "no_show"]),
-        ("confirmed", &["rescheduled", "cancelled", "completed", "no_show"]),
-        ("rescheduled", &["confirmed", "cancelled", "completed", "no_show"]),
+        (
+            "scheduled",
+            &[
+                "confirmed",
+                "rescheduled",
+                "cancelled",
+                "completed",
+                "no_show",
+            ],
+        ),
+        (
+            "confirmed",
+            &["rescheduled", "cancelled", "completed", "no_show"],
+        ),
+        (
+            "rescheduled",
+            &["confirmed", "cancelled", "completed", "no_show"],
+        ),
         ("cancelled", &[]),
         ("completed", &[]),
         ("no_show", &[]),
     ];
-    let statuses = ["scheduled", "confirmed", "rescheduled", "cancelled", "completed", "no_show"];
+    let statuses = [
+        "scheduled",
+        "confirmed",
+        "rescheduled",
+        "cancelled",
+        "completed",
+        "no_show",
+    ];
     let id = appointment_in(&app, &patient, "2031-01-01T10:00:00Z").await;
     for (from, allowed) in table {
         for to in statuses.iter().filter(|s| **s != from) {
             for (role, who) in [("patient", &patient), ("admin", &admin)] {
                 force_status(&app, &id, from).await;
                 let path = format!("/api/v1/appointments/{id}/status");
-                let (status, body) = status_json(call(&app, Method::PATCH, &path, Some(&who.access), Some(json!({"status": to}))).await).await;
+                let (status, body) = status_json(
+                    call(
+                        &app,
+                        Method::PATCH,
+                        &path,
+                        Some(&who.access),
+                        Some(json!({"status": to})),
+                    )
+                    .await,
+                )
+                .await;
                 let role_ok = role == "admin" || matches!(*to, "confirmed" | "cancelled");
                 if !role_ok {
                     assert_eq!(status, StatusCode::FORBIDDEN, "{from}→{to} as {role}");
-                    assert_eq!(body["detail"], "Patients may only confirm or cancel appointments");
+                    assert_eq!(
+                        body["detail"],
+                        "Patients may only confirm or cancel appointments"
+                    );
                 } else if allowed.contains(to) {
                     assert_eq!(status, StatusCode::OK, "{from}→{to} as {role}: {body}");
                     assert_eq!(body["status"], *to);
@@ -238,8 +454,17 @@ async fn every_status_change_and_role_is_answered_as_the_state_machine_says() {
                 } else {
                     assert_eq!(status, StatusCode::CONFLICT, "{from}→{to} as {role}");
                     assert_eq!(body["allowed_statuses"], json!(allowed), "{from}→{to}");
-                    let list = if allowed.is_empty() { "none".to_owned() } else { allowed.join(", ") };
-                    assert_eq!(body["detail"], format!("Cannot change appointment status from '{from}' to '{to}'; allowed: {list}"));
+                    let list = if allowed.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        allowed.join(", ")
+                    };
+                    assert_eq!(
+                        body["detail"],
+                        format!(
+                            "Cannot change appointment status from '{from}' to '{to}'; allowed: {list}"
+                        )
+                    );
                 }
             }
         }
@@ -251,19 +476,70 @@ async fn same_status_applies_only_notes_and_cancelled_at_is_set_once() {
     let (app, patient) = setup().await;
     let id = appointment_in(&app, &patient, "2031-02-01T10:00:00Z").await;
     let path = format!("/api/v1/appointments/{id}/status");
-    let (_, body) = status_json(call(&app, Method::PATCH, &path, Some(&patient.access), Some(json!({"status": "scheduled", "notes": "bring reports"}))).await).await;
+    let (_, body) = status_json(
+        call(
+            &app,
+            Method::PATCH,
+            &path,
+            Some(&patient.access),
+            Some(json!({"status": "scheduled", "notes": "bring reports"})),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(body["notes"], "bring reports");
-    assert_eq!(app.db.count("SELECT count(*) AS n FROM notification_outbox").await, 1, "no event without a transition");
-    let (_, body) = status_json(call(&app, Method::PATCH, &path, Some(&patient.access), Some(json!({"status": "scheduled", "notes": ""}))).await).await;
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) AS n FROM notification_outbox")
+            .await,
+        1,
+        "no event without a transition"
+    );
+    let (_, body) = status_json(
+        call(
+            &app,
+            Method::PATCH,
+            &path,
+            Some(&patient.access),
+            Some(json!({"status": "scheduled", "notes": ""})),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(body["notes"], Value::Null, "empty notes clear them");
-    let (status, cancelled) = status_json(call(&app, Method::PATCH, &path, Some(&patient.access), Some(json!({"status": "cancelled"}))).await).await;
+    let (status, cancelled) = status_json(
+        call(
+            &app,
+            Method::PATCH,
+            &path,
+            Some(&patient.access),
+            Some(json!({"status": "cancelled"})),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(app.db.count("SELECT count(*) AS n FROM notification_outbox WHERE event_type = 'appointment_status_changed' AND payload->>'priority' = 'high'").await, 1);
-    let (status, again) = status_json(call(&app, Method::PATCH, &path, Some(&patient.access), Some(json!({"status": "cancelled", "notes": "n"}))).await).await;
+    let (status, again) = status_json(
+        call(
+            &app,
+            Method::PATCH,
+            &path,
+            Some(&patient.access),
+            Some(json!({"status": "cancelled", "notes": "n"})),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(again["cancelled_at"], cancelled["cancelled_at"], "not overwritten on repeat");
+    assert_eq!(
+        again["cancelled_at"], cancelled["cancelled_at"],
+        "not overwritten on repeat"
+    );
     let metrics = app.get("/metrics").await.text().await.unwrap();
-    assert!(metrics.contains(r#"medico24_appointment_status_changes_total{from="scheduled",to="cancelled"} 1"#));
+    assert!(metrics.contains(
+        r#"medico24_appointment_status_changes_total{from="scheduled",to="cancelled"} 1"#
+    ));
 }
 
 #[tokio::test]
@@ -276,21 +552,69 @@ async fn put_merges_validates_the_merged_record_and_follows_the_state_machine() 
     body["appointment_end_at"] = json!("2031-03-01T10:45:00Z");
     body["reason"] = json!("Updated reason");
     body["source"] = json!("admin_panel");
-    let (status, answer) = status_json(call(&app, Method::PUT, &path, Some(&patient.access), Some(body)).await).await;
+    let (status, answer) =
+        status_json(call(&app, Method::PUT, &path, Some(&patient.access), Some(body)).await).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["reason"], "Updated reason");
     assert_eq!(answer["source"], "patient_app", "source is ignored on PUT");
-    let (status, answer) = status_json(call(&app, Method::PUT, &path, Some(&patient.access), Some(json!({"appointment_at": "2031-03-01T11:00:00Z"}))).await).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "merged end before start: {answer}");
-    assert_eq!(answer["details"][0]["loc"], json!(["body", "appointment_end_at"]));
-    let (status, _) = status_json(call(&app, Method::PUT, &path, Some(&patient.access), Some(json!({"status": "completed"}))).await).await;
+    let (status, answer) = status_json(
+        call(
+            &app,
+            Method::PUT,
+            &path,
+            Some(&patient.access),
+            Some(json!({"appointment_at": "2031-03-01T11:00:00Z"})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "merged end before start: {answer}"
+    );
+    assert_eq!(
+        answer["details"][0]["loc"],
+        json!(["body", "appointment_end_at"])
+    );
+    let (status, _) = status_json(
+        call(
+            &app,
+            Method::PUT,
+            &path,
+            Some(&patient.access),
+            Some(json!({"status": "completed"})),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, answer) = status_json(call(&app, Method::PUT, &path, Some(&patient.access), Some(json!({"status": "confirmed"}))).await).await;
+    let (status, answer) = status_json(
+        call(
+            &app,
+            Method::PUT,
+            &path,
+            Some(&patient.access),
+            Some(json!({"status": "confirmed"})),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(answer["status"], "confirmed");
     assert_eq!(app.db.count("SELECT count(*) AS n FROM notification_outbox WHERE event_type = 'appointment_status_changed'").await, 1);
     let before = answer["updated_at"].clone();
-    let (_, same) = status_json(call(&app, Method::PUT, &path, Some(&patient.access), Some(json!({"reason": "Updated reason", "notes": null}))).await).await;
+    let (_, same) = status_json(
+        call(
+            &app,
+            Method::PUT,
+            &path,
+            Some(&patient.access),
+            Some(json!({"reason": "Updated reason", "notes": null})),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(same["updated_at"], before, "no effective change, no write");
 }
 
@@ -304,21 +628,57 @@ async fn another_patients_appointment_is_404_and_admins_may_act_on_it() {
     for (method, p, body) in [
         (Method::GET, path.clone(), None),
         (Method::PUT, path.clone(), Some(json!({"reason": "x"}))),
-        (Method::PATCH, format!("{path}/status"), Some(json!({"status": "cancelled"}))),
+        (
+            Method::PATCH,
+            format!("{path}/status"),
+            Some(json!({"status": "cancelled"})),
+        ),
         (Method::DELETE, path.clone(), None),
     ] {
-        let (status, answer) = status_json(call(&app, method.clone(), &p, Some(&stranger.access), body).await).await;
+        let (status, answer) =
+            status_json(call(&app, method.clone(), &p, Some(&stranger.access), body).await).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{method} {p}");
         assert_eq!(answer["detail"], "Appointment not found");
     }
-    let (status, _) = status_json(call(&app, Method::GET, &path, Some(&admin.access), None).await).await;
+    let (status, _) =
+        status_json(call(&app, Method::GET, &path, Some(&admin.access), None).await).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, answer) = status_json(call(&app, Method::PATCH, &format!("{path}/status"), Some(&admin.access), Some(json!({"status": "completed"}))).await).await;
+    let (status, answer) = status_json(
+        call(
+            &app,
+            Method::PATCH,
+            &format!("{path}/status"),
+            Some(&admin.access),
+            Some(json!({"status": "completed"})),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(app.db.count(&format!("SELECT count(*) AS n FROM audit_events WHERE action = 'appointment.status_change' AND resource_id = '{id}'")).await, 1);
-    let (status, _) = status_json(call(&app, Method::GET, "/api/v1/appointments/not-a-uuid", None, None).await).await;
+    let (status, _) = status_json(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/appointments/not-a-uuid",
+            None,
+            None,
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "auth before path parsing");
-    let (status, _) = status_json(call(&app, Method::GET, "/api/v1/appointments/not-a-uuid", Some(&owner.access), None).await).await;
+    let (status, _) = status_json(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/appointments/not-a-uuid",
+            Some(&owner.access),
+            None,
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
@@ -328,18 +688,79 @@ async fn deletion_is_soft_for_patients_and_hard_only_for_admins() {
     let admin = login_admin(&app, "uid-adm4", "adm4@example.com").await;
     let id = appointment_in(&app, &patient, "2031-05-01T10:00:00Z").await;
     let path = format!("/api/v1/appointments/{id}");
-    let (status, answer) = status_json(call(&app, Method::DELETE, &format!("{path}?hard_delete=true"), Some(&patient.access), None).await).await;
+    let (status, answer) = status_json(
+        call(
+            &app,
+            Method::DELETE,
+            &format!("{path}?hard_delete=true"),
+            Some(&patient.access),
+            None,
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(answer["detail"], "Only admins can hard-delete appointments");
-    assert_eq!(call(&app, Method::DELETE, &path, Some(&patient.access), None).await.status(), StatusCode::NO_CONTENT);
-    assert_eq!(call(&app, Method::DELETE, &path, Some(&patient.access), None).await.status(), StatusCode::NOT_FOUND, "second soft delete");
-    assert_eq!(call(&app, Method::GET, &path, Some(&patient.access), None).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        call(&app, Method::DELETE, &path, Some(&patient.access), None)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        call(&app, Method::DELETE, &path, Some(&patient.access), None)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND,
+        "second soft delete"
+    );
+    assert_eq!(
+        call(&app, Method::GET, &path, Some(&patient.access), None)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
     // The freed slot can be booked again.
     appointment_in(&app, &patient, "2031-05-01T10:00:00Z").await;
-    assert_eq!(call(&app, Method::DELETE, &format!("{path}?hard_delete=true"), Some(&admin.access), None).await.status(), StatusCode::NO_CONTENT);
-    assert_eq!(app.db.count(&format!("SELECT count(*) AS n FROM appointments WHERE id = '{id}'")).await, 0);
-    assert_eq!(app.db.count("SELECT count(*) AS n FROM audit_events WHERE action = 'appointment.hard_delete'").await, 1);
-    let (status, _) = status_json(call(&app, Method::DELETE, &format!("{path}?hard_delete=maybe"), Some(&admin.access), None).await).await;
+    assert_eq!(
+        call(
+            &app,
+            Method::DELETE,
+            &format!("{path}?hard_delete=true"),
+            Some(&admin.access),
+            None
+        )
+        .await
+        .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.db
+            .count(&format!(
+                "SELECT count(*) AS n FROM appointments WHERE id = '{id}'"
+            ))
+            .await,
+        0
+    );
+    assert_eq!(
+        app.db
+            .count(
+                "SELECT count(*) AS n FROM audit_events WHERE action = 'appointment.hard_delete'"
+            )
+            .await,
+        1
+    );
+    let (status, _) = status_json(
+        call(
+            &app,
+            Method::DELETE,
+            &format!("{path}?hard_delete=maybe"),
+            Some(&admin.access),
+            None,
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
@@ -356,10 +777,23 @@ async fn a_failure_after_the_insert_leaves_neither_appointment_nor_outbox_row() 
     let (status, body) = book(&app, &patient, booking("2031-06-01T10:00:00Z")).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(body["detail"], "An unexpected error occurred");
-    assert!(!body.to_string().contains("injected"), "no internal text leaks");
-    assert_eq!(app.db.count("SELECT count(*) AS n FROM appointments").await, 0);
-    assert_eq!(app.db.count("SELECT count(*) AS n FROM notification_outbox").await, 0);
-    app.db.execute("DROP TRIGGER fail_outbox ON notification_outbox").await;
+    assert!(
+        !body.to_string().contains("injected"),
+        "no internal text leaks"
+    );
+    assert_eq!(
+        app.db.count("SELECT count(*) AS n FROM appointments").await,
+        0
+    );
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) AS n FROM notification_outbox")
+            .await,
+        0
+    );
+    app.db
+        .execute("DROP TRIGGER fail_outbox ON notification_outbox")
+        .await;
     let (status, _) = book(&app, &patient, booking("2031-06-01T10:00:00Z")).await;
     assert_eq!(status, StatusCode::CREATED, "the slot was never taken");
 }
@@ -377,33 +811,144 @@ async fn lists_are_paged_filtered_and_scoped_to_the_caller() {
     let mut theirs = booking("2032-02-01T10:00:00Z");
     theirs["doctor_id"] = json!(null);
     let (_, their) = book(&app, &other, theirs).await;
-    let (status, page) = status_json(call(&app, Method::GET, "/api/v1/appointments?page=2&page_size=2", Some(&patient.access), None).await).await;
-    assert_eq!(status, StatusCode::OK, "the other slash form is served directly");
+    let (status, page) = status_json(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/appointments?page=2&page_size=2",
+            Some(&patient.access),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the other slash form is served directly"
+    );
     assert_eq!(page["total"], 5);
     assert_eq!(page["page"], 2);
     assert_eq!(page["page_size"], 2);
-    let dates: Vec<&str> = page["items"].as_array().unwrap().iter().map(|a| a["appointment_at"].as_str().unwrap()).collect();
-    assert_eq!(dates, vec!["2032-01-03T10:00:00Z", "2032-01-02T10:00:00Z"], "newest first");
-    let (_, past_end) = status_json(call(&app, Method::GET, "/api/v1/appointments/?page=9", Some(&patient.access), None).await).await;
+    let dates: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["appointment_at"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        dates,
+        vec!["2032-01-03T10:00:00Z", "2032-01-02T10:00:00Z"],
+        "newest first"
+    );
+    let (_, past_end) = status_json(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/appointments/?page=9",
+            Some(&patient.access),
+            None,
+        )
+        .await,
+    )
+    .await;
     assert_eq!(past_end["items"], json!([]));
     assert_eq!(past_end["total"], 5);
-    let (_, ranged) = status_json(call(&app, Method::GET, "/api/v1/appointments/?from_date=2032-01-02&to_date=2032-01-04T10:00:00", Some(&patient.access), None).await).await;
+    let (_, ranged) = status_json(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/appointments/?from_date=2032-01-02&to_date=2032-01-04T10:00:00",
+            Some(&patient.access),
+            None,
+        )
+        .await,
+    )
+    .await;
     assert_eq!(ranged["total"], 3, "inclusive bounds");
-    let (_, inverted) = status_json(call(&app, Method::GET, "/api/v1/appointments/?from_date=2032-02-01&to_date=2032-01-01", Some(&patient.access), None).await).await;
+    let (_, inverted) = status_json(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/appointments/?from_date=2032-02-01&to_date=2032-01-01",
+            Some(&patient.access),
+            None,
+        )
+        .await,
+    )
+    .await;
     assert_eq!(inverted["total"], 0);
 
     let their_id = their["id"].as_str().unwrap();
-    call(&app, Method::DELETE, &format!("/api/v1/appointments/{their_id}"), Some(&other.access), None).await;
-    let (status, admin_page) = status_json(call(&app, Method::GET, "/api/v1/admin/appointments?page_size=100", Some(&admin.access), None).await).await;
+    call(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/appointments/{their_id}"),
+        Some(&other.access),
+        None,
+    )
+    .await;
+    let (status, admin_page) = status_json(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/admin/appointments?page_size=100",
+            Some(&admin.access),
+            None,
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(admin_page["total"], 5, "soft-deleted rows excluded by default");
+    assert_eq!(
+        admin_page["total"], 5,
+        "soft-deleted rows excluded by default"
+    );
     assert_eq!(admin_page["total_pages"], 1);
-    assert!(admin_page["appointments"][0].get("doctor_clinic_id").is_some());
-    let (_, with_deleted) = status_json(call(&app, Method::GET, "/api/v1/admin/appointments?include_deleted=true", Some(&admin.access), None).await).await;
+    assert!(
+        admin_page["appointments"][0]
+            .get("doctor_clinic_id")
+            .is_some()
+    );
+    let (_, with_deleted) = status_json(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/admin/appointments?include_deleted=true",
+            Some(&admin.access),
+            None,
+        )
+        .await,
+    )
+    .await;
     assert_eq!(with_deleted["total"], 6);
-    let (_, by_patient) = status_json(call(&app, Method::GET, &format!("/api/v1/admin/appointments?patient_id={}&include_deleted=1", other.id), Some(&admin.access), None).await).await;
+    let (_, by_patient) = status_json(
+        call(
+            &app,
+            Method::GET,
+            &format!(
+                "/api/v1/admin/appointments?patient_id={}&include_deleted=1",
+                other.id
+            ),
+            Some(&admin.access),
+            None,
+        )
+        .await,
+    )
+    .await;
     assert_eq!(by_patient["total"], 1);
-    assert_eq!(call(&app, Method::GET, "/api/v1/admin/appointments", Some(&patient.access), None).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/admin/appointments",
+            Some(&patient.access),
+            None
+        )
+        .await
+        .status(),
+        StatusCode::FORBIDDEN
+    );
 }
 
 #[tokio::test]
@@ -415,12 +960,29 @@ async fn flutter_habits_are_accepted() {
     let mut body = booking("2032-03-01 09:30");
     body["doctor_id"] = json!(null);
     body["clinic_id"] = json!(null);
-    let response = app.client.post(app.url("/api/v1/appointments")).bearer_auth(&patient.access).json(&body).send().await.unwrap();
+    let response = app
+        .client
+        .post(app.url("/api/v1/appointments"))
+        .bearer_auth(&patient.access)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     let (status, created) = status_json(response).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["appointment_at"], "2032-03-01T09:30:00Z");
     let id = created["id"].as_str().unwrap();
-    let (status, _) = status_json(call(&app, Method::GET, "/api/v1/appointments/?page_size=100.0", Some(&patient.access), None).await).await;
+    let (status, _) = status_json(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/appointments/?page_size=100.0",
+            Some(&patient.access),
+            None,
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     let response = app
         .client

@@ -421,12 +421,29 @@ struct PharmacyMirror {
 }
 
 const PHARMACY_KEYS: [&str; 16] = [
-    "name", "description", "phone", "email", "supports_delivery", "supports_pickup", "id", "is_verified", "is_active",
-    "rating", "rating_count", "timezone", "created_at", "updated_at", "location", "hours",
+    "name",
+    "description",
+    "phone",
+    "email",
+    "supports_delivery",
+    "supports_pickup",
+    "id",
+    "is_verified",
+    "is_active",
+    "rating",
+    "rating_count",
+    "timezone",
+    "created_at",
+    "updated_at",
+    "location",
+    "hours",
 ];
 
 fn check_time(text: &str) {
-    assert!(chrono::NaiveTime::parse_from_str(text, "%H:%M:%S").is_ok() && text.len() == 8, "{text} is not HH:MM:SS");
+    assert!(
+        chrono::NaiveTime::parse_from_str(text, "%H:%M:%S").is_ok() && text.len() == 8,
+        "{text} is not HH:MM:SS"
+    );
 }
 
 fn check_pharmacy(value: &Value, geo: bool) {
@@ -435,9 +452,24 @@ fn check_pharmacy(value: &Value, geo: bool) {
     utc(&p.updated_at);
     assert!(uuid::Uuid::parse_str(&p.id).is_ok() && !p.name.is_empty());
     assert!((0.0..=5.0).contains(&p.rating) && p.rating_count >= 0);
-    let _ = (p.is_verified, p.is_active, p.supports_delivery, p.supports_pickup);
+    let _ = (
+        p.is_verified,
+        p.is_active,
+        p.supports_delivery,
+        p.supports_pickup,
+    );
     for hours in &p.hours {
-        let h: HoursMirror = strict(hours, &["day_of_week", "open_time", "close_time", "is_closed", "id", "pharmacy_id"]);
+        let h: HoursMirror = strict(
+            hours,
+            &[
+                "day_of_week",
+                "open_time",
+                "close_time",
+                "is_closed",
+                "id",
+                "pharmacy_id",
+            ],
+        );
         assert!((1..=7).contains(&h.day_of_week));
         check_time(&h.open_time);
         check_time(&h.close_time);
@@ -446,24 +478,60 @@ fn check_pharmacy(value: &Value, geo: bool) {
     if let Some(location) = &p.location {
         let l: LocationMirror = strict(
             location,
-            &["address_line", "city", "state", "country", "pincode", "latitude", "longitude", "id", "pharmacy_id", "created_at"],
+            &[
+                "address_line",
+                "city",
+                "state",
+                "country",
+                "pincode",
+                "latitude",
+                "longitude",
+                "id",
+                "pharmacy_id",
+                "created_at",
+            ],
         );
         assert!((-90.0..=90.0).contains(&l.latitude) && (-180.0..=180.0).contains(&l.longitude));
         assert!(!l.country.is_empty() && !l.address_line.is_empty() && !l.city.is_empty());
     }
     if value.get("distance_km").is_some() {
-        assert_eq!(value["distance_km"].is_number(), geo, "distance_km is a number exactly on geo searches: {value}");
+        assert_eq!(
+            value["distance_km"].is_number(),
+            geo,
+            "distance_km is a number exactly on geo searches: {value}"
+        );
     }
 }
 
 #[tokio::test]
 async fn pharmacy_lists_and_details_parse_with_the_client_models() {
     let app = app().await;
-    medico24_postgres::seed_demo_data(app.db.url(), medico24_postgres::SeedSize { pharmacies: 40, users: 0, appointments: 0 })
-        .await
-        .unwrap();
-    let (status, list) = status_json(call(&app, Method::GET, "/api/v1/pharmacies?limit=100", Some("stale.bearer.token"), None).await).await;
-    assert_eq!(status, StatusCode::OK, "public routes ignore a stale bearer");
+    medico24_postgres::seed_demo_data(
+        app.db.url(),
+        medico24_postgres::SeedSize {
+            pharmacies: 40,
+            users: 0,
+            appointments: 0,
+        },
+    )
+    .await
+    .unwrap();
+    let (status, list) = status_json(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/pharmacies?limit=100",
+            Some("stale.bearer.token"),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "public routes ignore a stale bearer"
+    );
     let items = list.as_array().expect("a bare JSON array");
     assert!(!items.is_empty());
     for item in items {
@@ -480,7 +548,17 @@ async fn pharmacy_lists_and_details_parse_with_the_client_models() {
         check_pharmacy(item, true);
     }
     let id = items[0]["id"].as_str().unwrap();
-    let (status, detail) = status_json(call(&app, Method::GET, &format!("/api/v1/pharmacies/{id}"), None, None).await).await;
+    let (status, detail) = status_json(
+        call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/pharmacies/{id}"),
+            None,
+            None,
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     check_pharmacy(&detail, false);
 }
@@ -490,7 +568,14 @@ async fn push_token_registration_answers_201_with_an_object() {
     let app = app().await;
     let s = login(&app, "uid-flutter3", "flutter3@example.com").await;
     let (status, token) = status_json(
-        call(&app, Method::POST, "/api/v1/notifications/register-token", Some(&s.access), Some(json!({"fcm_token": "fcm-abc", "platform": "android"}))).await,
+        call(
+            &app,
+            Method::POST,
+            "/api/v1/notifications/register-token",
+            Some(&s.access),
+            Some(json!({"fcm_token": "fcm-abc", "platform": "android"})),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, StatusCode::CREATED);

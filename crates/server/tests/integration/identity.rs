@@ -1038,10 +1038,30 @@ async fn nul_characters_are_refused_with_422_not_500() {
     let app = spawn_app().await;
     mount_certs(&app).await;
     let s = login(&app, "uid-nul", "nul@example.com").await;
-    let (status, body) = status_json(call(&app, Method::PATCH, "/api/v1/users/me", Some(&s.access), Some(json!({"full_name": "a\u{0}b"}))).await).await;
+    let (status, body) = status_json(
+        call(
+            &app,
+            Method::PATCH,
+            "/api/v1/users/me",
+            Some(&s.access),
+            Some(json!({"full_name": "a\u{0}b"})),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["details"][0]["loc"], json!(["body", "full_name"]));
     let admin = login_admin(&app, "uid-nul-admin", "nul-admin@example.com").await;
-    let (status, _) = status_json(call(&app, Method::GET, "/api/v1/admin/users?search=a%00b", Some(&admin.access), None).await).await;
+    let (status, _) = status_json(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/admin/users?search=a%00b",
+            Some(&admin.access),
+            None,
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }

@@ -191,17 +191,33 @@ async fn pharmacy_locations_get_a_generated_geography() {
 #[tokio::test]
 async fn demo_data_loads_once_and_seeded_users_can_log_in_with_dev_tokens() {
     let db = TestDb::new().await;
-    let size = medico24_postgres::SeedSize { pharmacies: 50, users: 30, appointments: 400 };
-    medico24_postgres::seed_demo_data(db.url(), size).await.expect("seed");
-    medico24_postgres::seed_demo_data(db.url(), size).await.expect("second seed adds nothing");
+    let size = medico24_postgres::SeedSize {
+        pharmacies: 50,
+        users: 30,
+        appointments: 400,
+    };
+    medico24_postgres::seed_demo_data(db.url(), size)
+        .await
+        .expect("seed");
+    medico24_postgres::seed_demo_data(db.url(), size)
+        .await
+        .expect("second seed adds nothing");
     assert_eq!(db.count("SELECT count(*) AS n FROM pharmacies").await, 50);
     assert_eq!(db.count("SELECT count(*) AS n FROM users").await, 30);
-    assert_eq!(db.count("SELECT count(*) AS n FROM appointments").await, 400);
+    assert_eq!(
+        db.count("SELECT count(*) AS n FROM appointments").await,
+        400
+    );
     assert!(db.count("SELECT count(*) AS n FROM doctors").await > 0);
     assert!(db.count("SELECT count(*) AS n FROM doctor_clinics").await > 0);
     let uid = medico24_server::auth::dev_token::uid_for_email("demo-user-1@medico24.dev");
     let admins = db
-        .count(&format!("SELECT count(*) AS n FROM users WHERE firebase_uid = '{uid}' AND role = 'admin'"))
+        .count(&format!(
+            "SELECT count(*) AS n FROM users WHERE firebase_uid = '{uid}' AND role = 'admin'"
+        ))
         .await;
-    assert_eq!(admins, 1, "dev-token --email demo-user-1@medico24.dev logs in as the seeded admin");
+    assert_eq!(
+        admins, 1,
+        "dev-token --email demo-user-1@medico24.dev logs in as the seeded admin"
+    );
 }

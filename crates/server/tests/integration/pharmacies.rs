@@ -1391,7 +1391,13 @@ async fn pharmacies_at_the_same_distance_are_paged_in_id_order() {
         .collect();
     let locations: Vec<String> = rows
         .iter()
-        .map(|(id, dlat)| format!("('{id}', 'Mall', 'Mumbai', {}, {})", MUMBAI.0 + dlat, MUMBAI.1))
+        .map(|(id, dlat)| {
+            format!(
+                "('{id}', 'Mall', 'Mumbai', {}, {})",
+                MUMBAI.0 + dlat,
+                MUMBAI.1
+            )
+        })
         .collect();
     app.db
         .execute(&format!(

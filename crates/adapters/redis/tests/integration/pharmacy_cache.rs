@@ -56,7 +56,11 @@ async fn listings_live_under_the_generation_and_a_bump_supersedes_them() {
     };
     let window = Window::new(20, 10).unwrap();
 
-    assert_eq!(cache.list_generation().await, Some(0), "a missing counter is 0");
+    assert_eq!(
+        cache.list_generation().await,
+        Some(0),
+        "a missing counter is 0"
+    );
     cache.put_list(0, &filter, window, "[]").await;
     assert_eq!(
         cache.get_list(0, &filter, window).await.as_deref(),
@@ -71,10 +75,18 @@ async fn listings_live_under_the_generation_and_a_bump_supersedes_them() {
     cache.bump_list_generation().await;
     cache.bump_list_generation().await;
     assert_eq!(cache.list_generation().await, Some(2));
-    assert_eq!(t.ttl("v2:pharmacy:list_gen").await, -1, "the counter never expires");
+    assert_eq!(
+        t.ttl("v2:pharmacy:list_gen").await,
+        -1,
+        "the counter never expires"
+    );
     assert_eq!(cache.get_list(2, &filter, window).await, None);
     let other = PharmacyFilter::default();
-    assert_eq!(cache.get_list(0, &other, window).await, None, "filters are part of the key");
+    assert_eq!(
+        cache.get_list(0, &other, window).await,
+        None,
+        "filters are part of the key"
+    );
     assert_eq!(
         *seen.lock().unwrap(),
         vec![

@@ -41,7 +41,9 @@ impl OutboxMessage {
 
 /// `Jan 01, 10:00 AM IST`: the start in `zone` with the zone abbreviation.
 pub fn format_when(at: DateTime<Utc>, zone: Tz) -> String {
-    at.with_timezone(&zone).format("%b %d, %I:%M %p %Z").to_string()
+    at.with_timezone(&zone)
+        .format("%b %d, %I:%M %p %Z")
+        .to_string()
 }
 
 /// The message of a new booking.
@@ -70,9 +72,15 @@ pub fn status_changed_message(appointment: &Appointment, old: AppointmentStatus)
     let doctor = &appointment.doctor_name;
     let new = appointment.status;
     let body = match new {
-        AppointmentStatus::Confirmed => format!("Your appointment with {doctor} has been confirmed"),
-        AppointmentStatus::Cancelled => format!("Your appointment with {doctor} has been cancelled"),
-        AppointmentStatus::Rescheduled => format!("Your appointment with {doctor} has been rescheduled"),
+        AppointmentStatus::Confirmed => {
+            format!("Your appointment with {doctor} has been confirmed")
+        }
+        AppointmentStatus::Cancelled => {
+            format!("Your appointment with {doctor} has been cancelled")
+        }
+        AppointmentStatus::Rescheduled => {
+            format!("Your appointment with {doctor} has been rescheduled")
+        }
         AppointmentStatus::Completed => format!("Your appointment with {doctor} is completed"),
         other => format!("Appointment status updated to {other}"),
     };
@@ -106,7 +114,13 @@ mod tests {
     #[test]
     fn times_are_shown_in_the_configured_zone_with_its_abbreviation() {
         let at = Utc.with_ymd_and_hms(2026, 1, 1, 4, 30, 0).unwrap();
-        assert_eq!(format_when(at, chrono_tz::Asia::Kolkata), "Jan 01, 10:00 AM IST");
-        assert_eq!(format_when(at, chrono_tz::America::New_York), "Dec 31, 11:30 PM EST");
+        assert_eq!(
+            format_when(at, chrono_tz::Asia::Kolkata),
+            "Jan 01, 10:00 AM IST"
+        );
+        assert_eq!(
+            format_when(at, chrono_tz::America::New_York),
+            "Dec 31, 11:30 PM EST"
+        );
     }
 }

@@ -131,7 +131,10 @@ pub trait AppointmentRepository: Send + Sync + 'static {
     ///
     /// # Errors
     /// [`PortError`].
-    fn find_any(&self, id: AppointmentId) -> impl Future<Output = Result<Option<Appointment>, PortError>> + Send;
+    fn find_any(
+        &self,
+        id: AppointmentId,
+    ) -> impl Future<Output = Result<Option<Appointment>, PortError>> + Send;
 
     /// Locks the visible row (`SELECT … FOR UPDATE`), lets `decide` compute the change, and
     /// writes it with its event and audit entry in the same transaction; returns the row before
@@ -165,7 +168,11 @@ pub trait AppointmentRepository: Send + Sync + 'static {
     ///
     /// # Errors
     /// [`PortError`].
-    fn hard_delete(&self, id: AppointmentId, audit: Option<AuditEntry>) -> impl Future<Output = Result<bool, PortError>> + Send;
+    fn hard_delete(
+        &self,
+        id: AppointmentId,
+        audit: Option<AuditEntry>,
+    ) -> impl Future<Output = Result<bool, PortError>> + Send;
 
     /// One page ordered `appointment_at DESC, id DESC` with the total.
     ///

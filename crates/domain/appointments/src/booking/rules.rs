@@ -31,7 +31,11 @@ impl TransitionError {
                 let list = if allowed.is_empty() {
                     "none".to_owned()
                 } else {
-                    allowed.iter().map(AppointmentStatus::as_str).collect::<Vec<_>>().join(", ")
+                    allowed
+                        .iter()
+                        .map(AppointmentStatus::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 };
                 format!("Cannot change appointment status from '{from}' to '{to}'; allowed: {list}")
             }
@@ -44,24 +48,42 @@ impl TransitionError {
 ///
 /// # Errors
 /// [`TransitionError`].
-pub fn check_transition(caller: &Caller, from: AppointmentStatus, to: AppointmentStatus) -> Result<(), TransitionError> {
-    if !caller.is_admin() && !matches!(to, AppointmentStatus::Confirmed | AppointmentStatus::Cancelled) {
+pub fn check_transition(
+    caller: &Caller,
+    from: AppointmentStatus,
+    to: AppointmentStatus,
+) -> Result<(), TransitionError> {
+    if !caller.is_admin()
+        && !matches!(
+            to,
+            AppointmentStatus::Confirmed | AppointmentStatus::Cancelled
+        )
+    {
         return Err(TransitionError::NotPermitted);
     }
     let allowed = from.allowed_targets();
-    if allowed.contains(&to) { Ok(()) } else { Err(TransitionError::Illegal { from, to, allowed }) }
+    if allowed.contains(&to) {
+        Ok(())
+    } else {
+        Err(TransitionError::Illegal { from, to, allowed })
+    }
 }
 
 /// Whether `caller` may create appointments with `source` (§11.2).
 pub fn may_use_source(role: Role, source: AppointmentSource) -> bool {
     match source {
         AppointmentSource::PatientApp | AppointmentSource::Api => true,
-        AppointmentSource::DoctorApp | AppointmentSource::AdminPanel => matches!(role, Role::Doctor | Role::Admin),
+        AppointmentSource::DoctorApp | AppointmentSource::AdminPanel => {
+            matches!(role, Role::Doctor | Role::Admin)
+        }
     }
 }
 
 /// `end` is absent or strictly after `start`.
-pub fn end_is_after_start(start: chrono::DateTime<chrono::Utc>, end: Option<chrono::DateTime<chrono::Utc>>) -> bool {
+pub fn end_is_after_start(
+    start: chrono::DateTime<chrono::Utc>,
+    end: Option<chrono::DateTime<chrono::Utc>>,
+) -> bool {
     end.is_none_or(|end| end > start)
 }
 
@@ -71,7 +93,10 @@ mod tests {
     use medico24_kernel::UserId;
 
     fn caller(role: Role) -> Caller {
-        Caller { id: UserId::new_v7(), role }
+        Caller {
+            id: UserId::new_v7(),
+            role,
+        }
     }
 
     /// §11.7 as a table: (from, to) → allowed for admins; patients additionally only to
@@ -80,7 +105,10 @@ mod tests {
     fn every_status_pair_and_role_is_answered_as_the_table_says() {
         use AppointmentStatus::*;
         let table: [(AppointmentStatus, &[AppointmentStatus]); 6] = [
-            (Scheduled, &[Confirmed, Rescheduled, Cancelled, Completed, NoShow]),
+            (
+                Scheduled,
+                &[Confirmed, Rescheduled, Cancelled, Completed, NoShow],
+            ),
             (Confirmed, &[Rescheduled, Cancelled, Completed, NoShow]),
             (Rescheduled, &[Confirmed, Cancelled, Completed, NoShow]),
             (Cancelled, &[]),
@@ -100,7 +128,11 @@ mod tests {
                     } else if allowed.contains(&to) {
                         Ok(())
                     } else {
-                        Err(TransitionError::Illegal { from, to, allowed: from.allowed_targets() })
+                        Err(TransitionError::Illegal {
+                            from,
+                            to,
+                            allowed: from.allowed_targets(),
+                        })
                     };
                     assert_eq!(result, expected, "{from} → {to} as {role}");
                 }
@@ -110,16 +142,24 @@ mod tests {
 
     #[test]
     fn illegal_transition_messages_list_the_allowed_targets() {
-        let error = check_transition(&caller(Role::Admin), AppointmentStatus::Confirmed, AppointmentStatus::Scheduled)
-            .err()
-            .unwrap();
+        let error = check_transition(
+            &caller(Role::Admin),
+            AppointmentStatus::Confirmed,
+            AppointmentStatus::Scheduled,
+        )
+        .err()
+        .unwrap();
         assert_eq!(
             error.message(),
             "Cannot change appointment status from 'confirmed' to 'scheduled'; allowed: rescheduled, cancelled, completed, no_show"
         );
-        let terminal = check_transition(&caller(Role::Patient), AppointmentStatus::Cancelled, AppointmentStatus::Confirmed)
-            .err()
-            .unwrap();
+        let terminal = check_transition(
+            &caller(Role::Patient),
+            AppointmentStatus::Cancelled,
+            AppointmentStatus::Confirmed,
+        )
+        .err()
+        .unwrap();
         assert_eq!(
             terminal.message(),
             "Cannot change appointment status from 'cancelled' to 'confirmed'; allowed: none"
@@ -132,8 +172,14 @@ mod tests {
             assert!(may_use_source(role, AppointmentSource::PatientApp));
             assert!(may_use_source(role, AppointmentSource::Api));
             let privileged = matches!(role, Role::Doctor | Role::Admin);
-            assert_eq!(may_use_source(role, AppointmentSource::DoctorApp), privileged);
-            assert_eq!(may_use_source(role, AppointmentSource::AdminPanel), privileged);
+            assert_eq!(
+                may_use_source(role, AppointmentSource::DoctorApp),
+                privileged
+            );
+            assert_eq!(
+                may_use_source(role, AppointmentSource::AdminPanel),
+                privileged
+            );
         }
     }
 
@@ -141,8 +187,14 @@ mod tests {
     fn the_end_must_be_strictly_after_the_start() {
         let start = chrono::Utc::now();
         assert!(end_is_after_start(start, None));
-        assert!(end_is_after_start(start, Some(start + chrono::Duration::seconds(1))));
+        assert!(end_is_after_start(
+            start,
+            Some(start + chrono::Duration::seconds(1))
+        ));
         assert!(!end_is_after_start(start, Some(start)));
-        assert!(!end_is_after_start(start, Some(start - chrono::Duration::seconds(1))));
+        assert!(!end_is_after_start(
+            start,
+            Some(start - chrono::Duration::seconds(1))
+        ));
     }
 }

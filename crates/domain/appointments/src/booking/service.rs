@@ -3,18 +3,23 @@
 
 use chrono::Duration;
 use chrono_tz::Tz;
-use medico24_kernel::{AppointmentId, AuditStamp, Clock, Page, PageRequest, PortError, check_phone};
+use medico24_kernel::{
+    AppointmentId, AuditStamp, Clock, Page, PageRequest, PortError, check_phone,
+};
 use serde_json::{Value, json};
 
 use crate::booking::messages::{created_message, status_changed_message};
 use crate::booking::model::{
-    Appointment, AppointmentChanges, AppointmentFilter, AppointmentSource, AppointmentStatus, Caller, NewAppointment,
+    Appointment, AppointmentChanges, AppointmentFilter, AppointmentSource, AppointmentStatus,
+    Caller, NewAppointment,
 };
 use crate::booking::ports::{
-    AppointmentRepository, AuditEntry, CreateOutcome, IdempotencyRequest, LockedChange, RepoCreateError, RepoUpdateError,
-    Visibility,
+    AppointmentRepository, AuditEntry, CreateOutcome, IdempotencyRequest, LockedChange,
+    RepoCreateError, RepoUpdateError, Visibility,
 };
-use crate::booking::rules::{TransitionError, check_transition, end_is_after_start, may_use_source};
+use crate::booking::rules::{
+    TransitionError, check_transition, end_is_after_start, may_use_source,
+};
 
 /// Why a booking failed (§11.2).
 #[derive(Debug, thiserror::Error)]
@@ -108,18 +113,36 @@ pub struct AppointmentService<R, K> {
 }
 
 fn visibility(caller: &Caller) -> Visibility {
-    if caller.is_admin() { Visibility::Any } else { Visibility::Owner(caller.id) }
+    if caller.is_admin() {
+        Visibility::Any
+    } else {
+        Visibility::Owner(caller.id)
+    }
 }
 
 /// The audit entry of an admin acting on someone else's appointment, else `None`.
-fn admin_audit(caller: &Caller, stamp: &AuditStamp, row: &Appointment, action: &'static str, details: Option<Value>) -> Option<AuditEntry> {
-    (caller.is_admin() && row.patient_id != caller.id).then(|| AuditEntry { stamp: stamp.clone(), action, details })
+fn admin_audit(
+    caller: &Caller,
+    stamp: &AuditStamp,
+    row: &Appointment,
+    action: &'static str,
+    details: Option<Value>,
+) -> Option<AuditEntry> {
+    (caller.is_admin() && row.patient_id != caller.id).then(|| AuditEntry {
+        stamp: stamp.clone(),
+        action,
+        details,
+    })
 }
 
 impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
     /// Wires the service; `zone` renders times in notification texts (`DEFAULT_TIMEZONE`).
     pub fn new(repository: R, clock: K, zone: Tz) -> Self {
-        Self { repository, clock, zone }
+        Self {
+            repository,
+            clock,
+            zone,
+        }
     }
 
     /// Books an appointment for the caller (§11.2).
@@ -180,7 +203,11 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
     ///
     /// # Errors
     /// [`PortError`].
-    pub async fn get(&self, caller: &Caller, id: AppointmentId) -> Result<Option<Appointment>, PortError> {
+    pub async fn get(
+        &self,
+        caller: &Caller,
+        id: AppointmentId,
+    ) -> Result<Option<Appointment>, PortError> {
         self.repository.find(id, visibility(caller)).await
     }
 
@@ -197,56 +224,72 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
     ) -> Result<Changed, ChangeAppointmentError> {
         let now = self.clock.now();
         let caller_copy = *caller;
-        let decide = move |current: Appointment| -> Result<Option<LockedChange>, ChangeAppointmentError> {
-            let mut next = current.clone();
-            if let Some(v) = changes.doctor_name {
-                next.doctor_name = v;
-            }
-            if let Some(v) = changes.clinic_name {
-                next.clinic_name = Some(v);
-            }
-            if let Some(v) = changes.doctor_id {
-                next.doctor_id = Some(v);
-            }
-            if let Some(v) = changes.clinic_id {
-                next.clinic_id = Some(v);
-            }
-            if let Some(v) = changes.appointment_at {
-                next.appointment_at = v;
-            }
-            if let Some(v) = changes.appointment_end_at {
-                next.appointment_end_at = Some(v);
-            }
-            if let Some(v) = changes.reason {
-                next.reason = v;
-            }
-            if let Some(v) = changes.contact_phone {
-                check_phone(&v).map_err(ChangeAppointmentError::InvalidPhone)?;
-                next.contact_phone = v;
-            }
-            if let Some(v) = changes.notes {
-                next.notes = Some(v);
-            }
-            if !end_is_after_start(next.appointment_at, next.appointment_end_at) {
-                return Err(ChangeAppointmentError::EndBeforeStart);
-            }
-            let mut event = None;
-            if let Some(status) = changes.status.filter(|s| *s != current.status) {
-                check_transition(&caller_copy, current.status, status).map_err(ChangeAppointmentError::Transition)?;
-                next.status = status;
-                if status == AppointmentStatus::Cancelled {
-                    next.cancelled_at = Some(now);
+        let decide =
+            move |current: Appointment| -> Result<Option<LockedChange>, ChangeAppointmentError> {
+                let mut next = current.clone();
+                if let Some(v) = changes.doctor_name {
+                    next.doctor_name = v;
                 }
-                event = Some(status_changed_message(&next, current.status));
-            }
-            if next == current {
-                return Ok(None);
-            }
-            next.updated_at = now;
-            let audit = admin_audit(&caller_copy, &stamp, &current, "appointment.update", Some(changed_fields(&current, &next)));
-            Ok(Some(LockedChange { updated: next, event, audit }))
-        };
-        let (before, after) = self.repository.update_locked(id, visibility(caller), decide).await.map_err(change_error)?;
+                if let Some(v) = changes.clinic_name {
+                    next.clinic_name = Some(v);
+                }
+                if let Some(v) = changes.doctor_id {
+                    next.doctor_id = Some(v);
+                }
+                if let Some(v) = changes.clinic_id {
+                    next.clinic_id = Some(v);
+                }
+                if let Some(v) = changes.appointment_at {
+                    next.appointment_at = v;
+                }
+                if let Some(v) = changes.appointment_end_at {
+                    next.appointment_end_at = Some(v);
+                }
+                if let Some(v) = changes.reason {
+                    next.reason = v;
+                }
+                if let Some(v) = changes.contact_phone {
+                    check_phone(&v).map_err(ChangeAppointmentError::InvalidPhone)?;
+                    next.contact_phone = v;
+                }
+                if let Some(v) = changes.notes {
+                    next.notes = Some(v);
+                }
+                if !end_is_after_start(next.appointment_at, next.appointment_end_at) {
+                    return Err(ChangeAppointmentError::EndBeforeStart);
+                }
+                let mut event = None;
+                if let Some(status) = changes.status.filter(|s| *s != current.status) {
+                    check_transition(&caller_copy, current.status, status)
+                        .map_err(ChangeAppointmentError::Transition)?;
+                    next.status = status;
+                    if status == AppointmentStatus::Cancelled {
+                        next.cancelled_at = Some(now);
+                    }
+                    event = Some(status_changed_message(&next, current.status));
+                }
+                if next == current {
+                    return Ok(None);
+                }
+                next.updated_at = now;
+                let audit = admin_audit(
+                    &caller_copy,
+                    &stamp,
+                    &current,
+                    "appointment.update",
+                    Some(changed_fields(&current, &next)),
+                );
+                Ok(Some(LockedChange {
+                    updated: next,
+                    event,
+                    audit,
+                }))
+            };
+        let (before, after) = self
+            .repository
+            .update_locked(id, visibility(caller), decide)
+            .await
+            .map_err(change_error)?;
         Ok(changed(&before, after))
     }
 
@@ -264,34 +307,44 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
     ) -> Result<Changed, ChangeAppointmentError> {
         let now = self.clock.now();
         let caller_copy = *caller;
-        let decide = move |current: Appointment| -> Result<Option<LockedChange>, ChangeAppointmentError> {
-            let mut next = current.clone();
-            if let Some(notes) = notes {
-                next.notes = if notes.is_empty() { None } else { Some(notes) };
-            }
-            let mut event = None;
-            if status != current.status {
-                check_transition(&caller_copy, current.status, status).map_err(ChangeAppointmentError::Transition)?;
-                next.status = status;
-                if status == AppointmentStatus::Cancelled {
-                    next.cancelled_at = Some(now);
+        let decide =
+            move |current: Appointment| -> Result<Option<LockedChange>, ChangeAppointmentError> {
+                let mut next = current.clone();
+                if let Some(notes) = notes {
+                    next.notes = if notes.is_empty() { None } else { Some(notes) };
                 }
-                event = Some(status_changed_message(&next, current.status));
-            }
-            if next == current {
-                return Ok(None);
-            }
-            next.updated_at = now;
-            let audit = admin_audit(
-                &caller_copy,
-                &stamp,
-                &current,
-                "appointment.status_change",
-                Some(json!({"from": current.status.as_str(), "to": next.status.as_str()})),
-            );
-            Ok(Some(LockedChange { updated: next, event, audit }))
-        };
-        let (before, after) = self.repository.update_locked(id, visibility(caller), decide).await.map_err(change_error)?;
+                let mut event = None;
+                if status != current.status {
+                    check_transition(&caller_copy, current.status, status)
+                        .map_err(ChangeAppointmentError::Transition)?;
+                    next.status = status;
+                    if status == AppointmentStatus::Cancelled {
+                        next.cancelled_at = Some(now);
+                    }
+                    event = Some(status_changed_message(&next, current.status));
+                }
+                if next == current {
+                    return Ok(None);
+                }
+                next.updated_at = now;
+                let audit = admin_audit(
+                    &caller_copy,
+                    &stamp,
+                    &current,
+                    "appointment.status_change",
+                    Some(json!({"from": current.status.as_str(), "to": next.status.as_str()})),
+                );
+                Ok(Some(LockedChange {
+                    updated: next,
+                    event,
+                    audit,
+                }))
+            };
+        let (before, after) = self
+            .repository
+            .update_locked(id, visibility(caller), decide)
+            .await
+            .map_err(change_error)?;
         Ok(changed(&before, after))
     }
 
@@ -299,7 +352,13 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
     ///
     /// # Errors
     /// [`DeleteAppointmentError`].
-    pub async fn delete(&self, caller: &Caller, id: AppointmentId, hard: bool, stamp: AuditStamp) -> Result<(), DeleteAppointmentError> {
+    pub async fn delete(
+        &self,
+        caller: &Caller,
+        id: AppointmentId,
+        hard: bool,
+        stamp: AuditStamp,
+    ) -> Result<(), DeleteAppointmentError> {
         if hard {
             if !caller.is_admin() {
                 // Visibility first: someone else's appointment stays a 404.
@@ -309,13 +368,27 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
                 };
             }
             let row = self.repository.find_any(id).await?;
-            let Some(row) = row else { return Err(DeleteAppointmentError::NotFound) };
+            let Some(row) = row else {
+                return Err(DeleteAppointmentError::NotFound);
+            };
             let audit = admin_audit(caller, &stamp, &row, "appointment.hard_delete", None);
-            return if self.repository.hard_delete(id, audit).await? { Ok(()) } else { Err(DeleteAppointmentError::NotFound) };
+            return if self.repository.hard_delete(id, audit).await? {
+                Ok(())
+            } else {
+                Err(DeleteAppointmentError::NotFound)
+            };
         }
-        let row = self.repository.find(id, visibility(caller)).await?.ok_or(DeleteAppointmentError::NotFound)?;
+        let row = self
+            .repository
+            .find(id, visibility(caller))
+            .await?
+            .ok_or(DeleteAppointmentError::NotFound)?;
         let audit = admin_audit(caller, &stamp, &row, "appointment.delete", None);
-        if self.repository.soft_delete(id, visibility(caller), audit, self.clock.now()).await? {
+        if self
+            .repository
+            .soft_delete(id, visibility(caller), audit, self.clock.now())
+            .await?
+        {
             Ok(())
         } else {
             Err(DeleteAppointmentError::NotFound)
@@ -327,12 +400,20 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
     ///
     /// # Errors
     /// [`PortError`].
-    pub async fn list(&self, filter: &AppointmentFilter, page: PageRequest) -> Result<Page<Appointment>, PortError> {
+    pub async fn list(
+        &self,
+        filter: &AppointmentFilter,
+        page: PageRequest,
+    ) -> Result<Page<Appointment>, PortError> {
         if let (Some(from), Some(to)) = (filter.from, filter.to)
             && from > to
         {
             let total = 0;
-            return Ok(Page { items: Vec::new(), total, request: page });
+            return Ok(Page {
+                items: Vec::new(),
+                total,
+                request: page,
+            });
         }
         self.repository.list(filter, page).await
     }
@@ -345,7 +426,10 @@ pub fn idempotency_ttl() -> Duration {
 
 fn changed(before: &Appointment, after: Appointment) -> Changed {
     let transition = (before.status != after.status).then_some((before.status, after.status));
-    Changed { appointment: after, transition }
+    Changed {
+        appointment: after,
+        transition,
+    }
 }
 
 fn change_error(error: RepoUpdateError<ChangeAppointmentError>) -> ChangeAppointmentError {
@@ -372,8 +456,14 @@ fn changed_fields(before: &Appointment, after: &Appointment) -> Value {
     mark("clinic_name", before.clinic_name != after.clinic_name);
     mark("doctor_id", before.doctor_id != after.doctor_id);
     mark("clinic_id", before.clinic_id != after.clinic_id);
-    mark("appointment_at", before.appointment_at != after.appointment_at);
-    mark("appointment_end_at", before.appointment_end_at != after.appointment_end_at);
+    mark(
+        "appointment_at",
+        before.appointment_at != after.appointment_at,
+    );
+    mark(
+        "appointment_end_at",
+        before.appointment_end_at != after.appointment_end_at,
+    );
     mark("reason", before.reason != after.reason);
     mark("contact_phone", before.contact_phone != after.contact_phone);
     mark("notes", before.notes != after.notes);

@@ -10,8 +10,8 @@ use medico24_kernel::{AppointmentId, Page, PageRequest, PortError, UserId};
 use crate::booking::messages::OutboxMessage;
 use crate::booking::model::{Appointment, AppointmentFilter, AppointmentStatus};
 use crate::booking::ports::{
-    AppointmentRepository, AuditEntry, CreateOutcome, IdempotencyRequest, LockedChange, RepoCreateError, RepoUpdateError,
-    Visibility,
+    AppointmentRepository, AuditEntry, CreateOutcome, IdempotencyRequest, LockedChange,
+    RepoCreateError, RepoUpdateError, Visibility,
 };
 
 #[derive(Debug, Default)]
@@ -31,7 +31,10 @@ pub struct InMemoryAppointments {
 }
 
 fn busy(a: &Appointment) -> (DateTime<Utc>, DateTime<Utc>) {
-    let end = a.appointment_end_at.filter(|e| *e > a.appointment_at).unwrap_or(a.appointment_at + Duration::minutes(30));
+    let end = a
+        .appointment_end_at
+        .filter(|e| *e > a.appointment_at)
+        .unwrap_or(a.appointment_at + Duration::minutes(30));
     (a.appointment_at, end)
 }
 
@@ -45,13 +48,10 @@ fn overlaps(rows: &[Appointment], candidate: &Appointment) -> bool {
     }
     let (start, end) = busy(candidate);
     rows.iter().any(|other| {
-        other.id != candidate.id
-            && blocks(other)
-            && other.doctor_id == candidate.doctor_id
-            && {
-                let (s, e) = busy(other);
-                s < end && start < e
-            }
+        other.id != candidate.id && blocks(other) && other.doctor_id == candidate.doctor_id && {
+            let (s, e) = busy(other);
+            s < end && start < e
+        }
     })
 }
 
@@ -94,10 +94,14 @@ impl InMemoryAppointments {
     }
 
     fn references_ok(state: &State, a: &Appointment) -> Result<(), RepoCreateError> {
-        if a.doctor_id.is_some_and(|d| !state.known_doctors.contains(&d)) {
+        if a.doctor_id
+            .is_some_and(|d| !state.known_doctors.contains(&d))
+        {
             return Err(RepoCreateError::UnknownDoctor);
         }
-        if a.clinic_id.is_some_and(|c| !state.known_clinics.contains(&c)) {
+        if a.clinic_id
+            .is_some_and(|c| !state.known_clinics.contains(&c))
+        {
             return Err(RepoCreateError::UnknownClinic);
         }
         Ok(())
@@ -114,8 +118,10 @@ impl AppointmentRepository for InMemoryAppointments {
     ) -> Result<CreateOutcome, RepoCreateError> {
         let mut state = self.lock();
         if let Some(key) = idempotency
-            && let Some((_, _, hash, stored)) =
-                state.keys.iter().find(|(user, k, _, _)| *user == appointment.patient_id && *k == key.key)
+            && let Some((_, _, hash, stored)) = state
+                .keys
+                .iter()
+                .find(|(user, k, _, _)| *user == appointment.patient_id && *k == key.key)
         {
             return if *hash == key.request_hash {
                 Ok(CreateOutcome::Replayed(stored.clone()))
@@ -130,13 +136,27 @@ impl AppointmentRepository for InMemoryAppointments {
         state.rows.push(appointment.clone());
         state.outbox.push(event.clone());
         if let Some(key) = idempotency {
-            state.keys.push((appointment.patient_id, key.key.clone(), key.request_hash.clone(), appointment.clone()));
+            state.keys.push((
+                appointment.patient_id,
+                key.key.clone(),
+                key.request_hash.clone(),
+                appointment.clone(),
+            ));
         }
         Ok(CreateOutcome::Created(appointment.clone()))
     }
 
-    async fn find(&self, id: AppointmentId, visibility: Visibility) -> Result<Option<Appointment>, PortError> {
-        Ok(self.lock().rows.iter().find(|a| a.id == id && visible(a, visibility)).cloned())
+    async fn find(
+        &self,
+        id: AppointmentId,
+        visibility: Visibility,
+    ) -> Result<Option<Appointment>, PortError> {
+        Ok(self
+            .lock()
+            .rows
+            .iter()
+            .find(|a| a.id == id && visible(a, visibility))
+            .cloned())
     }
 
     async fn find_any(&self, id: AppointmentId) -> Result<Option<Appointment>, PortError> {
@@ -191,7 +211,11 @@ impl AppointmentRepository for InMemoryAppointments {
         now: DateTime<Utc>,
     ) -> Result<bool, PortError> {
         let mut state = self.lock();
-        let Some(row) = state.rows.iter_mut().find(|a| a.id == id && visible(a, visibility)) else {
+        let Some(row) = state
+            .rows
+            .iter_mut()
+            .find(|a| a.id == id && visible(a, visibility))
+        else {
             return Ok(false);
         };
         row.deleted_at = Some(now);
@@ -202,7 +226,11 @@ impl AppointmentRepository for InMemoryAppointments {
         Ok(true)
     }
 
-    async fn hard_delete(&self, id: AppointmentId, audit: Option<AuditEntry>) -> Result<bool, PortError> {
+    async fn hard_delete(
+        &self,
+        id: AppointmentId,
+        audit: Option<AuditEntry>,
+    ) -> Result<bool, PortError> {
         let mut state = self.lock();
         let before = state.rows.len();
         state.rows.retain(|a| a.id != id);
@@ -213,7 +241,11 @@ impl AppointmentRepository for InMemoryAppointments {
         Ok(deleted)
     }
 
-    async fn list(&self, filter: &AppointmentFilter, page: PageRequest) -> Result<Page<Appointment>, PortError> {
+    async fn list(
+        &self,
+        filter: &AppointmentFilter,
+        page: PageRequest,
+    ) -> Result<Page<Appointment>, PortError> {
         let state = self.lock();
         let mut rows: Vec<Appointment> = state
             .rows
@@ -234,7 +266,11 @@ impl AppointmentRepository for InMemoryAppointments {
             .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
             .take(page.page_size() as usize)
             .collect();
-        Ok(Page { items, total, request: page })
+        Ok(Page {
+            items,
+            total,
+            request: page,
+        })
     }
 }
 
@@ -275,8 +311,14 @@ mod tests {
         World {
             service: AppointmentService::new(repo.clone(), clock, chrono_tz::Asia::Kolkata),
             repo,
-            patient: Caller { id: UserId::new_v7(), role: Role::Patient },
-            admin: Caller { id: UserId::new_v7(), role: Role::Admin },
+            patient: Caller {
+                id: UserId::new_v7(),
+                role: Role::Patient,
+            },
+            admin: Caller {
+                id: UserId::new_v7(),
+                role: Role::Admin,
+            },
             doctor,
         }
     }
@@ -316,7 +358,10 @@ mod tests {
         assert_eq!(a.source, AppointmentSource::PatientApp);
         let outbox = w.repo.outbox();
         assert_eq!(outbox.len(), 1);
-        assert_eq!(outbox[0].body, "Appointment with Dr A on Jan 01, 03:30 PM IST");
+        assert_eq!(
+            outbox[0].body,
+            "Appointment with Dr A on Jan 01, 03:30 PM IST"
+        );
     }
 
     #[test]
@@ -324,15 +369,27 @@ mod tests {
         let w = world();
         let mut privileged = new(None, 9);
         privileged.source = Some(AppointmentSource::DoctorApp);
-        assert!(matches!(block_on(w.service.book(&w.patient, privileged, None)), Err(BookAppointmentError::SourceNotAllowed(_))));
+        assert!(matches!(
+            block_on(w.service.book(&w.patient, privileged, None)),
+            Err(BookAppointmentError::SourceNotAllowed(_))
+        ));
         let mut backwards = new(None, 9);
         backwards.appointment_end_at = Some(backwards.appointment_at);
-        assert!(matches!(block_on(w.service.book(&w.patient, backwards, None)), Err(BookAppointmentError::EndBeforeStart)));
+        assert!(matches!(
+            block_on(w.service.book(&w.patient, backwards, None)),
+            Err(BookAppointmentError::EndBeforeStart)
+        ));
         let mut phone = new(None, 9);
         phone.contact_phone = "12x".into();
-        assert!(matches!(block_on(w.service.book(&w.patient, phone, None)), Err(BookAppointmentError::InvalidPhone(_))));
+        assert!(matches!(
+            block_on(w.service.book(&w.patient, phone, None)),
+            Err(BookAppointmentError::InvalidPhone(_))
+        ));
         let unknown = new(Some(uuid::Uuid::new_v4()), 9);
-        assert!(matches!(block_on(w.service.book(&w.patient, unknown, None)), Err(BookAppointmentError::UnknownDoctor)));
+        assert!(matches!(
+            block_on(w.service.book(&w.patient, unknown, None)),
+            Err(BookAppointmentError::UnknownDoctor)
+        ));
         assert!(w.repo.rows().is_empty() && w.repo.outbox().is_empty());
     }
 
@@ -342,7 +399,10 @@ mod tests {
         booked(&w);
         let mut overlapping = new(Some(w.doctor), 10);
         overlapping.appointment_at += Duration::minutes(15);
-        assert!(matches!(block_on(w.service.book(&w.patient, overlapping, None)), Err(BookAppointmentError::Overlap)));
+        assert!(matches!(
+            block_on(w.service.book(&w.patient, overlapping, None)),
+            Err(BookAppointmentError::Overlap)
+        ));
         let mut adjacent = new(Some(w.doctor), 10);
         adjacent.appointment_at += Duration::minutes(30);
         assert!(block_on(w.service.book(&w.patient, adjacent, None)).is_ok());
@@ -351,14 +411,26 @@ mod tests {
     #[test]
     fn an_idempotency_key_replays_the_same_body_and_refuses_another() {
         let w = world();
-        let key = |hash: &str| Some(IdempotencyRequest { key: "k".into(), request_hash: hash.into() });
-        let first = block_on(w.service.book(&w.patient, new(None, 9), key("h1"))).unwrap().0;
-        let again = block_on(w.service.book(&w.patient, new(None, 9), key("h1"))).unwrap().0;
+        let key = |hash: &str| {
+            Some(IdempotencyRequest {
+                key: "k".into(),
+                request_hash: hash.into(),
+            })
+        };
+        let first = block_on(w.service.book(&w.patient, new(None, 9), key("h1")))
+            .unwrap()
+            .0;
+        let again = block_on(w.service.book(&w.patient, new(None, 9), key("h1")))
+            .unwrap()
+            .0;
         match (first, again) {
             (CreateOutcome::Created(a), CreateOutcome::Replayed(b)) => assert_eq!(a, b),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(block_on(w.service.book(&w.patient, new(None, 9), key("h2"))), Err(BookAppointmentError::IdempotencyConflict)));
+        assert!(matches!(
+            block_on(w.service.book(&w.patient, new(None, 9), key("h2"))),
+            Err(BookAppointmentError::IdempotencyConflict)
+        ));
         assert_eq!(w.repo.rows().len(), 1);
         assert_eq!(w.repo.outbox().len(), 1);
     }
@@ -367,30 +439,68 @@ mod tests {
     fn updates_merge_validate_and_apply_the_state_machine() {
         let w = world();
         let a = booked(&w);
-        let moved = AppointmentChanges { appointment_end_at: Some(a.appointment_at - Duration::minutes(1)), ..Default::default() };
-        assert!(matches!(block_on(w.service.update(&w.patient, a.id, moved, stamp(&w.patient))), Err(ChangeAppointmentError::EndBeforeStart)));
-        let complete = AppointmentChanges { status: Some(AppointmentStatus::Completed), ..Default::default() };
+        let moved = AppointmentChanges {
+            appointment_end_at: Some(a.appointment_at - Duration::minutes(1)),
+            ..Default::default()
+        };
         assert!(matches!(
-            block_on(w.service.update(&w.patient, a.id, complete, stamp(&w.patient))),
-            Err(ChangeAppointmentError::Transition(TransitionError::NotPermitted))
+            block_on(w.service.update(&w.patient, a.id, moved, stamp(&w.patient))),
+            Err(ChangeAppointmentError::EndBeforeStart)
         ));
-        let same = AppointmentChanges { reason: Some(a.reason.clone()), ..Default::default() };
-        let unchanged = block_on(w.service.update(&w.patient, a.id, same, stamp(&w.patient))).unwrap();
+        let complete = AppointmentChanges {
+            status: Some(AppointmentStatus::Completed),
+            ..Default::default()
+        };
+        assert!(matches!(
+            block_on(
+                w.service
+                    .update(&w.patient, a.id, complete, stamp(&w.patient))
+            ),
+            Err(ChangeAppointmentError::Transition(
+                TransitionError::NotPermitted
+            ))
+        ));
+        let same = AppointmentChanges {
+            reason: Some(a.reason.clone()),
+            ..Default::default()
+        };
+        let unchanged =
+            block_on(w.service.update(&w.patient, a.id, same, stamp(&w.patient))).unwrap();
         assert_eq!(unchanged.appointment, a);
         assert_eq!(unchanged.transition, None);
-        let cancel = AppointmentChanges { status: Some(AppointmentStatus::Cancelled), ..Default::default() };
-        let cancelled = block_on(w.service.update(&w.patient, a.id, cancel, stamp(&w.patient))).unwrap();
-        assert_eq!(cancelled.transition, Some((AppointmentStatus::Scheduled, AppointmentStatus::Cancelled)));
+        let cancel = AppointmentChanges {
+            status: Some(AppointmentStatus::Cancelled),
+            ..Default::default()
+        };
+        let cancelled = block_on(
+            w.service
+                .update(&w.patient, a.id, cancel, stamp(&w.patient)),
+        )
+        .unwrap();
+        assert_eq!(
+            cancelled.transition,
+            Some((AppointmentStatus::Scheduled, AppointmentStatus::Cancelled))
+        );
         assert!(cancelled.appointment.cancelled_at.is_some());
         assert_eq!(w.repo.outbox().len(), 2);
-        assert!(w.repo.audit().is_empty(), "owners acting on their own rows are not audited");
+        assert!(
+            w.repo.audit().is_empty(),
+            "owners acting on their own rows are not audited"
+        );
     }
 
     #[test]
     fn admins_acting_on_someone_elses_appointment_are_audited() {
         let w = world();
         let a = booked(&w);
-        let changed = block_on(w.service.change_status(&w.admin, a.id, AppointmentStatus::Completed, None, stamp(&w.admin))).unwrap();
+        let changed = block_on(w.service.change_status(
+            &w.admin,
+            a.id,
+            AppointmentStatus::Completed,
+            None,
+            stamp(&w.admin),
+        ))
+        .unwrap();
         assert_eq!(changed.appointment.status, AppointmentStatus::Completed);
         assert_eq!(w.repo.audit().len(), 1);
         assert_eq!(w.repo.audit()[0].action, "appointment.status_change");
@@ -400,16 +510,28 @@ mod tests {
     fn strangers_get_not_found_and_only_admins_hard_delete() {
         let w = world();
         let a = booked(&w);
-        let stranger = Caller { id: UserId::new_v7(), role: Role::Patient };
+        let stranger = Caller {
+            id: UserId::new_v7(),
+            role: Role::Patient,
+        };
         assert!(block_on(w.service.get(&stranger, a.id)).unwrap().is_none());
-        assert!(matches!(block_on(w.service.delete(&stranger, a.id, false, stamp(&stranger))), Err(DeleteAppointmentError::NotFound)));
-        assert!(matches!(block_on(w.service.delete(&stranger, a.id, true, stamp(&stranger))), Err(DeleteAppointmentError::NotFound)));
+        assert!(matches!(
+            block_on(w.service.delete(&stranger, a.id, false, stamp(&stranger))),
+            Err(DeleteAppointmentError::NotFound)
+        ));
+        assert!(matches!(
+            block_on(w.service.delete(&stranger, a.id, true, stamp(&stranger))),
+            Err(DeleteAppointmentError::NotFound)
+        ));
         assert!(matches!(
             block_on(w.service.delete(&w.patient, a.id, true, stamp(&w.patient))),
             Err(DeleteAppointmentError::HardDeleteNotAllowed)
         ));
         block_on(w.service.delete(&w.patient, a.id, false, stamp(&w.patient))).unwrap();
-        assert!(matches!(block_on(w.service.delete(&w.patient, a.id, false, stamp(&w.patient))), Err(DeleteAppointmentError::NotFound)));
+        assert!(matches!(
+            block_on(w.service.delete(&w.patient, a.id, false, stamp(&w.patient))),
+            Err(DeleteAppointmentError::NotFound)
+        ));
         block_on(w.service.delete(&w.admin, a.id, true, stamp(&w.admin))).unwrap();
         assert!(w.repo.rows().is_empty());
     }
