@@ -385,42 +385,8 @@ pub struct LocationUpdateRequest {
 // Reading input
 // ---------------------------------------------------------------------------------------------
 
-/// PostgreSQL text cannot hold NUL; refusing it here keeps such input a 422, never a 500.
-fn text(reader: &mut BodyReader<'_>, name: &str, value: Option<String>) -> Option<String> {
-    let value = value?;
-    if value.contains('\0') {
-        reader.issue(
-            name,
-            "value_error",
-            format!("{name} must not contain NUL characters"),
-        );
-        return None;
-    }
-    Some(value)
-}
-
-fn required_text(
-    reader: &mut BodyReader<'_>,
-    name: &str,
-    min: usize,
-    max: usize,
-) -> Option<String> {
-    let value = reader.required_string(name, min, max);
-    text(reader, name, value)
-}
-
-fn optional_text(
-    reader: &mut BodyReader<'_>,
-    name: &str,
-    min: usize,
-    max: usize,
-) -> Option<String> {
-    let value = reader.optional_string(name, min, max);
-    text(reader, name, value)
-}
-
 fn email(reader: &mut BodyReader<'_>) -> Option<String> {
-    let email = optional_text(reader, "email", 0, 254)?;
+    let email = reader.optional_string("email", 0, 254)?;
     if is_valid_email(&email) {
         Some(email)
     } else {
@@ -430,7 +396,7 @@ fn email(reader: &mut BodyReader<'_>) -> Option<String> {
 }
 
 fn timezone(reader: &mut BodyReader<'_>) -> Option<Tz> {
-    let name = optional_text(reader, "timezone", 1, 64)?;
+    let name = reader.optional_string("timezone", 1, 64)?;
     match name.parse::<Tz>() {
         Ok(tz) => Some(tz),
         Err(_) => {
@@ -446,11 +412,11 @@ fn timezone(reader: &mut BodyReader<'_>) -> Option<Tz> {
 
 /// LocationIn (§12), all members required as the table says.
 fn new_location(reader: &mut BodyReader<'_>) -> Option<NewLocation> {
-    let address_line = required_text(reader, "address_line", 1, 500);
-    let city = required_text(reader, "city", 1, 100);
-    let state = optional_text(reader, "state", 0, 100);
-    let country = optional_text(reader, "country", 1, 100);
-    let pincode = optional_text(reader, "pincode", 0, 20);
+    let address_line = reader.required_string("address_line", 1, 500);
+    let city = reader.required_string("city", 1, 100);
+    let state = reader.optional_string("state", 0, 100);
+    let country = reader.optional_string("country", 1, 100);
+    let pincode = reader.optional_string("pincode", 0, 20);
     let latitude = reader.required_number("latitude", -90.0, 90.0);
     let longitude = reader.required_number("longitude", -180.0, 180.0);
     let coordinates = Coordinates::new(latitude?, longitude?).ok()?;
@@ -626,9 +592,9 @@ pub async fn create_pharmacy(
 ) -> ApiResult<HttpResponse> {
     let object = json_object(&req, &body, BodyKind::Required)?;
     let mut reader = BodyReader::new(&object);
-    let name = required_text(&mut reader, "name", 1, 255);
-    let description = optional_text(&mut reader, "description", 0, 5000);
-    let phone = optional_text(&mut reader, "phone", 0, 30);
+    let name = reader.required_string("name", 1, 255);
+    let description = reader.optional_string("description", 0, 5000);
+    let phone = reader.optional_string("phone", 0, 30);
     let email = email(&mut reader);
     let supports_delivery = reader.optional_bool("supports_delivery").unwrap_or(false);
     let supports_pickup = reader.optional_bool("supports_pickup").unwrap_or(true);
@@ -806,9 +772,9 @@ pub async fn update_pharmacy(
     let object = json_object(&req, &body, BodyKind::Required)?;
     let mut reader = BodyReader::new(&object);
     let patch = PharmacyPatch {
-        name: optional_text(&mut reader, "name", 1, 255),
-        description: optional_text(&mut reader, "description", 0, 5000),
-        phone: optional_text(&mut reader, "phone", 0, 30),
+        name: reader.optional_string("name", 1, 255),
+        description: reader.optional_string("description", 0, 5000),
+        phone: reader.optional_string("phone", 0, 30),
         email: email(&mut reader),
         supports_delivery: reader.optional_bool("supports_delivery"),
         supports_pickup: reader.optional_bool("supports_pickup"),
@@ -871,11 +837,11 @@ pub async fn update_pharmacy_location(
     let object = json_object(&req, &body, BodyKind::Required)?;
     let mut reader = BodyReader::new(&object);
     let patch = LocationPatch {
-        address_line: optional_text(&mut reader, "address_line", 1, 500),
-        city: optional_text(&mut reader, "city", 1, 100),
-        state: optional_text(&mut reader, "state", 0, 100),
-        country: optional_text(&mut reader, "country", 1, 100),
-        pincode: optional_text(&mut reader, "pincode", 0, 20),
+        address_line: reader.optional_string("address_line", 1, 500),
+        city: reader.optional_string("city", 1, 100),
+        state: reader.optional_string("state", 0, 100),
+        country: reader.optional_string("country", 1, 100),
+        pincode: reader.optional_string("pincode", 0, 20),
         latitude: reader
             .optional_number("latitude", -90.0, 90.0)
             .and_then(|v| Latitude::new(v).ok()),

@@ -41,7 +41,9 @@ const CONSTRAINTS: [&str; 14] = [
 ];
 
 /// Named indexes the spec requires.
-const INDEXES: [&str; 10] = [
+const INDEXES: [&str; 12] = [
+    "idx_pharmacies_listing",
+    "idx_notifications_logs_order",
     "ix_users_firebase_uid",
     "ix_users_email",
     "ix_doctors_email",
@@ -113,13 +115,13 @@ async fn migrations_go_up_down_and_up_again() {
     let applied = medico24_postgres::run_migrations(db.url())
         .await
         .expect("first up");
-    assert_eq!(applied.len(), 2, "{applied:?}");
+    assert_eq!(applied.len(), 3, "{applied:?}");
     assert_end_schema(&db).await;
 
     let reverted = medico24_postgres::revert_all_migrations(db.url())
         .await
         .expect("down");
-    assert_eq!(reverted.len(), 2);
+    assert_eq!(reverted.len(), 3);
     assert_eq!(
         public_table_count(&db).await,
         0,
