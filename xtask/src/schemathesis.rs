@@ -36,7 +36,22 @@ pub fn run(root: &Path, pg: &PgUrl, redis: &RedisUrl) -> Result<Outcome> {
     services::recreate_database(&db)?;
     let bin = server::build(root, Profile::Debug)?;
     let port = server::free_port()?;
-    let vars = isolated_server_env(&db, redis, port);
+    let mut vars = isolated_server_env(&db, redis, port);
+    // A local stand-in for Google Air Quality and Weather, so the environment endpoint answers
+    // 200 instead of 503 "provider not configured" under fuzzing.
+    let google = fake_google()?;
+    vars.insert(
+        "GOOGLE_MAPS_API_KEY".to_owned(),
+        "schemathesis-key".to_owned(),
+    );
+    vars.insert(
+        "GOOGLE_AIR_QUALITY_URL".to_owned(),
+        format!("http://127.0.0.1:{google}/airquality"),
+    );
+    vars.insert(
+        "GOOGLE_WEATHER_URL".to_owned(),
+        format!("http://127.0.0.1:{google}/weather"),
+    );
     // The work directory has no .env, so the repository's .env cannot leak into this server.
     server::cli(&bin, &work, &vars, &["migrate"])?;
     let mut seed_vars = vars.clone();
@@ -82,6 +97,8 @@ pub fn run(root: &Path, pg: &PgUrl, redis: &RedisUrl) -> Result<Outcome> {
                 &process_env("SCHEMATHESIS_WORKERS").unwrap_or_else(|| DEFAULT_WORKERS.to_owned()),
             ])
             .args(["--request-timeout", "10"])
+            // Deactivating the caller's own account would turn the rest of the run into 403s.
+            .args(["--exclude-operation-id", "delete_me"])
             .args(["--report", "junit"])
             .arg("--report-dir")
             .arg(&report_dir);
@@ -241,4 +258,59 @@ fn post_json(port: u16, path: &str, body: &str) -> Result<String> {
         .read_to_string(&mut response)
         .context("reading the login response")?;
     Ok(response)
+}
+
+/// Serves fixed Google Air Quality / Weather answers on a free local port (a background thread
+/// that lives as long as xtask); returns the port.
+fn fake_google() -> Result<u16> {
+    use std::io::{Read, Write};
+    let listener =
+        std::net::TcpListener::bind(("127.0.0.1", 0)).context("binding the fake Google server")?;
+    let port = listener
+        .local_addr()
+        .context("reading the fake Google address")?
+        .port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            // Read the whole request (head and body) before answering, so closing the socket never
+            // discards unread data (which would reset the connection).
+            let mut request = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = stream.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                request.extend_from_slice(chunk.get(..n).unwrap_or_default());
+                let text = String::from_utf8_lossy(&request).into_owned();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().to_owned())
+                        })
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if request.len() >= end + 4 + length {
+                        break;
+                    }
+                }
+            }
+            let head = String::from_utf8_lossy(&request).into_owned();
+            let body = if head.contains("/airquality") {
+                r#"{"dateTime":"2026-01-01T00:00:00Z","indexes":[{"aqi":61,"category":"Moderate air quality","dominantPollutant":"pm25"}]}"#
+            } else {
+                r#"{"currentTime":"2026-01-01T00:00:00Z","temperature":{"degrees":29.4},"weatherCondition":{"description":{"text":"Partly cloudy"}},"relativeHumidity":74}"#
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    Ok(port)
 }
