@@ -33,6 +33,19 @@ struct Case {
     headers: &'static [(&'static str, &'static str)],
     /// Which seeded pharmacy ids the path uses.
     ids: Ids,
+    /// Who sends the request.
+    auth: Caller,
+}
+
+/// Who a case's requests come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Caller {
+    /// No `Authorization` header.
+    Anonymous,
+    /// A seeded patient with appointments (`demo-user-4@medico24.dev`).
+    Patient,
+    /// The seeded admin (`demo-user-1@medico24.dev`).
+    Admin,
 }
 
 /// How a case's path names pharmacies.
@@ -58,6 +71,7 @@ const CASES: &[Case] = &[
         body: None,
         headers: &[],
         ids: Ids::None,
+        auth: Caller::Anonymous,
     },
     Case {
         name: "ping",
@@ -66,6 +80,7 @@ const CASES: &[Case] = &[
         body: None,
         headers: &[],
         ids: Ids::None,
+        auth: Caller::Anonymous,
     },
     Case {
         name: "pharmacy-nearby-5km",
@@ -74,6 +89,7 @@ const CASES: &[Case] = &[
         body: None,
         headers: &[],
         ids: Ids::None,
+        auth: Caller::Anonymous,
     },
     Case {
         name: "pharmacy-nearby-10km",
@@ -82,6 +98,7 @@ const CASES: &[Case] = &[
         body: None,
         headers: &[],
         ids: Ids::None,
+        auth: Caller::Anonymous,
     },
     Case {
         name: "pharmacy-list-cached",
@@ -90,6 +107,7 @@ const CASES: &[Case] = &[
         body: None,
         headers: &[],
         ids: Ids::None,
+        auth: Caller::Anonymous,
     },
     Case {
         name: "pharmacy-detail-cached",
@@ -98,6 +116,7 @@ const CASES: &[Case] = &[
         body: None,
         headers: &[],
         ids: Ids::One,
+        auth: Caller::Anonymous,
     },
     Case {
         name: "pharmacy-detail-uncached",
@@ -106,15 +125,54 @@ const CASES: &[Case] = &[
         body: None,
         headers: &[],
         ids: Ids::Rotate,
+        auth: Caller::Anonymous,
+    },
+    Case {
+        name: "appointment-list",
+        method: "GET",
+        path: "/api/v1/appointments/?page=1",
+        body: None,
+        headers: &[],
+        ids: Ids::None,
+        auth: Caller::Patient,
+    },
+    Case {
+        name: "appointment-create",
+        method: "POST",
+        path: "/api/v1/appointments/",
+        body: Some(
+            r#"{"doctor_name":"Dr Bench","appointment_at":"2031-01-01T10:00:00Z","reason":"Load test","contact_phone":"+91 98765 43210"}"#,
+        ),
+        headers: &[("Content-Type", "application/json")],
+        ids: Ids::None,
+        auth: Caller::Patient,
+    },
+    Case {
+        name: "admin-metrics",
+        method: "GET",
+        path: "/api/v1/admin/metrics",
+        body: None,
+        headers: &[],
+        ids: Ids::None,
+        auth: Caller::Admin,
     },
 ];
+
+/// Seeded users and appointments (issue targets: 1,000 users, 50,000 appointments).
+const SEED_USERS: &str = "1000";
+/// See [`SEED_USERS`].
+const SEED_APPOINTMENTS: &str = "50000";
 
 const DATABASE: &str = "medico24_bench";
 const DOC: &str = "docs/benchmarks.md";
 const BEGIN: &str = "<!-- bench:begin -->";
+const SOAK_BEGIN: &str = "<!-- soak:begin -->";
+const SOAK_END: &str = "<!-- soak:end -->";
 const END: &str = "<!-- bench:end -->";
 
 struct Options {
+    /// Minutes of the soak run; 0 runs the cases instead.
+    soak_minutes: u32,
     pharmacies: u32,
     duration_secs: u32,
     threads: u32,
@@ -131,6 +189,8 @@ struct Measurement {
     errors: u64,
     /// Server RSS right after the case, in KiB.
     rss_kib: Option<u64>,
+    /// Server CPU time (user + system) per request, in milliseconds.
+    cpu_ms_per_request: Option<f64>,
     /// Cache hits and lookups of the pharmacy caches during the case (from `/metrics`).
     cache: Option<(u64, u64)>,
 }
@@ -138,6 +198,7 @@ struct Measurement {
 /// `cargo xtask bench`.
 pub fn bench(mut args: Args) -> Result<()> {
     let options = Options {
+        soak_minutes: args.number("--soak-minutes")?.unwrap_or(0),
         pharmacies: args.number("--pharmacies")?.unwrap_or(10_000),
         duration_secs: args.number("--duration")?.unwrap_or(10),
         threads: args.number("--threads")?.unwrap_or(2),
@@ -170,17 +231,53 @@ pub fn bench(mut args: Args) -> Result<()> {
     server::cli(&bin, &work, &vars, &["migrate"])?;
     let mut seed_vars = vars.clone();
     seed_vars.insert("SEED_PHARMACIES".to_owned(), options.pharmacies.to_string());
+    seed_vars.insert("SEED_USERS".to_owned(), SEED_USERS.to_owned());
+    seed_vars.insert("SEED_APPOINTMENTS".to_owned(), SEED_APPOINTMENTS.to_owned());
     server::cli(&bin, &work, &seed_vars, &["seed"])?;
     let ids = seeded_ids(&db.url())?;
 
     let mut server = server::spawn(&bin, &work, &vars, port, &work.join("server.log"))?;
     server.wait_healthy(Duration::from_secs(60))?;
     let pid = server.pid();
+    let patient =
+        crate::schemathesis::login_token(&bin, &work, &vars, port, "demo-user-4@medico24.dev")?;
+    let admin =
+        crate::schemathesis::login_token(&bin, &work, &vars, port, "demo-user-1@medico24.dev")?;
     let idle_rss = proc_status_kib(pid, "VmRSS");
+    if options.soak_minutes > 0 {
+        let detail = concrete_path(&CASES[5], &ids);
+        let section = soak(&options, port, pid, &work, &patient, &detail);
+        server.stop();
+        let section = section?;
+        println!("\n{section}");
+        let doc = root.join(DOC);
+        let existing = fs::read_to_string(&doc).ok();
+        let text = splice_between(
+            existing.as_deref().unwrap_or("# Benchmarks\n"),
+            &section,
+            SOAK_BEGIN,
+            SOAK_END,
+        );
+        fs::write(&doc, text).with_context(|| format!("writing {}", doc.display()))?;
+        println!("==> wrote the soak section of {DOC}");
+        return Ok(());
+    }
     let mut results = Vec::new();
     for case in CASES {
         let before = pharmacy_cache_counts(port);
-        let mut measurement = run_case(case, port, &options, &work, &ids)?;
+        let token = match case.auth {
+            Caller::Anonymous => None,
+            Caller::Patient => Some(patient.as_str()),
+            Caller::Admin => Some(admin.as_str()),
+        };
+        let cpu_before = cpu_ticks(pid);
+        let mut measurement = run_case(case, port, &options, &work, &ids, token)?;
+        measurement.cpu_ms_per_request = match (cpu_before, cpu_ticks(pid)) {
+            (Some(b), Some(a)) if measurement.requests > 0 => Some(
+                (a.saturating_sub(b)) as f64 * 1000.0 / clock_ticks() / measurement.requests as f64,
+            ),
+            _ => None,
+        };
         measurement.rss_kib = proc_status_kib(pid, "VmRSS");
         measurement.cache = match (before, pharmacy_cache_counts(port)) {
             (Some(b), Some(a)) if a.1 > b.1 => Some((a.0 - b.0, a.1 - b.1)),
@@ -190,8 +287,35 @@ pub fn bench(mut args: Args) -> Result<()> {
     }
     let peak_rss = proc_status_kib(pid, "VmHWM");
     server.stop();
+    let ceiling = pgbench_nearby(&db.url(), &work, &options);
 
-    let section = render(&options, &results, idle_rss, peak_rss);
+    let mut section = render(&options, &results, idle_rss, peak_rss);
+    match ceiling {
+        Ok(tps) => {
+            let nearby = results
+                .iter()
+                .find(|(c, _)| c.name == "pharmacy-nearby-5km")
+                .map(|(_, m)| m.requests_per_sec);
+            let share = nearby.map_or_else(String::new, |rps| {
+                format!(
+                    " — the API's nearby 5 km reaches {:.0} % of it",
+                    rps * 100.0 / tps.max(1.0)
+                )
+            });
+            let _ = writeln!(
+                section,
+                "\nDatabase ceiling: the nearby 5 km SQL alone through pgbench ({} clients, {} s) runs at {tps:.0} tps{share}.",
+                options.connections.min(16),
+                options.duration_secs
+            );
+        }
+        Err(error) => {
+            let _ = writeln!(
+                section,
+                "\nDatabase ceiling: pgbench could not run ({error})."
+            );
+        }
+    }
     println!("\n{section}");
     let doc = root.join(DOC);
     update_doc(&doc, &section)?;
@@ -267,6 +391,7 @@ fn run_case(
     options: &Options,
     work: &Path,
     ids: &[String],
+    token: Option<&str>,
 ) -> Result<Measurement> {
     let path = concrete_path(case, ids);
     println!("\n==> {} {} {}", case.name, case.method, case.path);
@@ -277,6 +402,10 @@ fn run_case(
         .arg("--latency");
     for (name, value) in case.headers {
         cmd.arg("--header").arg(format!("{name}: {value}"));
+    }
+    if let Some(token) = token {
+        cmd.arg("--header")
+            .arg(format!("Authorization: Bearer {token}"));
     }
     if case.method != "GET" || case.body.is_some() || case.ids == Ids::Rotate {
         let script = work.join(format!("{}.lua", case.name));
@@ -386,6 +515,7 @@ fn parse_wrk(output: &str) -> Result<Measurement> {
         requests: requests.ok_or_else(|| missing("the request count"))?,
         errors,
         rss_kib: None,
+        cpu_ms_per_request: None,
         cache: None,
     })
 }
@@ -488,9 +618,9 @@ fn render(
         options.threads, options.connections, options.duration_secs
     );
     out.push_str(
-        "| Case | Request | Req/s | p50 | p99 | Requests | Errors | Cache hits | Server RSS after |\n",
+        "| Case | Request | Req/s | p50 | p99 | Requests | Errors | Cache hits | Server RSS after | CPU ms/req |\n",
     );
-    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (case, m) in results {
         let cache = m.cache.map_or_else(
             || "—".to_owned(),
@@ -498,7 +628,7 @@ fn render(
         );
         let _ = writeln!(
             out,
-            "| {} | `{} {}` | {:.0} | {} | {} | {} | {} | {cache} | {} |",
+            "| {} | `{} {}` | {:.0} | {} | {} | {} | {} | {cache} | {} | {} |",
             case.name,
             case.method,
             case.path,
@@ -507,7 +637,9 @@ fn render(
             format_latency(m.p99_us),
             m.requests,
             m.errors,
-            format_mib(m.rss_kib)
+            format_mib(m.rss_kib),
+            m.cpu_ms_per_request
+                .map_or_else(|| "n/a".to_owned(), |ms| format!("{ms:.3}"))
         );
     }
     let _ = writeln!(
@@ -555,6 +687,195 @@ fn splice(existing: Option<&str>, section: &str) -> String {
         }
         _ => format!("{}\n\n{block}\n", text.trim_end()),
     }
+}
+
+/// User + system CPU ticks of `pid` so far (`/proc/<pid>/stat` fields 14 and 15).
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may contain spaces; fields after its closing parenthesis are plain.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`, 100 on Linux).
+fn clock_ticks() -> f64 {
+    command_line("getconf", &["CLK_TCK"])
+        .and_then(|t| t.parse::<f64>().ok())
+        .unwrap_or(100.0)
+}
+
+/// The nearby 5 km query the API runs (index-ordered KNN over the GiST index, first page),
+/// through pgbench: the database's own ceiling for that endpoint on this machine.
+fn pgbench_nearby(database_url: &str, work: &Path, options: &Options) -> Result<f64> {
+    if which("pgbench").is_none() {
+        return Err("pgbench is not installed".to_owned());
+    }
+    let script = work.join("nearby.sql");
+    fs::write(
+        &script,
+        "SELECT p.id, ST_Distance(l.geo, q.pt, false) / 1000 AS distance_km\n\
+         FROM pharmacy_locations l JOIN pharmacies p ON p.id = l.pharmacy_id,\n\
+         (SELECT ST_SetSRID(ST_MakePoint(72.8777, 19.0760), 4326)::geography AS pt) q\n\
+         WHERE l.geo && _ST_Expand(q.pt, 5000) AND _ST_DWithin(l.geo, q.pt, 5000, false) AND p.is_active\n\
+         ORDER BY l.geo <-> q.pt LIMIT 21;\n",
+    )
+    .with_context(|| format!("writing {}", script.display()))?;
+    let clients = options.connections.min(16).to_string();
+    let output = process::output(
+        Command::new("pgbench")
+            .args([
+                "-n",
+                "-c",
+                &clients,
+                "-j",
+                "2",
+                "-T",
+                &options.duration_secs.to_string(),
+                "-f",
+            ])
+            .arg(&script)
+            .arg(database_url),
+    )?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.lines()
+        .find_map(|line| line.trim().strip_prefix("tps = "))
+        .and_then(|rest| rest.split_whitespace().next()?.parse::<f64>().ok())
+        .ok_or_else(|| {
+            format!(
+                "no tps in pgbench output: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            )
+        })
+}
+
+/// `text` with `section` between `begin` and `end` (appended when the markers are missing).
+fn splice_between(text: &str, section: &str, begin: &str, end: &str) -> String {
+    let block = format!("{begin}\n{section}{end}");
+    match (text.find(begin), text.find(end)) {
+        (Some(b), Some(e)) if b < e => format!("{}{block}{}", &text[..b], &text[e + end.len()..]),
+        _ => format!("{}\n\n{block}\n", text.trim_end()),
+    }
+}
+
+/// Sockets (database, Redis, clients) and all descriptors open in `pid`.
+fn open_descriptors(pid: u32) -> Option<(usize, usize)> {
+    let entries = fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    let mut sockets = 0;
+    let mut total = 0;
+    for entry in entries.flatten() {
+        total += 1;
+        if fs::read_link(entry.path())
+            .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"))
+        {
+            sockets += 1;
+        }
+    }
+    Some((sockets, total))
+}
+
+/// Runs a fixed request mix for `--soak-minutes` with a fixed number of connections, sampling
+/// the server's RSS and open descriptors every 30 s; returns the markdown section.
+fn soak(
+    options: &Options,
+    port: u16,
+    pid: u32,
+    work: &Path,
+    token: &str,
+    detail: &str,
+) -> Result<String> {
+    let script = work.join("soak.lua");
+    let mix = [
+        "/api/v1/health",
+        "/api/v1/pharmacies/search/nearby?latitude=19.0760&longitude=72.8777&radius_km=5",
+        detail,
+        "/api/v1/appointments/?page=1",
+        "/api/v1/pharmacies?limit=20",
+        "/api/v1/users/me",
+    ];
+    let mut lua = String::from("local paths = {\n");
+    for path in mix {
+        let _ = writeln!(lua, "  \"{path}\",");
+    }
+    lua.push_str("}\nlocal n = 0\nrequest = function()\n  n = n % #paths + 1\n  return wrk.format(nil, paths[n])\nend\n");
+    fs::write(&script, lua).with_context(|| format!("writing {}", script.display()))?;
+    let minutes = options.soak_minutes;
+    // A modest, fixed concurrency: the soak looks for drift, not for the maximum rate.
+    let connections = options.connections.min(16);
+    let mut cmd = Command::new("wrk");
+    cmd.arg(format!("--threads={}", options.threads))
+        .arg(format!("--connections={connections}"))
+        .arg(format!("--duration={}s", minutes * 60))
+        .arg("--latency")
+        .arg("--header")
+        .arg(format!("Authorization: Bearer {token}"))
+        .arg("--script")
+        .arg(&script)
+        .arg(format!("http://127.0.0.1:{port}/"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    println!(
+        "\n==> soak: {minutes} min, {connections} connections, {} paths in turn",
+        mix.len()
+    );
+    let child = cmd.spawn().context("starting wrk")?;
+    let started = std::time::Instant::now();
+    let mut samples = Vec::new();
+    let total = Duration::from_secs(u64::from(minutes) * 60);
+    while started.elapsed() < total {
+        std::thread::sleep(Duration::from_secs(30).min(total.saturating_sub(started.elapsed())));
+        let rss = proc_status_kib(pid, "VmRSS");
+        let fds = open_descriptors(pid);
+        println!(
+            "    t={:>4}s rss={} fds={fds:?}",
+            started.elapsed().as_secs(),
+            format_mib(rss)
+        );
+        samples.push((started.elapsed().as_secs(), rss, fds));
+    }
+    let output = child.wait_with_output().context("waiting for wrk")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let m = parse_wrk(&stdout)?;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Soak on {}: {minutes} min, {connections} connections, {} paths in turn (health, nearby 5 km, \
+         pharmacy detail, appointment list, pharmacy list, users/me), release build, {} pharmacies.\n",
+        command_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"]).unwrap_or_default(),
+        mix.len(),
+        options.pharmacies
+    );
+    let _ = writeln!(
+        out,
+        "Result: {} requests, {:.0} req/s, p50 {}, p99 {}, **{} errors**.\n",
+        m.requests,
+        m.requests_per_sec,
+        format_latency(m.p50_us),
+        format_latency(m.p99_us),
+        m.errors
+    );
+    out.push_str(
+        "| t (s) | Server RSS | Open sockets | Open descriptors |\n|---:|---:|---:|---:|\n",
+    );
+    for (t, rss, fds) in &samples {
+        let (sockets, total) = fds.map_or(("n/a".to_owned(), "n/a".to_owned()), |(s, t)| {
+            (s.to_string(), t.to_string())
+        });
+        let _ = writeln!(out, "| {t} | {} | {sockets} | {total} |", format_mib(*rss));
+    }
+    if let (Some(first), Some(last)) = (samples.get(1), samples.last()) {
+        let growth = match (first.1, last.1) {
+            (Some(a), Some(b)) => format!("{:+.1} MiB", (b as f64 - a as f64) / 1024.0),
+            _ => "n/a".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "\nRSS change from the second sample to the last: {growth}."
+        );
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -623,6 +944,12 @@ Transfer/sec:     22.88MB
     }
 
     #[test]
+    fn cpu_ticks_of_this_process_are_readable() {
+        assert!(cpu_ticks(std::process::id()).is_some());
+        assert!(clock_ticks() > 0.0);
+    }
+
+    #[test]
     fn lua_script_sets_method_and_body() {
         let case = Case {
             name: "t",
@@ -631,6 +958,7 @@ Transfer/sec:     22.88MB
             body: Some("{\"a\":\"]]\"}"),
             headers: &[],
             ids: Ids::None,
+            auth: Caller::Anonymous,
         };
         assert_eq!(
             lua_script(&case),

@@ -195,7 +195,13 @@ fn ensure_installed(root: &Path) -> Result<PathBuf> {
 }
 
 /// Logs in through the emulator-mode Firebase flow and returns an access token.
-fn login_token(bin: &Path, work: &Path, vars: &EnvVars, port: u16, email: &str) -> Result<String> {
+pub fn login_token(
+    bin: &Path,
+    work: &Path,
+    vars: &EnvVars,
+    port: u16,
+    email: &str,
+) -> Result<String> {
     let output = Command::new(bin)
         .current_dir(work)
         .env_clear()
