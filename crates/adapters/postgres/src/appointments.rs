@@ -1,7 +1,7 @@
 //! `AppointmentRepository` on PostgreSQL: bookings with idempotency records and outbox events in
 //! one transaction, changes under row locks, the exclusion constraint mapped to an overlap.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -516,9 +516,4 @@ impl AppointmentRepository for PgAppointmentRepository {
             request: page,
         })
     }
-}
-
-/// How long idempotency records live (re-exported for the purge job).
-pub fn idempotency_lifetime() -> Duration {
-    idempotency_ttl()
 }

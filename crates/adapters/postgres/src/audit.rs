@@ -3,6 +3,7 @@
 use diesel::sql_types::{Jsonb, Nullable, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use medico24_identity::{Actor, AuditRecord};
+use medico24_kernel::AuditStamp;
 
 /// Inserts one `audit_events` row on `conn` (call it inside the change's transaction).
 ///
@@ -12,25 +13,20 @@ pub async fn insert_audit(
     conn: &mut AsyncPgConnection,
     record: &AuditRecord,
 ) -> Result<(), diesel::result::Error> {
-    let (actor_user_id, actor_type) = match record.context.actor {
-        Actor::User(id) => (Some(id.as_uuid()), "user"),
-        Actor::AdminSecret => (None, "admin_secret"),
+    let context = &record.context;
+    let stamp = match context.actor {
+        Actor::User(id) => AuditStamp::user(id, context.request_id.clone(), context.ip),
+        Actor::AdminSecret => AuditStamp::admin_secret(context.request_id.clone(), context.ip),
     };
-    diesel::sql_query(
-        "INSERT INTO audit_events (actor_user_id, actor_type, action, resource_type, resource_id, request_id, ip, details) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7::inet, $8)",
+    insert_audit_stamp(
+        conn,
+        &stamp,
+        record.action,
+        record.resource_type,
+        record.resource_id.as_deref(),
+        record.details.as_ref(),
     )
-    .bind::<Nullable<SqlUuid>, _>(actor_user_id)
-    .bind::<Text, _>(actor_type)
-    .bind::<Text, _>(record.action)
-    .bind::<Text, _>(record.resource_type)
-    .bind::<Nullable<Text>, _>(record.resource_id.as_deref())
-    .bind::<Text, _>(&record.context.request_id)
-    .bind::<Nullable<Text>, _>(record.context.ip.map(|ip| ip.to_string()))
-    .bind::<Nullable<Jsonb>, _>(record.details.as_ref())
-    .execute(conn)
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Inserts one `audit_events` row stamped with `stamp` (call it inside the change's transaction).
@@ -39,7 +35,7 @@ pub async fn insert_audit(
 /// The database error.
 pub async fn insert_audit_stamp(
     conn: &mut AsyncPgConnection,
-    stamp: &medico24_kernel::AuditStamp,
+    stamp: &AuditStamp,
     action: &str,
     resource_type: &str,
     resource_id: Option<&str>,
