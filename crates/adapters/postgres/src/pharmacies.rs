@@ -138,6 +138,28 @@ async fn knn_candidates(
     now: DateTime<Utc>,
     fetch: u64,
 ) -> Result<Vec<NearbyRow>, PortError> {
+    match candidates(conn, query, now, fetch, true).await {
+        // PostGIS's geography KNN scan can fail near the poles ("index returned tuples in wrong
+        // order"); the same rows ordered by the computed sphere distance are the same answer.
+        Err(diesel::result::Error::DatabaseError(_, info))
+            if info.message().contains("wrong order") =>
+        {
+            candidates(conn, query, now, fetch, false)
+                .await
+                .map_err(port)
+        }
+        other => other.map_err(port),
+    }
+}
+
+/// The nearby candidates, ordered by the index (`<->`) or by the computed sphere distance.
+async fn candidates(
+    conn: &mut AsyncPgConnection,
+    query: &NearbyQuery,
+    now: DateTime<Utc>,
+    fetch: u64,
+    index_order: bool,
+) -> Result<Vec<NearbyRow>, diesel::result::Error> {
     let filter = &query.filter;
     // $1 longitude, $2 latitude, $3 radius in metres, $4 is_active; optional filters follow.
     let mut sql_text = format!(
@@ -176,10 +198,12 @@ async fn knn_candidates(
             OPEN_NOW_SQL[1]
         ));
     }
-    sql_text.push_str(&format!(
-        " ORDER BY l.geo <-> {POINT_SQL} LIMIT {}",
-        placeholder()
-    ));
+    let order = if index_order {
+        format!("l.geo <-> {POINT_SQL}")
+    } else {
+        format!("ST_Distance(l.geo, {POINT_SQL}, false)")
+    };
+    sql_text.push_str(&format!(" ORDER BY {order} LIMIT {}", placeholder()));
     let mut statement = diesel::sql_query(sql_text)
         .into_boxed()
         .bind::<Float8, _>(query.center.longitude.get())
@@ -196,7 +220,6 @@ async fn knn_candidates(
         .bind::<Int8, _>(i64::try_from(fetch).unwrap_or(i64::MAX))
         .load(conn)
         .await
-        .map_err(port)
 }
 
 impl LocationRow {
