@@ -707,20 +707,41 @@ fn clock_ticks() -> f64 {
         .unwrap_or(100.0)
 }
 
-/// The nearby 5 km query the API runs (index-ordered KNN over the GiST index, first page),
-/// through pgbench: the database's own ceiling for that endpoint on this machine.
+/// The nearby 5 km statement the API runs for the first page (`candidates` in
+/// `crates/adapters/postgres/src/pharmacies.rs`, with the bench case's values in place of its
+/// parameters: the index-ordered KNN scan over `idx_pharmacy_geo` with each row's location,
+/// `limit + 1` rows, and the hours of each as arrays), through pgbench: the database's own
+/// ceiling for that endpoint on this machine.
 fn pgbench_nearby(database_url: &str, work: &Path, options: &Options) -> Result<f64> {
     if which("pgbench").is_none() {
         return Err("pgbench is not installed".to_owned());
     }
     let script = work.join("nearby.sql");
+    let point = "ST_SetSRID(ST_MakePoint(72.8777, 19.0760), 4326)::geography";
     fs::write(
         &script,
-        "SELECT p.id, ST_Distance(l.geo, q.pt, false) / 1000 AS distance_km\n\
-         FROM pharmacy_locations l JOIN pharmacies p ON p.id = l.pharmacy_id,\n\
-         (SELECT ST_SetSRID(ST_MakePoint(72.8777, 19.0760), 4326)::geography AS pt) q\n\
-         WHERE l.geo && _ST_Expand(q.pt, 5000) AND _ST_DWithin(l.geo, q.pt, 5000, false) AND p.is_active\n\
-         ORDER BY l.geo <-> q.pt LIMIT 21;\n",
+        format!(
+            "SELECT c.*, hours.* FROM (\n\
+             SELECT p.id, p.name, p.description, p.phone, p.email, p.is_verified, p.is_active,\n\
+               p.rating::float8 AS rating, p.rating_count, p.supports_delivery, p.supports_pickup,\n\
+               p.timezone, p.created_at, p.updated_at, l.id AS location_id,\n\
+               l.address_line AS location_address_line, l.city AS location_city,\n\
+               l.state AS location_state, l.country AS location_country,\n\
+               l.pincode AS location_pincode, l.latitude AS location_latitude,\n\
+               l.longitude AS location_longitude, l.created_at AS location_created_at,\n\
+               (l.geo <-> {point}) AS knn_m,\n\
+               ST_Distance(l.geo, {point}, false) / 1000.0 AS distance_km\n\
+             FROM pharmacy_locations l JOIN pharmacies p ON p.id = l.pharmacy_id\n\
+             WHERE l.geo && _ST_Expand({point}, 5000)\n\
+               AND _ST_DWithin(l.geo, {point}, 5000, false) AND p.is_active = true\n\
+             ORDER BY l.geo <-> {point} LIMIT 21) c\n\
+             LEFT JOIN LATERAL (SELECT array_agg(h.id ORDER BY h.day_of_week) AS hour_ids,\n\
+               array_agg(h.day_of_week ORDER BY h.day_of_week) AS hour_days,\n\
+               array_agg(h.open_time ORDER BY h.day_of_week) AS hour_opens,\n\
+               array_agg(h.close_time ORDER BY h.day_of_week) AS hour_closes,\n\
+               array_agg(h.is_closed ORDER BY h.day_of_week) AS hour_closed\n\
+             FROM pharmacy_hours h WHERE h.pharmacy_id = c.id) hours ON true;\n"
+        ),
     )
     .with_context(|| format!("writing {}", script.display()))?;
     let clients = options.connections.min(16).to_string();

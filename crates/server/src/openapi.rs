@@ -1,5 +1,6 @@
 //! The OpenAPI 3.1 document (§21.3), generated from the handlers' annotations.
 
+use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi as OpenApiDoc, RefOr, Response};
 use utoipa::{Modify, OpenApi, ToSchema};
@@ -124,6 +125,239 @@ impl Modify for CommonResponses {
     }
 }
 
+/// A link (OpenAPI 3.1 §4.8.20) from one operation's answer to another operation that takes
+/// what it returned: `(source operation, status, target operation, [(target parameter, runtime
+/// expression)])`. Generated SDKs and schemathesis's stateful phase follow them.
+type LinkSpec = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+const BODY_ID: &str = "$response.body#/id";
+
+/// Every link of the document: each created resource to the operations on it.
+pub const LINKS: &[LinkSpec] = &[
+    (
+        "create_appointment",
+        "201",
+        "get_appointment",
+        &[("appointment_id", BODY_ID)],
+    ),
+    (
+        "create_appointment",
+        "201",
+        "update_appointment",
+        &[("appointment_id", BODY_ID)],
+    ),
+    (
+        "create_appointment",
+        "201",
+        "change_appointment_status",
+        &[("appointment_id", BODY_ID)],
+    ),
+    (
+        "create_appointment",
+        "201",
+        "delete_appointment",
+        &[("appointment_id", BODY_ID)],
+    ),
+    (
+        "create_clinic",
+        "201",
+        "get_clinic",
+        &[("clinic_id", BODY_ID)],
+    ),
+    (
+        "create_clinic",
+        "201",
+        "get_clinic_by_slug",
+        &[("slug", "$response.body#/slug")],
+    ),
+    (
+        "create_clinic",
+        "201",
+        "update_clinic",
+        &[("clinic_id", BODY_ID)],
+    ),
+    (
+        "create_clinic",
+        "201",
+        "delete_clinic",
+        &[("clinic_id", BODY_ID)],
+    ),
+    (
+        "create_clinic",
+        "201",
+        "create_doctor_association",
+        &[("clinic_id", BODY_ID)],
+    ),
+    (
+        "create_clinic",
+        "201",
+        "list_clinic_doctors",
+        &[("clinic_id", BODY_ID)],
+    ),
+    (
+        "create_doctor",
+        "201",
+        "get_doctor",
+        &[("doctor_id", BODY_ID)],
+    ),
+    (
+        "create_doctor",
+        "201",
+        "update_doctor",
+        &[("doctor_id", BODY_ID)],
+    ),
+    (
+        "create_doctor",
+        "201",
+        "verify_doctor",
+        &[("doctor_id", BODY_ID)],
+    ),
+    (
+        "create_doctor",
+        "201",
+        "unverify_doctor",
+        &[("doctor_id", BODY_ID)],
+    ),
+    (
+        "create_doctor",
+        "201",
+        "list_doctor_clinics",
+        &[("doctor_id", BODY_ID)],
+    ),
+    (
+        "create_doctor_association",
+        "201",
+        "update_doctor_association",
+        &[("association_id", BODY_ID)],
+    ),
+    (
+        "create_doctor_association",
+        "201",
+        "end_doctor_association",
+        &[("association_id", BODY_ID)],
+    ),
+    (
+        "create_doctor_association",
+        "201",
+        "remove_doctor_association",
+        &[
+            ("clinic_id", "$response.body#/clinic_id"),
+            ("doctor_id", "$response.body#/doctor_id"),
+        ],
+    ),
+    (
+        "create_pharmacy",
+        "201",
+        "get_pharmacy",
+        &[("pharmacy_id", BODY_ID)],
+    ),
+    (
+        "create_pharmacy",
+        "201",
+        "update_pharmacy",
+        &[("pharmacy_id", BODY_ID)],
+    ),
+    (
+        "create_pharmacy",
+        "201",
+        "delete_pharmacy",
+        &[("pharmacy_id", BODY_ID)],
+    ),
+    (
+        "create_pharmacy",
+        "201",
+        "update_pharmacy_location",
+        &[("pharmacy_id", BODY_ID)],
+    ),
+    (
+        "create_pharmacy",
+        "201",
+        "list_pharmacy_hours",
+        &[("pharmacy_id", BODY_ID)],
+    ),
+    (
+        "create_pharmacy",
+        "201",
+        "upsert_pharmacy_hours",
+        &[("pharmacy_id", BODY_ID)],
+    ),
+    (
+        "create_pharmacy",
+        "201",
+        "admin_verify_pharmacy",
+        &[("pharmacy_id", BODY_ID)],
+    ),
+    (
+        "upsert_pharmacy_hours",
+        "201",
+        "delete_pharmacy_hours",
+        &[
+            ("pharmacy_id", "$response.body#/pharmacy_id"),
+            ("day_of_week", "$response.body#/day_of_week"),
+        ],
+    ),
+    (
+        "admin_broadcast",
+        "200",
+        "admin_get_broadcast",
+        &[("broadcast_id", "$response.body#/broadcast_id")],
+    ),
+    (
+        "admin_broadcast",
+        "202",
+        "admin_get_broadcast",
+        &[("broadcast_id", "$response.body#/broadcast_id")],
+    ),
+    ("get_me", "200", "get_user_profile", &[("user_id", BODY_ID)]),
+    (
+        "get_me",
+        "200",
+        "notification_history_of_user",
+        &[("user_id", BODY_ID)],
+    ),
+    (
+        "get_me",
+        "200",
+        "admin_update_user",
+        &[("user_id", BODY_ID)],
+    ),
+];
+
+/// Adds [`LINKS`] to the answers they start from.
+struct Links;
+
+impl Modify for Links {
+    fn modify(&self, openapi: &mut OpenApiDoc) {
+        for item in openapi.paths.paths.values_mut() {
+            for operation in operations_mut(item) {
+                let Some(source) = operation.operation_id.clone() else {
+                    continue;
+                };
+                for (_, status, target, parameters) in LINKS.iter().filter(|link| link.0 == source)
+                {
+                    let Some(RefOr::T(response)) = operation.responses.responses.get_mut(*status)
+                    else {
+                        continue;
+                    };
+                    let link = parameters
+                        .iter()
+                        .fold(
+                            LinkBuilder::new().operation_id(*target),
+                            |link, (name, value)| link.parameter(*name, *value),
+                        )
+                        .build();
+                    response.links.insert((*target).to_owned(), RefOr::T(link));
+                }
+            }
+        }
+    }
+}
+
 fn operations_mut(
     item: &mut utoipa::openapi::PathItem,
 ) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
@@ -155,6 +389,7 @@ pub fn document(settings: &Settings) -> OpenApiDoc {
     doc.merge(crate::http::notifications::Docs::openapi());
     doc.merge(crate::http::admin_notifications::Docs::openapi());
     CommonResponses.modify(&mut doc);
+    Links.modify(&mut doc);
     doc.info.title = settings.app_name.clone();
     doc.info.version = settings.app_version.clone();
     doc.info.description = Some(

@@ -3,8 +3,10 @@
 //! now" evaluated in SQL in each pharmacy's zone, and every write in one transaction with its
 //! audit event.
 //!
-//! A page of results costs three queries whatever its size: the page itself, then the
-//! locations and the hours of all its pharmacies (`pharmacy_id = ANY($1)`).
+//! A nearby page is one statement: the KNN scan with each pharmacy's location, and its hours
+//! aggregated into arrays for the returned rows only. A listing page (cached) or a detail costs
+//! three queries whatever its size: the rows, then the locations and the hours of all of them
+//! (`pharmacy_id = ANY($1)`).
 
 use std::collections::HashMap;
 
@@ -12,7 +14,7 @@ use chrono::{DateTime, NaiveTime, Utc};
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::sql_types::{Bool, Float8, Int8, Timestamptz};
+use diesel::sql_types::{Array, Bool, Float8, Int8, Nullable, SmallInt, Text, Time, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use medico24_kernel::{AuditStamp, PharmacyId};
 use medico24_pharmacy::{
@@ -54,6 +56,21 @@ const PHARMACY_COLUMNS: &str = "pharmacies.id, pharmacies.name, pharmacies.descr
      pharmacies.phone, pharmacies.email, pharmacies.is_verified, pharmacies.is_active, \
      pharmacies.rating::float8 AS rating, pharmacies.rating_count, pharmacies.supports_delivery, \
      pharmacies.supports_pickup, pharmacies.timezone, pharmacies.created_at, pharmacies.updated_at";
+
+/// The location columns of a nearby row (`l` is `pharmacy_locations`), named as `NearbyRow` reads them.
+const LOCATION_COLUMNS: &str = "l.id AS location_id, l.address_line AS location_address_line, \
+     l.city AS location_city, l.state AS location_state, l.country AS location_country, \
+     l.pincode AS location_pincode, l.latitude AS location_latitude, \
+     l.longitude AS location_longitude, l.created_at AS location_created_at";
+
+/// The hours of candidate `c` as parallel arrays in weekday order: one aggregate row, all
+/// `NULL` when the pharmacy has no hours.
+const HOURS_ARRAYS_SQL: &str = "SELECT array_agg(h.id ORDER BY h.day_of_week) AS hour_ids, \
+     array_agg(h.day_of_week ORDER BY h.day_of_week) AS hour_days, \
+     array_agg(h.open_time ORDER BY h.day_of_week) AS hour_opens, \
+     array_agg(h.close_time ORDER BY h.day_of_week) AS hour_closes, \
+     array_agg(h.is_closed ORDER BY h.day_of_week) AS hour_closed \
+     FROM pharmacy_hours h WHERE h.pharmacy_id = c.id";
 
 /// A `pharmacies` row as selected (`rating numeric(2,1)` read as float8).
 #[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
@@ -108,16 +125,91 @@ struct HoursRow {
     is_closed: bool,
 }
 
-/// A nearby-search candidate: the pharmacy, the exact `<->` distance the scan is ordered by,
-/// and the reported `ST_Distance` in kilometres.
+/// A nearby-search candidate: the pharmacy with its location and hours, the exact `<->`
+/// distance the scan is ordered by, and the reported `ST_Distance` in kilometres. One row
+/// carries the whole item, so a page costs one statement (see `candidates`).
 #[derive(QueryableByName)]
 struct NearbyRow {
     #[diesel(embed)]
     pharmacy: PharmacyRow,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    location_id: uuid::Uuid,
+    #[diesel(sql_type = Text)]
+    location_address_line: String,
+    #[diesel(sql_type = Text)]
+    location_city: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    location_state: Option<String>,
+    #[diesel(sql_type = Text)]
+    location_country: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    location_pincode: Option<String>,
+    #[diesel(sql_type = Float8)]
+    location_latitude: f64,
+    #[diesel(sql_type = Float8)]
+    location_longitude: f64,
+    #[diesel(sql_type = Timestamptz)]
+    location_created_at: DateTime<Utc>,
+    /// The hours as parallel arrays in weekday order (`NULL` when the pharmacy has none).
+    #[diesel(sql_type = Nullable<Array<diesel::sql_types::Uuid>>)]
+    hour_ids: Option<Vec<uuid::Uuid>>,
+    #[diesel(sql_type = Nullable<Array<SmallInt>>)]
+    hour_days: Option<Vec<i16>>,
+    #[diesel(sql_type = Nullable<Array<Time>>)]
+    hour_opens: Option<Vec<NaiveTime>>,
+    #[diesel(sql_type = Nullable<Array<Time>>)]
+    hour_closes: Option<Vec<NaiveTime>>,
+    #[diesel(sql_type = Nullable<Array<Bool>>)]
+    hour_closed: Option<Vec<bool>>,
     #[diesel(sql_type = Float8)]
     knn_m: f64,
     #[diesel(sql_type = Float8)]
     distance_km: f64,
+}
+
+impl NearbyRow {
+    /// The list item this row describes.
+    fn into_item(self) -> Result<PharmacyListItem, BadDay> {
+        let pharmacy_id = self.pharmacy.id;
+        let location = Location {
+            id: self.location_id,
+            pharmacy_id: PharmacyId::from_uuid(pharmacy_id),
+            address_line: self.location_address_line,
+            city: self.location_city,
+            state: self.location_state,
+            country: self.location_country,
+            pincode: self.location_pincode,
+            latitude: self.location_latitude,
+            longitude: self.location_longitude,
+            created_at: self.location_created_at,
+        };
+        let hours = self
+            .hour_ids
+            .unwrap_or_default()
+            .into_iter()
+            .zip(self.hour_days.unwrap_or_default())
+            .zip(self.hour_opens.unwrap_or_default())
+            .zip(self.hour_closes.unwrap_or_default())
+            .zip(self.hour_closed.unwrap_or_default())
+            .map(
+                |((((id, day_of_week), open_time), close_time), is_closed)| {
+                    HoursRow {
+                        id,
+                        pharmacy_id,
+                        day_of_week,
+                        open_time,
+                        close_time,
+                        is_closed,
+                    }
+                    .into_hours()
+                },
+            )
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(PharmacyListItem {
+            pharmacy: self.pharmacy.into_pharmacy(Some(location), hours),
+            distance_km: Some(self.distance_km),
+        })
+    }
 }
 
 /// The first `fetch` matching pharmacies in distance order (`geo <-> point`).
@@ -163,7 +255,7 @@ async fn candidates(
     let filter = &query.filter;
     // $1 longitude, $2 latitude, $3 radius in metres, $4 is_active; optional filters follow.
     let mut sql_text = format!(
-        "SELECT {PHARMACY_COLUMNS}, \
+        "SELECT {PHARMACY_COLUMNS}, {LOCATION_COLUMNS}, \
                 (l.geo <-> {POINT_SQL}) AS knn_m, \
                 ST_Distance(l.geo, {POINT_SQL}, false) / 1000.0 AS distance_km \
            FROM pharmacy_locations l \
@@ -203,7 +295,13 @@ async fn candidates(
     } else {
         format!("ST_Distance(l.geo, {POINT_SQL}, false)")
     };
-    sql_text.push_str(&format!(" ORDER BY {order} LIMIT {}", placeholder()));
+    // The hours are attached outside the limited scan, so they are read for the returned rows
+    // only; the caller orders the rows (an outer ORDER BY would be a second sort).
+    let sql_text = format!(
+        "SELECT c.*, hours.* FROM ({sql_text} ORDER BY {order} LIMIT {}) c \
+         LEFT JOIN LATERAL ({HOURS_ARRAYS_SQL}) hours ON true",
+        placeholder()
+    );
     let mut statement = diesel::sql_query(sql_text)
         .into_boxed()
         .bind::<Float8, _>(query.center.longitude.get())
@@ -612,8 +710,13 @@ impl PharmacyRepository for PgPharmacyRepository {
             .saturating_add(u64::from(query.window.limit()));
         let mut fetch = wanted.saturating_add(1);
         let mut conn = self.db.conn().await?;
-        let mut rows = loop {
-            let rows = knn_candidates(&mut conn, query, now, fetch).await?;
+        let rows = loop {
+            let mut rows = knn_candidates(&mut conn, query, now, fetch).await?;
+            rows.sort_by(|a, b| {
+                a.knn_m
+                    .total_cmp(&b.knn_m)
+                    .then(a.pharmacy.id.cmp(&b.pharmacy.id))
+            });
             let complete = u64::try_from(rows.len()).map_or(true, |n| n < fetch);
             let boundary = usize::try_from(wanted)
                 .ok()
@@ -627,25 +730,12 @@ impl PharmacyRepository for PgPharmacyRepository {
             }
             fetch = fetch.saturating_mul(2);
         };
-        if let Some(cut) = usize::try_from(wanted)
-            .ok()
-            .and_then(|w| rows.get(w.checked_sub(1)?))
-        {
-            let boundary = cut.knn_m;
-            rows.retain(|row| row.knn_m <= boundary);
-        }
-        rows.sort_by(|a, b| {
-            a.knn_m
-                .total_cmp(&b.knn_m)
-                .then(a.pharmacy.id.cmp(&b.pharmacy.id))
-        });
-        let page = rows
-            .into_iter()
+        // Sorted by (distance, id), the page is rows `skip..skip + limit`.
+        rows.into_iter()
             .skip(usize::try_from(query.window.skip()).unwrap_or(usize::MAX))
             .take(usize::try_from(query.window.limit()).unwrap_or(usize::MAX))
-            .map(|row| (row.pharmacy, Some(row.distance_km)))
-            .collect();
-        Ok(assemble(&mut conn, page).await?)
+            .map(|row| row.into_item().map_err(|bad| TxError::from(bad).into()))
+            .collect()
     }
 
     async fn update(

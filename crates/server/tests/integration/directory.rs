@@ -1383,6 +1383,13 @@ async fn associations_are_listed_both_ways_updated_ended_and_removed() {
     assert_eq!(status, StatusCode::OK, "{updated}");
     assert_eq!(updated["status"], "on_leave");
     assert_eq!(updated["designation"], "Consultant");
+    // Every status of the enumeration can be stored, the longest included (the reference
+    // column was varchar(20), too short for `temporarily_unavailable`).
+    for status_name in ["temporarily_unavailable", "inactive", "active", "on_leave"] {
+        let (status, updated, _) = update(json!({"status": status_name})).await;
+        assert_eq!(status, StatusCode::OK, "{status_name}: {updated}");
+        assert_eq!(updated["status"], status_name);
+    }
     let (_, active) = get(&app, &format!("{CLINICS}/{clinic}/doctors")).await;
     assert_eq!(
         active.as_array().unwrap().len(),

@@ -94,3 +94,79 @@ async fn the_oauth2_redirect_page_is_not_served() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// The schema of `schema`'s property `name`, following one `$ref` into the components.
+fn property<'a>(doc: &'a Value, schema: &'a Value, name: &str) -> Option<&'a Value> {
+    let schema = match schema["$ref"].as_str() {
+        Some(reference) => {
+            let component = reference.strip_prefix("#/components/schemas/")?;
+            &doc["components"]["schemas"][component]
+        }
+        None => schema,
+    };
+    schema["properties"].get(name)
+}
+
+#[tokio::test]
+async fn every_link_leads_from_a_returned_field_to_a_parameter_of_an_existing_operation() {
+    let app = spawn_app().await;
+    let doc: Value = app.get("/openapi.json").await.json().await.unwrap();
+    let mut operations = std::collections::HashMap::new();
+    for item in doc["paths"].as_object().unwrap().values() {
+        for operation in item.as_object().unwrap().values() {
+            if let Some(id) = operation["operationId"].as_str() {
+                operations.insert(id.to_owned(), operation);
+            }
+        }
+    }
+    let mut found = BTreeSet::new();
+    for (source, operation) in &operations {
+        for (status, response) in operation["responses"].as_object().unwrap() {
+            let Some(links) = response["links"].as_object() else {
+                continue;
+            };
+            let body = &response["content"]["application/json"]["schema"];
+            for (name, link) in links {
+                let target = link["operationId"].as_str().unwrap();
+                let target_operation = operations
+                    .get(target)
+                    .unwrap_or_else(|| panic!("{source} links to unknown operation {target}"));
+                let declared: BTreeSet<&str> = target_operation["parameters"]
+                    .as_array()
+                    .map(|ps| ps.iter().filter_map(|p| p["name"].as_str()).collect())
+                    .unwrap_or_default();
+                for (parameter, expression) in link["parameters"].as_object().unwrap() {
+                    assert!(
+                        declared.contains(parameter.as_str()),
+                        "{source} {status} link {name}: {target} has no parameter {parameter}"
+                    );
+                    let field = expression
+                        .as_str()
+                        .and_then(|e| e.strip_prefix("$response.body#/"))
+                        .unwrap_or_else(|| panic!("unexpected expression {expression}"));
+                    assert!(
+                        property(&doc, body, field).is_some(),
+                        "{source} {status} answers no `{field}` for link {name}"
+                    );
+                }
+                found.insert((source.clone(), status.clone(), target.to_owned()));
+            }
+        }
+    }
+    let declared: BTreeSet<(String, String, String)> = medico24_server::openapi::LINKS
+        .iter()
+        .map(|(source, status, target, _)| {
+            (
+                (*source).to_owned(),
+                (*status).to_owned(),
+                (*target).to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(found, declared, "every declared link is in the document");
+    assert!(found.contains(&(
+        "create_appointment".to_owned(),
+        "201".to_owned(),
+        "get_appointment".to_owned()
+    )));
+}

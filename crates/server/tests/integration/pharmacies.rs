@@ -1525,6 +1525,82 @@ async fn a_pharmacy_exactly_at_the_radius_edge_is_included() {
     );
 }
 
+#[tokio::test]
+async fn each_nearby_item_carries_the_same_location_and_hours_as_its_detail() {
+    let (app, admin) = app_with_admin().await;
+    let with_hours = create(&app, &admin, create_body("With hours", 19.10, 72.88)).await;
+    let mut bare = create_body("No hours", 19.11, 72.88);
+    bare["hours"] = json!([]);
+    let without_hours = create(&app, &admin, bare).await;
+
+    let (status, page) = get(
+        &app,
+        &format!("{BASE}/search/nearby?latitude=19.1&longitude=72.88&radius_km=5"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let items = page.as_array().unwrap();
+    assert_eq!(items.len(), 2, "{page}");
+    for (item, created) in items.iter().zip([&with_hours, &without_hours]) {
+        let id = created["id"].as_str().unwrap();
+        let (_, detail) = get(&app, &format!("{BASE}/{id}")).await;
+        let mut item = item.clone();
+        let distance = item.as_object_mut().unwrap().remove("distance_km").unwrap();
+        assert!(distance.as_f64().unwrap() >= 0.0);
+        assert_eq!(
+            item, detail,
+            "the nearby item of {id} is its detail plus a distance"
+        );
+    }
+    assert_eq!(items[0]["hours"].as_array().unwrap().len(), 3);
+    let days: Vec<i64> = items[0]["hours"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["day_of_week"].as_i64().unwrap())
+        .collect();
+    assert_eq!(days, [1, 3, 7], "hours in weekday order");
+    assert_eq!(items[1]["hours"], json!([]));
+}
+
+#[tokio::test]
+async fn a_search_next_to_a_pole_answers_in_distance_order() {
+    // PostGIS's geography KNN scan can fail here ("index returned tuples in wrong order");
+    // the adapter then orders by the computed distance. Found by schemathesis.
+    let (app, admin) = app_with_admin().await;
+    let at_pole = create(&app, &admin, create_body("South pole", -90.0, 0.0)).await;
+    let near = create(&app, &admin, create_body("Near the pole", -89.9, 45.0)).await;
+    create(&app, &admin, create_body("Far away", -89.0, 10.0)).await;
+
+    let (status, page) = get(
+        &app,
+        &format!("{BASE}/search/nearby?latitude=-89.99999999999999&longitude=0&radius_km=50"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let ids: Vec<&str> = page
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            at_pole["id"].as_str().unwrap(),
+            near["id"].as_str().unwrap()
+        ],
+        "{page}"
+    );
+    let distances: Vec<f64> = page
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["distance_km"].as_f64().unwrap())
+        .collect();
+    assert!(distances[0] < 0.001 && distances[1] > 10.0, "{distances:?}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Open now
 // ---------------------------------------------------------------------------------------------
