@@ -735,11 +735,9 @@ fn pgbench_nearby(database_url: &str, work: &Path, options: &Options) -> Result<
              WHERE l.geo && _ST_Expand({point}, 5000)\n\
                AND _ST_DWithin(l.geo, {point}, 5000, false) AND p.is_active = true\n\
              ORDER BY l.geo <-> {point} LIMIT 21) c\n\
-             LEFT JOIN LATERAL (SELECT array_agg(h.id ORDER BY h.day_of_week) AS hour_ids,\n\
-               array_agg(h.day_of_week ORDER BY h.day_of_week) AS hour_days,\n\
-               array_agg(h.open_time ORDER BY h.day_of_week) AS hour_opens,\n\
-               array_agg(h.close_time ORDER BY h.day_of_week) AS hour_closes,\n\
-               array_agg(h.is_closed ORDER BY h.day_of_week) AS hour_closed\n\
+             LEFT JOIN LATERAL (SELECT array_agg(h.id) AS hour_ids,\n\
+               array_agg(h.day_of_week) AS hour_days, array_agg(h.open_time) AS hour_opens,\n\
+               array_agg(h.close_time) AS hour_closes, array_agg(h.is_closed) AS hour_closed\n\
              FROM pharmacy_hours h WHERE h.pharmacy_id = c.id) hours ON true;\n"
         ),
     )

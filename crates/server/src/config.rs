@@ -167,6 +167,9 @@ pub struct Settings {
     pub database_pool_size: usize,
     /// `DATABASE_POOL_TIMEOUT_SECONDS`.
     pub database_pool_timeout: Duration,
+    /// `DATABASE_STATEMENT_TIMEOUT_MS` (addition; default 15000, 0 = none): PostgreSQL cancels
+    /// a statement running longer, and the request answers 503.
+    pub database_statement_timeout: Option<Duration>,
     /// `REDIS_URL`, or built from `REDIS_HOST`/`REDIS_PORT`/`REDIS_USERNAME`/`REDIS_PASSWORD`.
     pub redis_url: Secret,
     /// `REDIS_POOL_SIZE` (addition; default 32).
@@ -505,6 +508,15 @@ impl Settings {
                 1,
                 600,
             )),
+            database_statement_timeout: match r.number(
+                "DATABASE_STATEMENT_TIMEOUT_MS",
+                15_000_u64,
+                0,
+                3_600_000,
+            ) {
+                0 => None,
+                millis => Some(Duration::from_millis(millis)),
+            },
             redis_url: Secret::new(redis_url.unwrap_or_default()),
             redis_pool_size: r.number("REDIS_POOL_SIZE", 32_usize, 1, 1000),
             redis_timeout: Duration::from_millis(r.number("REDIS_TIMEOUT_MS", 1000, 10, 60_000)),

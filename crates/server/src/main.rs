@@ -177,6 +177,7 @@ async fn make_admin(settings: &Settings, email: &str) -> anyhow::Result<()> {
         max_connections: 1,
         wait_timeout: settings.database_pool_timeout,
         connect_timeout: settings.database_pool_timeout,
+        statement_timeout: None,
     })?;
     let ids = medico24_postgres::PgUserRepository::new(db)
         .make_admin_by_email(email, chrono::Utc::now())

@@ -46,6 +46,7 @@ impl Application {
             max_connections: settings.database_pool_size,
             wait_timeout: settings.database_pool_timeout,
             connect_timeout: settings.database_pool_timeout,
+            statement_timeout: settings.database_statement_timeout,
         })
         .context("configuring the database pool")?
         .with_wait_observer(Arc::new(move |waited| {

@@ -6,14 +6,24 @@ use std::time::{Duration, Instant};
 use deadpool::Runtime;
 use deadpool::managed::{PoolError, Timeouts};
 use diesel::sql_types::Integer;
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, deadpool as dp};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use std::future::Future;
+use std::pin::Pin;
+
+use diesel::{ConnectionError, ConnectionResult};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod, deadpool as dp,
+};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 
 /// A pooled connection checked out of the [`Database`].
 pub type PgConn = dp::Object<AsyncPgConnection>;
 
 /// Called with how long each checkout waited for a connection (for the pool-wait metric).
 pub type WaitObserver = Arc<dyn Fn(Duration) + Send + Sync>;
+
+/// What the pool's connection setup returns.
+type SetupFuture<'a> =
+    Pin<Box<dyn Future<Output = ConnectionResult<AsyncPgConnection>> + Send + 'a>>;
 
 /// Pool settings, all from configuration.
 #[derive(Debug, Clone)]
@@ -26,6 +36,9 @@ pub struct DatabaseConfig {
     pub wait_timeout: Duration,
     /// How long opening a new connection may take.
     pub connect_timeout: Duration,
+    /// Longest a statement may run before PostgreSQL cancels it (`statement_timeout`, set on
+    /// every new connection); `None` keeps the server's setting.
+    pub statement_timeout: Option<Duration>,
 }
 
 /// Why the database could not serve a request.
@@ -75,8 +88,28 @@ impl Database {
     /// # Errors
     /// [`DatabaseError::Config`] when the pool cannot be built.
     pub fn connect_lazy(config: &DatabaseConfig) -> Result<Self, DatabaseError> {
-        let manager =
-            AsyncDieselConnectionManager::<AsyncPgConnection>::new(normalize_url(&config.url));
+        let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
+        // A checkout only checks that the connection is open and outside a transaction: no
+        // `SELECT 1` round trip per request. A connection the server closed is seen as closed
+        // and replaced; one lost mid-query fails that query, which answers 503 (see `errors`).
+        manager_config.recycling_method = RecyclingMethod::Fast;
+        if let Some(timeout) = config.statement_timeout {
+            let setup = format!("SET statement_timeout = {}", timeout.as_millis());
+            manager_config.custom_setup = Box::new(move |url: &str| -> SetupFuture<'_> {
+                let setup = setup.clone();
+                Box::pin(async move {
+                    let mut conn = AsyncPgConnection::establish(url).await?;
+                    conn.batch_execute(&setup)
+                        .await
+                        .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                    Ok(conn)
+                })
+            });
+        }
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+            normalize_url(&config.url),
+            manager_config,
+        );
         let pool = dp::Pool::builder(manager)
             .max_size(config.max_connections)
             .runtime(Runtime::Tokio1)

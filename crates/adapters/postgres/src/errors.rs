@@ -5,24 +5,28 @@ use medico24_identity::PortError;
 
 use crate::database::DatabaseError;
 
-/// Whether a Diesel error means the server connection is gone (retry later → 503).
-pub fn is_connection_error(error: &DieselError) -> bool {
-    matches!(
-        error,
+/// Whether a Diesel error means the database could not answer now (retry later → 503): the
+/// connection is gone, or the statement ran past `statement_timeout` (SQLSTATE 57014, which
+/// Diesel reports without a kind of its own).
+pub fn is_unavailable(error: &DieselError) -> bool {
+    match error {
         DieselError::DatabaseError(
             DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
-            _
-        ) | DieselError::BrokenTransactionManager
-    )
+            _,
+        )
+        | DieselError::BrokenTransactionManager => true,
+        DieselError::DatabaseError(_, info) => {
+            info.message() == "canceling statement due to statement timeout"
+        }
+        _ => false,
+    }
 }
 
 impl From<DatabaseError> for PortError {
     fn from(error: DatabaseError) -> Self {
         match error {
             DatabaseError::Unavailable(cause) => PortError::Unavailable(cause),
-            DatabaseError::Query(e) if is_connection_error(&e) => {
-                PortError::Unavailable(e.to_string())
-            }
+            DatabaseError::Query(e) if is_unavailable(&e) => PortError::Unavailable(e.to_string()),
             other => PortError::Unexpected(other.to_string()),
         }
     }

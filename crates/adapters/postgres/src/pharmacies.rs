@@ -27,7 +27,7 @@ use serde_json::json;
 
 use crate::audit::insert_audit_stamp;
 use crate::database::{Database, DatabaseError};
-use crate::errors::is_connection_error;
+use crate::errors::is_unavailable;
 use crate::schema::{pharmacies, pharmacy_hours, pharmacy_locations};
 
 /// The "open now" rule of spec §12 as a boolean SQL expression over the row `pharmacies`, split
@@ -63,13 +63,12 @@ const LOCATION_COLUMNS: &str = "l.id AS location_id, l.address_line AS location_
      l.pincode AS location_pincode, l.latitude AS location_latitude, \
      l.longitude AS location_longitude, l.created_at AS location_created_at";
 
-/// The hours of candidate `c` as parallel arrays in weekday order: one aggregate row, all
-/// `NULL` when the pharmacy has no hours.
-const HOURS_ARRAYS_SQL: &str = "SELECT array_agg(h.id ORDER BY h.day_of_week) AS hour_ids, \
-     array_agg(h.day_of_week ORDER BY h.day_of_week) AS hour_days, \
-     array_agg(h.open_time ORDER BY h.day_of_week) AS hour_opens, \
-     array_agg(h.close_time ORDER BY h.day_of_week) AS hour_closes, \
-     array_agg(h.is_closed ORDER BY h.day_of_week) AS hour_closed \
+/// The hours of candidate `c` as parallel arrays (one aggregate row, all `NULL` when the
+/// pharmacy has none). The arrays share one input order, which is all that pairs them up; the
+/// caller sorts the hours by weekday (an `ORDER BY` per aggregate would sort five times).
+const HOURS_ARRAYS_SQL: &str = "SELECT array_agg(h.id) AS hour_ids, \
+     array_agg(h.day_of_week) AS hour_days, array_agg(h.open_time) AS hour_opens, \
+     array_agg(h.close_time) AS hour_closes, array_agg(h.is_closed) AS hour_closed \
      FROM pharmacy_hours h WHERE h.pharmacy_id = c.id";
 
 /// A `pharmacies` row as selected (`rating numeric(2,1)` read as float8).
@@ -150,7 +149,7 @@ struct NearbyRow {
     location_longitude: f64,
     #[diesel(sql_type = Timestamptz)]
     location_created_at: DateTime<Utc>,
-    /// The hours as parallel arrays in weekday order (`NULL` when the pharmacy has none).
+    /// The hours as parallel arrays in one shared order (`NULL` when the pharmacy has none).
     #[diesel(sql_type = Nullable<Array<diesel::sql_types::Uuid>>)]
     hour_ids: Option<Vec<uuid::Uuid>>,
     #[diesel(sql_type = Nullable<Array<SmallInt>>)]
@@ -183,7 +182,7 @@ impl NearbyRow {
             longitude: self.location_longitude,
             created_at: self.location_created_at,
         };
-        let hours = self
+        let mut hours = self
             .hour_ids
             .unwrap_or_default()
             .into_iter()
@@ -205,6 +204,7 @@ impl NearbyRow {
                 },
             )
             .collect::<Result<Vec<_>, _>>()?;
+        hours.sort_by_key(|h| h.day_of_week);
         Ok(PharmacyListItem {
             pharmacy: self.pharmacy.into_pharmacy(Some(location), hours),
             distance_km: Some(self.distance_km),
@@ -392,9 +392,7 @@ impl From<DatabaseError> for PortError {
     fn from(error: DatabaseError) -> Self {
         match error {
             DatabaseError::Unavailable(cause) => PortError::Unavailable(cause),
-            DatabaseError::Query(e) if is_connection_error(&e) => {
-                PortError::Unavailable(e.to_string())
-            }
+            DatabaseError::Query(e) if is_unavailable(&e) => PortError::Unavailable(e.to_string()),
             other => PortError::Unexpected(other.to_string()),
         }
     }

@@ -328,9 +328,9 @@ impl From<medico24_postgres::DatabaseError> for ApiError {
                 ApiError::unavailable("Database unavailable")
             }
             medico24_postgres::DatabaseError::Query(query)
-                if medico24_postgres::errors::is_connection_error(&query) =>
+                if medico24_postgres::errors::is_unavailable(&query) =>
             {
-                tracing::warn!(error = %query, "database connection lost");
+                tracing::warn!(error = %query, "database connection lost or statement timed out");
                 ApiError::unavailable("Database unavailable")
             }
             other @ (medico24_postgres::DatabaseError::Query(_)

@@ -2110,6 +2110,7 @@ async fn the_postgres_repository_meets_the_directory_repository_contract() {
         max_connections: 2,
         wait_timeout: std::time::Duration::from_secs(10),
         connect_timeout: std::time::Duration::from_secs(10),
+        statement_timeout: None,
     })
     .unwrap();
     let repo = PgDirectoryRepository::new(database);

@@ -815,6 +815,7 @@ async fn a_query_on_a_dropped_connection_is_a_connection_error() {
         max_connections: 1,
         wait_timeout: Duration::from_secs(1),
         connect_timeout: Duration::from_secs(1),
+        statement_timeout: None,
     })
     .unwrap();
     let mut conn = database.conn().await.unwrap();
@@ -824,7 +825,7 @@ async fn a_query_on_a_dropped_connection_is_a_connection_error() {
         .await
         .unwrap_err();
     assert!(
-        medico24_postgres::errors::is_connection_error(&error),
+        medico24_postgres::errors::is_unavailable(&error),
         "a dropped connection gives {error:?}, which is not classified as a connection error (→ 500 instead of 503)"
     );
 }
@@ -1067,4 +1068,45 @@ async fn no_outbox_event_is_lost_when_fcm_or_postgres_fail() {
         count("SELECT count(*) AS n FROM notifications WHERE status <> 'delivered'").await,
         0
     );
+}
+
+#[tokio::test]
+async fn a_statement_running_past_the_statement_timeout_answers_503_and_the_pool_recovers() {
+    use diesel_async::SimpleAsyncConnection;
+    let app = spawn_app_with(|vars| {
+        vars.insert("DATABASE_STATEMENT_TIMEOUT_MS".into(), "300".into());
+    })
+    .await;
+    // The open-now listing is never cached, so every request reaches PostgreSQL.
+    let path = "/api/v1/pharmacies?open_now=true";
+    let (status, body) = status_json(app.get(path).await).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Another session holds a lock the listing must wait for: the wait counts towards the
+    // statement's time, so PostgreSQL cancels it after 300 ms.
+    let mut locker = app.db.connect().await;
+    locker
+        .batch_execute("BEGIN; LOCK TABLE pharmacies IN ACCESS EXCLUSIVE MODE;")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let (status, body) = status_json(app.get(path).await).await;
+    let waited = started.elapsed();
+    assert_unavailable(
+        status,
+        &body,
+        "Service temporarily unavailable",
+        "locked listing",
+    );
+    assert!(
+        waited < Duration::from_secs(5),
+        "cancelled by the statement timeout, not the pool: {waited:?}"
+    );
+    locker.batch_execute("ROLLBACK").await.unwrap();
+
+    // The same pooled connections serve the next requests.
+    for _ in 0..5 {
+        let (status, body) = status_json(app.get(path).await).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
 }

@@ -1008,6 +1008,7 @@ async fn make_admin_promotes_every_account_with_the_email() {
         max_connections: 1,
         wait_timeout: std::time::Duration::from_secs(5),
         connect_timeout: std::time::Duration::from_secs(5),
+        statement_timeout: None,
     })
     .unwrap();
     let repo = medico24_postgres::PgUserRepository::new(db);

@@ -488,6 +488,7 @@ async fn contract_repo() -> (TestDb, PgNotificationRepository) {
         max_connections: 2,
         wait_timeout: Duration::from_secs(5),
         connect_timeout: Duration::from_secs(5),
+        statement_timeout: None,
     })
     .unwrap();
     (db, PgNotificationRepository::new(database))

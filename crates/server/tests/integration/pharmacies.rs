@@ -1709,6 +1709,7 @@ async fn the_sql_open_now_rule_agrees_with_the_rust_rule_on_a_grid_of_instants()
         max_connections: 2,
         wait_timeout: Duration::from_secs(10),
         connect_timeout: Duration::from_secs(10),
+        statement_timeout: None,
     })
     .unwrap();
     let repo = PgPharmacyRepository::new(database);
@@ -1828,6 +1829,7 @@ async fn the_postgres_repository_meets_the_pharmacy_repository_contract() {
         max_connections: 2,
         wait_timeout: Duration::from_secs(10),
         connect_timeout: Duration::from_secs(10),
+        statement_timeout: None,
     })
     .unwrap();
     let repo = PgPharmacyRepository::new(database);
