@@ -173,6 +173,8 @@ const END: &str = "<!-- bench:end -->";
 struct Options {
     /// Minutes of the soak run; 0 runs the cases instead.
     soak_minutes: u32,
+    /// Requests per second the soak offers (paced per connection).
+    soak_rate: u32,
     pharmacies: u32,
     duration_secs: u32,
     threads: u32,
@@ -199,6 +201,7 @@ struct Measurement {
 pub fn bench(mut args: Args) -> Result<()> {
     let options = Options {
         soak_minutes: args.number("--soak-minutes")?.unwrap_or(0),
+        soak_rate: args.number("--soak-rate")?.unwrap_or(1000),
         pharmacies: args.number("--pharmacies")?.unwrap_or(10_000),
         duration_secs: args.number("--duration")?.unwrap_or(10),
         threads: args.number("--threads")?.unwrap_or(2),
@@ -304,7 +307,7 @@ pub fn bench(mut args: Args) -> Result<()> {
             });
             let _ = writeln!(
                 section,
-                "\nDatabase ceiling: the nearby 5 km SQL alone through pgbench ({} clients, {} s) runs at {tps:.0} tps{share}.",
+                "\nDatabase ceiling: the nearby 5 km statement alone through pgbench (prepared, {} clients, {} s) runs at {tps:.0} tps{share}.",
                 options.connections.min(16),
                 options.duration_secs
             );
@@ -707,21 +710,23 @@ fn clock_ticks() -> f64 {
         .unwrap_or(100.0)
 }
 
-/// The nearby 5 km statement the API runs for the first page (`candidates` in
-/// `crates/adapters/postgres/src/pharmacies.rs`, with the bench case's values in place of its
-/// parameters: the index-ordered KNN scan over `idx_pharmacy_geo` with each row's location,
-/// `limit + 1` rows, and the hours of each as arrays), through pgbench: the database's own
-/// ceiling for that endpoint on this machine.
+/// The nearby 5 km statement the API runs for the first page (`NearbyStatement` in
+/// `crates/adapters/postgres/src/pharmacies.rs`: the index-ordered KNN scan over
+/// `idx_pharmacy_geo` with each row's location, `limit + 1` rows, and the hours of each as
+/// arrays), through pgbench as the server sends it: a prepared statement with every value a bind
+/// parameter (`-M prepared`, pgbench's `:variables`). The database's own ceiling for that
+/// endpoint on this machine.
 fn pgbench_nearby(database_url: &str, work: &Path, options: &Options) -> Result<f64> {
     if which("pgbench").is_none() {
         return Err("pgbench is not installed".to_owned());
     }
     let script = work.join("nearby.sql");
-    let point = "ST_SetSRID(ST_MakePoint(72.8777, 19.0760), 4326)::geography";
+    let point = "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography";
     fs::write(
         &script,
         format!(
-            "SELECT c.*, hours.* FROM (\n\
+            "\\set lon 72.8777\n\\set lat 19.0760\n\\set radius 5000\n\\set active 1\n\\set fetch 21\n\
+             SELECT c.*, hours.* FROM (\n\
              SELECT p.id, p.name, p.description, p.phone, p.email, p.is_verified, p.is_active,\n\
                p.rating::float8 AS rating, p.rating_count, p.supports_delivery, p.supports_pickup,\n\
                p.timezone, p.created_at, p.updated_at, l.id AS location_id,\n\
@@ -732,9 +737,9 @@ fn pgbench_nearby(database_url: &str, work: &Path, options: &Options) -> Result<
                (l.geo <-> {point}) AS knn_m,\n\
                ST_Distance(l.geo, {point}, false) / 1000.0 AS distance_km\n\
              FROM pharmacy_locations l JOIN pharmacies p ON p.id = l.pharmacy_id\n\
-             WHERE l.geo && _ST_Expand({point}, 5000)\n\
-               AND _ST_DWithin(l.geo, {point}, 5000, false) AND p.is_active = true\n\
-             ORDER BY l.geo <-> {point} LIMIT 21) c\n\
+             WHERE l.geo && _ST_Expand({point}, :radius)\n\
+               AND _ST_DWithin(l.geo, {point}, :radius, false) AND p.is_active = (:active = 1)\n\
+             ORDER BY l.geo <-> {point} LIMIT :fetch) c\n\
              LEFT JOIN LATERAL (SELECT array_agg(h.id) AS hour_ids,\n\
                array_agg(h.day_of_week) AS hour_days, array_agg(h.open_time) AS hour_opens,\n\
                array_agg(h.close_time) AS hour_closes, array_agg(h.is_closed) AS hour_closed\n\
@@ -747,6 +752,8 @@ fn pgbench_nearby(database_url: &str, work: &Path, options: &Options) -> Result<
         Command::new("pgbench")
             .args([
                 "-n",
+                "-M",
+                "prepared",
                 "-c",
                 &clients,
                 "-j",
@@ -814,15 +821,23 @@ fn soak(
         "/api/v1/pharmacies?limit=20",
         "/api/v1/users/me",
     ];
+    let minutes = options.soak_minutes;
+    // A fixed rate well below the maximum: the soak looks for drift, not for the limit. wrk has
+    // no rate option, so each connection waits `delay()` before its next request; the offered
+    // rate is connections / (delay + latency), at most `--soak-rate`.
+    let connections = options.connections.min(16);
+    let rate = options.soak_rate.max(1);
+    let delay_ms = (f64::from(connections) * 1000.0 / f64::from(rate)).max(0.0);
     let mut lua = String::from("local paths = {\n");
     for path in mix {
         let _ = writeln!(lua, "  \"{path}\",");
     }
-    lua.push_str("}\nlocal n = 0\nrequest = function()\n  n = n % #paths + 1\n  return wrk.format(nil, paths[n])\nend\n");
+    let _ = write!(
+        lua,
+        "}}\nlocal n = 0\nrequest = function()\n  n = n % #paths + 1\n  return wrk.format(nil, paths[n])\nend\n\
+         delay = function()\n  return {delay_ms:.0}\nend\n"
+    );
     fs::write(&script, lua).with_context(|| format!("writing {}", script.display()))?;
-    let minutes = options.soak_minutes;
-    // A modest, fixed concurrency: the soak looks for drift, not for the maximum rate.
-    let connections = options.connections.min(16);
     let mut cmd = Command::new("wrk");
     cmd.arg(format!("--threads={}", options.threads))
         .arg(format!("--connections={connections}"))
@@ -836,7 +851,7 @@ fn soak(
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     println!(
-        "\n==> soak: {minutes} min, {connections} connections, {} paths in turn",
+        "\n==> soak: {minutes} min, {connections} connections paced to {rate} req/s, {} paths in turn",
         mix.len()
     );
     let child = cmd.spawn().context("starting wrk")?;
@@ -860,8 +875,10 @@ fn soak(
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Soak on {}: {minutes} min, {connections} connections, {} paths in turn (health, nearby 5 km, \
-         pharmacy detail, appointment list, pharmacy list, users/me), release build, {} pharmacies.\n",
+        "Soak on {}: {minutes} min, {connections} connections each waiting {delay_ms:.0} ms between \
+         requests (a fixed offered rate of at most {rate} req/s), {} paths in turn (health, nearby \
+         5 km, pharmacy detail, appointment list, pharmacy list, users/me), release build, {} \
+         pharmacies.\n",
         command_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"]).unwrap_or_default(),
         mix.len(),
         options.pharmacies

@@ -122,7 +122,7 @@ OPTIONS:
 ";
 
 const BENCH_HELP: &str = "\
-cargo xtask bench [--pharmacies N] [--duration SECS] [--threads N] [--connections N] [--soak-minutes M]
+cargo xtask bench [--pharmacies N] [--duration SECS] [--threads N] [--connections N] [--soak-minutes M [--soak-rate R]]
 
 Builds the release server, recreates database medico24_bench on the test database server
 ($MEDICO24_TEST_DATABASE_URL, default local), migrates and seeds it, starts the server on a free
@@ -130,8 +130,8 @@ port and runs wrk (installed with apt-get if missing) against each case in xtask
 The database also gets 1,000 users and 50,000 appointments; authenticated cases log in as seeded
 users. After the cases, pgbench runs the nearby SQL alone (the database ceiling). Writes the results
 between <!-- bench:begin --> and <!-- bench:end --> in docs/benchmarks.md. With --soak-minutes M,
-runs a fixed request mix for M minutes instead, sampling RSS and open sockets every 30 s, and writes
-between <!-- soak:begin --> and <!-- soak:end -->.
+runs a fixed request mix at a fixed offered rate (--soak-rate) for M minutes instead, sampling RSS
+and open sockets every 30 s, and writes between <!-- soak:begin --> and <!-- soak:end -->.
 
 OPTIONS:
     --pharmacies N     Pharmacies to seed (default 10000)
@@ -139,6 +139,7 @@ OPTIONS:
     --threads N        wrk threads (default 2)
     --connections N    wrk connections (default 64)
     --soak-minutes M   Run the soak for M minutes instead of the cases
+    --soak-rate R      Requests per second the soak offers (default 1000)
 ";
 
 const SERVICES_HELP: &str = "\

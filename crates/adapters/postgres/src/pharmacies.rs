@@ -12,8 +12,11 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveTime, Utc};
 use diesel::dsl::sql;
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sql_types::Untyped;
 use diesel::sql_types::{Array, Bool, Float8, Int8, Nullable, SmallInt, Text, Time, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use medico24_kernel::{AuditStamp, PharmacyId};
@@ -47,9 +50,6 @@ pub const OPEN_NOW_SQL: [&str; 2] = [
      OR (oh.day_of_week = (extract(isodow FROM ol.lt)::int + 5) % 7 + 1 \
          AND oh.close_time < oh.open_time AND ol.lt::time < oh.close_time)))",
 ];
-
-/// The search point as a geography; `$1` is the longitude and `$2` the latitude.
-const POINT_SQL: &str = "ST_SetSRID(ST_MakePoint($1, $2), 4326)::geography";
 
 /// The columns of a pharmacy page row, `rating` converted to the nearest f64.
 const PHARMACY_COLUMNS: &str = "pharmacies.id, pharmacies.name, pharmacies.description, \
@@ -253,71 +253,117 @@ async fn candidates(
     index_order: bool,
 ) -> Result<Vec<NearbyRow>, diesel::result::Error> {
     let filter = &query.filter;
-    // $1 longitude, $2 latitude, $3 radius in metres, $4 is_active; optional filters follow.
-    let mut sql_text = format!(
-        "SELECT {PHARMACY_COLUMNS}, {LOCATION_COLUMNS}, \
-                (l.geo <-> {POINT_SQL}) AS knn_m, \
-                ST_Distance(l.geo, {POINT_SQL}, false) / 1000.0 AS distance_km \
-           FROM pharmacy_locations l \
-           JOIN pharmacies ON pharmacies.id = l.pharmacy_id \
-          WHERE l.geo && _ST_Expand({POINT_SQL}, $3) \
-            AND _ST_DWithin(l.geo, {POINT_SQL}, $3, false) \
-            AND pharmacies.is_active = $4"
-    );
-    let mut next = 5;
-    let mut placeholder = || {
-        let p = format!("${next}");
-        next += 1;
-        p
-    };
-    let optional = [
-        ("is_verified", filter.is_verified),
-        ("supports_delivery", filter.supports_delivery),
-        ("supports_pickup", filter.supports_pickup),
-    ];
-    let mut flags = Vec::new();
-    for (column, value) in optional {
-        if let Some(value) = value {
-            sql_text.push_str(&format!(" AND pharmacies.{column} = {}", placeholder()));
-            flags.push(value);
+    NearbyStatement {
+        longitude: query.center.longitude.get(),
+        latitude: query.center.latitude.get(),
+        radius_m: query.radius.metres(),
+        is_active: filter.is_active,
+        flags: [
+            ("is_verified", filter.is_verified),
+            ("supports_delivery", filter.supports_delivery),
+            ("supports_pickup", filter.supports_pickup),
+        ]
+        .into_iter()
+        .filter_map(|(column, value)| Some((column, value?)))
+        .collect(),
+        open_at: filter.open_now.then_some(now),
+        fetch: i64::try_from(fetch).unwrap_or(i64::MAX),
+        index_order,
+    }
+    .load(conn)
+    .await
+}
+
+/// The nearby statement (see `knn_candidates`). Its text depends only on which filters are
+/// present and every value is a bind parameter, so Diesel keeps it as a prepared statement per
+/// connection: a search is one Bind/Execute round trip, without parsing the statement again
+/// (`sql_query` text is never cached).
+struct NearbyStatement {
+    longitude: f64,
+    latitude: f64,
+    radius_m: f64,
+    is_active: bool,
+    /// Optional exact-match filters: `(column of pharmacies, value)`.
+    flags: Vec<(&'static str, bool)>,
+    /// The instant of the open-now filter, when asked for.
+    open_at: Option<DateTime<Utc>>,
+    fetch: i64,
+    index_order: bool,
+}
+
+impl NearbyStatement {
+    /// The search point as a geography.
+    fn push_point<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("ST_SetSRID(ST_MakePoint(");
+        out.push_bind_param::<Float8, _>(&self.longitude)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Float8, _>(&self.latitude)?;
+        out.push_sql("), 4326)::geography");
+        Ok(())
+    }
+}
+
+impl QueryId for NearbyStatement {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for NearbyStatement {
+    type SqlType = Untyped;
+}
+
+impl QueryFragment<Pg> for NearbyStatement {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("SELECT c.*, hours.* FROM (SELECT ");
+        out.push_sql(PHARMACY_COLUMNS);
+        out.push_sql(", ");
+        out.push_sql(LOCATION_COLUMNS);
+        out.push_sql(", (l.geo <-> ");
+        self.push_point(&mut out)?;
+        out.push_sql(") AS knn_m, ST_Distance(l.geo, ");
+        self.push_point(&mut out)?;
+        out.push_sql(
+            ", false) / 1000.0 AS distance_km FROM pharmacy_locations l \
+             JOIN pharmacies ON pharmacies.id = l.pharmacy_id WHERE l.geo && _ST_Expand(",
+        );
+        self.push_point(&mut out)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Float8, _>(&self.radius_m)?;
+        out.push_sql(") AND _ST_DWithin(l.geo, ");
+        self.push_point(&mut out)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Float8, _>(&self.radius_m)?;
+        out.push_sql(", false) AND pharmacies.is_active = ");
+        out.push_bind_param::<Bool, _>(&self.is_active)?;
+        for (column, value) in &self.flags {
+            out.push_sql(" AND pharmacies.");
+            out.push_sql(column);
+            out.push_sql(" = ");
+            out.push_bind_param::<Bool, _>(value)?;
         }
+        if let Some(open_at) = &self.open_at {
+            out.push_sql(" AND ");
+            out.push_sql(OPEN_NOW_SQL[0]);
+            out.push_bind_param::<Timestamptz, _>(open_at)?;
+            out.push_sql(OPEN_NOW_SQL[1]);
+        }
+        if self.index_order {
+            out.push_sql(" ORDER BY l.geo <-> ");
+            self.push_point(&mut out)?;
+        } else {
+            out.push_sql(" ORDER BY ST_Distance(l.geo, ");
+            self.push_point(&mut out)?;
+            out.push_sql(", false)");
+        }
+        out.push_sql(" LIMIT ");
+        out.push_bind_param::<Int8, _>(&self.fetch)?;
+        // The hours are attached outside the limited scan, so they are read for the returned
+        // rows only; the caller orders the rows (an outer ORDER BY would be a second sort).
+        out.push_sql(") c LEFT JOIN LATERAL (");
+        out.push_sql(HOURS_ARRAYS_SQL);
+        out.push_sql(") hours ON true");
+        Ok(())
     }
-    if filter.open_now {
-        sql_text.push_str(&format!(
-            " AND {}{}{}",
-            OPEN_NOW_SQL[0],
-            placeholder(),
-            OPEN_NOW_SQL[1]
-        ));
-    }
-    let order = if index_order {
-        format!("l.geo <-> {POINT_SQL}")
-    } else {
-        format!("ST_Distance(l.geo, {POINT_SQL}, false)")
-    };
-    // The hours are attached outside the limited scan, so they are read for the returned rows
-    // only; the caller orders the rows (an outer ORDER BY would be a second sort).
-    let sql_text = format!(
-        "SELECT c.*, hours.* FROM ({sql_text} ORDER BY {order} LIMIT {}) c \
-         LEFT JOIN LATERAL ({HOURS_ARRAYS_SQL}) hours ON true",
-        placeholder()
-    );
-    let mut statement = diesel::sql_query(sql_text)
-        .into_boxed()
-        .bind::<Float8, _>(query.center.longitude.get())
-        .bind::<Float8, _>(query.center.latitude.get())
-        .bind::<Float8, _>(query.radius.metres())
-        .bind::<Bool, _>(filter.is_active);
-    for flag in flags {
-        statement = statement.bind::<Bool, _>(flag);
-    }
-    if filter.open_now {
-        statement = statement.bind::<Timestamptz, _>(now);
-    }
-    statement
-        .bind::<Int8, _>(i64::try_from(fetch).unwrap_or(i64::MAX))
-        .load(conn)
-        .await
 }
 
 impl LocationRow {

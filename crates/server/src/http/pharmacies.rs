@@ -6,14 +6,14 @@
 use actix_web::http::Method;
 use actix_web::http::header::ContentType;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveTime, Utc};
 use chrono_tz::Tz;
 use medico24_kernel::{PharmacyId, is_valid_email};
 use medico24_pharmacy::{
     Coordinates, CreatePharmacyError, DayOfWeek, DeleteHoursError, Hours, HoursInput, Latitude,
     Location, LocationPatch, Longitude, NearbyQuery, NewLocation, NewPharmacy, Pharmacy,
     PharmacyError, PharmacyFilter, PharmacyListItem, PharmacyPatch, PharmacyVerify, PortError,
-    RadiusKm, VerifyChange, Window, format_time,
+    RadiusKm, VerifyChange, Window,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -53,11 +53,11 @@ pub struct PharmacyLocationResponse {
     /// WGS 84 longitude.
     pub longitude: f64,
     /// Location id.
-    #[schema(format = Uuid)]
-    pub id: String,
+    #[schema(value_type = String, format = Uuid)]
+    pub id: uuid::Uuid,
     /// Pharmacy id.
-    #[schema(format = Uuid)]
-    pub pharmacy_id: String,
+    #[schema(value_type = String, format = Uuid)]
+    pub pharmacy_id: uuid::Uuid,
     /// Creation time.
     #[serde(serialize_with = "wire::datetime")]
     #[schema(value_type = String, format = DateTime)]
@@ -71,19 +71,21 @@ pub struct PharmacyHoursResponse {
     #[schema(minimum = 1, maximum = 7)]
     pub day_of_week: u8,
     /// `HH:MM:SS`, local to the pharmacy's zone.
-    #[schema(example = "09:00:00", pattern = r"^\d{2}:\d{2}:\d{2}$")]
-    pub open_time: String,
+    #[serde(serialize_with = "wire::time")]
+    #[schema(value_type = String, example = "09:00:00", pattern = r"^\d{2}:\d{2}:\d{2}$")]
+    pub open_time: NaiveTime,
     /// `HH:MM:SS`; earlier than `open_time` means past midnight.
-    #[schema(example = "21:00:00", pattern = r"^\d{2}:\d{2}:\d{2}$")]
-    pub close_time: String,
+    #[serde(serialize_with = "wire::time")]
+    #[schema(value_type = String, example = "21:00:00", pattern = r"^\d{2}:\d{2}:\d{2}$")]
+    pub close_time: NaiveTime,
     /// Closed all day.
     pub is_closed: bool,
     /// Row id.
-    #[schema(format = Uuid)]
-    pub id: String,
+    #[schema(value_type = String, format = Uuid)]
+    pub id: uuid::Uuid,
     /// Pharmacy id.
-    #[schema(format = Uuid)]
-    pub pharmacy_id: String,
+    #[schema(value_type = String, format = Uuid)]
+    pub pharmacy_id: uuid::Uuid,
 }
 
 /// Pharmacy (detail).
@@ -102,8 +104,8 @@ pub struct PharmacyResponse {
     /// Offers pickup.
     pub supports_pickup: bool,
     /// Pharmacy id.
-    #[schema(format = Uuid)]
-    pub id: String,
+    #[schema(value_type = String, format = Uuid)]
+    pub id: uuid::Uuid,
     /// Verified by an admin.
     pub is_verified: bool,
     /// Listed.
@@ -142,8 +144,8 @@ pub struct PharmacyListItemResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PharmacyVerifyResponse {
     /// Pharmacy id.
-    #[schema(format = Uuid)]
-    pub id: String,
+    #[schema(value_type = String, format = Uuid)]
+    pub id: uuid::Uuid,
     /// Name.
     pub name: String,
     /// The new verification state.
@@ -166,8 +168,8 @@ impl From<&Location> for PharmacyLocationResponse {
             pincode: l.pincode.clone(),
             latitude: l.latitude,
             longitude: l.longitude,
-            id: l.id.to_string(),
-            pharmacy_id: l.pharmacy_id.to_string(),
+            id: l.id,
+            pharmacy_id: l.pharmacy_id.as_uuid(),
             created_at: l.created_at,
         }
     }
@@ -177,11 +179,11 @@ impl From<&Hours> for PharmacyHoursResponse {
     fn from(h: &Hours) -> Self {
         Self {
             day_of_week: h.day_of_week.get(),
-            open_time: format_time(h.open_time),
-            close_time: format_time(h.close_time),
+            open_time: h.open_time,
+            close_time: h.close_time,
             is_closed: h.is_closed,
-            id: h.id.to_string(),
-            pharmacy_id: h.pharmacy_id.to_string(),
+            id: h.id,
+            pharmacy_id: h.pharmacy_id.as_uuid(),
         }
     }
 }
@@ -195,7 +197,7 @@ impl From<&Pharmacy> for PharmacyResponse {
             email: p.email.clone(),
             supports_delivery: p.supports_delivery,
             supports_pickup: p.supports_pickup,
-            id: p.id.to_string(),
+            id: p.id.as_uuid(),
             is_verified: p.is_verified,
             is_active: p.is_active,
             rating: p.rating,
@@ -221,7 +223,7 @@ impl From<&PharmacyListItem> for PharmacyListItemResponse {
 impl From<&PharmacyVerify> for PharmacyVerifyResponse {
     fn from(v: &PharmacyVerify) -> Self {
         Self {
-            id: v.id.to_string(),
+            id: v.id.as_uuid(),
             name: v.name.clone(),
             is_verified: v.is_verified,
             is_active: v.is_active,

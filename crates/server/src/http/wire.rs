@@ -1,7 +1,7 @@
 //! Wire formats of §2.4: datetimes as RFC 3339 UTC with `Z` (six fraction digits only when the
 //! sub-second part is non-zero), and paging envelopes.
 
-use chrono::{DateTime, SecondsFormat, Timelike, Utc};
+use chrono::{DateTime, NaiveTime, SecondsFormat, Timelike, Utc};
 use serde::Serializer;
 
 /// `2030-01-01T04:30:00Z` or `2026-11-25T04:25:41.421354Z`.
@@ -29,6 +29,17 @@ pub fn optional_datetime<S: Serializer>(
     }
 }
 
+/// `serialize_with` for a wall-clock time: `HH:MM:SS` (written straight into the output).
+pub fn time<S: Serializer>(value: &NaiveTime, serializer: S) -> Result<S::Ok, S::Error> {
+    // A leap second (nanoseconds ≥ 1e9) reads as second 60, as chrono's `%S` prints it.
+    let second = value.second() + u32::from(value.nanosecond() >= 1_000_000_000);
+    serializer.collect_str(&format_args!(
+        "{:02}:{:02}:{second:02}",
+        value.hour(),
+        value.minute()
+    ))
+}
+
 /// `ceil(total / page_size)`, 0 without rows.
 pub fn total_pages(total: u64, page_size: u32) -> u64 {
     total.div_ceil(u64::from(page_size.max(1)))
@@ -47,5 +58,24 @@ mod tests {
         assert_eq!(format_datetime(&fraction), "2030-01-01T04:30:00.421354Z");
         let nanos_only = whole + chrono::Duration::nanoseconds(999);
         assert_eq!(format_datetime(&nanos_only), "2030-01-01T04:30:00Z");
+    }
+
+    #[derive(serde::Serialize)]
+    struct Time(#[serde(serialize_with = "time")] NaiveTime);
+
+    #[test]
+    fn times_are_written_as_chrono_formats_them() {
+        let mut samples = Vec::new();
+        for seconds in (0..86_400).step_by(599) {
+            samples.push(NaiveTime::from_num_seconds_from_midnight_opt(seconds, 0).unwrap());
+            samples
+                .push(NaiveTime::from_num_seconds_from_midnight_opt(seconds, 999_999_999).unwrap());
+        }
+        samples.push(NaiveTime::from_hms_opt(23, 59, 59).unwrap());
+        samples.push(NaiveTime::from_hms_nano_opt(23, 59, 59, 1_500_000_000).unwrap());
+        for sample in samples {
+            let expected = format!("\"{}\"", sample.format("%H:%M:%S"));
+            assert_eq!(serde_json::to_string(&Time(sample)).unwrap(), expected);
+        }
     }
 }

@@ -14,8 +14,8 @@ use medico24_identity::TokenSigner;
 use medico24_kernel::{AuditStamp, PharmacyId, UserId};
 use medico24_pharmacy::testing::contract;
 use medico24_pharmacy::{
-    Coordinates, DayOfWeek, HoursInput, NewLocation, NewPharmacy, PharmacyFilter,
-    PharmacyRepository, Window, is_open_now,
+    Coordinates, DayOfWeek, HoursInput, NearbyQuery, NewLocation, NewPharmacy, PharmacyFilter,
+    PharmacyRepository, RadiusKm, Window, is_open_now,
 };
 use medico24_postgres::{Database, DatabaseConfig, PgPharmacyRepository};
 use medico24_server::auth::JwtTokens;
@@ -1843,4 +1843,60 @@ async fn the_postgres_repository_meets_the_pharmacy_repository_contract() {
         11,
         "every successful write was audited once"
     );
+}
+
+#[tokio::test]
+async fn the_nearby_statement_is_prepared_once_per_connection_and_reused() {
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Prepared {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let db = TestDb::new().await;
+    // One connection, so every search and the final check share it.
+    let database = Database::connect_lazy(&DatabaseConfig {
+        url: db.url().to_owned(),
+        max_connections: 1,
+        wait_timeout: Duration::from_secs(10),
+        connect_timeout: Duration::from_secs(10),
+        statement_timeout: None,
+    })
+    .unwrap();
+    let repo = PgPharmacyRepository::new(database.clone());
+    let stamp = AuditStamp::admin_secret("prepared", None);
+    let mut rng = StdRng::seed_from_u64(7);
+    for new in grid_pharmacies(&mut rng).into_iter().take(5) {
+        repo.create(PharmacyId::new_v7(), &new, &stamp, Utc::now())
+            .await
+            .unwrap();
+    }
+    let search = |lat: f64, lng: f64, verified: Option<bool>| NearbyQuery {
+        center: Coordinates::new(lat, lng).unwrap(),
+        radius: RadiusKm::new(100.0).unwrap(),
+        filter: PharmacyFilter {
+            is_verified: verified,
+            ..PharmacyFilter::default()
+        },
+        window: Window::new(0, 20).unwrap(),
+    };
+    // Different values, same filters: one statement. Another filter set: a second one.
+    for (lat, lng) in [(19.07, 72.87), (28.61, 77.2), (40.7, -74.0), (-33.9, 151.2)] {
+        repo.nearby(&search(lat, lng, None), Utc::now())
+            .await
+            .unwrap();
+    }
+    repo.nearby(&search(19.07, 72.87, Some(true)), Utc::now())
+        .await
+        .unwrap();
+
+    let mut conn = database.conn().await.unwrap();
+    let prepared: Prepared = diesel::sql_query(
+        "SELECT count(*) AS n FROM pg_prepared_statements \
+         WHERE statement LIKE '%AS knn_m%' AND statement NOT LIKE '%pg_prepared_statements%'",
+    )
+    .get_result(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(prepared.n, 2, "one prepared statement per filter set");
 }
