@@ -28,6 +28,9 @@ pub struct RequestContext {
     pub original_path: String,
     /// The resolved client IP (§4), when known.
     pub client_ip: Option<std::net::IpAddr>,
+    /// The matched route template (`None` for a preflight or an unknown path). Resolved once
+    /// here: each lookup walks actix's resource map, regex by regex.
+    pub route: Option<String>,
 }
 
 /// The authenticated user of a request, recorded by the auth extractor for the access log.
@@ -95,11 +98,12 @@ pub async fn edge(
     normalize_trailing_slash(&mut req);
     let method = req.method().clone();
     let instrumented = !is_docs_path(req.path());
-    let handler = if is_preflight(&method, req.headers()) {
-        "none".to_owned()
+    let route = if is_preflight(&method, req.headers()) {
+        None
     } else {
-        req.match_name().unwrap_or("none").to_owned()
+        req.match_name().map(str::to_owned)
     };
+    let handler = route.clone().unwrap_or_else(|| "none".to_owned());
     let ip = client_ip(
         req.peer_addr(),
         req.headers(),
@@ -109,6 +113,7 @@ pub async fn edge(
         request_id: request_id.clone(),
         original_path: original_path.clone(),
         client_ip: ip,
+        route,
     });
     let request_size = content_length(req.headers());
 

@@ -130,8 +130,9 @@ pub struct PharmacyResponse {
     pub hours: Vec<PharmacyHoursResponse>,
 }
 
-/// PharmacyListItem: the detail fields, then `distance_km`.
-#[derive(Debug, Serialize, ToSchema)]
+/// PharmacyListItem: the detail fields, then `distance_km`. (`flatten` describes the schema;
+/// `Serialize` is written out below, because serde's `flatten` buffers every field through a map.)
+#[derive(Debug, ToSchema)]
 pub struct PharmacyListItemResponse {
     /// The pharmacy.
     #[serde(flatten)]
@@ -220,6 +221,40 @@ impl From<&PharmacyListItem> for PharmacyListItemResponse {
     }
 }
 
+impl Serialize for PharmacyListItemResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        /// A datetime in the wire format.
+        struct At<'a>(&'a DateTime<Utc>);
+        impl Serialize for At<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                wire::datetime(self.0, serializer)
+            }
+        }
+        // The fields of `PharmacyResponse`, in its order (a test compares items with details).
+        let p = &self.pharmacy;
+        let mut item = serializer.serialize_struct("PharmacyListItem", 17)?;
+        item.serialize_field("name", &p.name)?;
+        item.serialize_field("description", &p.description)?;
+        item.serialize_field("phone", &p.phone)?;
+        item.serialize_field("email", &p.email)?;
+        item.serialize_field("supports_delivery", &p.supports_delivery)?;
+        item.serialize_field("supports_pickup", &p.supports_pickup)?;
+        item.serialize_field("id", &p.id)?;
+        item.serialize_field("is_verified", &p.is_verified)?;
+        item.serialize_field("is_active", &p.is_active)?;
+        item.serialize_field("rating", &p.rating)?;
+        item.serialize_field("rating_count", &p.rating_count)?;
+        item.serialize_field("timezone", &p.timezone)?;
+        item.serialize_field("created_at", &At(&p.created_at))?;
+        item.serialize_field("updated_at", &At(&p.updated_at))?;
+        item.serialize_field("location", &p.location)?;
+        item.serialize_field("hours", &p.hours)?;
+        item.serialize_field("distance_km", &self.distance_km)?;
+        item.end()
+    }
+}
+
 impl From<&PharmacyVerify> for PharmacyVerifyResponse {
     fn from(v: &PharmacyVerify) -> Self {
         Self {
@@ -239,9 +274,17 @@ fn render_detail(pharmacy: &Pharmacy) -> serde_json::Result<String> {
 
 /// The JSON body of a listing (what the cache stores).
 fn render_list(items: &[PharmacyListItem]) -> serde_json::Result<String> {
-    let items: Vec<PharmacyListItemResponse> =
-        items.iter().map(PharmacyListItemResponse::from).collect();
-    serde_json::to_string(&items)
+    String::from_utf8(render_items(items)?).map_err(serde::ser::Error::custom)
+}
+
+/// A list of items as JSON bytes, in one buffer sized for a typical page (~1.5 KB per item).
+fn render_items(items: &[PharmacyListItem]) -> serde_json::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(items.len() * 2048 + 2);
+    serde::Serializer::collect_seq(
+        &mut serde_json::Serializer::new(&mut out),
+        items.iter().map(PharmacyListItemResponse::from),
+    )?;
+    Ok(out)
 }
 
 fn json_body(body: String) -> HttpResponse {
@@ -690,8 +733,10 @@ async fn nearby_body(
         window,
     };
     let items = state.pharmacies.nearby(&query).await?;
-    let body = render_list(&items).map_err(ApiError::internal)?;
-    Ok(json_body(body))
+    let body = render_items(&items).map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(body))
 }
 
 /// Pharmacies within `radius_km` of a point, nearest first.

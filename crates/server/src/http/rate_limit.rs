@@ -76,7 +76,11 @@ pub async fn rate_limit(
     if is_preflight(req.method(), req.headers()) {
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
-    let Some(policy) = policy_for(&state.settings.api_prefix, req.path(), req.match_name()) else {
+    let route = req
+        .extensions()
+        .get::<RequestContext>()
+        .and_then(|c| c.route.clone());
+    let Some(policy) = policy_for(&state.settings.api_prefix, req.path(), route.as_deref()) else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let limits = state.settings.rate_limits;
