@@ -402,6 +402,8 @@ fn run_case(
     cmd.arg(format!("--threads={}", options.threads))
         .arg(format!("--connections={}", options.connections))
         .arg(format!("--duration={}s", options.duration_secs))
+        // wrk's default 2 s timeout would count a slow answer as an error instead of measuring it.
+        .arg("--timeout=10s")
         .arg("--latency");
     for (name, value) in case.headers {
         cmd.arg("--header").arg(format!("{name}: {value}"));
@@ -420,7 +422,13 @@ fn run_case(
         cmd.arg("--script").arg(&script);
     }
     cmd.arg(format!("http://127.0.0.1:{port}{path}"));
-    println!("$ {}", process::display(&cmd));
+    let shown = process::display(&cmd);
+    // The session token stays out of the output.
+    let shown = match token {
+        Some(token) => shown.replace(token, "***"),
+        None => shown,
+    };
+    println!("$ {shown}");
     let output = process::output(&mut cmd)?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     print!("{stdout}");
@@ -617,7 +625,7 @@ fn render(
     );
     let _ = writeln!(
         out,
-        "- Load: {wrk_version}, {} threads, {} connections, {} s per case, on the same machine\n",
+        "- Load: {wrk_version}, {} threads, {} connections, {} s per case (10 s request timeout), on the same machine\n",
         options.threads, options.connections, options.duration_secs
     );
     out.push_str(
