@@ -20,6 +20,8 @@ const SEED_PHARMACIES: &str = "200";
 const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,\
                       response_headers_conformance,response_schema_conformance";
 const DEFAULT_MAX_EXAMPLES: &str = "30";
+/// `schemathesis.toml` of the runs.
+const STATEFUL_CONFIG: &str = "[phases.stateful]\nmax-steps = 20\n";
 // One worker: with two, hypothesis parses lambda sources from threads concurrently and trips
 // CPython 3.11's "AST constructor recursion depth mismatch" (an error inside the fuzzer, not the API).
 const DEFAULT_WORKERS: &str = "1";
@@ -77,11 +79,17 @@ pub fn run(root: &Path, pg: &PgUrl, redis: &RedisUrl) -> Result<Outcome> {
             }
         }
     }
+    // Longer stateful scenarios than schemathesis's default 6 steps, so create → read → update →
+    // delete chains through the document's links are reached.
+    let config = work.join("schemathesis.toml");
+    fs::write(&config, STATEFUL_CONFIG).with_context(|| format!("writing {}", config.display()))?;
     let mut failures = Vec::new();
     for (label, header) in runs {
         let report_dir = work.join("report").join(&label);
         let mut cmd = Command::new(&cli);
         cmd.current_dir(&work)
+            .arg("--config-file")
+            .arg(&config)
             .arg("run")
             .arg(format!("http://127.0.0.1:{port}/openapi.json"))
             // Keep requests on this server even if the document lists other `servers`.
