@@ -25,6 +25,20 @@ pub type WaitObserver = Arc<dyn Fn(Duration) + Send + Sync>;
 type SetupFuture<'a> =
     Pin<Box<dyn Future<Output = ConnectionResult<AsyncPgConnection>> + Send + 'a>>;
 
+/// Opens a connection and runs `setup` on it.
+async fn open_connection(
+    url: String,
+    setup: Option<String>,
+) -> ConnectionResult<AsyncPgConnection> {
+    let mut conn = AsyncPgConnection::establish(&url).await?;
+    if let Some(setup) = setup {
+        conn.batch_execute(&setup)
+            .await
+            .map_err(ConnectionError::CouldntSetupConfiguration)?;
+    }
+    Ok(conn)
+}
+
 /// Pool settings, all from configuration.
 #[derive(Debug, Clone)]
 pub struct DatabaseConfig {
@@ -93,19 +107,27 @@ impl Database {
         // `SELECT 1` round trip per request. A connection the server closed is seen as closed
         // and replaced; one lost mid-query fails that query, which answers 503 (see `errors`).
         manager_config.recycling_method = RecyclingMethod::Fast;
-        if let Some(timeout) = config.statement_timeout {
-            let setup = format!("SET statement_timeout = {}", timeout.as_millis());
-            manager_config.custom_setup = Box::new(move |url: &str| -> SetupFuture<'_> {
-                let setup = setup.clone();
-                Box::pin(async move {
-                    let mut conn = AsyncPgConnection::establish(url).await?;
-                    conn.batch_execute(&setup)
+        let setup = config
+            .statement_timeout
+            .map(|timeout| format!("SET statement_timeout = {}", timeout.as_millis()));
+        // A connection's driver task runs on the runtime that opened it. Connections are opened
+        // wherever a checkout finds the pool short, often on an HTTP worker's runtime, which
+        // stops before the background workers during a graceful shutdown; a connection still in
+        // use elsewhere would then fail with "connection closed". Opening every connection on
+        // the runtime that built the pool (the main one) ties them to the process's lifetime.
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        manager_config.custom_setup = Box::new(move |url: &str| -> SetupFuture<'_> {
+            let open = open_connection(url.to_owned(), setup.clone());
+            match runtime.clone() {
+                Some(runtime) => Box::pin(async move {
+                    runtime
+                        .spawn(open)
                         .await
-                        .map_err(ConnectionError::CouldntSetupConfiguration)?;
-                    Ok(conn)
-                })
-            });
-        }
+                        .map_err(|e| ConnectionError::BadConnection(e.to_string()))?
+                }),
+                None => Box::pin(open),
+            }
+        });
         let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
             normalize_url(&config.url),
             manager_config,

@@ -1110,3 +1110,49 @@ async fn a_statement_running_past_the_statement_timeout_answers_503_and_the_pool
         assert_eq!(status, StatusCode::OK, "{body}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pooled_connection_outlives_the_runtime_that_asked_for_it() {
+    // During a graceful shutdown the HTTP workers' runtimes stop before the background workers;
+    // a connection opened on one of them must keep working wherever it is in use.
+    use diesel::sql_types::Integer;
+    use diesel_async::RunQueryDsl;
+    use medico24_postgres::{Database, DatabaseConfig};
+
+    let db = TestDb::new().await;
+    let database = Database::connect_lazy(&DatabaseConfig {
+        url: db.url().to_owned(),
+        max_connections: 1,
+        wait_timeout: Duration::from_secs(5),
+        connect_timeout: Duration::from_secs(5),
+        statement_timeout: None,
+    })
+    .unwrap();
+    let (opened_tx, opened_rx) = tokio::sync::oneshot::channel();
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let opener = database.clone();
+    let thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        // The pool's only connection is opened from this runtime.
+        runtime.block_on(opener.ping()).unwrap();
+        opened_tx.send(()).unwrap();
+        let _ = stop_rx.recv();
+        drop(runtime);
+    });
+    opened_rx.await.unwrap();
+    let mut conn = database.conn().await.unwrap();
+    stop_tx.send(()).unwrap();
+    tokio::task::spawn_blocking(move || thread.join().unwrap())
+        .await
+        .unwrap();
+
+    let one = diesel::select(diesel::dsl::sql::<Integer>("1"))
+        .get_result::<i32>(&mut conn)
+        .await
+        .expect("the connection still answers after the runtime that opened it stopped");
+    assert_eq!(one, 1);
+    assert_eq!(database.status().max, 1);
+}
