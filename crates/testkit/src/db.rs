@@ -79,6 +79,19 @@ impl TestDb {
         &self.name
     }
 
+    /// A pool of at most `max_connections` on this database, as the application builds one
+    /// (10 s waits, no statement timeout), for repository-level tests.
+    pub fn pool(&self, max_connections: usize) -> medico24_postgres::Database {
+        medico24_postgres::Database::connect_lazy(&medico24_postgres::DatabaseConfig {
+            url: self.url.clone(),
+            max_connections,
+            wait_timeout: std::time::Duration::from_secs(10),
+            connect_timeout: std::time::Duration::from_secs(10),
+            statement_timeout: None,
+        })
+        .expect("a pool for the test database")
+    }
+
     /// A direct connection (outside the application's pool).
     pub async fn connect(&self) -> AsyncPgConnection {
         connect(&self.url).await

@@ -2103,16 +2103,9 @@ async fn the_demo_seed_matches_the_directory_representations() {
 #[tokio::test]
 async fn the_postgres_repository_meets_the_directory_repository_contract() {
     use medico24_appointments::directory::testing::contract;
-    use medico24_postgres::{Database, DatabaseConfig, PgDirectoryRepository};
+    use medico24_postgres::PgDirectoryRepository;
     let db = medico24_testkit::TestDb::new().await;
-    let database = Database::connect_lazy(&DatabaseConfig {
-        url: db.url().to_owned(),
-        max_connections: 2,
-        wait_timeout: std::time::Duration::from_secs(10),
-        connect_timeout: std::time::Duration::from_secs(10),
-        statement_timeout: None,
-    })
-    .unwrap();
+    let database = db.pool(2);
     let repo = PgDirectoryRepository::new(database);
     let now = chrono::Utc::now() - chrono::Duration::hours(1);
     let now = chrono::DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap();

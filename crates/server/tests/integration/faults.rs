@@ -1117,17 +1117,9 @@ async fn a_pooled_connection_outlives_the_runtime_that_asked_for_it() {
     // a connection opened on one of them must keep working wherever it is in use.
     use diesel::sql_types::Integer;
     use diesel_async::RunQueryDsl;
-    use medico24_postgres::{Database, DatabaseConfig};
 
     let db = TestDb::new().await;
-    let database = Database::connect_lazy(&DatabaseConfig {
-        url: db.url().to_owned(),
-        max_connections: 1,
-        wait_timeout: Duration::from_secs(5),
-        connect_timeout: Duration::from_secs(5),
-        statement_timeout: None,
-    })
-    .unwrap();
+    let database = db.pool(1);
     let (opened_tx, opened_rx) = tokio::sync::oneshot::channel();
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
     let opener = database.clone();

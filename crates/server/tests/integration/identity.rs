@@ -1003,14 +1003,7 @@ async fn make_admin_promotes_every_account_with_the_email() {
     let app = spawn_app().await;
     mount_certs(&app).await;
     let s = login(&app, "uid-mk", "Boss@Example.com").await;
-    let db = medico24_postgres::Database::connect_lazy(&medico24_postgres::DatabaseConfig {
-        url: app.db.url().to_owned(),
-        max_connections: 1,
-        wait_timeout: std::time::Duration::from_secs(5),
-        connect_timeout: std::time::Duration::from_secs(5),
-        statement_timeout: None,
-    })
-    .unwrap();
+    let db = app.db.pool(1);
     let repo = medico24_postgres::PgUserRepository::new(db);
     let promoted = repo
         .make_admin_by_email("boss@example.com", chrono::Utc::now())

@@ -10,7 +10,7 @@ use medico24_firebase::testing::{fcm_send_path, fcm_sent};
 use medico24_kernel::UserId;
 use medico24_notifications::testing::contract;
 use medico24_notifications::{NotificationRepository, OUTBOX_CLAIM};
-use medico24_postgres::{Database, DatabaseConfig, PgNotificationRepository};
+use medico24_postgres::PgNotificationRepository;
 use medico24_server::workers::run_once;
 use medico24_testkit::{TestApp, TestDb};
 use reqwest::{Method, StatusCode};
@@ -483,14 +483,7 @@ async fn a_queued_broadcast_to_5000_users_completes_and_resumes_without_resendin
 
 async fn contract_repo() -> (TestDb, PgNotificationRepository) {
     let db = TestDb::new().await;
-    let database = Database::connect_lazy(&DatabaseConfig {
-        url: db.url().to_owned(),
-        max_connections: 2,
-        wait_timeout: Duration::from_secs(5),
-        connect_timeout: Duration::from_secs(5),
-        statement_timeout: None,
-    })
-    .unwrap();
+    let database = db.pool(2);
     (db, PgNotificationRepository::new(database))
 }
 

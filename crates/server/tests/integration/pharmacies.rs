@@ -4,7 +4,6 @@
 //! the audit trail; plus the repository contract on PostgreSQL.
 
 use std::collections::{BTreeSet, HashMap};
-use std::time::Duration;
 
 use chrono::{DateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -17,7 +16,7 @@ use medico24_pharmacy::{
     Coordinates, DayOfWeek, HoursInput, NearbyQuery, NewLocation, NewPharmacy, PharmacyFilter,
     PharmacyRepository, RadiusKm, Window, is_open_now,
 };
-use medico24_postgres::{Database, DatabaseConfig, PgPharmacyRepository};
+use medico24_postgres::PgPharmacyRepository;
 use medico24_server::auth::JwtTokens;
 use medico24_testkit::{TestApp, TestDb, spawn_app_with};
 use rand::rngs::StdRng;
@@ -1704,14 +1703,7 @@ fn utc(text: &str) -> DateTime<Utc> {
 #[tokio::test]
 async fn the_sql_open_now_rule_agrees_with_the_rust_rule_on_a_grid_of_instants() {
     let db = TestDb::new().await;
-    let database = Database::connect_lazy(&DatabaseConfig {
-        url: db.url().to_owned(),
-        max_connections: 2,
-        wait_timeout: Duration::from_secs(10),
-        connect_timeout: Duration::from_secs(10),
-        statement_timeout: None,
-    })
-    .unwrap();
+    let database = db.pool(2);
     let repo = PgPharmacyRepository::new(database);
     let stamp = AuditStamp::admin_secret("grid", None);
     let mut rng = StdRng::seed_from_u64(20_260_308);
@@ -1824,14 +1816,7 @@ async fn the_sql_open_now_rule_agrees_with_the_rust_rule_on_a_grid_of_instants()
 #[tokio::test]
 async fn the_postgres_repository_meets_the_pharmacy_repository_contract() {
     let db = TestDb::new().await;
-    let database = Database::connect_lazy(&DatabaseConfig {
-        url: db.url().to_owned(),
-        max_connections: 2,
-        wait_timeout: Duration::from_secs(10),
-        connect_timeout: Duration::from_secs(10),
-        statement_timeout: None,
-    })
-    .unwrap();
+    let database = db.pool(2);
     let repo = PgPharmacyRepository::new(database);
     // An hour ago, in whole microseconds: the updated_at trigger stamps the real (later) time.
     let now = Utc::now() - chrono::Duration::hours(1);
@@ -1855,14 +1840,7 @@ async fn the_nearby_statement_is_prepared_once_per_connection_and_reused() {
     }
     let db = TestDb::new().await;
     // One connection, so every search and the final check share it.
-    let database = Database::connect_lazy(&DatabaseConfig {
-        url: db.url().to_owned(),
-        max_connections: 1,
-        wait_timeout: Duration::from_secs(10),
-        connect_timeout: Duration::from_secs(10),
-        statement_timeout: None,
-    })
-    .unwrap();
+    let database = db.pool(1);
     let repo = PgPharmacyRepository::new(database.clone());
     let stamp = AuditStamp::admin_secret("prepared", None);
     let mut rng = StdRng::seed_from_u64(7);
