@@ -1,14 +1,13 @@
 //! The pooled database handle: building the pool, checking out connections, health checks.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use deadpool::Runtime;
 use deadpool::managed::{PoolError, Timeouts};
 use diesel::sql_types::Integer;
-use std::future::Future;
-use std::pin::Pin;
-
 use diesel::{ConnectionError, ConnectionResult};
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod, deadpool as dp,
