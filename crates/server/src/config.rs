@@ -785,6 +785,33 @@ mod tests {
     }
 
     #[test]
+    fn the_statement_timeout_defaults_to_15_s_and_0_turns_it_off() {
+        let settings = Settings::from_vars(&vars(&minimal())).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            settings.database_statement_timeout,
+            Some(Duration::from_secs(15))
+        );
+        let mut pairs = minimal();
+        pairs.push(("DATABASE_STATEMENT_TIMEOUT_MS", "0"));
+        let settings = Settings::from_vars(&vars(&pairs)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(settings.database_statement_timeout, None);
+        for bad in ["-1", "soon", "3600001"] {
+            let mut pairs = minimal();
+            pairs.push(("DATABASE_STATEMENT_TIMEOUT_MS", bad));
+            let problems = Settings::from_vars(&vars(&pairs))
+                .err()
+                .map(|e| e.problems)
+                .unwrap_or_default();
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.contains("DATABASE_STATEMENT_TIMEOUT_MS")),
+                "{bad}: {problems:?}"
+            );
+        }
+    }
+
+    #[test]
     fn every_missing_variable_is_named() {
         let err = Settings::from_vars(&HashMap::new())
             .err()

@@ -287,7 +287,8 @@ fn render_items(items: &[PharmacyListItem]) -> serde_json::Result<Vec<u8>> {
     Ok(out)
 }
 
-fn json_body(body: String) -> HttpResponse {
+/// A 200 with an already rendered JSON body.
+fn json_body(body: impl actix_web::body::MessageBody + 'static) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(ContentType::json())
         .body(body)
@@ -734,9 +735,7 @@ async fn nearby_body(
     };
     let items = state.pharmacies.nearby(&query).await?;
     let body = render_items(&items).map_err(ApiError::internal)?;
-    Ok(HttpResponse::Ok()
-        .content_type(ContentType::json())
-        .body(body))
+    Ok(json_body(body))
 }
 
 /// Pharmacies within `radius_km` of a point, nearest first.

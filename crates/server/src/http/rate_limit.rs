@@ -76,11 +76,14 @@ pub async fn rate_limit(
     if is_preflight(req.method(), req.headers()) {
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
-    let route = req
-        .extensions()
-        .get::<RequestContext>()
-        .and_then(|c| c.route.clone());
-    let Some(policy) = policy_for(&state.settings.api_prefix, req.path(), route.as_deref()) else {
+    let policy = {
+        let extensions = req.extensions();
+        let route = extensions
+            .get::<RequestContext>()
+            .and_then(|c| c.route.as_deref());
+        policy_for(&state.settings.api_prefix, req.path(), route)
+    };
+    let Some(policy) = policy else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let limits = state.settings.rate_limits;
