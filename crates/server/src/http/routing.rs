@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use actix_web::dev::HttpServiceFactory;
 use actix_web::http::Method;
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{FromRequest, Handler, Responder, Route};
@@ -81,25 +82,72 @@ impl RouteRegistry {
 
     /// Registers every resource. Resources are ordered so that, segment by segment, a literal
     /// beats a `{param}`, because actix takes the first resource whose pattern matches.
+    ///
+    /// Resources sharing their first three literal segments (`/api/v1/pharmacies`) are grouped
+    /// in one scope: actix matches a request against its resources one by one, a `{param}`
+    /// pattern by regular expression, so without scopes a path late in the order (the nearby
+    /// search) was tried against every parameterised route of the catalogue first. A scope's
+    /// prefix is a plain string comparison, and a path it matches is only tried against the
+    /// scope's own resources; paths no resource matches fall through to the app's default
+    /// service as before.
     pub fn register(mut self, cfg: &mut ServiceConfig) {
         self.resources
             .sort_by_cached_key(|r| match_order_key(&r.canonical));
+        let mut open: Option<(String, actix_web::Scope)> = None;
         for spec in self.resources {
-            let allow = allow_header(spec.routes.iter().map(|(m, _)| m));
-            let mut resource = web::resource(routed_path(&spec.canonical)).name(&spec.canonical);
-            for (_, route) in spec.routes {
-                resource = resource.route(route);
+            let routed = routed_path(&spec.canonical).to_owned();
+            let scope = scope_prefix(&routed);
+            if open.as_ref().map(|(prefix, _)| Some(prefix.as_str())) != Some(scope) {
+                if let Some((_, finished)) = open.take() {
+                    cfg.service(finished);
+                }
+                open = scope.map(|prefix| (prefix.to_owned(), web::scope(prefix)));
             }
-            resource =
-                resource.default_service(web::to(move || {
-                    let allow = allow.clone();
-                    async move {
-                        Err::<actix_web::HttpResponse, _>(ApiError::method_not_allowed(&allow))
-                    }
-                }));
-            cfg.service(resource.wrap(from_fn(catch_panic)));
+            match open.take() {
+                Some((prefix, group)) => {
+                    let inner = routed.get(prefix.len()..).unwrap_or_default();
+                    let group = group.service(resource(spec, inner));
+                    open = Some((prefix, group));
+                }
+                None => {
+                    cfg.service(resource(spec, &routed));
+                }
+            }
+        }
+        if let Some((_, finished)) = open {
+            cfg.service(finished);
         }
     }
+}
+
+/// One resource served at `path` (relative to its scope): the spec's routes, 405 with `Allow`
+/// for other methods, panics caught.
+fn resource(spec: ResourceSpec, path: &str) -> impl HttpServiceFactory + 'static {
+    let allow = allow_header(spec.routes.iter().map(|(m, _)| m));
+    let mut resource = web::resource(path).name(&spec.canonical);
+    for (_, route) in spec.routes {
+        resource = resource.route(route);
+    }
+    resource = resource.default_service(web::to(move || {
+        let allow = allow.clone();
+        async move { Err::<actix_web::HttpResponse, _>(ApiError::method_not_allowed(&allow)) }
+    }));
+    resource.wrap(from_fn(catch_panic))
+}
+
+/// The scope a routed path belongs to: its first three segments when all are literal
+/// (`/api/v1/pharmacies` for `/api/v1/pharmacies/{pharmacy_id}`), else none (served top-level).
+fn scope_prefix(routed: &str) -> Option<&str> {
+    let mut end = 0;
+    for _ in 0..3 {
+        let rest = routed.get(end..)?.strip_prefix('/')?;
+        let segment = rest.split('/').next()?;
+        if segment.is_empty() || segment.contains('{') {
+            return None;
+        }
+        end += 1 + segment.len();
+    }
+    routed.get(..end)
 }
 
 /// The form a template is routed under: without its trailing slash, because the edge middleware
@@ -148,6 +196,24 @@ mod tests {
             .iter()
             .position(|t| t.ends_with("{clinic_id}/doctors"));
         assert!(literal < param);
+    }
+
+    #[test]
+    fn routes_are_scoped_by_their_first_three_literal_segments() {
+        assert_eq!(
+            scope_prefix("/api/v1/pharmacies/search/nearby"),
+            Some("/api/v1/pharmacies")
+        );
+        assert_eq!(
+            scope_prefix("/api/v1/pharmacies"),
+            Some("/api/v1/pharmacies")
+        );
+        assert_eq!(scope_prefix("/api/v1/ping"), Some("/api/v1/ping"));
+        assert_eq!(scope_prefix("/api/v1"), None);
+        assert_eq!(scope_prefix("/docs/{file}"), None);
+        assert_eq!(scope_prefix("/api/{version}/pharmacies"), None);
+        assert_eq!(scope_prefix("/"), None);
+        assert_eq!(scope_prefix("/metrics"), None);
     }
 
     #[test]
