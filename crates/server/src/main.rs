@@ -191,6 +191,7 @@ async fn make_admin(settings: &Settings, email: &str) -> anyhow::Result<()> {
         max_connections: 1,
         timeout: settings.redis_timeout,
         key_prefix: settings.redis_key_prefix.clone(),
+        idle_check_after: medico24_redis::RedisConfig::IDLE_CHECK_AFTER,
     })?;
     let cache = medico24_redis::RedisUserCache::new(redis, settings.cache_ttls.user, None);
     for id in &ids {

@@ -57,6 +57,7 @@ impl Application {
             max_connections: settings.redis_pool_size,
             timeout: settings.redis_timeout,
             key_prefix: settings.redis_key_prefix.clone(),
+            idle_check_after: RedisConfig::IDLE_CHECK_AFTER,
         })
         .context("configuring the redis pool")?;
         let http_client = reqwest::Client::builder()

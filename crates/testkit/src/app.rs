@@ -49,7 +49,7 @@ impl TestApp {
 
     /// Drops the cached row of user `id` (tests that change users behind the app's back).
     pub async fn redis_flush_user(&self, id: &str) {
-        use deadpool_redis::redis::AsyncCommands;
+        use redis::AsyncCommands;
         let mut conn = self.redis.connection().await;
         let _: () = conn
             .del(format!("{}v2:user:{id}", self.redis.prefix()))

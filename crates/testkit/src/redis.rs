@@ -1,6 +1,6 @@
 //! A random Redis key prefix per test, cleaned up when the test ends.
 
-use deadpool_redis::redis::{self, AsyncCommands};
+use redis::{self, AsyncCommands};
 
 use crate::test_redis_url;
 

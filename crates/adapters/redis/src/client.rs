@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
-use deadpool_redis::{Config, Connection, Pool, PoolConfig, Runtime, Timeouts};
+use deadpool::Runtime;
+use deadpool::managed::{self, Metrics, Object, Pool, RecycleError, RecycleResult, Timeouts};
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::{Client, Cmd, Pipeline, RedisFuture, Value};
 
 /// Pool settings, all from configuration.
 #[derive(Debug, Clone)]
@@ -15,6 +18,16 @@ pub struct RedisConfig {
     pub timeout: Duration,
     /// Prepended to every key; empty in production, random per test.
     pub key_prefix: String,
+    /// A pooled connection idle for longer than this is checked with a `PING` when it is checked
+    /// out; one used more recently is handed out as it is ([`RedisConfig::IDLE_CHECK_AFTER`]).
+    pub idle_check_after: Duration,
+}
+
+impl RedisConfig {
+    /// The production idle threshold. Under load every connection is reused within
+    /// microseconds, so a checkout costs no round trip; after a quiet second (when Redis may
+    /// have restarted or closed the connection) it is checked first.
+    pub const IDLE_CHECK_AFTER: Duration = Duration::from_secs(1);
 }
 
 /// Why Redis could not serve a request.
@@ -25,16 +38,88 @@ pub enum RedisError {
     Unavailable(String),
     /// A command failed.
     #[error("redis command failed: {0}")]
-    Command(#[from] deadpool_redis::redis::RedisError),
+    Command(#[from] redis::RedisError),
     /// The pool could not be built from the configuration.
     #[error("invalid redis configuration: {0}")]
     Config(String),
 }
 
+/// Opens multiplexed connections for the pool and checks them on checkout.
+///
+/// A connection used within [`RedisConfig::idle_check_after`] is handed out as it is, with no
+/// round trip (a general-purpose pool sends `UNWATCH` + `PING` on every checkout; the commands
+/// sent here never leave connection state behind: no `WATCH`, `SELECT` or `SUBSCRIBE`, and
+/// transactions are `MULTI`/`EXEC` pipelines). One idle for longer gets a `PING` first. A
+/// connection whose command fails at the transport level or times out is detached from the pool
+/// by the caller ([`Connection::detach`]), so a dead one is used at most once.
+#[derive(Debug)]
+pub struct Manager {
+    client: Client,
+    idle_check_after: Duration,
+}
+
+impl managed::Manager for Manager {
+    type Type = MultiplexedConnection;
+    type Error = redis::RedisError;
+
+    async fn create(&self) -> Result<MultiplexedConnection, redis::RedisError> {
+        self.client.get_multiplexed_async_connection().await
+    }
+
+    async fn recycle(
+        &self,
+        conn: &mut MultiplexedConnection,
+        metrics: &Metrics,
+    ) -> RecycleResult<redis::RedisError> {
+        if metrics.last_used() < self.idle_check_after {
+            return Ok(());
+        }
+        let pong: String = redis::cmd("PING").query_async(conn).await?;
+        if pong == "PONG" {
+            Ok(())
+        } else {
+            Err(RecycleError::message("unexpected PING reply"))
+        }
+    }
+}
+
+/// A connection checked out of the pool; usable wherever `redis` wants a connection.
+pub struct Connection {
+    inner: Object<Manager>,
+}
+
+impl Connection {
+    /// Takes the connection out of the pool for good (it closes when dropped), so the next
+    /// checkout opens a fresh one: for a connection whose command failed at the transport level
+    /// or timed out.
+    pub fn detach(self) {
+        drop(Object::take(self.inner));
+    }
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        self.inner.req_packed_command(cmd)
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        self.inner.req_packed_commands(cmd, offset, count)
+    }
+
+    fn get_db(&self) -> i64 {
+        self.inner.get_db()
+    }
+}
+
 /// The application's handle to Redis. Cheap to clone.
 #[derive(Clone)]
 pub struct Redis {
-    pool: Pool,
+    pool: Pool<Manager>,
     key_prefix: String,
     timeout: Duration,
 }
@@ -53,17 +138,21 @@ impl Redis {
     /// # Errors
     /// [`RedisError::Config`] for an unusable URL.
     pub fn connect_lazy(config: &RedisConfig) -> Result<Self, RedisError> {
-        let mut pool_config = PoolConfig::new(config.max_connections);
-        pool_config.timeouts = Timeouts {
+        let client =
+            Client::open(config.url.as_str()).map_err(|e| RedisError::Config(e.to_string()))?;
+        let pool = Pool::builder(Manager {
+            client,
+            idle_check_after: config.idle_check_after,
+        })
+        .max_size(config.max_connections)
+        .runtime(Runtime::Tokio1)
+        .timeouts(Timeouts {
             wait: Some(config.timeout),
             create: Some(config.timeout),
             recycle: Some(config.timeout),
-        };
-        let mut cfg = Config::from_url(config.url.clone());
-        cfg.pool = Some(pool_config);
-        let pool = cfg
-            .create_pool(Some(Runtime::Tokio1))
-            .map_err(|e| RedisError::Config(e.to_string()))?;
+        })
+        .build()
+        .map_err(|e| RedisError::Config(e.to_string()))?;
         Ok(Self {
             pool,
             key_prefix: config.key_prefix.clone(),
@@ -90,6 +179,7 @@ impl Redis {
         self.pool
             .get()
             .await
+            .map(|inner| Connection { inner })
             .map_err(|e| RedisError::Unavailable(e.to_string()))
     }
 
@@ -98,21 +188,16 @@ impl Redis {
     /// # Errors
     /// [`RedisError`] when Redis does not answer `PONG` in time.
     pub async fn ping(&self) -> Result<(), RedisError> {
-        let attempt = async {
-            let mut conn = self.conn().await?;
-            let pong: String = deadpool_redis::redis::cmd("PING")
-                .query_async(&mut conn)
-                .await?;
-            if pong == "PONG" {
-                Ok(())
-            } else {
-                Err(RedisError::Unavailable(format!(
-                    "unexpected PING reply {pong:?}"
-                )))
-            }
-        };
-        tokio::time::timeout(self.timeout, attempt)
-            .await
-            .map_err(|_| RedisError::Unavailable("PING timed out".to_owned()))?
+        let pong: String = crate::exec::bounded(self, async |conn| {
+            Ok(redis::cmd("PING").query_async(conn).await?)
+        })
+        .await?;
+        if pong == "PONG" {
+            Ok(())
+        } else {
+            Err(RedisError::Unavailable(format!(
+                "unexpected PING reply {pong:?}"
+            )))
+        }
     }
 }

@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use deadpool_redis::redis;
 use medico24_appointments::directory::{Clinic, DirectoryCache, Doctor};
 use medico24_kernel::{ClinicId, DoctorId};
 use serde::Serialize;
@@ -77,8 +76,8 @@ impl RedisDirectoryCache {
         key: String,
         id: &str,
     ) -> Option<T> {
-        let cached = bounded(&self.redis, |mut conn| async move {
-            let value: Option<String> = redis::cmd("GET").arg(&key).query_async(&mut conn).await?;
+        let cached = bounded(&self.redis, async move |conn| {
+            let value: Option<String> = redis::cmd("GET").arg(&key).query_async(conn).await?;
             Ok::<_, RedisError>(value)
         })
         .await;
@@ -132,13 +131,13 @@ impl RedisDirectoryCache {
             }
         };
         let ttl = ttl_secs(ttl);
-        let written = bounded(&self.redis, |mut conn| async move {
+        let written = bounded(&self.redis, async move |conn| {
             let () = redis::cmd("SET")
                 .arg(&key)
                 .arg(json)
                 .arg("EX")
                 .arg(ttl)
-                .query_async(&mut conn)
+                .query_async(conn)
                 .await?;
             Ok::<_, RedisError>(())
         })
@@ -150,8 +149,8 @@ impl RedisDirectoryCache {
     }
 
     async fn delete(&self, cache: &'static str, key: String, id: &str) {
-        let deleted = bounded(&self.redis, |mut conn| async move {
-            let _: i64 = redis::cmd("DEL").arg(&key).query_async(&mut conn).await?;
+        let deleted = bounded(&self.redis, async move |conn| {
+            let _: i64 = redis::cmd("DEL").arg(&key).query_async(conn).await?;
             Ok::<_, RedisError>(())
         })
         .await;

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Timelike, Utc};
-use deadpool_redis::redis;
 use medico24_environment::{CachedConditions, Conditions, ConditionsCache, GridPoint};
 use serde::{Deserialize, Serialize};
 
@@ -146,8 +145,8 @@ impl RedisConditionsCache {
 impl ConditionsCache for RedisConditionsCache {
     async fn get(&self, point: GridPoint) -> Option<CachedConditions> {
         let key = self.key(point);
-        let cached = bounded(&self.redis, |mut conn| async move {
-            let value: Option<String> = redis::cmd("GET").arg(&key).query_async(&mut conn).await?;
+        let cached = bounded(&self.redis, async move |conn| {
+            let value: Option<String> = redis::cmd("GET").arg(&key).query_async(conn).await?;
             Ok::<_, RedisError>(value)
         })
         .await;
@@ -196,13 +195,13 @@ impl ConditionsCache for RedisConditionsCache {
         };
         let key = self.key(point);
         let ttl = ttl_secs(self.ttl);
-        let written = bounded(&self.redis, |mut conn| async move {
+        let written = bounded(&self.redis, async move |conn| {
             let () = redis::cmd("SET")
                 .arg(&key)
                 .arg(json)
                 .arg("EX")
                 .arg(ttl)
-                .query_async(&mut conn)
+                .query_async(conn)
                 .await?;
             Ok::<_, RedisError>(())
         })

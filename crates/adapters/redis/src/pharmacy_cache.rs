@@ -9,7 +9,6 @@
 
 use std::time::Duration;
 
-use deadpool_redis::redis;
 use medico24_kernel::PharmacyId;
 use medico24_pharmacy::{PharmacyCache, PharmacyFilter, Window};
 
@@ -93,8 +92,8 @@ impl RedisPharmacyCache {
     }
 
     async fn get(&self, key: String) -> Result<Option<String>, RedisError> {
-        bounded(&self.redis, |mut conn| async move {
-            let value: Option<String> = redis::cmd("GET").arg(&key).query_async(&mut conn).await?;
+        bounded(&self.redis, async move |conn| {
+            let value: Option<String> = redis::cmd("GET").arg(&key).query_async(conn).await?;
             Ok(value)
         })
         .await
@@ -103,13 +102,13 @@ impl RedisPharmacyCache {
     async fn set(&self, key: String, body: &str, ttl: Duration) -> Result<(), RedisError> {
         let body = body.to_owned();
         let ttl = ttl_secs(ttl);
-        bounded(&self.redis, |mut conn| async move {
+        bounded(&self.redis, async move |conn| {
             let () = redis::cmd("SET")
                 .arg(&key)
                 .arg(body)
                 .arg("EX")
                 .arg(ttl)
-                .query_async(&mut conn)
+                .query_async(conn)
                 .await?;
             Ok(())
         })
@@ -160,8 +159,8 @@ impl PharmacyCache for RedisPharmacyCache {
 
     async fn invalidate_detail(&self, id: PharmacyId) {
         let key = self.detail_key(id);
-        let deleted = bounded(&self.redis, |mut conn| async move {
-            let _: i64 = redis::cmd("DEL").arg(&key).query_async(&mut conn).await?;
+        let deleted = bounded(&self.redis, async move |conn| {
+            let _: i64 = redis::cmd("DEL").arg(&key).query_async(conn).await?;
             Ok(())
         })
         .await;
@@ -212,8 +211,8 @@ impl PharmacyCache for RedisPharmacyCache {
 
     async fn bump_list_generation(&self) {
         let key = self.redis.key(LIST_GENERATION_KEY);
-        let bumped = bounded(&self.redis, |mut conn| async move {
-            let _: i64 = redis::cmd("INCR").arg(&key).query_async(&mut conn).await?;
+        let bumped = bounded(&self.redis, async move |conn| {
+            let _: i64 = redis::cmd("INCR").arg(&key).query_async(conn).await?;
             Ok(())
         })
         .await;

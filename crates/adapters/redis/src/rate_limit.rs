@@ -2,8 +2,8 @@
 
 use std::sync::LazyLock;
 
-use deadpool_redis::redis::Script;
 use medico24_identity::{PortError, RateLimiter, RatePolicy};
+use redis::Script;
 
 use crate::client::{Redis, RedisError};
 use crate::exec::{bounded, unavailable};
@@ -42,8 +42,8 @@ impl RateLimiter for RedisRateLimiter {
         let key = self
             .redis
             .key(&format!("v2:rl:{}:{client}:{window}", policy.as_str()));
-        bounded(&self.redis, |mut conn| async move {
-            let count: u64 = HIT.key(&key).invoke_async(&mut conn).await?;
+        bounded(&self.redis, async move |conn| {
+            let count: u64 = HIT.key(&key).invoke_async(conn).await?;
             Ok::<_, RedisError>(count)
         })
         .await

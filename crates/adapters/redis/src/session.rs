@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use deadpool_redis::redis::{self, Script};
 use medico24_identity::{PortError, RotateOutcome, Session, SessionStore};
 use medico24_kernel::UserId;
+use redis::{self, Script};
 
 use crate::client::{Redis, RedisError};
 use crate::exec::{bounded, ttl_secs, unavailable};
@@ -107,7 +107,7 @@ impl SessionStore for RedisSessionStore {
     async fn create(&self, session: &Session, ttl: Duration) -> Result<(), PortError> {
         let session_key = self.session_key(session.sid);
         let user_key = self.user_key(session.user_id);
-        bounded(&self.redis, |mut conn| async move {
+        bounded(&self.redis, async move |conn| {
             let _: i64 = CREATE
                 .key(&session_key)
                 .key(&user_key)
@@ -117,7 +117,7 @@ impl SessionStore for RedisSessionStore {
                 .arg(session.created_at)
                 .arg(session.refreshed_at)
                 .arg(ttl_secs(ttl))
-                .invoke_async(&mut conn)
+                .invoke_async(conn)
                 .await?;
             Ok::<_, RedisError>(())
         })
@@ -136,7 +136,7 @@ impl SessionStore for RedisSessionStore {
     ) -> Result<RotateOutcome, PortError> {
         let session_key = self.session_key(sid);
         let user_key = self.user_key(user_id);
-        let outcome: String = bounded(&self.redis, |mut conn| async move {
+        let outcome: String = bounded(&self.redis, async move |conn| {
             let outcome: String = ROTATE
                 .key(&session_key)
                 .key(&user_key)
@@ -146,7 +146,7 @@ impl SessionStore for RedisSessionStore {
                 .arg(new_jti.to_string())
                 .arg(now_unix)
                 .arg(ttl_secs(ttl))
-                .invoke_async(&mut conn)
+                .invoke_async(conn)
                 .await?;
             Ok::<_, RedisError>(outcome)
         })
@@ -165,10 +165,10 @@ impl SessionStore for RedisSessionStore {
 
     async fn find(&self, sid: uuid::Uuid) -> Result<Option<Session>, PortError> {
         let session_key = self.session_key(sid);
-        let fields: HashMap<String, String> = bounded(&self.redis, |mut conn| async move {
+        let fields: HashMap<String, String> = bounded(&self.redis, async move |conn| {
             let fields: HashMap<String, String> = redis::cmd("HGETALL")
                 .arg(&session_key)
-                .query_async(&mut conn)
+                .query_async(conn)
                 .await?;
             Ok::<_, RedisError>(fields)
         })
@@ -183,7 +183,7 @@ impl SessionStore for RedisSessionStore {
     async fn revoke(&self, sid: uuid::Uuid, user_id: UserId) -> Result<(), PortError> {
         let session_key = self.session_key(sid);
         let user_key = self.user_key(user_id);
-        bounded(&self.redis, |mut conn| async move {
+        bounded(&self.redis, async move |conn| {
             let _: (i64, i64) = redis::pipe()
                 .atomic()
                 .cmd("DEL")
@@ -191,7 +191,7 @@ impl SessionStore for RedisSessionStore {
                 .cmd("SREM")
                 .arg(&user_key)
                 .arg(sid.to_string())
-                .query_async(&mut conn)
+                .query_async(conn)
                 .await?;
             Ok::<_, RedisError>(())
         })
@@ -202,11 +202,11 @@ impl SessionStore for RedisSessionStore {
     async fn revoke_all(&self, user_id: UserId) -> Result<(), PortError> {
         let user_key = self.user_key(user_id);
         let session_prefix = self.redis.key(SESSION_KEY);
-        bounded(&self.redis, |mut conn| async move {
+        bounded(&self.redis, async move |conn| {
             let _: i64 = REVOKE_ALL
                 .key(&user_key)
                 .arg(&session_prefix)
-                .invoke_async(&mut conn)
+                .invoke_async(conn)
                 .await?;
             Ok::<_, RedisError>(())
         })

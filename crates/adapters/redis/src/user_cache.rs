@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use deadpool_redis::redis;
 use medico24_identity::{User, UserCache};
 use medico24_kernel::UserId;
 
@@ -59,8 +58,8 @@ impl RedisUserCache {
 impl UserCache for RedisUserCache {
     async fn get(&self, id: UserId) -> Option<User> {
         let key = self.key(id);
-        let cached = bounded(&self.redis, |mut conn| async move {
-            let value: Option<String> = redis::cmd("GET").arg(&key).query_async(&mut conn).await?;
+        let cached = bounded(&self.redis, async move |conn| {
+            let value: Option<String> = redis::cmd("GET").arg(&key).query_async(conn).await?;
             Ok::<_, RedisError>(value)
         })
         .await;
@@ -109,13 +108,13 @@ impl UserCache for RedisUserCache {
         };
         let key = self.key(id);
         let ttl = ttl_secs(self.ttl);
-        let written = bounded(&self.redis, |mut conn| async move {
+        let written = bounded(&self.redis, async move |conn| {
             let () = redis::cmd("SET")
                 .arg(&key)
                 .arg(json)
                 .arg("EX")
                 .arg(ttl)
-                .query_async(&mut conn)
+                .query_async(conn)
                 .await?;
             Ok::<_, RedisError>(())
         })
@@ -128,8 +127,8 @@ impl UserCache for RedisUserCache {
 
     async fn invalidate(&self, id: UserId) {
         let key = self.key(id);
-        let deleted = bounded(&self.redis, |mut conn| async move {
-            let _: i64 = redis::cmd("DEL").arg(&key).query_async(&mut conn).await?;
+        let deleted = bounded(&self.redis, async move |conn| {
+            let _: i64 = redis::cmd("DEL").arg(&key).query_async(conn).await?;
             Ok::<_, RedisError>(())
         })
         .await;

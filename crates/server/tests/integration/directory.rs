@@ -1534,7 +1534,7 @@ async fn associations_are_listed_both_ways_updated_ended_and_removed() {
 // ---------------------------------------------------------------------------------------------
 
 async fn redis_get(app: &TestApp, key: &str) -> Option<String> {
-    use deadpool_redis::redis::AsyncCommands;
+    use redis::AsyncCommands;
     let mut conn = app.redis.connection().await;
     conn.get(format!("{}{key}", app.redis.prefix()))
         .await
@@ -1542,7 +1542,7 @@ async fn redis_get(app: &TestApp, key: &str) -> Option<String> {
 }
 
 async fn redis_ttl(app: &TestApp, key: &str) -> i64 {
-    use deadpool_redis::redis::AsyncCommands;
+    use redis::AsyncCommands;
     let mut conn = app.redis.connection().await;
     conn.ttl(format!("{}{key}", app.redis.prefix()))
         .await
@@ -1550,7 +1550,7 @@ async fn redis_ttl(app: &TestApp, key: &str) -> i64 {
 }
 
 async fn redis_set(app: &TestApp, key: &str, value: &str) {
-    use deadpool_redis::redis::AsyncCommands;
+    use redis::AsyncCommands;
     let mut conn = app.redis.connection().await;
     let () = conn
         .set(format!("{}{key}", app.redis.prefix()), value)

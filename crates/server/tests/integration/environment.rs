@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use deadpool_redis::redis::AsyncCommands;
 use medico24_testkit::{FakeGoogle, TestApp, spawn_app, spawn_app_with};
+use redis::AsyncCommands;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param};

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use deadpool_redis::redis;
 use medico24_environment::{CachedConditions, Conditions, ConditionsCache, GridPoint};
 use medico24_redis::{Redis, RedisConditionsCache, RedisConfig};
 use uuid::Uuid;
@@ -121,6 +120,7 @@ async fn with_redis_down_reads_miss_and_writes_are_skipped_both_reported_as_erro
         max_connections: 2,
         timeout: Duration::from_millis(300),
         key_prefix: format!("test:{}:", Uuid::new_v4().simple()),
+        idle_check_after: RedisConfig::IDLE_CHECK_AFTER,
     })
     .unwrap();
     let (observer, seen) = recording_observer();

@@ -7,6 +7,7 @@
     reason = "tests fail loudly on broken fixtures"
 )]
 
+mod connections;
 mod environment_cache;
 mod pharmacy_cache;
 mod rate_limit;

@@ -104,7 +104,7 @@ async fn a_corrupt_generation_bypasses_the_listing_cache() {
     let (cache, seen) = cache(&t);
     let _: () = t
         .query(
-            deadpool_redis::redis::cmd("SET")
+            redis::cmd("SET")
                 .arg(t.redis.key("v2:pharmacy:list_gen"))
                 .arg("not-a-number"),
         )
@@ -121,6 +121,7 @@ async fn with_redis_down_every_call_fails_open_and_reports_an_error() {
         max_connections: 2,
         timeout: Duration::from_millis(300),
         key_prefix: format!("test:{}:", Uuid::new_v4().simple()),
+        idle_check_after: RedisConfig::IDLE_CHECK_AFTER,
     })
     .unwrap();
     let (observer, seen) = recording_observer();

@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use deadpool_redis::redis;
 use medico24_identity::{RotateOutcome, Session, SessionStore};
 use medico24_kernel::UserId;
 use medico24_redis::RedisSessionStore;

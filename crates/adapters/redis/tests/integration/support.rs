@@ -5,14 +5,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
-use deadpool_redis::redis;
 use medico24_identity::User;
 use medico24_kernel::{Role, UserId};
 use medico24_redis::{CacheObserver, Redis, RedisConfig};
 use uuid::Uuid;
 
 /// URL of the Redis the tests run against.
-fn redis_url() -> String {
+pub fn redis_url() -> String {
     std::env::var("MEDICO24_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
@@ -30,6 +29,7 @@ impl TestRedis {
             max_connections: 16,
             timeout: Duration::from_secs(5),
             key_prefix: prefix.clone(),
+            idle_check_after: RedisConfig::IDLE_CHECK_AFTER,
         })
         .expect("redis config");
         Self { redis, prefix }

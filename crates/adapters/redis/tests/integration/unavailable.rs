@@ -17,6 +17,7 @@ fn dead_redis() -> Redis {
         max_connections: 2,
         timeout: Duration::from_millis(300),
         key_prefix: format!("test:{}:", Uuid::new_v4().simple()),
+        idle_check_after: RedisConfig::IDLE_CHECK_AFTER,
     })
     .expect("redis config")
 }
@@ -92,6 +93,7 @@ async fn a_hung_redis_is_cut_off_by_the_timeout() {
         max_connections: 2,
         timeout: Duration::from_millis(300),
         key_prefix: String::new(),
+        idle_check_after: RedisConfig::IDLE_CHECK_AFTER,
     })
     .expect("redis config");
     let limiter = RedisRateLimiter::new(redis.clone());

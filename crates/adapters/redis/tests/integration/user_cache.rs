@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use deadpool_redis::redis;
 use medico24_identity::UserCache;
 use medico24_kernel::UserId;
 use medico24_redis::RedisUserCache;
