@@ -16,7 +16,6 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::sql_types::Untyped;
 use diesel::sql_types::{Array, Bool, Float8, Int8, Nullable, SmallInt, Text, Time, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use medico24_kernel::{AuditStamp, PharmacyId};
@@ -57,7 +56,7 @@ const PHARMACY_COLUMNS: &str = "pharmacies.id, pharmacies.name, pharmacies.descr
      pharmacies.rating::float8 AS rating, pharmacies.rating_count, pharmacies.supports_delivery, \
      pharmacies.supports_pickup, pharmacies.timezone, pharmacies.created_at, pharmacies.updated_at";
 
-/// The location columns of a nearby row (`l` is `pharmacy_locations`), named as `NearbyRow` reads them.
+/// The location columns of a nearby row (`l` is `pharmacy_locations`), in `NearbyRow`'s order.
 const LOCATION_COLUMNS: &str = "l.id AS location_id, l.address_line AS location_address_line, \
      l.city AS location_city, l.state AS location_state, l.country AS location_country, \
      l.pincode AS location_pincode, l.latitude AS location_latitude, \
@@ -124,46 +123,71 @@ struct HoursRow {
     is_closed: bool,
 }
 
+/// The SQL types of [`PHARMACY_COLUMNS`], in order.
+type PharmacySql = (
+    diesel::sql_types::Uuid,
+    Text,
+    Nullable<Text>,
+    Nullable<Text>,
+    Nullable<Text>,
+    Bool,
+    Bool,
+    Float8,
+    diesel::sql_types::Int4,
+    Bool,
+    Bool,
+    Text,
+    Timestamptz,
+    Timestamptz,
+);
+
+/// The SQL types of a [`NearbyStatement`] row, in its column order: the pharmacy, its location
+/// ([`LOCATION_COLUMNS`]), `knn_m`, `distance_km`, then the hours arrays ([`HOURS_ARRAYS_SQL`]).
+type NearbySql = (
+    PharmacySql,
+    diesel::sql_types::Uuid,
+    Text,
+    Text,
+    Nullable<Text>,
+    Text,
+    Nullable<Text>,
+    Float8,
+    Float8,
+    Timestamptz,
+    Float8,
+    Float8,
+    Nullable<Array<diesel::sql_types::Uuid>>,
+    Nullable<Array<SmallInt>>,
+    Nullable<Array<Time>>,
+    Nullable<Array<Time>>,
+    Nullable<Array<Bool>>,
+);
+
 /// A nearby-search candidate: the pharmacy with its location and hours, the exact `<->`
 /// distance the scan is ordered by, and the reported `ST_Distance` in kilometres. One row
-/// carries the whole item, so a page costs one statement (see `candidates`).
-#[derive(QueryableByName)]
+/// carries the whole item, so a page costs one statement (see `candidates`). Read by position
+/// ([`NearbySql`]): by name, every field was a search through ~30 column names, for each of
+/// the page's rows.
+#[derive(Queryable)]
 struct NearbyRow {
-    #[diesel(embed)]
     pharmacy: PharmacyRow,
-    #[diesel(sql_type = diesel::sql_types::Uuid)]
     location_id: uuid::Uuid,
-    #[diesel(sql_type = Text)]
     location_address_line: String,
-    #[diesel(sql_type = Text)]
     location_city: String,
-    #[diesel(sql_type = Nullable<Text>)]
     location_state: Option<String>,
-    #[diesel(sql_type = Text)]
     location_country: String,
-    #[diesel(sql_type = Nullable<Text>)]
     location_pincode: Option<String>,
-    #[diesel(sql_type = Float8)]
     location_latitude: f64,
-    #[diesel(sql_type = Float8)]
     location_longitude: f64,
-    #[diesel(sql_type = Timestamptz)]
     location_created_at: DateTime<Utc>,
-    /// The hours as parallel arrays in one shared order (`NULL` when the pharmacy has none).
-    #[diesel(sql_type = Nullable<Array<diesel::sql_types::Uuid>>)]
-    hour_ids: Option<Vec<uuid::Uuid>>,
-    #[diesel(sql_type = Nullable<Array<SmallInt>>)]
-    hour_days: Option<Vec<i16>>,
-    #[diesel(sql_type = Nullable<Array<Time>>)]
-    hour_opens: Option<Vec<NaiveTime>>,
-    #[diesel(sql_type = Nullable<Array<Time>>)]
-    hour_closes: Option<Vec<NaiveTime>>,
-    #[diesel(sql_type = Nullable<Array<Bool>>)]
-    hour_closed: Option<Vec<bool>>,
-    #[diesel(sql_type = Float8)]
     knn_m: f64,
-    #[diesel(sql_type = Float8)]
     distance_km: f64,
+    /// The hours as parallel arrays in one shared order (`NULL` when the pharmacy has none).
+    hour_ids: Option<Vec<uuid::Uuid>>,
+    hour_days: Option<Vec<i16>>,
+    hour_opens: Option<Vec<NaiveTime>>,
+    hour_closes: Option<Vec<NaiveTime>>,
+    hour_closed: Option<Vec<bool>>,
 }
 
 impl NearbyRow {
@@ -309,7 +333,7 @@ impl QueryId for NearbyStatement {
 }
 
 impl Query for NearbyStatement {
-    type SqlType = Untyped;
+    type SqlType = NearbySql;
 }
 
 impl QueryFragment<Pg> for NearbyStatement {
