@@ -730,7 +730,7 @@ fn clock_ticks() -> f64 {
 }
 
 /// Alternate rounds of the nearby 5 km case and its pgbench ceiling.
-const PAIRED_ROUNDS: usize = 3;
+const PAIRED_ROUNDS: usize = 5;
 
 /// The nearby 5 km case against the database ceiling.
 struct Ceiling {
