@@ -14,6 +14,8 @@
 //! the same number of clients and 16. On a shared two-core machine throughput drifts by several
 //! percent from one minute to the next, so the API's share of the ceiling is measured in rounds
 //! that run the nearby case and pgbench one right after the other, and the median is reported.
+//! Before every case and every pgbench run the bench waits until the server has finished the
+//! background work the previous case left (see [`wait_until_idle`]).
 
 use std::fmt::Write as _;
 use std::fs;
@@ -292,6 +294,7 @@ pub fn bench(mut args: Args) -> Result<()> {
     }
     let mut results = Vec::new();
     for case in CASES {
+        wait_until_idle(pid);
         let before = pharmacy_cache_counts(port);
         let token = match case.auth {
             Caller::Anonymous => None,
@@ -315,7 +318,7 @@ pub fn bench(mut args: Args) -> Result<()> {
     }
     let peak_rss = proc_status_kib(pid, "VmHWM");
     // The server stays up, idle, while pgbench runs: the paired runs below alternate the two.
-    let ceiling = nearby_against_ceiling(&db.url(), &work, &options, pool, port, &ids);
+    let ceiling = nearby_against_ceiling(&db.url(), &work, &options, pool, port, pid, &ids);
     server.stop();
 
     let mut section = render(&options, &results, idle_rss, peak_rss);
@@ -711,6 +714,35 @@ fn splice(existing: Option<&str>, section: &str) -> String {
     }
 }
 
+/// Longest [`wait_until_idle`] waits.
+const IDLE_WAIT_LIMIT: Duration = Duration::from_secs(180);
+
+/// Waits until the server has finished the background work a case left behind (the outbox
+/// worker sends a notification for every appointment `appointment-create` booked, ~20,000 of
+/// them, for a minute or more after the case ends) so that it does not take CPU from the next
+/// measurement: until the server spends at most 2 % of a core over one second, or
+/// [`IDLE_WAIT_LIMIT`].
+fn wait_until_idle(pid: u32) {
+    let window = Duration::from_secs(1);
+    let budget = (clock_ticks() * 0.02).ceil() as u64;
+    let started = std::time::Instant::now();
+    while started.elapsed() < IDLE_WAIT_LIMIT {
+        let Some(before) = cpu_ticks(pid) else { return };
+        std::thread::sleep(window);
+        let Some(after) = cpu_ticks(pid) else { return };
+        if after.saturating_sub(before) <= budget {
+            if started.elapsed() > window * 2 {
+                println!(
+                    "==> waited {:.0} s for the server's background work to finish",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            return;
+        }
+    }
+    println!("warning: the server was still busy after {IDLE_WAIT_LIMIT:?}; measuring anyway");
+}
+
 /// User + system CPU ticks of `pid` so far (`/proc/<pid>/stat` fields 14 and 15).
 fn cpu_ticks(pid: u32) -> Option<u64> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -793,8 +825,10 @@ fn nearby_against_ceiling(
     options: &Options,
     pool: usize,
     port: u16,
+    pid: u32,
     ids: &[String],
 ) -> Result<Ceiling> {
+    wait_until_idle(pid);
     let script = write_nearby_script(work)?;
     let runs = pgbench_nearby(&script, database_url, options, pool)?;
     let clients = runs
@@ -807,7 +841,9 @@ fn nearby_against_ceiling(
         .ok_or("the nearby 5 km case is missing")?;
     let mut pairs = Vec::with_capacity(PAIRED_ROUNDS);
     for _ in 0..PAIRED_ROUNDS {
+        wait_until_idle(pid);
         let api = run_case(nearby, port, options, work, ids, None)?;
+        wait_until_idle(pid);
         let tps = pgbench_run(&script, database_url, options, clients)?;
         pairs.push((api.requests_per_sec, tps));
     }
