@@ -7,13 +7,11 @@
 //! back to an id only after its entry expired, so nearly every request misses. The table shows
 //! the cache hit rate each case really had, read from `/metrics`.
 //!
-//! PostgreSQL shares the machine's cores with the server, so the server's pool is sized for them
-//! ([`pool_size`]: four connections per CPU, as an operator would set `DATABASE_POOL_SIZE` for
-//! a database on two cores) instead of the default 20: more backends than that only take turns
-//! on the same cores and cost more CPU per query. The database ceiling is pgbench's best over
-//! the same number of clients and 16. On a shared two-core machine throughput drifts by several
-//! percent from one minute to the next, so the API's share of the ceiling is measured in rounds
-//! that run the nearby case and pgbench one right after the other, and the median is reported.
+//! The server runs with its default pool (20 connections). The database ceiling is pgbench's best
+//! of [`pgbench_client_counts`] (four clients per CPU, and 16). On a shared two-core machine
+//! throughput drifts by several percent from one minute to the next, so the API's share of the
+//! ceiling is measured in rounds that run the nearby case and pgbench one right after the other,
+//! and the median is reported.
 //! Before every case and every pgbench run the bench waits until the server has finished the
 //! background work the previous case left (see [`wait_until_idle`]).
 
@@ -256,8 +254,6 @@ pub fn bench(mut args: Args) -> Result<()> {
     vars.insert("PHARMACY_CACHE_TTL_SECONDS".to_owned(), "1".to_owned());
     // A case can send more than 100 000 requests a minute from one address.
     vars.insert("RATE_LIMIT_PER_MINUTE".to_owned(), "1000000000".to_owned());
-    let pool = pool_size();
-    vars.insert("DATABASE_POOL_SIZE".to_owned(), pool.to_string());
     server::cli(&bin, &work, &vars, &["migrate"])?;
     let mut seed_vars = vars.clone();
     seed_vars.insert("SEED_PHARMACIES".to_owned(), options.pharmacies.to_string());
@@ -318,13 +314,13 @@ pub fn bench(mut args: Args) -> Result<()> {
     }
     let peak_rss = proc_status_kib(pid, "VmHWM");
     // The server stays up, idle, while pgbench runs: the paired runs below alternate the two.
-    let ceiling = nearby_against_ceiling(&db.url(), &work, &options, pool, port, pid, &ids);
+    let ceiling = nearby_against_ceiling(&db.url(), &work, &options, port, pid, &ids);
     server.stop();
 
     let mut section = render(&options, &results, idle_rss, peak_rss);
     match ceiling {
         Ok(ceiling) => {
-            let _ = writeln!(section, "\n{}", ceiling.describe(&options, pool));
+            let _ = writeln!(section, "\n{}", ceiling.describe(&options));
         }
         Err(error) => {
             let _ = writeln!(
@@ -788,7 +784,7 @@ impl Ceiling {
     }
 
     /// The paragraph under the table.
-    fn describe(&self, options: &Options, pool: usize) -> String {
+    fn describe(&self, options: &Options) -> String {
         let best = self.runs.iter().map(|(_, tps)| *tps).fold(0.0, f64::max);
         let each = self
             .runs
@@ -807,8 +803,7 @@ impl Ceiling {
             .map_or_else(String::new, |share| format!(" — **median {share:.0} %**"));
         format!(
             "Database ceiling: the nearby 5 km statement alone through pgbench (prepared, {} s per run; {each}) runs at best at {best:.0} tps. \
-             Nearby 5 km against it, the API and pgbench ({} clients) run one after the other, {} rounds (API req/s / pgbench tps): {rounds}{median}. \
-             The server's pool: {pool} connections.",
+             Nearby 5 km against it, the API and pgbench ({} clients) run one after the other, {} rounds (API req/s / pgbench tps): {rounds}{median}.",
             options.duration_secs,
             self.clients,
             self.pairs.len(),
@@ -823,18 +818,17 @@ fn nearby_against_ceiling(
     database_url: &str,
     work: &Path,
     options: &Options,
-    pool: usize,
     port: u16,
     pid: u32,
     ids: &[String],
 ) -> Result<Ceiling> {
     wait_until_idle(pid);
     let script = write_nearby_script(work)?;
-    let runs = pgbench_nearby(&script, database_url, options, pool)?;
+    let runs = pgbench_nearby(&script, database_url, options)?;
     let clients = runs
         .iter()
         .max_by(|a, b| a.1.total_cmp(&b.1))
-        .map_or(pool, |(clients, _)| *clients);
+        .map_or(16, |(clients, _)| *clients);
     let nearby = CASES
         .iter()
         .find(|c| c.name == "pharmacy-nearby-5km")
@@ -894,16 +888,13 @@ fn write_nearby_script(work: &Path) -> Result<std::path::PathBuf> {
     Ok(script)
 }
 
-/// pgbench over `script` with the server's pool size and with 16 clients: `(clients, tps)` each.
+/// pgbench over `script` with each of [`pgbench_client_counts`]: `(clients, tps)` each.
 fn pgbench_nearby(
     script: &Path,
     database_url: &str,
     options: &Options,
-    pool: usize,
 ) -> Result<Vec<(usize, f64)>> {
-    let mut counts = vec![pool, 16];
-    counts.dedup();
-    counts
+    pgbench_client_counts()
         .into_iter()
         .map(|clients| {
             Ok((
@@ -951,9 +942,12 @@ fn pgbench_run(
         })
 }
 
-/// The server's database pool for the run: four connections per CPU (see the module docs).
-fn pool_size() -> usize {
-    4 * std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
+/// The pgbench client counts the ceiling is the best of: four per CPU, and 16.
+fn pgbench_client_counts() -> Vec<usize> {
+    let per_cpu = 4 * std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let mut counts = vec![per_cpu, 16];
+    counts.dedup();
+    counts
 }
 
 /// `text` with `section` between `begin` and `end` (appended when the markers are missing).
@@ -1125,7 +1119,7 @@ Transfer/sec:     22.88MB
         // 70 %, 62.5 %, 72.7 %: the median is 70 %.
         let share = ceiling.median_share().unwrap();
         assert!((share - 70.0).abs() < 1e-9, "{share}");
-        let text = ceiling.describe(&Options::default_for_tests(), 8);
+        let text = ceiling.describe(&Options::default_for_tests());
         assert!(text.contains("runs at best at 3300 tps"), "{text}");
         assert!(text.contains("2000 / 3200 = 62 %"), "{text}");
         assert!(text.contains("**median 70 %**"), "{text}");

@@ -41,13 +41,21 @@ impl Application {
         let settings = Arc::new(settings);
         let metrics = Metrics::new().context("registering metrics")?;
         let wait_histogram = metrics.db_pool_wait.clone();
-        let db = Database::connect_lazy(&DatabaseConfig {
-            url: settings.database_url.expose().to_owned(),
-            max_connections: settings.database_pool_size,
-            wait_timeout: settings.database_pool_timeout,
-            connect_timeout: settings.database_pool_timeout,
-            statement_timeout: settings.database_statement_timeout,
-        })
+        // One shard of the pool per HTTP worker (actix-web's default count is the number of
+        // CPUs it sees), so requests use connections driven on their own thread.
+        let http_workers = settings.http_workers.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
+        });
+        let db = Database::connect_lazy_for_workers(
+            &DatabaseConfig {
+                url: settings.database_url.expose().to_owned(),
+                max_connections: settings.database_pool_size,
+                wait_timeout: settings.database_pool_timeout,
+                connect_timeout: settings.database_pool_timeout,
+                statement_timeout: settings.database_statement_timeout,
+            },
+            http_workers,
+        )
         .context("configuring the database pool")?
         .with_wait_observer(Arc::new(move |waited| {
             wait_histogram.observe(waited.as_secs_f64())

@@ -1,8 +1,10 @@
 //! The pooled database handle: building the pool, checking out connections, health checks.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use deadpool::Runtime;
@@ -82,7 +84,11 @@ pub struct PoolStatus {
 /// The application's handle to PostgreSQL. Cheap to clone.
 #[derive(Clone)]
 pub struct Database {
+    /// The shared pool: background work, and every task without a shard.
     pool: dp::Pool<AsyncPgConnection>,
+    /// One pool per HTTP worker thread (see [`Database::connect_lazy_for_workers`]).
+    shards: Option<Arc<Shards>>,
+    max_connections: usize,
     on_wait: Option<WaitObserver>,
 }
 
@@ -101,50 +107,70 @@ impl Database {
     /// # Errors
     /// [`DatabaseError::Config`] when the pool cannot be built.
     pub fn connect_lazy(config: &DatabaseConfig) -> Result<Self, DatabaseError> {
-        let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
-        // A checkout only checks that the connection is open and outside a transaction: no
-        // `SELECT 1` round trip per request. A connection the server closed is seen as closed
-        // and replaced; one lost mid-query fails that query, which answers 503 (see `errors`).
-        manager_config.recycling_method = RecyclingMethod::Fast;
-        let setup = config
-            .statement_timeout
-            .map(|timeout| format!("SET statement_timeout = {}", timeout.as_millis()));
-        // A connection's driver task runs on the runtime that opened it. Connections are opened
-        // wherever a checkout finds the pool short, often on an HTTP worker's runtime, which
-        // stops before the background workers during a graceful shutdown; a connection still in
-        // use elsewhere would then fail with "connection closed". Opening every connection on
-        // the runtime that built the pool (the main one) ties them to the process's lifetime.
-        let runtime = tokio::runtime::Handle::try_current().ok();
-        manager_config.custom_setup = Box::new(move |url: &str| -> SetupFuture<'_> {
-            let open = open_connection(url.to_owned(), setup.clone());
-            match runtime.clone() {
-                Some(runtime) => Box::pin(async move {
-                    runtime
-                        .spawn(open)
-                        .await
-                        .map_err(|e| ConnectionError::BadConnection(e.to_string()))?
-                }),
-                None => Box::pin(open),
-            }
-        });
-        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
-            normalize_url(&config.url),
-            manager_config,
-        );
-        let pool = dp::Pool::builder(manager)
-            .max_size(config.max_connections)
-            .runtime(Runtime::Tokio1)
-            .timeouts(Timeouts {
-                wait: Some(config.wait_timeout),
-                create: Some(config.connect_timeout),
-                recycle: Some(config.connect_timeout),
-            })
-            .build()
-            .map_err(|e| DatabaseError::Config(e.to_string()))?;
+        Self::connect_lazy_for_workers(config, 0)
+    }
+
+    /// Like [`Database::connect_lazy`], with the connections split between the shared pool and
+    /// one shard per HTTP worker thread (`workers` of them).
+    ///
+    /// An HTTP worker runs its own single-threaded runtime. A connection's driver task lives on
+    /// the runtime that opened it, so a request using a connection opened elsewhere hands every
+    /// message to another thread and back: measured on the nearby search, that cost about a
+    /// quarter of the server's CPU. The first `workers` single-threaded runtimes to check out a
+    /// connection each get a shard whose connections they open and use themselves; everything
+    /// else (the background workers on the main runtime, further threads) uses the shared pool.
+    /// Each shard holds `max_connections / (workers + 1)` connections and the shared pool the
+    /// rest, so the total stays within `max_connections`; with fewer than two connections per
+    /// part there are no shards. A shard's connections are dropped, and the shard handed to the
+    /// next thread that asks, when its runtime ends.
+    ///
+    /// # Errors
+    /// [`DatabaseError::Config`] when a pool cannot be built.
+    pub fn connect_lazy_for_workers(
+        config: &DatabaseConfig,
+        workers: usize,
+    ) -> Result<Self, DatabaseError> {
+        let parts = workers.saturating_add(1);
+        let shard_count = if config.max_connections >= parts.saturating_mul(2) {
+            workers
+        } else {
+            0
+        };
+        let share = config.max_connections / shard_count.saturating_add(1);
+        let shared_max = config.max_connections - share * shard_count;
+        // Connections of the shared pool are opened on the runtime that built it (the main
+        // one): HTTP worker runtimes stop first in a graceful shutdown, and a connection opened
+        // there would die under the background workers still draining the outbox.
+        let home = tokio::runtime::Handle::try_current().ok();
+        let pool = build_pool(config, shared_max, home)?;
+        let shards = if shard_count == 0 {
+            None
+        } else {
+            let pools = (0..shard_count)
+                .map(|_| build_pool(config, share, None))
+                .collect::<Result<Vec<_>, _>>()?;
+            Some(Arc::new(Shards {
+                id: NEXT_SHARDS_ID.fetch_add(1, Ordering::Relaxed),
+                taken: Mutex::new(vec![false; pools.len()]),
+                pools,
+            }))
+        };
         Ok(Self {
             pool,
+            shards,
+            max_connections: config.max_connections,
             on_wait: None,
         })
+    }
+
+    /// The pool this task should check out from: its thread's shard on a single-threaded
+    /// runtime that holds (or can claim) one, else the shared pool.
+    fn pool_here(&self) -> &dp::Pool<AsyncPgConnection> {
+        self.shards
+            .as_ref()
+            .and_then(|shards| shards.index_for_this_thread())
+            .and_then(|index| self.shards.as_ref()?.pools.get(index))
+            .unwrap_or(&self.pool)
     }
 
     /// Reports every checkout's waiting time to `observer`.
@@ -161,7 +187,7 @@ impl Database {
     /// a new connection cannot be opened.
     pub async fn conn(&self) -> Result<PgConn, DatabaseError> {
         let started = Instant::now();
-        let result = self.pool.get().await;
+        let result = self.pool_here().get().await;
         if let Some(observe) = &self.on_wait {
             observe(started.elapsed());
         }
@@ -186,20 +212,162 @@ impl Database {
         Ok(())
     }
 
-    /// Current pool occupancy.
+    /// Current occupancy, summed over the shared pool and the shards.
     pub fn status(&self) -> PoolStatus {
-        let status = self.pool.status();
+        let shards = self.shards.iter().flat_map(|shards| shards.pools.iter());
+        let (idle, size) = std::iter::once(&self.pool)
+            .chain(shards)
+            .map(dp::Pool::status)
+            .fold((0, 0), |(idle, size), status| {
+                (idle + status.available, size + status.size)
+            });
         PoolStatus {
-            idle: status.available,
-            in_use: status.size.saturating_sub(status.available),
-            max: status.max_size,
+            idle,
+            in_use: size.saturating_sub(idle),
+            max: self.max_connections,
         }
     }
 
-    /// Closes the pool: checked-out connections are dropped when returned.
+    /// Closes the pools: checked-out connections are dropped when returned.
     pub fn close(&self) {
         self.pool.close();
+        for shard in self.shards.iter().flat_map(|shards| shards.pools.iter()) {
+            shard.close();
+        }
     }
+}
+
+/// Builds one pool of `max` connections, opened on `home` when given, else where the checkout
+/// that needs one runs.
+fn build_pool(
+    config: &DatabaseConfig,
+    max: usize,
+    home: Option<tokio::runtime::Handle>,
+) -> Result<dp::Pool<AsyncPgConnection>, DatabaseError> {
+    let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
+    // A checkout only checks that the connection is open and outside a transaction: no
+    // `SELECT 1` round trip per request. A connection the server closed is seen as closed
+    // and replaced; one lost mid-query fails that query, which answers 503 (see `errors`).
+    manager_config.recycling_method = RecyclingMethod::Fast;
+    let setup = config
+        .statement_timeout
+        .map(|timeout| format!("SET statement_timeout = {}", timeout.as_millis()));
+    manager_config.custom_setup = Box::new(move |url: &str| -> SetupFuture<'_> {
+        let open = open_connection(url.to_owned(), setup.clone());
+        match home.clone() {
+            Some(runtime) => Box::pin(async move {
+                runtime
+                    .spawn(open)
+                    .await
+                    .map_err(|e| ConnectionError::BadConnection(e.to_string()))?
+            }),
+            None => Box::pin(open),
+        }
+    });
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+        normalize_url(&config.url),
+        manager_config,
+    );
+    dp::Pool::builder(manager)
+        .max_size(max)
+        .runtime(Runtime::Tokio1)
+        .timeouts(Timeouts {
+            wait: Some(config.wait_timeout),
+            create: Some(config.connect_timeout),
+            recycle: Some(config.connect_timeout),
+        })
+        .build()
+        .map_err(|e| DatabaseError::Config(e.to_string()))
+}
+
+/// Distinguishes the shard sets of several [`Database`]s in one process (tests build many).
+static NEXT_SHARDS_ID: AtomicU64 = AtomicU64::new(0);
+
+/// The per-worker pools of one [`Database`].
+struct Shards {
+    id: u64,
+    pools: Vec<dp::Pool<AsyncPgConnection>>,
+    /// Which shards a live runtime holds.
+    taken: Mutex<Vec<bool>>,
+}
+
+impl Shards {
+    /// The shard of the runtime this task runs on, claiming a free one the first time a
+    /// single-threaded runtime asks; `None` on a multi-threaded runtime, outside a runtime, or
+    /// when every shard is taken.
+    fn index_for_this_thread(self: &Arc<Self>) -> Option<usize> {
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        if runtime.runtime_flavor() != tokio::runtime::RuntimeFlavor::CurrentThread {
+            return None;
+        }
+        LEASES.with(|leases| {
+            let mut leases = leases.borrow_mut();
+            // A lease whose runtime has ended (a thread can run several runtimes one after the
+            // other) gives its shard back; its connections died with that runtime.
+            leases.retain(|lease| lease.runtime_alive.strong_count() > 0);
+            if let Some(lease) = leases.iter().find(|lease| lease.shards_id == self.id) {
+                return lease.index;
+            }
+            let index = self.claim();
+            let alive = Arc::new(());
+            let runtime_alive = Arc::downgrade(&alive);
+            // Dropped with the runtime's tasks when the runtime shuts down.
+            runtime.spawn(async move {
+                let _alive = alive;
+                std::future::pending::<()>().await;
+            });
+            leases.push(ShardLease {
+                shards_id: self.id,
+                shards: Arc::downgrade(self),
+                index,
+                runtime_alive,
+            });
+            index
+        })
+    }
+
+    fn claim(&self) -> Option<usize> {
+        let mut taken = self.taken.lock().unwrap_or_else(PoisonError::into_inner);
+        let index = taken.iter().position(|taken| !taken)?;
+        if let Some(slot) = taken.get_mut(index) {
+            *slot = true;
+        }
+        Some(index)
+    }
+
+    fn release(&self, index: usize) {
+        if let Some(pool) = self.pools.get(index) {
+            // Idle connections belonged to the ended runtime: their driver tasks are gone.
+            pool.retain(|_, _| false);
+        }
+        let mut taken = self.taken.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(slot) = taken.get_mut(index) {
+            *slot = false;
+        }
+    }
+}
+
+/// A thread's hold on one shard of one [`Database`].
+struct ShardLease {
+    shards_id: u64,
+    shards: Weak<Shards>,
+    /// `None`: every shard was taken when this thread asked; it uses the shared pool.
+    index: Option<usize>,
+    /// Alive as long as the runtime that claimed the shard.
+    runtime_alive: Weak<()>,
+}
+
+impl Drop for ShardLease {
+    fn drop(&mut self) {
+        if let (Some(shards), Some(index)) = (self.shards.upgrade(), self.index) {
+            shards.release(index);
+        }
+    }
+}
+
+thread_local! {
+    /// The shards this thread holds, one lease per [`Database`] it has used.
+    static LEASES: RefCell<Vec<ShardLease>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Accepts the reference implementation's `postgresql+asyncpg://` scheme as well.

@@ -23,5 +23,6 @@ mod ops;
 mod outbox;
 mod pharmacies;
 mod platform;
+mod pool;
 mod rate_limit;
 mod support;
