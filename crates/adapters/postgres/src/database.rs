@@ -295,6 +295,11 @@ impl Shards {
     /// The shard of the runtime this task runs on, claiming a free one the first time a
     /// single-threaded runtime asks; `None` on a multi-threaded runtime, outside a runtime, or
     /// when every shard is taken.
+    ///
+    /// A lease belongs to the thread: a thread that alternated between two live
+    /// single-threaded runtimes would have both use the shard opened by the first. Neither
+    /// actix-web (one runtime per worker thread) nor the service does that; runtimes that end
+    /// one after the other on a thread are handled (the lease is renewed).
     fn index_for_this_thread(self: &Arc<Self>) -> Option<usize> {
         let runtime = tokio::runtime::Handle::try_current().ok()?;
         if runtime.runtime_flavor() != tokio::runtime::RuntimeFlavor::CurrentThread {
