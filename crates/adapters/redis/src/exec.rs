@@ -59,3 +59,85 @@ pub(crate) fn unavailable(error: RedisError) -> PortError {
 pub(crate) fn ttl_secs(ttl: std::time::Duration) -> u64 {
     ttl.as_secs().max(1)
 }
+
+#[cfg(test)]
+mod tests {
+    //! Against the test Redis (`MEDICO24_TEST_REDIS_URL`, default local): which failures take
+    //! the connection out of the pool.
+
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly on broken fixtures")]
+
+    use std::time::Duration;
+
+    use super::bounded;
+    use crate::client::{Redis, RedisConfig, RedisError};
+
+    /// One pooled connection, never pinged on checkout, calls bounded by 300 ms.
+    fn single_connection() -> Redis {
+        let url = std::env::var("MEDICO24_TEST_REDIS_URL")
+            .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+        Redis::connect_lazy(&RedisConfig {
+            url,
+            max_connections: 1,
+            timeout: Duration::from_millis(300),
+            key_prefix: format!("test:{}:", uuid::Uuid::new_v4().simple()),
+            idle_check_after: Duration::from_secs(3600),
+        })
+        .unwrap()
+    }
+
+    async fn client_id(redis: &Redis) -> i64 {
+        bounded(redis, async |conn| {
+            Ok(redis::cmd("CLIENT").arg("ID").query_async(conn).await?)
+        })
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_call_that_times_out_leaves_its_connection_out_of_the_pool() {
+        let redis = single_connection();
+        let first = client_id(&redis).await;
+        // BLPOP on an empty list holds the connection for 5 s, past the 300 ms bound.
+        let key = redis.key("empty-list");
+        let blocked = bounded(&redis, async |conn| {
+            let _: Option<(String, String)> = redis::cmd("BLPOP")
+                .arg(&key)
+                .arg(5)
+                .query_async(conn)
+                .await?;
+            Ok(())
+        })
+        .await;
+        assert!(
+            matches!(blocked, Err(RedisError::Unavailable(_))),
+            "{blocked:?}"
+        );
+        // Kept, the connection would still be waiting on BLPOP and this call would time out.
+        assert_ne!(client_id(&redis).await, first);
+    }
+
+    #[tokio::test]
+    async fn a_command_refused_by_redis_keeps_its_connection() {
+        let redis = single_connection();
+        let first = client_id(&redis).await;
+        let key = redis.key("text");
+        let refused = bounded(&redis, async |conn| {
+            let () = redis::cmd("SET")
+                .arg(&key)
+                .arg("not a number")
+                .arg("EX")
+                .arg(60)
+                .query_async(&mut *conn)
+                .await?;
+            let count: i64 = redis::cmd("INCR").arg(&key).query_async(conn).await?;
+            Ok(count)
+        })
+        .await;
+        assert!(
+            matches!(refused, Err(RedisError::Command(_))),
+            "{refused:?}"
+        );
+        assert_eq!(client_id(&redis).await, first);
+    }
+}
