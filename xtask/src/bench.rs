@@ -752,9 +752,13 @@ fn cpu_ticks(pid: u32) -> Option<u64> {
 
 /// Clock ticks per second (`getconf CLK_TCK`, 100 on Linux).
 fn clock_ticks() -> f64 {
-    command_line("getconf", &["CLK_TCK"])
-        .and_then(|t| t.parse::<f64>().ok())
-        .unwrap_or(100.0)
+    // Asked once: every case and every idle check needs it.
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        command_line("getconf", &["CLK_TCK"])
+            .and_then(|t| t.parse::<f64>().ok())
+            .unwrap_or(100.0)
+    })
 }
 
 /// Alternate rounds of the nearby 5 km case and its pgbench ceiling.
@@ -777,7 +781,7 @@ impl Ceiling {
         let mut shares: Vec<f64> = self
             .pairs
             .iter()
-            .map(|(rps, tps)| rps * 100.0 / tps.max(1.0))
+            .map(|(rps, tps)| share(*rps, *tps))
             .collect();
         shares.sort_by(f64::total_cmp);
         shares.get(shares.len() / 2).copied()
@@ -795,7 +799,7 @@ impl Ceiling {
         let rounds = self
             .pairs
             .iter()
-            .map(|(rps, tps)| format!("{rps:.0} / {tps:.0} = {:.0} %", rps * 100.0 / tps.max(1.0)))
+            .map(|(rps, tps)| format!("{rps:.0} / {tps:.0} = {:.0} %", share(*rps, *tps)))
             .collect::<Vec<_>>()
             .join("; ");
         let median = self
@@ -809,6 +813,11 @@ impl Ceiling {
             self.pairs.len(),
         )
     }
+}
+
+/// The API's req/s as a percentage of pgbench's tps.
+fn share(requests_per_sec: f64, tps: f64) -> f64 {
+    requests_per_sec * 100.0 / tps.max(1.0)
 }
 
 /// Finds the best pgbench client count for the nearby statement, then measures the API's

@@ -41,8 +41,9 @@ impl Application {
         let settings = Arc::new(settings);
         let metrics = Metrics::new().context("registering metrics")?;
         let wait_histogram = metrics.db_pool_wait.clone();
-        // One shard of the pool per HTTP worker (actix-web's default count is the number of
-        // CPUs it sees), so requests use connections driven on their own thread.
+        // The HTTP server gets exactly this many workers, and the pool one shard per worker,
+        // so requests use connections driven on their own thread. Without `HTTP_WORKERS`,
+        // one per CPU (actix-web's own default).
         let http_workers = settings.http_workers.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
         });
@@ -175,9 +176,7 @@ impl Application {
         })
         .shutdown_timeout(settings.shutdown_timeout.as_secs())
         .disable_signals();
-        if let Some(workers) = settings.http_workers {
-            server = server.workers(workers);
-        }
+        server = server.workers(http_workers);
         let server = server
             .listen(listener)
             .context("starting the HTTP server")?

@@ -168,8 +168,7 @@ impl Database {
     fn pool_here(&self) -> &dp::Pool<AsyncPgConnection> {
         self.shards
             .as_ref()
-            .and_then(|shards| shards.index_for_this_thread())
-            .and_then(|index| self.shards.as_ref()?.pools.get(index))
+            .and_then(|shards| shards.pools.get(shards.index_for_this_thread()?))
             .unwrap_or(&self.pool)
     }
 
@@ -307,12 +306,15 @@ impl Shards {
         }
         LEASES.with(|leases| {
             let mut leases = leases.borrow_mut();
+            if let Some(lease) = leases
+                .iter()
+                .find(|lease| lease.shards_id == self.id && lease.runtime_alive.strong_count() > 0)
+            {
+                return lease.index;
+            }
             // A lease whose runtime has ended (a thread can run several runtimes one after the
             // other) gives its shard back; its connections died with that runtime.
             leases.retain(|lease| lease.runtime_alive.strong_count() > 0);
-            if let Some(lease) = leases.iter().find(|lease| lease.shards_id == self.id) {
-                return lease.index;
-            }
             let index = self.claim();
             let alive = Arc::new(());
             let runtime_alive = Arc::downgrade(&alive);
