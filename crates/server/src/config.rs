@@ -7,6 +7,10 @@ use std::time::Duration;
 
 use chrono_tz::Tz;
 
+mod database;
+
+pub use database::DatabaseSettings;
+
 /// A secret value: never printed by `Debug` or `Display`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -161,8 +165,8 @@ pub struct Settings {
     pub host: String,
     /// `PORT` (0 picks a free port; tests use it).
     pub port: u16,
-    /// `DATABASE_URL`.
-    pub database_url: Secret,
+    /// `DATABASE_URL`, `DATABASE_DIRECT_URL`, `DATABASE_READ_URL`, `DATABASE_POOLER`, … .
+    pub database: DatabaseSettings,
     /// `DATABASE_POOL_SIZE`.
     pub database_pool_size: usize,
     /// `DATABASE_POOL_TIMEOUT_SECONDS`.
@@ -308,13 +312,7 @@ impl Settings {
         };
         let production = environment == Environment::Production;
 
-        let database_url = r.required("DATABASE_URL");
-        if let Some(url) = &database_url {
-            let known = ["postgres://", "postgresql://", "postgresql+asyncpg://"];
-            if !known.iter().any(|scheme| url.starts_with(scheme)) {
-                r.problem("DATABASE_URL must start with postgresql:// or postgres://");
-            }
-        }
+        let database = database::read(&mut r, production);
 
         let redis_url = match r.optional("REDIS_URL") {
             Some(url) => {
@@ -500,7 +498,7 @@ impl Settings {
             api_prefix,
             host: r.text("HOST", "127.0.0.1"),
             port: r.number("PORT", 8000_u16, 0, u16::MAX),
-            database_url: Secret::new(database_url.unwrap_or_default()),
+            database,
             database_pool_size: r.number("DATABASE_POOL_SIZE", 20_usize, 1, 1000),
             database_pool_timeout: Duration::from_secs(r.number(
                 "DATABASE_POOL_TIMEOUT_SECONDS",
@@ -889,7 +887,10 @@ mod tests {
         let admin = "c".repeat(40);
         let settings = Settings::from_vars(&vars(&[
             ("ENVIRONMENT", "production"),
-            ("DATABASE_URL", "postgresql+asyncpg://u@h/db"),
+            (
+                "DATABASE_URL",
+                "postgresql+asyncpg://u@h/db?sslmode=require",
+            ),
             ("REDIS_HOST", "cache"),
             ("REDIS_PORT", "6380"),
             ("REDIS_PASSWORD", "pw"),

@@ -107,7 +107,7 @@ async fn shutdown_signal() {
 }
 
 async fn migrate(settings: &Settings, revert_all: bool) -> anyhow::Result<()> {
-    let url = settings.database_url.expose();
+    let url = settings.database.migration_url();
     if revert_all {
         anyhow::ensure!(
             !settings.is_production(),
@@ -123,7 +123,7 @@ async fn migrate(settings: &Settings, revert_all: bool) -> anyhow::Result<()> {
 }
 
 async fn seed(settings: &Settings, size: medico24_postgres::SeedSize) -> anyhow::Result<()> {
-    medico24_postgres::seed_demo_data(settings.database_url.expose(), size).await?;
+    medico24_postgres::seed_demo_data(settings.database.migration_url(), size).await?;
     tracing::info!(
         pharmacies = size.pharmacies,
         users = size.users,
@@ -172,13 +172,12 @@ fn dev_token(
 async fn make_admin(settings: &Settings, email: &str) -> anyhow::Result<()> {
     use medico24_identity::UserCache;
 
-    let db = medico24_postgres::Database::connect_lazy(&medico24_postgres::DatabaseConfig {
-        url: settings.database_url.expose().to_owned(),
-        max_connections: 1,
-        wait_timeout: settings.database_pool_timeout,
-        connect_timeout: settings.database_pool_timeout,
-        statement_timeout: None,
-    })?;
+    let db = medico24_postgres::Database::connect_lazy(&settings.database.pool_config(
+        &settings.database.url,
+        1,
+        settings.database_pool_timeout,
+        None,
+    ))?;
     let ids = medico24_postgres::PgUserRepository::new(db)
         .make_admin_by_email(email, chrono::Utc::now())
         .await?;

@@ -11,7 +11,7 @@ use anyhow::Context;
 use medico24_firebase::{FirebaseIdTokenVerifier, IdTokenVerifierConfig};
 use medico24_identity::IdentityService;
 use medico24_kernel::SystemClock;
-use medico24_postgres::{Database, DatabaseConfig, PgUserRepository};
+use medico24_postgres::{Database, PgUserRepository};
 use medico24_redis::{Redis, RedisConfig, RedisRateLimiter, RedisSessionStore, RedisUserCache};
 
 use crate::auth::JwtTokens;
@@ -48,13 +48,12 @@ impl Application {
             std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
         });
         let db = Database::connect_lazy_for_workers(
-            &DatabaseConfig {
-                url: settings.database_url.expose().to_owned(),
-                max_connections: settings.database_pool_size,
-                wait_timeout: settings.database_pool_timeout,
-                connect_timeout: settings.database_pool_timeout,
-                statement_timeout: settings.database_statement_timeout,
-            },
+            &settings.database.pool_config(
+                &settings.database.url,
+                settings.database_pool_size,
+                settings.database_pool_timeout,
+                settings.database_statement_timeout,
+            ),
             http_workers,
         )
         .context("configuring the database pool")?

@@ -84,6 +84,8 @@ impl TestDb {
     pub fn pool(&self, max_connections: usize) -> medico24_postgres::Database {
         medico24_postgres::Database::connect_lazy(&medico24_postgres::DatabaseConfig {
             url: self.url.clone(),
+            pooler: medico24_postgres::PoolerMode::Session,
+            prepared_statements: true,
             max_connections,
             wait_timeout: std::time::Duration::from_secs(10),
             connect_timeout: std::time::Duration::from_secs(10),

@@ -1,10 +1,11 @@
 //! `AppointmentRepository` on PostgreSQL: bookings with idempotency records and outbox events in
 //! one transaction, changes under row locks, the exclusion constraint mapped to an overlap.
 
+use crate::conn::PgConn;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use medico24_appointments::booking::{
     Appointment, AppointmentFilter, AppointmentRepository, AuditEntry, CreateOutcome,
     IdempotencyRequest, LockedChange, OutboxMessage, RepoCreateError, RepoUpdateError, Visibility,
@@ -132,10 +133,7 @@ impl<E> From<DieselError> for TxError<E> {
     }
 }
 
-async fn check_references<E>(
-    conn: &mut AsyncPgConnection,
-    a: &Appointment,
-) -> Result<(), TxError<E>> {
+async fn check_references<E>(conn: &mut PgConn, a: &Appointment) -> Result<(), TxError<E>> {
     if let Some(doctor) = a.doctor_id {
         let exists: bool = diesel::select(diesel::dsl::exists(doctors::table.find(doctor)))
             .get_result(conn)
@@ -160,7 +158,7 @@ async fn check_references<E>(
 }
 
 async fn write_event(
-    conn: &mut AsyncPgConnection,
+    conn: &mut PgConn,
     event: &OutboxMessage,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
@@ -177,11 +175,7 @@ async fn write_event(
     Ok(())
 }
 
-async fn write_audit(
-    conn: &mut AsyncPgConnection,
-    entry: &AuditEntry,
-    id: uuid::Uuid,
-) -> QueryResult<()> {
+async fn write_audit(conn: &mut PgConn, entry: &AuditEntry, id: uuid::Uuid) -> QueryResult<()> {
     insert_audit_stamp(
         conn,
         &entry.stamp,

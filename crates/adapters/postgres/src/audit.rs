@@ -1,7 +1,8 @@
 //! Writing audit events inside the transaction of the change they record (§16.11).
 
+use crate::conn::PgConn;
 use diesel::sql_types::{Jsonb, Nullable, Text, Uuid as SqlUuid};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use medico24_identity::{Actor, AuditRecord};
 use medico24_kernel::AuditStamp;
 
@@ -10,7 +11,7 @@ use medico24_kernel::AuditStamp;
 /// # Errors
 /// The database error.
 pub async fn insert_audit(
-    conn: &mut AsyncPgConnection,
+    conn: &mut PgConn,
     record: &AuditRecord,
 ) -> Result<(), diesel::result::Error> {
     let context = &record.context;
@@ -34,7 +35,7 @@ pub async fn insert_audit(
 /// # Errors
 /// The database error.
 pub async fn insert_audit_stamp(
-    conn: &mut AsyncPgConnection,
+    conn: &mut PgConn,
     stamp: &AuditStamp,
     action: &str,
     resource_type: &str,

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use deadpool::Runtime;
 use deadpool::managed::{PoolError, Timeouts};
+use diesel::connection::CacheSize;
 use diesel::sql_types::Integer;
 use diesel::{ConnectionError, ConnectionResult};
 use diesel_async::pooled_connection::{
@@ -16,8 +17,8 @@ use diesel_async::pooled_connection::{
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 
-/// A pooled connection checked out of the [`Database`].
-pub type PgConn = dp::Object<AsyncPgConnection>;
+use crate::conn::{PgConn, PoolerMode, StatementPolicy};
+use crate::connect::PgConnectOptions;
 
 /// Called with how long each checkout waited for a connection (for the pool-wait metric).
 pub type WaitObserver = Arc<dyn Fn(Duration) + Send + Sync>;
@@ -26,33 +27,73 @@ pub type WaitObserver = Arc<dyn Fn(Duration) + Send + Sync>;
 type SetupFuture<'a> =
     Pin<Box<dyn Future<Output = ConnectionResult<AsyncPgConnection>> + Send + 'a>>;
 
-/// Opens a connection and runs `setup` on it.
+/// How often opening a connection through a transaction pooler is tried before giving up.
+const POOLER_CONNECT_ATTEMPTS: u32 = 3;
+
+/// Opens a connection and prepares it for `policy`.
+///
+/// Behind a transaction pooler the driver's own connection setup (two `SET`s, each prepared
+/// and then executed in two round trips) can meet two different server connections and fail
+/// with "prepared statement does not exist"; such an attempt is simply repeated.
 async fn open_connection(
-    url: String,
-    setup: Option<String>,
+    options: PgConnectOptions,
+    setup: Setup,
 ) -> ConnectionResult<AsyncPgConnection> {
-    let mut conn = AsyncPgConnection::establish(&url).await?;
-    if let Some(setup) = setup {
-        conn.batch_execute(&setup)
+    let attempts = match setup.pooler {
+        PoolerMode::Session => 1,
+        PoolerMode::Transaction => POOLER_CONNECT_ATTEMPTS,
+    };
+    let mut attempt = 1;
+    let mut conn = loop {
+        match options.connect().await {
+            Ok(conn) => break conn,
+            Err(ConnectionError::CouldntSetupConfiguration(e)) if attempt < attempts => {
+                tracing::debug!(error = %e, attempt, "connection setup through the pooler failed; retrying");
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    if !setup.statement_cache {
+        conn.set_prepared_statement_cache_size(CacheSize::Disabled);
+    }
+    if let Some(sql) = setup.session_sql {
+        conn.batch_execute(&sql)
             .await
             .map_err(ConnectionError::CouldntSetupConfiguration)?;
     }
     Ok(conn)
 }
 
+/// What every new connection of a pool gets.
+#[derive(Debug, Clone)]
+struct Setup {
+    pooler: PoolerMode,
+    statement_cache: bool,
+    /// Session settings; only on session connections (see [`PoolerMode`]).
+    session_sql: Option<String>,
+}
+
 /// Pool settings, all from configuration.
 #[derive(Debug, Clone)]
 pub struct DatabaseConfig {
-    /// `postgres://` URL.
+    /// `postgres://` URL, with libpq's `sslmode`/`sslrootcert` options.
     pub url: String,
+    /// Whether the URL leads to a transaction pooler.
+    pub pooler: PoolerMode,
+    /// Whether statements are prepared once per connection and reused (named prepared
+    /// statements). Behind a transaction pooler only with one that carries them over
+    /// (PgBouncer 1.21 or later with `max_prepared_statements` above 0).
+    pub prepared_statements: bool,
     /// Maximum number of open connections.
     pub max_connections: usize,
     /// How long a request waits for a free connection before giving up.
     pub wait_timeout: Duration,
     /// How long opening a new connection may take.
     pub connect_timeout: Duration,
-    /// Longest a statement may run before PostgreSQL cancels it (`statement_timeout`, set on
-    /// every new connection); `None` keeps the server's setting.
+    /// Longest a statement may run before PostgreSQL cancels it (`statement_timeout`: set on
+    /// every new session connection, and on every transaction behind a transaction pooler);
+    /// `None` keeps the server's setting.
     pub statement_timeout: Option<Duration>,
 }
 
@@ -90,6 +131,7 @@ pub struct Database {
     shards: Option<Arc<Shards>>,
     max_connections: usize,
     on_wait: Option<WaitObserver>,
+    policy: StatementPolicy,
 }
 
 impl std::fmt::Debug for Database {
@@ -142,12 +184,14 @@ impl Database {
         // one): HTTP worker runtimes stop first in a graceful shutdown, and a connection opened
         // there would die under the background workers still draining the outbox.
         let home = tokio::runtime::Handle::try_current().ok();
-        let pool = build_pool(config, shared_max, home)?;
+        let options = PgConnectOptions::parse(&config.url)
+            .map_err(|e| DatabaseError::Config(e.to_string()))?;
+        let pool = build_pool(config, &options, shared_max, home)?;
         let shards = if shard_count == 0 {
             None
         } else {
             let pools = (0..shard_count)
-                .map(|_| build_pool(config, share, None))
+                .map(|_| build_pool(config, &options, share, None))
                 .collect::<Result<Vec<_>, _>>()?;
             Some(Arc::new(Shards {
                 id: NEXT_SHARDS_ID.fetch_add(1, Ordering::Relaxed),
@@ -160,6 +204,7 @@ impl Database {
             shards,
             max_connections: config.max_connections,
             on_wait: None,
+            policy: StatementPolicy::new(config.pooler, config.statement_timeout),
         })
     }
 
@@ -190,13 +235,15 @@ impl Database {
         if let Some(observe) = &self.on_wait {
             observe(started.elapsed());
         }
-        result.map_err(|e| match e {
-            PoolError::Timeout(kind) => {
-                DatabaseError::Unavailable(format!("pool timeout ({kind:?})"))
-            }
-            PoolError::Backend(inner) => DatabaseError::Unavailable(inner.to_string()),
-            other => DatabaseError::Unavailable(other.to_string()),
-        })
+        result
+            .map(|object| PgConn::new(object, self.policy.clone()))
+            .map_err(|e| match e {
+                PoolError::Timeout(kind) => {
+                    DatabaseError::Unavailable(format!("pool timeout ({kind:?})"))
+                }
+                PoolError::Backend(inner) => DatabaseError::Unavailable(inner.to_string()),
+                other => DatabaseError::Unavailable(other.to_string()),
+            })
     }
 
     /// Runs `SELECT 1` on a pooled connection.
@@ -240,6 +287,7 @@ impl Database {
 /// that needs one runs.
 fn build_pool(
     config: &DatabaseConfig,
+    options: &PgConnectOptions,
     max: usize,
     home: Option<tokio::runtime::Handle>,
 ) -> Result<dp::Pool<AsyncPgConnection>, DatabaseError> {
@@ -248,11 +296,20 @@ fn build_pool(
     // `SELECT 1` round trip per request. A connection the server closed is seen as closed
     // and replaced; one lost mid-query fails that query, which answers 503 (see `errors`).
     manager_config.recycling_method = RecyclingMethod::Fast;
-    let setup = config
-        .statement_timeout
-        .map(|timeout| format!("SET statement_timeout = {}", timeout.as_millis()));
-    manager_config.custom_setup = Box::new(move |url: &str| -> SetupFuture<'_> {
-        let open = open_connection(url.to_owned(), setup.clone());
+    let setup = Setup {
+        pooler: config.pooler,
+        statement_cache: config.prepared_statements,
+        session_sql: match config.pooler {
+            PoolerMode::Session => config
+                .statement_timeout
+                .map(|timeout| format!("SET statement_timeout = {}", timeout.as_millis())),
+            PoolerMode::Transaction => None,
+        },
+    };
+    let options = options.clone();
+    // The URL diesel-async passes is ignored: `options` is the parsed, TLS-aware form of it.
+    manager_config.custom_setup = Box::new(move |_url: &str| -> SetupFuture<'_> {
+        let open = open_connection(options.clone(), setup.clone());
         match home.clone() {
             Some(runtime) => Box::pin(async move {
                 runtime
@@ -264,7 +321,7 @@ fn build_pool(
         }
     });
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
-        normalize_url(&config.url),
+        String::new(),
         manager_config,
     );
     dp::Pool::builder(manager)
@@ -375,32 +432,4 @@ impl Drop for ShardLease {
 thread_local! {
     /// The shards this thread holds, one lease per [`Database`] it has used.
     static LEASES: RefCell<Vec<ShardLease>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Accepts the reference implementation's `postgresql+asyncpg://` scheme as well.
-pub fn normalize_url(url: &str) -> String {
-    for prefix in [
-        "postgresql+asyncpg://",
-        "postgresql+psycopg://",
-        "postgresql+psycopg2://",
-    ] {
-        if let Some(rest) = url.strip_prefix(prefix) {
-            return format!("postgresql://{rest}");
-        }
-    }
-    url.to_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn asyncpg_urls_are_accepted() {
-        assert_eq!(
-            normalize_url("postgresql+asyncpg://u:p@h:5432/db"),
-            "postgresql://u:p@h:5432/db"
-        );
-        assert_eq!(normalize_url("postgres://h/db"), "postgres://h/db");
-    }
 }

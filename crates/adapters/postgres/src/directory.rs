@@ -7,6 +7,7 @@
 //! decimal text cast to `numeric` and rounded in SQL (coordinates to 8 places, money to 2), so
 //! `19.0760` is stored as exactly `19.07600000`.
 
+use crate::conn::PgConn;
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
 use diesel::expression::SqlLiteral;
@@ -433,7 +434,7 @@ impl PgDirectoryRepository {
         Self { db }
     }
 
-    async fn conn(&self) -> Result<crate::database::PgConn, PortError> {
+    async fn conn(&self) -> Result<PgConn, PortError> {
         Ok(self.db.conn().await?)
     }
 }
@@ -441,7 +442,7 @@ impl PgDirectoryRepository {
 /// Current associations of `doctor` with non-deleted clinics (all of them unless `active_only`),
 /// with the clinic columns, ordered `is_primary DESC, clinic name, id`.
 async fn associations_of_doctor(
-    conn: &mut diesel_async::AsyncPgConnection,
+    conn: &mut PgConn,
     doctor: DoctorId,
     active_only: bool,
 ) -> QueryResult<Vec<(ClinicBrief, AssociationRow)>> {

@@ -3,6 +3,8 @@
 
 pub mod appointments;
 pub mod audit;
+pub mod conn;
+pub mod connect;
 pub mod database;
 pub mod directory;
 pub mod errors;
@@ -19,7 +21,9 @@ pub mod stats;
 pub mod users;
 
 pub use appointments::PgAppointmentRepository;
-pub use database::{Database, DatabaseConfig, DatabaseError, PgConn, PoolStatus};
+pub use conn::{PgConn, PoolerMode};
+pub use connect::{ConnectConfigError, PgConnectOptions, SslMode, normalize_url};
+pub use database::{Database, DatabaseConfig, DatabaseError, PoolStatus};
 pub use directory::PgDirectoryRepository;
 pub use migrate::{MigrationError, revert_all_migrations, run_migrations};
 pub use notifications::PgNotificationRepository;

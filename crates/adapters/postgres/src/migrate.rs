@@ -1,12 +1,11 @@
 //! Embedded Diesel migrations, run through a blocking connection wrapper.
 
-use diesel::sql_types::BigInt;
 use diesel::{Connection, RunQueryDsl};
 use diesel_async::AsyncPgConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use crate::database::normalize_url;
+use crate::connect::PgConnectOptions;
 
 /// Every migration of `migrations/`, compiled into the binary.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../../migrations");
@@ -29,13 +28,19 @@ pub enum MigrationError {
     Task(String),
 }
 
+impl From<diesel::result::Error> for MigrationError {
+    fn from(error: diesel::result::Error) -> Self {
+        Self::Migration(error.to_string())
+    }
+}
+
 type Wrapper = AsyncConnectionWrapper<AsyncPgConnection>;
 
 /// Runs every pending migration and returns the versions applied.
 ///
 /// # Errors
-/// [`MigrationError`] naming what failed; applied migrations stay applied (each runs in its
-/// own transaction).
+/// [`MigrationError`] naming what failed; nothing of this run stays applied (the run is one
+/// transaction).
 pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, MigrationError> {
     with_locked_connection(database_url, |conn| {
         conn.run_pending_migrations(MIGRATIONS)
@@ -58,25 +63,34 @@ pub async fn revert_all_migrations(database_url: &str) -> Result<Vec<String>, Mi
     .await
 }
 
+/// Runs `work` inside one transaction that first takes the migration lock.
+///
+/// The lock is transaction-scoped (`pg_advisory_xact_lock`): it is released when that
+/// transaction ends, however it ends, and it works through a transaction pooler, which lends
+/// a server connection for exactly one transaction (a session lock taken there would stay
+/// with a server connection this process no longer holds). Each migration runs nested in it
+/// (as a savepoint), so a failing migration leaves none of this run applied.
 async fn with_locked_connection<T: Send + 'static>(
     database_url: &str,
     work: impl FnOnce(&mut Wrapper) -> Result<T, MigrationError> + Send + 'static,
 ) -> Result<T, MigrationError> {
-    let url = normalize_url(database_url);
+    let options = PgConnectOptions::parse(database_url)
+        .map_err(|e| MigrationError::Connect(e.to_string()))?;
+    let conn = options
+        .connect()
+        .await
+        .map_err(|e| MigrationError::Connect(e.to_string()))?;
     // The wrapper blocks on the runtime, so it must live on a blocking thread.
     tokio::task::spawn_blocking(move || {
-        let mut conn = <Wrapper as Connection>::establish(&url)
-            .map_err(|e| MigrationError::Connect(e.to_string()))?;
-        diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
-            .execute(&mut conn)
+        let mut conn = Wrapper::from(conn);
+        conn.transaction(|conn| {
+            diesel::sql_query(format!(
+                "SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"
+            ))
+            .execute(conn)
             .map_err(|e| MigrationError::Migration(e.to_string()))?;
-        let result = work(&mut conn);
-        // Unlocking also happens when the connection closes; an error here changes nothing.
-        let _ = diesel::select(diesel::dsl::sql::<BigInt>(&format!(
-            "pg_advisory_unlock({MIGRATION_LOCK_KEY})::int8"
-        )))
-        .execute(&mut conn);
-        result
+            work(conn)
+        })
     })
     .await
     .map_err(|e| MigrationError::Task(e.to_string()))?

@@ -3,6 +3,7 @@
 //! statement, outcomes in three), history, statistics aggregated in SQL, admin logs, the outbox
 //! claimed with `FOR UPDATE SKIP LOCKED`, the recovery sweep, and resumable broadcasts.
 
+use crate::conn::PgConn;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
@@ -13,7 +14,7 @@ use diesel::sql_types::{
     Array, BigInt, Bool, Int4, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid,
 };
 use diesel::upsert::excluded;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use medico24_kernel::{
     AuditStamp, BroadcastId, NotificationId, Page, PageRequest, PortError, PushTokenId, UserId,
 };
@@ -261,7 +262,7 @@ struct PreparedRow {
 
 /// §15.1 steps 1–3 on `conn` (inside a transaction).
 async fn register_in(
-    conn: &mut AsyncPgConnection,
+    conn: &mut PgConn,
     user: uuid::Uuid,
     token: &str,
     platform: Platform,
@@ -315,7 +316,7 @@ async fn register_in(
 /// `failed` without active tokens) and one pending delivery per active token. The result is in
 /// input order, targets by token age.
 async fn prepare_in(
-    conn: &mut AsyncPgConnection,
+    conn: &mut PgConn,
     items: &[NewNotification],
     now: DateTime<Utc>,
 ) -> QueryResult<Vec<PreparedNotification>> {

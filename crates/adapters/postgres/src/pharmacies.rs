@@ -8,6 +8,7 @@
 //! three queries whatever its size: the rows, then the locations and the hours of all of them
 //! (`pharmacy_id = ANY($1)`).
 
+use crate::conn::PgConn;
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveTime, Utc};
@@ -17,7 +18,7 @@ use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{Array, Bool, Float8, Int8, Nullable, SmallInt, Text, Time, Timestamptz};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use medico24_kernel::{AuditStamp, PharmacyId};
 use medico24_pharmacy::{
     AUDIT_RESOURCE, CreatePharmacyError, DayOfWeek, DeleteHours, Hours, HoursInput, Location,
@@ -249,7 +250,7 @@ impl NearbyRow {
 ///   cheaper than the KNN scan. Writing the two conditions out gives the planner the box
 ///   estimate of `&&` instead; the predicate is the same inclusive sphere test.
 async fn knn_candidates(
-    conn: &mut AsyncPgConnection,
+    conn: &mut PgConn,
     query: &NearbyQuery,
     now: DateTime<Utc>,
     fetch: u64,
@@ -270,7 +271,7 @@ async fn knn_candidates(
 
 /// The nearby candidates, ordered by the index (`<->`) or by the computed sphere distance.
 async fn candidates(
-    conn: &mut AsyncPgConnection,
+    conn: &mut PgConn,
     query: &NearbyQuery,
     now: DateTime<Utc>,
     fetch: u64,
@@ -510,7 +511,7 @@ fn offset(window: Window) -> i64 {
 /// Loads the locations and hours of `rows` (one query each) and assembles the items, keeping
 /// the order of `rows`.
 async fn assemble(
-    conn: &mut AsyncPgConnection,
+    conn: &mut PgConn,
     rows: Vec<(PharmacyRow, Option<f64>)>,
 ) -> Result<Vec<PharmacyListItem>, TxError> {
     if rows.is_empty() {
@@ -554,10 +555,7 @@ async fn assemble(
 }
 
 /// The detail of `id` on `conn` (inside or outside a transaction).
-async fn load_detail(
-    conn: &mut AsyncPgConnection,
-    id: uuid::Uuid,
-) -> Result<Option<Pharmacy>, TxError> {
+async fn load_detail(conn: &mut PgConn, id: uuid::Uuid) -> Result<Option<Pharmacy>, TxError> {
     let Some(row) = pharmacies::table
         .find(id)
         .select(PharmacyRow::as_select())
@@ -574,7 +572,7 @@ async fn load_detail(
 }
 
 /// Takes the pharmacy's row lock; `false` when it does not exist.
-async fn lock_pharmacy(conn: &mut AsyncPgConnection, id: uuid::Uuid) -> QueryResult<bool> {
+async fn lock_pharmacy(conn: &mut PgConn, id: uuid::Uuid) -> QueryResult<bool> {
     Ok(pharmacies::table
         .find(id)
         .select(pharmacies::id)
@@ -585,11 +583,7 @@ async fn lock_pharmacy(conn: &mut AsyncPgConnection, id: uuid::Uuid) -> QueryRes
         .is_some())
 }
 
-async fn touch(
-    conn: &mut AsyncPgConnection,
-    id: uuid::Uuid,
-    now: DateTime<Utc>,
-) -> QueryResult<()> {
+async fn touch(conn: &mut PgConn, id: uuid::Uuid, now: DateTime<Utc>) -> QueryResult<()> {
     // The set_updated_at trigger stamps the row as well; the explicit value keeps the intent visible.
     diesel::update(pharmacies::table.find(id))
         .set(pharmacies::updated_at.eq(now))
@@ -599,7 +593,7 @@ async fn touch(
 }
 
 async fn audit(
-    conn: &mut AsyncPgConnection,
+    conn: &mut PgConn,
     stamp: &AuditStamp,
     action: &str,
     id: uuid::Uuid,

@@ -1,8 +1,8 @@
 //! Demo data for local runs and benchmarks (`medico24 seed`).
 
-use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use diesel_async::SimpleAsyncConnection;
 
-use crate::database::normalize_url;
+use crate::connect::PgConnectOptions;
 
 /// The demo data script; it reads its size from the `medico24.seed_pharmacies` setting.
 const DEMO_SEED_SQL: &str = include_str!("../sql/demo_seed.sql");
@@ -38,7 +38,10 @@ pub enum SeedError {
 /// # Errors
 /// [`SeedError`] when the database is unreachable or a script fails.
 pub async fn seed_demo_data(database_url: &str, size: SeedSize) -> Result<(), SeedError> {
-    let mut conn = AsyncPgConnection::establish(&normalize_url(database_url))
+    let options =
+        PgConnectOptions::parse(database_url).map_err(|e| SeedError::Connect(e.to_string()))?;
+    let mut conn = options
+        .connect()
         .await
         .map_err(|e| SeedError::Connect(e.to_string()))?;
     let SeedSize {

@@ -1,10 +1,11 @@
 //! `UserRepository` on PostgreSQL: the atomic login upsert, profile updates, deactivation with
 //! push tokens, admin listing and changes with their audit events.
 
+use crate::conn::PgConn;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Nullable, Text, Timestamptz};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use medico24_identity::{
     AdminUpdateOutcome, AdminUserChange, AuditContext, AuditEvent, AuditFilter, AuditRecord,
     LoginProfile, LoginUpsert, PortError, ProfilePatch, User, UserFilter, UserRepository,
@@ -82,11 +83,7 @@ fn port(error: diesel::result::Error) -> PortError {
 
 /// Creates the role's side row (`patients`/`admins`) when missing; doctors and pharmacies have
 /// none tied to the user alone.
-async fn ensure_role_row(
-    conn: &mut AsyncPgConnection,
-    user: uuid::Uuid,
-    role: Role,
-) -> QueryResult<()> {
+async fn ensure_role_row(conn: &mut PgConn, user: uuid::Uuid, role: Role) -> QueryResult<()> {
     match role {
         Role::Patient => {
             diesel::insert_into(patients::table)

@@ -812,6 +812,8 @@ async fn a_query_on_a_dropped_connection_is_a_connection_error() {
     let (proxy, url) = FaultProxy::for_url(db.url(), 5432).await;
     let database = Database::connect_lazy(&DatabaseConfig {
         url,
+        pooler: medico24_postgres::PoolerMode::Session,
+        prepared_statements: true,
         max_connections: 1,
         wait_timeout: Duration::from_secs(1),
         connect_timeout: Duration::from_secs(1),

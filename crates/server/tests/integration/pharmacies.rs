@@ -1873,7 +1873,7 @@ async fn the_nearby_statement_is_prepared_once_per_connection_and_reused() {
         "SELECT count(*) AS n FROM pg_prepared_statements \
          WHERE statement LIKE '%AS knn_m%' AND statement NOT LIKE '%pg_prepared_statements%'",
     )
-    .get_result(&mut *conn)
+    .get_result(&mut conn)
     .await
     .unwrap();
     assert_eq!(prepared.n, 2, "one prepared statement per filter set");

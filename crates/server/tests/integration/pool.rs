@@ -16,6 +16,8 @@ fn sharded(db: &TestDb, max: usize, workers: usize) -> Database {
     Database::connect_lazy_for_workers(
         &DatabaseConfig {
             url: db.url().to_owned(),
+            pooler: medico24_postgres::PoolerMode::Session,
+            prepared_statements: true,
             max_connections: max,
             wait_timeout: Duration::from_millis(500),
             connect_timeout: Duration::from_secs(5),
