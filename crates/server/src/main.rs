@@ -185,13 +185,7 @@ async fn make_admin(settings: &Settings, email: &str) -> anyhow::Result<()> {
         !ids.is_empty(),
         "no user with that email: log in once first"
     );
-    let redis = medico24_redis::Redis::connect_lazy(&medico24_redis::RedisConfig {
-        url: settings.redis_url.expose().to_owned(),
-        max_connections: 1,
-        timeout: settings.redis_timeout,
-        key_prefix: settings.redis_key_prefix.clone(),
-        idle_check_after: medico24_redis::RedisConfig::IDLE_CHECK_AFTER,
-    })?;
+    let redis = medico24_redis::Redis::connect_lazy(&settings.redis_config(1))?;
     let cache = medico24_redis::RedisUserCache::new(redis, settings.cache_ttls.user, None);
     for id in &ids {
         cache.invalidate(*id).await;

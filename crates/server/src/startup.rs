@@ -12,7 +12,7 @@ use medico24_firebase::{FirebaseIdTokenVerifier, IdTokenVerifierConfig};
 use medico24_identity::IdentityService;
 use medico24_kernel::SystemClock;
 use medico24_postgres::{Database, PgUserRepository};
-use medico24_redis::{Redis, RedisConfig, RedisRateLimiter, RedisSessionStore, RedisUserCache};
+use medico24_redis::{Redis, RedisRateLimiter, RedisSessionStore, RedisUserCache};
 
 use crate::auth::JwtTokens;
 use crate::config::Settings;
@@ -60,14 +60,8 @@ impl Application {
         .with_wait_observer(Arc::new(move |waited| {
             wait_histogram.observe(waited.as_secs_f64())
         }));
-        let redis = Redis::connect_lazy(&RedisConfig {
-            url: settings.redis_url.expose().to_owned(),
-            max_connections: settings.redis_pool_size,
-            timeout: settings.redis_timeout,
-            key_prefix: settings.redis_key_prefix.clone(),
-            idle_check_after: RedisConfig::IDLE_CHECK_AFTER,
-        })
-        .context("configuring the redis pool")?;
+        let redis = Redis::connect_lazy(&settings.redis_config(settings.redis_pool_size))
+            .context("configuring the redis pool")?;
         let http_client = reqwest::Client::builder()
             .timeout(OUTBOUND_TIMEOUT)
             .connect_timeout(OUTBOUND_TIMEOUT)

@@ -1,17 +1,27 @@
-//! The pooled Redis handle and the key namespace every key is built in.
+//! The pooled Redis handle (one server, a Redis Cloud-style proxy, or a Redis Cluster; TLS with
+//! `rediss://`) and the key namespace every key is built in.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use deadpool::Runtime;
 use deadpool::managed::{self, Metrics, Object, Pool, RecycleError, RecycleResult, Timeouts};
 use redis::aio::{ConnectionLike, MultiplexedConnection};
-use redis::{Client, Cmd, Pipeline, RedisFuture, Value};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{Client, Cmd, Pipeline, RedisFuture, TlsCertificates, Value};
 
 /// Pool settings, all from configuration.
 #[derive(Debug, Clone)]
 pub struct RedisConfig {
-    /// `redis://` or `rediss://` URL.
+    /// `redis://` or `rediss://` URL (for a cluster: any one node; the others are discovered).
     pub url: String,
+    /// A PEM file with the CA certificates that sign the server's certificate (`rediss://`);
+    /// `None` trusts the platform's roots.
+    pub tls_ca_file: Option<PathBuf>,
+    /// Speak the Redis Cluster protocol (follow `MOVED`/`ASK`, route by slot). Not for a
+    /// Redis Cloud-style proxy, which hides its cluster behind one endpoint.
+    pub cluster: bool,
     /// Maximum number of open connections.
     pub max_connections: usize,
     /// How long a caller waits for a connection (or for one to be opened).
@@ -54,21 +64,76 @@ pub enum RedisError {
 /// by the caller ([`Connection::detach`]), so a dead one is used at most once.
 #[derive(Debug)]
 pub struct Manager {
-    client: Client,
+    client: Backend,
     idle_check_after: Duration,
 }
 
+/// What connections are opened to.
+#[derive(Debug)]
+enum Backend {
+    /// One endpoint: a server, or a proxy in front of a cluster.
+    Single(Client),
+    /// A Redis Cluster, routed by slot.
+    Cluster(ClusterClient),
+}
+
+/// An open connection of either kind.
+#[derive(Clone)]
+pub enum RawConnection {
+    /// To one endpoint.
+    Single(MultiplexedConnection),
+    /// To every node of a cluster.
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for RawConnection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(conn) => conn.req_packed_command(cmd),
+            Self::Cluster(conn) => conn.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(conn) => conn.req_packed_commands(cmd, offset, count),
+            Self::Cluster(conn) => conn.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(conn) => conn.get_db(),
+            Self::Cluster(conn) => conn.get_db(),
+        }
+    }
+}
+
 impl managed::Manager for Manager {
-    type Type = MultiplexedConnection;
+    type Type = RawConnection;
     type Error = redis::RedisError;
 
-    async fn create(&self) -> Result<MultiplexedConnection, redis::RedisError> {
-        self.client.get_multiplexed_async_connection().await
+    async fn create(&self) -> Result<RawConnection, redis::RedisError> {
+        match &self.client {
+            Backend::Single(client) => client
+                .get_multiplexed_async_connection()
+                .await
+                .map(RawConnection::Single),
+            Backend::Cluster(client) => client
+                .get_async_connection()
+                .await
+                .map(RawConnection::Cluster),
+        }
     }
 
     async fn recycle(
         &self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut RawConnection,
         metrics: &Metrics,
     ) -> RecycleResult<redis::RedisError> {
         if metrics.last_used() < self.idle_check_after {
@@ -80,6 +145,39 @@ impl managed::Manager for Manager {
         } else {
             Err(RecycleError::message("unexpected PING reply"))
         }
+    }
+}
+
+/// The client for `config`: TLS roots from the CA file when given, cluster or single endpoint.
+fn backend(config: &RedisConfig) -> Result<Backend, RedisError> {
+    let tls = |root_cert: Vec<u8>| TlsCertificates {
+        client_tls: None,
+        root_cert: Some(root_cert),
+    };
+    let root_cert =
+        match &config.tls_ca_file {
+            Some(path) => Some(std::fs::read(path).map_err(|e| {
+                RedisError::Config(format!("REDIS_CA_FILE `{}`: {e}", path.display()))
+            })?),
+            None => None,
+        };
+    let url = config.url.as_str();
+    let invalid = |e: redis::RedisError| RedisError::Config(e.to_string());
+    if config.cluster {
+        let mut builder = ClusterClient::builder(vec![url])
+            .connection_timeout(config.timeout)
+            .response_timeout(config.timeout);
+        if let Some(root_cert) = root_cert {
+            builder = builder.certs(tls(root_cert));
+        }
+        builder.build().map(Backend::Cluster).map_err(invalid)
+    } else {
+        match root_cert {
+            Some(root_cert) => Client::build_with_tls(url, tls(root_cert)),
+            None => Client::open(url),
+        }
+        .map(Backend::Single)
+        .map_err(invalid)
     }
 }
 
@@ -138,8 +236,7 @@ impl Redis {
     /// # Errors
     /// [`RedisError::Config`] for an unusable URL.
     pub fn connect_lazy(config: &RedisConfig) -> Result<Self, RedisError> {
-        let client =
-            Client::open(config.url.as_str()).map_err(|e| RedisError::Config(e.to_string()))?;
+        let client = backend(config)?;
         let pool = Pool::builder(Manager {
             client,
             idle_check_after: config.idle_check_after,
@@ -158,6 +255,11 @@ impl Redis {
             key_prefix: config.key_prefix.clone(),
             timeout: config.timeout,
         })
+    }
+
+    /// Whether this handle speaks the cluster protocol.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.pool.manager().client, Backend::Cluster(_))
     }
 
     /// The full key for `key` (e.g. `v2:user:…`) in this process's namespace.

@@ -78,6 +78,8 @@ mod tests {
             .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
         Redis::connect_lazy(&RedisConfig {
             url,
+            tls_ca_file: None,
+            cluster: false,
             max_connections: 1,
             timeout: Duration::from_millis(300),
             key_prefix: format!("test:{}:", uuid::Uuid::new_v4().simple()),

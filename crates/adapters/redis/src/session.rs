@@ -75,8 +75,13 @@ static CREATE: LazyLock<Script> = LazyLock::new(|| Script::new(CREATE_LUA));
 static ROTATE: LazyLock<Script> = LazyLock::new(|| Script::new(ROTATE_LUA));
 static REVOKE_ALL: LazyLock<Script> = LazyLock::new(|| Script::new(REVOKE_ALL_LUA));
 
-/// [`SessionStore`] over Redis: `v2:auth:session:{sid}` hashes (`user_id`, `jti`, `created_at`,
-/// `refreshed_at` in Unix seconds) and `v2:auth:user_sessions:{user_id}` sets of sids.
+/// [`SessionStore`] over Redis: `v2:auth:{<user_id>}:session:<sid>` hashes (`user_id`, `jti`,
+/// `created_at`, `refreshed_at` in Unix seconds) and a `v2:auth:{<user_id>}:sessions` set of sids
+/// per user.
+///
+/// The `{<user_id>}` hash tag puts all of a user's session keys in one Redis Cluster slot, so
+/// the scripts and transactions that touch a session and its user's set run on a cluster and
+/// behind a cluster proxy too (keys of different slots in one script are refused there).
 ///
 /// Every call is bounded by the handle's timeout; any Redis failure is
 /// [`PortError::Unavailable`].
@@ -91,21 +96,25 @@ impl RedisSessionStore {
         Self { redis }
     }
 
-    fn session_key(&self, sid: uuid::Uuid) -> String {
-        self.redis.key(&format!("{SESSION_KEY}{sid}"))
+    fn session_key(&self, sid: uuid::Uuid, user_id: UserId) -> String {
+        format!("{}{sid}", self.session_prefix(user_id))
+    }
+
+    /// Every session key of `user_id` is this prefix followed by the sid.
+    fn session_prefix(&self, user_id: UserId) -> String {
+        self.redis.key(&format!("v2:auth:{{{user_id}}}:session:"))
     }
 
     fn user_key(&self, user_id: UserId) -> String {
-        self.redis.key(&format!("v2:auth:user_sessions:{user_id}"))
+        self.redis.key(&format!("v2:auth:{{{user_id}}}:sessions"))
     }
 }
 
 /// The session hash key without its sid.
-const SESSION_KEY: &str = "v2:auth:session:";
 
 impl SessionStore for RedisSessionStore {
     async fn create(&self, session: &Session, ttl: Duration) -> Result<(), PortError> {
-        let session_key = self.session_key(session.sid);
+        let session_key = self.session_key(session.sid, session.user_id);
         let user_key = self.user_key(session.user_id);
         bounded(&self.redis, async move |conn| {
             let _: i64 = CREATE
@@ -134,7 +143,7 @@ impl SessionStore for RedisSessionStore {
         now_unix: i64,
         ttl: Duration,
     ) -> Result<RotateOutcome, PortError> {
-        let session_key = self.session_key(sid);
+        let session_key = self.session_key(sid, user_id);
         let user_key = self.user_key(user_id);
         let outcome: String = bounded(&self.redis, async move |conn| {
             let outcome: String = ROTATE
@@ -163,8 +172,8 @@ impl SessionStore for RedisSessionStore {
         }
     }
 
-    async fn find(&self, sid: uuid::Uuid) -> Result<Option<Session>, PortError> {
-        let session_key = self.session_key(sid);
+    async fn find(&self, sid: uuid::Uuid, user_id: UserId) -> Result<Option<Session>, PortError> {
+        let session_key = self.session_key(sid, user_id);
         let fields: HashMap<String, String> = bounded(&self.redis, async move |conn| {
             let fields: HashMap<String, String> = redis::cmd("HGETALL")
                 .arg(&session_key)
@@ -181,7 +190,7 @@ impl SessionStore for RedisSessionStore {
     }
 
     async fn revoke(&self, sid: uuid::Uuid, user_id: UserId) -> Result<(), PortError> {
-        let session_key = self.session_key(sid);
+        let session_key = self.session_key(sid, user_id);
         let user_key = self.user_key(user_id);
         bounded(&self.redis, async move |conn| {
             let _: (i64, i64) = redis::pipe()
@@ -201,7 +210,7 @@ impl SessionStore for RedisSessionStore {
 
     async fn revoke_all(&self, user_id: UserId) -> Result<(), PortError> {
         let user_key = self.user_key(user_id);
-        let session_prefix = self.redis.key(SESSION_KEY);
+        let session_prefix = self.session_prefix(user_id);
         bounded(&self.redis, async move |conn| {
             let _: i64 = REVOKE_ALL
                 .key(&user_key)

@@ -301,13 +301,15 @@ pub trait SessionStore: Send + Sync + 'static {
         ttl: Duration,
     ) -> impl Future<Output = Result<RotateOutcome, PortError>> + Send;
 
-    /// The session with `sid`, when it exists.
+    /// The session with `sid` of `user_id`, when it exists (a session of another user is
+    /// `None`: stores keep a user's sessions together).
     ///
     /// # Errors
     /// [`PortError::Unavailable`] when the store cannot be reached.
     fn find(
         &self,
         sid: uuid::Uuid,
+        user_id: UserId,
     ) -> impl Future<Output = Result<Option<Session>, PortError>> + Send;
 
     /// Deletes one session of `user_id`.

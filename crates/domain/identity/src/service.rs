@@ -304,7 +304,7 @@ where
         let Ok(user_id) = claims.sub.parse::<UserId>() else {
             return Ok(());
         };
-        match self.sessions.find(claims.sid).await? {
+        match self.sessions.find(claims.sid, user_id).await? {
             Some(session) if session.user_id == user_id => {
                 self.sessions.revoke(claims.sid, user_id).await
             }

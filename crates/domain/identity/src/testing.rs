@@ -655,11 +655,12 @@ impl SessionStore for InMemorySessions {
         Ok(RotateOutcome::Rotated)
     }
 
-    async fn find(&self, sid: uuid::Uuid) -> Result<Option<Session>, PortError> {
+    async fn find(&self, sid: uuid::Uuid, user_id: UserId) -> Result<Option<Session>, PortError> {
         Ok(self
             .enter()?
             .sessions
             .get(&sid)
+            .filter(|stored| stored.session.user_id == user_id)
             .map(|stored| stored.session.clone()))
     }
 
@@ -971,14 +972,19 @@ pub mod contract {
             ok(store.create(s, ttl).await, "create");
         }
         assert_eq!(
-            ok(store.find(first.sid).await, "find"),
+            ok(store.find(first.sid, first.user_id).await, "find"),
             Some(first.clone()),
             "find returns the session as created"
         );
         assert_eq!(
-            ok(store.find(uuid::Uuid::new_v4()).await, "find"),
+            ok(store.find(uuid::Uuid::new_v4(), alice).await, "find"),
             None,
             "find of an unknown sid is None"
+        );
+        assert_eq!(
+            ok(store.find(first.sid, bob).await, "find"),
+            None,
+            "find of another user's session is None"
         );
 
         let new_jti = uuid::Uuid::new_v4();
@@ -994,7 +1000,7 @@ pub mod contract {
             RotateOutcome::Rotated,
             "rotating with the current jti succeeds"
         );
-        let rotated = ok(store.find(first.sid).await, "find");
+        let rotated = ok(store.find(first.sid, first.user_id).await, "find");
         assert_eq!(
             rotated
                 .as_ref()
@@ -1011,7 +1017,7 @@ pub mod contract {
             "presenting a retired jti is Reused"
         );
         assert_eq!(
-            ok(store.find(first.sid).await, "find"),
+            ok(store.find(first.sid, first.user_id).await, "find"),
             None,
             "reuse deletes the session"
         );
@@ -1026,12 +1032,12 @@ pub mod contract {
 
         ok(store.revoke(second.sid, bob).await, "revoke");
         assert!(
-            ok(store.find(second.sid).await, "find").is_some(),
+            ok(store.find(second.sid, second.user_id).await, "find").is_some(),
             "revoke leaves another user's session alone"
         );
         ok(store.revoke(second.sid, alice).await, "revoke");
         assert_eq!(
-            ok(store.find(second.sid).await, "find"),
+            ok(store.find(second.sid, second.user_id).await, "find"),
             None,
             "revoke deletes the owner's session"
         );
@@ -1047,17 +1053,17 @@ pub mod contract {
         }
         ok(store.revoke_all(alice).await, "revoke_all");
         assert_eq!(
-            ok(store.find(third.sid).await, "find"),
+            ok(store.find(third.sid, third.user_id).await, "find"),
             None,
             "revoke_all deletes every session of the user"
         );
         assert_eq!(
-            ok(store.find(fourth.sid).await, "find"),
+            ok(store.find(fourth.sid, fourth.user_id).await, "find"),
             None,
             "revoke_all deletes every session of the user"
         );
         assert_eq!(
-            ok(store.find(bobs.sid).await, "find"),
+            ok(store.find(bobs.sid, bobs.user_id).await, "find"),
             Some(bobs.clone()),
             "revoke_all spares other users"
         );
@@ -1360,7 +1366,10 @@ mod tests {
         };
         run(sessions.create(&session, Duration::from_secs(60))).unwrap();
         assert!(sessions.expire(session.sid));
-        assert_eq!(run(sessions.find(session.sid)).unwrap(), None);
+        assert_eq!(
+            run(sessions.find(session.sid, session.user_id)).unwrap(),
+            None
+        );
         assert_eq!(
             run(sessions.rotate(
                 session.sid,

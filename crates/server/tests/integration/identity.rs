@@ -729,16 +729,14 @@ async fn onboarding_profiles_and_self_deactivation() {
     );
     let keys = app.redis.keys().await;
     assert_eq!(
-        keys.iter()
-            .filter(|k| k.contains("v2:auth:session:"))
-            .count(),
+        keys.iter().filter(|k| k.contains(":session:")).count(),
         1,
         "only the other user's session is left"
     );
     assert!(
         !keys
             .iter()
-            .any(|k| k.ends_with(&format!("v2:auth:user_sessions:{}", s.id)))
+            .any(|k| k.ends_with(&format!("v2:auth:{{{}}}:sessions", s.id)))
     );
     assert_eq!(
         verify(&app, &id_token("uid-o", "o@example.com")).await.0,

@@ -13,6 +13,8 @@ use crate::support::redis_url;
 fn single_connection(idle_check_after: Duration) -> Redis {
     Redis::connect_lazy(&RedisConfig {
         url: redis_url(),
+        tls_ca_file: None,
+        cluster: false,
         max_connections: 1,
         timeout: Duration::from_secs(5),
         key_prefix: format!("test:{}:", Uuid::new_v4().simple()),

@@ -117,6 +117,8 @@ async fn an_unreadable_value_is_a_miss_reported_as_an_error() {
 async fn with_redis_down_reads_miss_and_writes_are_skipped_both_reported_as_errors() {
     let redis = Redis::connect_lazy(&RedisConfig {
         url: "redis://127.0.0.1:1".to_owned(),
+        tls_ca_file: None,
+        cluster: false,
         max_connections: 2,
         timeout: Duration::from_millis(300),
         key_prefix: format!("test:{}:", Uuid::new_v4().simple()),

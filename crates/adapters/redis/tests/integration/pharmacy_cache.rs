@@ -118,6 +118,8 @@ async fn a_corrupt_generation_bypasses_the_listing_cache() {
 async fn with_redis_down_every_call_fails_open_and_reports_an_error() {
     let dead = Redis::connect_lazy(&RedisConfig {
         url: "redis://127.0.0.1:1".to_owned(),
+        tls_ca_file: None,
+        cluster: false,
         max_connections: 2,
         timeout: Duration::from_millis(300),
         key_prefix: format!("test:{}:", Uuid::new_v4().simple()),

@@ -23,7 +23,7 @@ fn new_session(user_id: UserId) -> Session {
 
 async fn members(t: &TestRedis, user_id: UserId) -> Vec<String> {
     let mut sids: Vec<String> = t
-        .query(redis::cmd("SMEMBERS").arg(t.redis.key(&format!("v2:auth:user_sessions:{user_id}"))))
+        .query(redis::cmd("SMEMBERS").arg(t.redis.key(&format!("v2:auth:{{{user_id}}}:sessions"))))
         .await;
     sids.sort();
     sids
@@ -38,16 +38,21 @@ async fn a_created_session_is_found_and_listed_under_its_user() {
     store.create(&session, TTL).await.unwrap();
 
     assert_eq!(
-        store.find(session.sid).await.unwrap(),
+        store.find(session.sid, session.user_id).await.unwrap(),
         Some(session.clone())
     );
     assert_eq!(
         members(&t, session.user_id).await,
         vec![session.sid.to_string()]
     );
-    let session_ttl = t.ttl(&format!("v2:auth:session:{}", session.sid)).await;
+    let session_ttl = t
+        .ttl(&format!(
+            "v2:auth:{{{}}}:session:{}",
+            session.user_id, session.sid
+        ))
+        .await;
     let set_ttl = t
-        .ttl(&format!("v2:auth:user_sessions:{}", session.user_id))
+        .ttl(&format!("v2:auth:{{{}}}:sessions", session.user_id))
         .await;
     assert!(
         session_ttl > 0 && session_ttl <= 604_800,
@@ -64,7 +69,10 @@ async fn an_unknown_session_is_not_found() {
     let t = TestRedis::new();
     let store = RedisSessionStore::new(t.redis.clone());
 
-    assert_eq!(store.find(Uuid::new_v4()).await.unwrap(), None);
+    assert_eq!(
+        store.find(Uuid::new_v4(), UserId::new_v7()).await.unwrap(),
+        None
+    );
     t.cleanup().await;
 }
 
@@ -89,7 +97,11 @@ async fn rotating_with_the_current_jti_rotates_and_replaying_the_old_jti_kills_t
         .unwrap();
 
     assert_eq!(outcome, RotateOutcome::Rotated);
-    let rotated = store.find(session.sid).await.unwrap().unwrap();
+    let rotated = store
+        .find(session.sid, session.user_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(rotated.jti, new_jti);
     assert_eq!(rotated.created_at, 1_700_000_000);
     assert_eq!(rotated.refreshed_at, 1_700_000_600);
@@ -107,7 +119,10 @@ async fn rotating_with_the_current_jti_rotates_and_replaying_the_old_jti_kills_t
         .unwrap();
 
     assert_eq!(replay, RotateOutcome::Reused);
-    assert_eq!(store.find(session.sid).await.unwrap(), None);
+    assert_eq!(
+        store.find(session.sid, session.user_id).await.unwrap(),
+        None
+    );
     assert!(members(&t, session.user_id).await.is_empty());
     // The newest token of the killed session is dead too.
     let after = store
@@ -171,7 +186,7 @@ async fn rotating_as_another_user_is_invalid_and_keeps_the_session() {
 
     assert_eq!(outcome, RotateOutcome::Invalid);
     assert_eq!(
-        store.find(session.sid).await.unwrap(),
+        store.find(session.sid, session.user_id).await.unwrap(),
         Some(session.clone())
     );
     assert_eq!(
@@ -187,8 +202,8 @@ async fn rotation_resets_the_session_ttl_and_extends_the_user_set() {
     let store = RedisSessionStore::new(t.redis.clone());
     let session = new_session(UserId::new_v7());
     store.create(&session, TTL).await.unwrap();
-    let session_key = format!("v2:auth:session:{}", session.sid);
-    let set_key = format!("v2:auth:user_sessions:{}", session.user_id);
+    let session_key = format!("v2:auth:{{{}}}:session:{}", session.user_id, session.sid);
+    let set_key = format!("v2:auth:{{{}}}:sessions", session.user_id);
     // Age both keys as if most of the lifetime had passed.
     let _: i64 = t
         .query(redis::cmd("EXPIRE").arg(t.redis.key(&session_key)).arg(100))
@@ -229,8 +244,11 @@ async fn revoking_one_session_leaves_the_others() {
 
     store.revoke(first.sid, user).await.unwrap();
 
-    assert_eq!(store.find(first.sid).await.unwrap(), None);
-    assert_eq!(store.find(second.sid).await.unwrap(), Some(second.clone()));
+    assert_eq!(store.find(first.sid, first.user_id).await.unwrap(), None);
+    assert_eq!(
+        store.find(second.sid, second.user_id).await.unwrap(),
+        Some(second.clone())
+    );
     assert_eq!(members(&t, user).await, vec![second.sid.to_string()]);
     // Revoking again is harmless.
     store.revoke(first.sid, user).await.unwrap();
@@ -253,7 +271,7 @@ async fn revoke_all_removes_every_session_of_the_user_and_no_other() {
     let _: i64 = t
         .query(
             redis::cmd("SADD")
-                .arg(t.redis.key(&format!("v2:auth:user_sessions:{user}")))
+                .arg(t.redis.key(&format!("v2:auth:{{{user}}}:sessions")))
                 .arg(Uuid::new_v4().to_string()),
         )
         .await;
@@ -261,10 +279,16 @@ async fn revoke_all_removes_every_session_of_the_user_and_no_other() {
     store.revoke_all(user).await.unwrap();
 
     for session in &mine {
-        assert_eq!(store.find(session.sid).await.unwrap(), None);
+        assert_eq!(
+            store.find(session.sid, session.user_id).await.unwrap(),
+            None
+        );
     }
-    assert!(!t.exists(&format!("v2:auth:user_sessions:{user}")).await);
-    assert_eq!(store.find(theirs.sid).await.unwrap(), Some(theirs.clone()));
+    assert!(!t.exists(&format!("v2:auth:{{{user}}}:sessions")).await);
+    assert_eq!(
+        store.find(theirs.sid, theirs.user_id).await.unwrap(),
+        Some(theirs.clone())
+    );
     assert_eq!(members(&t, other).await, vec![theirs.sid.to_string()]);
     // A user without sessions is fine too.
     store.revoke_all(UserId::new_v7()).await.unwrap();

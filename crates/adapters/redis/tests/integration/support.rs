@@ -26,6 +26,8 @@ impl TestRedis {
         let prefix = format!("test:{}:", Uuid::new_v4().simple());
         let redis = Redis::connect_lazy(&RedisConfig {
             url: redis_url(),
+            tls_ca_file: None,
+            cluster: false,
             max_connections: 16,
             timeout: Duration::from_secs(5),
             key_prefix: prefix.clone(),

@@ -14,6 +14,8 @@ use crate::support::{recording_observer, sample_user};
 fn dead_redis() -> Redis {
     Redis::connect_lazy(&RedisConfig {
         url: "redis://127.0.0.1:1".to_owned(),
+        tls_ca_file: None,
+        cluster: false,
         max_connections: 2,
         timeout: Duration::from_millis(300),
         key_prefix: format!("test:{}:", Uuid::new_v4().simple()),
@@ -49,7 +51,7 @@ async fn every_session_method_is_unavailable() {
             .rotate(sid, user, Uuid::new_v4(), Uuid::new_v4(), 2, ttl)
             .await,
     );
-    assert_unavailable(store.find(sid).await);
+    assert_unavailable(store.find(sid, user).await);
     assert_unavailable(store.revoke(sid, user).await);
     assert_unavailable(store.revoke_all(user).await);
 }
@@ -90,6 +92,8 @@ async fn a_hung_redis_is_cut_off_by_the_timeout() {
     });
     let redis = Redis::connect_lazy(&RedisConfig {
         url: format!("redis://127.0.0.1:{port}"),
+        tls_ca_file: None,
+        cluster: false,
         max_connections: 2,
         timeout: Duration::from_millis(300),
         key_prefix: String::new(),
@@ -107,9 +111,12 @@ async fn a_hung_redis_is_cut_off_by_the_timeout() {
     .await
     .expect("the limiter must give up on its own");
     assert_unavailable(hit);
-    let found = tokio::time::timeout(Duration::from_secs(30), store.find(Uuid::new_v4()))
-        .await
-        .expect("the session store must give up on its own");
+    let found = tokio::time::timeout(
+        Duration::from_secs(30),
+        store.find(Uuid::new_v4(), UserId::new_v7()),
+    )
+    .await
+    .expect("the session store must give up on its own");
     assert_unavailable(found);
     accepting.abort();
 }
