@@ -15,6 +15,7 @@ mod schemathesis;
 mod server;
 mod services;
 mod tasks;
+mod topology;
 
 use std::fmt::Display;
 use std::process::ExitCode;
@@ -55,6 +56,8 @@ COMMANDS:
     openapi   Write the server's OpenAPI document to docs/openapi.json
     ops       Check deploy/: promtool, Compose, kustomize, structural checks
     services  Only check/start PostgreSQL (with PostGIS) and Redis
+    topology  Start/stop the local copy of the production tier (TLS PostgreSQL + replica,
+              PgBouncer, TLS Redis Cluster, 3 API replicas behind HAProxy)
     help      Show this text (`cargo xtask <COMMAND> --help` shows a command's options)
 
 Services: PostgreSQL (with PostGIS) and Redis on 127.0.0.1 are started, and installed with
@@ -253,6 +256,7 @@ fn command_help(command: &str) -> Option<&'static str> {
         "openapi" => OPENAPI_HELP,
         "ops" => ops::HELP,
         "services" => SERVICES_HELP,
+        "topology" => topology::HELP,
         _ => return None,
     })
 }
@@ -288,6 +292,7 @@ fn dispatch(mut argv: Vec<String>) -> Result<()> {
         "openapi" => tasks::openapi(args),
         "ops" => ops::ops(args),
         "services" => tasks::services(args),
+        "topology" => topology::topology(args),
         _ => Err(format!("unknown command `{command}`")),
     }
 }

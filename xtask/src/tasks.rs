@@ -169,8 +169,9 @@ pub fn test(mut args: Args) -> Result<()> {
     if !only_schemathesis {
         // The ops tests under nextest call promtool too, so it is installed first.
         let promtool = ops::ensure_promtool();
-        let outcome =
-            nextest(&root, &pg.url(), redis.url(), &nextest_args).unwrap_or_else(Outcome::Failed);
+        let outcome = crate::topology::start_data_tier(&root)
+            .and_then(|tier| nextest(&root, &pg.url(), redis.url(), &tier, &nextest_args))
+            .unwrap_or_else(Outcome::Failed);
         outcomes.push(("nextest", outcome));
         let outcome = promtool
             .and_then(|promtool| ops::run(&root, &promtool))
@@ -204,6 +205,7 @@ fn nextest(
     root: &std::path::Path,
     db_url: &str,
     redis_url: &str,
+    tier: &[(String, String)],
     extra: &[String],
 ) -> Result<Outcome> {
     println!("\n==> cargo nextest");
@@ -216,7 +218,8 @@ fn nextest(
         .args(["nextest", "run", "--workspace", "--no-fail-fast"])
         .args(extra)
         .env("MEDICO24_TEST_DATABASE_URL", db_url)
-        .env("MEDICO24_TEST_REDIS_URL", redis_url);
+        .env("MEDICO24_TEST_REDIS_URL", redis_url)
+        .envs(tier.iter().map(|(k, v)| (k, v)));
     let status = process::status(&mut cmd)?;
     Ok(if status.success() {
         Outcome::Passed

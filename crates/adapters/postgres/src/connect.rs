@@ -272,6 +272,46 @@ impl PgConnectOptions {
         }
     }
 
+    /// Like [`PgConnectOptions::connect`], for a transaction pooler: the driver's own setup
+    /// statements run inside one transaction.
+    ///
+    /// diesel-async sets the time zone and encoding on every new connection with statements it
+    /// prepares in one round trip and executes in the next; behind a transaction pooler the
+    /// two round trips can reach different server connections ("prepared statement does not
+    /// exist"). Inside a transaction the pooler keeps one server connection for both.
+    ///
+    /// # Errors
+    /// As [`PgConnectOptions::connect`].
+    pub async fn connect_pinned(&self) -> ConnectionResult<AsyncPgConnection> {
+        let config = if self.ssl_mode == SslMode::Allow {
+            // No plain-then-TLS fallback here: a pooler endpoint is one or the other.
+            let mut config = self.config.clone();
+            config.ssl_mode(tokio_postgres::config::SslMode::Prefer);
+            config
+        } else {
+            self.config.clone()
+        };
+        let (client, connection) = config
+            .connect(self.tls.clone())
+            .await
+            .map_err(|e| ConnectionError::BadConnection(error_chain(&e)))?;
+        // Ends when the client (owned by the returned connection) is dropped.
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(error = %error, "database connection ended with an error");
+            }
+        });
+        client
+            .batch_execute("BEGIN")
+            .await
+            .map_err(|e| ConnectionError::BadConnection(error_chain(&e)))?;
+        let mut conn = AsyncPgConnection::try_from(client).await?;
+        diesel_async::SimpleAsyncConnection::batch_execute(&mut conn, "COMMIT")
+            .await
+            .map_err(ConnectionError::CouldntSetupConfiguration)?;
+        Ok(conn)
+    }
+
     async fn connect_with(
         &self,
         config: &tokio_postgres::Config,

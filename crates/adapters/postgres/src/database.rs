@@ -27,32 +27,14 @@ pub type WaitObserver = Arc<dyn Fn(Duration) + Send + Sync>;
 type SetupFuture<'a> =
     Pin<Box<dyn Future<Output = ConnectionResult<AsyncPgConnection>> + Send + 'a>>;
 
-/// How often opening a connection through a transaction pooler is tried before giving up.
-const POOLER_CONNECT_ATTEMPTS: u32 = 3;
-
-/// Opens a connection and prepares it for `policy`.
-///
-/// Behind a transaction pooler the driver's own connection setup (two `SET`s, each prepared
-/// and then executed in two round trips) can meet two different server connections and fail
-/// with "prepared statement does not exist"; such an attempt is simply repeated.
+/// Opens a connection and prepares it for `setup`.
 async fn open_connection(
     options: PgConnectOptions,
     setup: Setup,
 ) -> ConnectionResult<AsyncPgConnection> {
-    let attempts = match setup.pooler {
-        PoolerMode::Session => 1,
-        PoolerMode::Transaction => POOLER_CONNECT_ATTEMPTS,
-    };
-    let mut attempt = 1;
-    let mut conn = loop {
-        match options.connect().await {
-            Ok(conn) => break conn,
-            Err(ConnectionError::CouldntSetupConfiguration(e)) if attempt < attempts => {
-                tracing::debug!(error = %e, attempt, "connection setup through the pooler failed; retrying");
-                attempt += 1;
-            }
-            Err(e) => return Err(e),
-        }
+    let mut conn = match setup.pooler {
+        PoolerMode::Session => options.connect().await?,
+        PoolerMode::Transaction => options.connect_pinned().await?,
     };
     if !setup.statement_cache {
         conn.set_prepared_statement_cache_size(CacheSize::Disabled);

@@ -76,8 +76,9 @@ async fn with_locked_connection<T: Send + 'static>(
 ) -> Result<T, MigrationError> {
     let options = PgConnectOptions::parse(database_url)
         .map_err(|e| MigrationError::Connect(e.to_string()))?;
+    // Pinned: `database_url` may lead to a transaction pooler.
     let conn = options
-        .connect()
+        .connect_pinned()
         .await
         .map_err(|e| MigrationError::Connect(e.to_string()))?;
     // The wrapper blocks on the runtime, so it must live on a blocking thread.

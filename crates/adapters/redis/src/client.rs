@@ -148,6 +148,27 @@ impl managed::Manager for Manager {
     }
 }
 
+/// Writes two keys of one slot (each expiring in 10 s) and reads the first back.
+static HEALTH_SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        "redis.call('SET', KEYS[1], ARGV[1], 'PX', 10000) \
+         redis.call('SET', KEYS[2], ARGV[1], 'PX', 10000) \
+         return redis.call('GET', KEYS[1])",
+    )
+});
+
+/// A value unique enough per check (process id and a counter): probes of concurrent checks
+/// and of several replicas never share keys.
+fn uuid_like_probe() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 /// The client for `config`: TLS roots from the CA file when given, cluster or single endpoint.
 fn backend(config: &RedisConfig) -> Result<Backend, RedisError> {
     let tls = |root_cert: Vec<u8>| TlsCertificates {
@@ -283,6 +304,42 @@ impl Redis {
             .await
             .map(|inner| Connection { inner })
             .map_err(|e| RedisError::Unavailable(e.to_string()))
+    }
+
+    /// Checks that Redis can do what the session store needs, bounded by the configured
+    /// timeout: the client speaks the server's protocol (a cluster answered without
+    /// `REDIS_CLUSTER` redirects most keys elsewhere), and a script writing two keys of one
+    /// hash slot runs (what every session change does).
+    ///
+    /// # Errors
+    /// [`RedisError`] naming what does not work.
+    pub async fn check(&self) -> Result<(), RedisError> {
+        let cluster = self.is_cluster();
+        let probe = uuid_like_probe();
+        let first = self.key(&format!("v2:health:{{{probe}}}:a"));
+        let second = self.key(&format!("v2:health:{{{probe}}}:b"));
+        crate::exec::bounded(self, async move |conn| {
+            let info: String = redis::cmd("INFO").arg("cluster").query_async(conn).await?;
+            if !cluster && info.lines().any(|line| line.trim() == "cluster_enabled:1") {
+                return Err(RedisError::Unavailable(
+                    "the server is a Redis Cluster node but REDIS_CLUSTER is off".to_owned(),
+                ));
+            }
+            let echoed: String = HEALTH_SCRIPT
+                .key(&first)
+                .key(&second)
+                .arg(&probe)
+                .invoke_async(conn)
+                .await?;
+            if echoed == probe {
+                Ok(())
+            } else {
+                Err(RedisError::Unavailable(
+                    "the health script answered something else".to_owned(),
+                ))
+            }
+        })
+        .await
     }
 
     /// Sends `PING`, bounded by the configured timeout.

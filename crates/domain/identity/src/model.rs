@@ -127,9 +127,10 @@ pub struct Session {
 pub enum RotateOutcome {
     /// The new `jti` is stored.
     Rotated,
-    /// No such session (expired, logged out).
+    /// No such session of this user (expired, logged out, or a session id of another user:
+    /// stores keep each user's sessions apart, so another user's session is never touched).
     Revoked,
-    /// The session belongs to another user.
+    /// The stored session names another owner than the one it is filed under (damaged data).
     Invalid,
     /// A retired token was presented: the session has been deleted.
     Reused,

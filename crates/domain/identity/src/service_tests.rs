@@ -659,15 +659,16 @@ fn refresh_reads_the_user_from_the_database_not_the_cache() {
 }
 
 #[test]
-fn a_refresh_token_naming_another_users_session_is_an_invalid_token() {
+fn a_refresh_token_naming_another_users_session_finds_no_session_of_its_own() {
     let w = world();
     let asha = w.login("uid-1", "asha@example.com");
     let ravi = w.login("uid-2", "ravi@example.com");
     let ravis = w.sessions.sessions_of(ravi.user.id)[0].clone();
     let forged = w.refresh_token_for(asha.user.id, ravis.sid, ravis.jti);
+    // Sessions are looked up per user: Asha has no session with that id.
     assert!(matches!(
         run(w.service.refresh(&forged)),
-        Err(RefreshError::InvalidToken)
+        Err(RefreshError::Revoked)
     ));
     assert_eq!(
         w.sessions.session(ravis.sid),

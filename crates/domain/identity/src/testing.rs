@@ -643,7 +643,8 @@ impl SessionStore for InMemorySessions {
             return Ok(RotateOutcome::Revoked);
         };
         if stored.session.user_id != user_id {
-            return Ok(RotateOutcome::Invalid);
+            // Sessions are kept per user: another user's session is not found.
+            return Ok(RotateOutcome::Revoked);
         }
         if stored.session.jti != presented_jti {
             state.delete(sid);
@@ -992,8 +993,8 @@ pub mod contract {
             |sid, user, presented, new| store.rotate(sid, user, presented, new, 1_700_000_100, ttl);
         assert_eq!(
             ok(rotate(first.sid, bob, first.jti, new_jti).await, "rotate"),
-            RotateOutcome::Invalid,
-            "rotating another user's session is Invalid"
+            RotateOutcome::Revoked,
+            "another user's session is not found (and stays untouched)"
         );
         assert_eq!(
             ok(rotate(first.sid, alice, first.jti, new_jti).await, "rotate"),

@@ -124,11 +124,12 @@ where
     }
 }
 
-/// Runs the database and Redis checks concurrently.
+/// Runs the database and Redis checks concurrently. Redis is healthy only when the session
+/// store can work there (see `Redis::check`), not merely when it answers `PING`.
 pub async fn check_dependencies(state: &AppState) -> Checks {
     let (database, redis) = tokio::join!(
         timed_check(state.db.ping()),
-        timed_check(state.redis.ping())
+        timed_check(state.redis.check())
     );
     Checks { database, redis }
 }

@@ -11,6 +11,7 @@ mod appointments;
 mod architecture;
 mod authz;
 mod contract;
+mod data_tier;
 mod directory;
 mod docs;
 mod environment;

@@ -166,7 +166,7 @@ async fn rotating_a_missing_session_is_revoked() {
 }
 
 #[tokio::test]
-async fn rotating_as_another_user_is_invalid_and_keeps_the_session() {
+async fn rotating_as_another_user_finds_nothing_and_keeps_the_session() {
     let t = TestRedis::new();
     let store = RedisSessionStore::new(t.redis.clone());
     let session = new_session(UserId::new_v7());
@@ -184,7 +184,7 @@ async fn rotating_as_another_user_is_invalid_and_keeps_the_session() {
         .await
         .unwrap();
 
-    assert_eq!(outcome, RotateOutcome::Invalid);
+    assert_eq!(outcome, RotateOutcome::Revoked);
     assert_eq!(
         store.find(session.sid, session.user_id).await.unwrap(),
         Some(session.clone())

@@ -1,0 +1,472 @@
+//! The production data tier, for real: a TLS-only PostgreSQL primary (SCRAM, `hostssl` only)
+//! with a streaming replica, Debian's PgBouncer in transaction mode in front of it, a TLS-only
+//! Redis and a three-node Redis Cluster with TLS, all started by `deploy/topology/topology.sh`
+//! (`cargo xtask test` starts them and passes their URLs in `MEDICO24_TIER_*`).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel::sql_types::{BigInt, Bool, Text};
+use diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
+use medico24_postgres::{Database, DatabaseConfig, PgConnectOptions, PoolerMode};
+use medico24_redis::{Redis, RedisConfig, RedisSessionStore};
+use reqwest::StatusCode;
+use uuid::Uuid;
+
+/// Where the data tier's endpoints are.
+struct Tier {
+    /// PgBouncer (transaction mode), TLS verified, database `medico24`.
+    pooled: String,
+    /// The primary, directly.
+    direct: String,
+    /// A CA that did not sign any of the tier's certificates.
+    other_ca: PathBuf,
+    /// The CA that did.
+    ca: PathBuf,
+    /// A TLS-only standalone Redis (`rediss://`).
+    redis_tls: String,
+    /// One node of the TLS Redis Cluster.
+    redis_cluster: String,
+}
+
+fn tier() -> Tier {
+    let var = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| {
+            panic!("{name} is not set: `cargo xtask test` starts the data tier and sets it")
+        })
+    };
+    Tier {
+        pooled: var("MEDICO24_TIER_DATABASE_URL"),
+        direct: var("MEDICO24_TIER_DIRECT_URL"),
+        ca: PathBuf::from(var("MEDICO24_TIER_CA")),
+        other_ca: PathBuf::from(var("MEDICO24_TIER_OTHER_CA")),
+        redis_tls: var("MEDICO24_TIER_REDIS_TLS_URL"),
+        redis_cluster: var("MEDICO24_TIER_REDIS_CLUSTER_URL"),
+    }
+}
+
+/// `url` with its database name replaced by `database`.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let (server, _) = base.rsplit_once('/').expect("a database in the URL");
+    format!("{server}/{database}?{query}")
+}
+
+/// `url` with `sslrootcert` pointing at `ca`.
+fn with_ca(url: &str, ca: &std::path::Path) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| !pair.starts_with("sslrootcert="))
+        .collect();
+    format!("{base}?{}&sslrootcert={}", kept.join("&"), ca.display())
+}
+
+fn set_param(url: &str, key: &str, value: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut kept: Vec<String> = query
+        .split('&')
+        .filter(|pair| !pair.is_empty() && !pair.starts_with(&format!("{key}=")))
+        .map(str::to_owned)
+        .collect();
+    kept.push(format!("{key}={value}"));
+    format!("{base}?{}", kept.join("&"))
+}
+
+fn password_of(url: &str) -> String {
+    let userinfo = url
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split_once('@'));
+    let encoded = userinfo
+        .and_then(|(info, _)| info.split_once(':'))
+        .map(|(_, password)| password.to_owned())
+        .expect("a password in the URL");
+    encoded
+}
+
+/// A fresh database on the TLS primary, migrated through the pooler; dropped at the end.
+struct TierDb {
+    name: String,
+    tier: Tier,
+}
+
+impl TierDb {
+    async fn new() -> Self {
+        let tier = tier();
+        let name = format!("tier_{}", Uuid::new_v4().simple());
+        let mut admin = PgConnectOptions::parse(&tier.direct)
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        let db = Self { name, tier };
+        // Through the pooler: the migration lock must hold and be released there too.
+        medico24_postgres::run_migrations(&db.pooled())
+            .await
+            .unwrap();
+        db
+    }
+
+    fn pooled(&self) -> String {
+        with_database(&self.tier.pooled, &self.name)
+    }
+
+    fn direct(&self) -> String {
+        with_database(&self.tier.direct, &self.name)
+    }
+
+    fn pool(&self, url: &str, pooler: PoolerMode, statement_timeout: Option<Duration>) -> Database {
+        Database::connect_lazy(&DatabaseConfig {
+            url: url.to_owned(),
+            pooler,
+            prepared_statements: pooler == PoolerMode::Session,
+            max_connections: 8,
+            wait_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(10),
+            statement_timeout,
+        })
+        .unwrap()
+    }
+}
+
+impl Drop for TierDb {
+    fn drop(&mut self) {
+        let direct = self.tier.direct.clone();
+        let name = self.name.clone();
+        // Best effort, off the test's runtime (which may be shutting down).
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async move {
+                let mut admin = PgConnectOptions::parse(&direct)
+                    .ok()?
+                    .connect()
+                    .await
+                    .ok()?;
+                admin
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct Flag {
+    #[diesel(sql_type = Bool)]
+    value: bool,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Setting {
+    #[diesel(sql_type = Text)]
+    value: String,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    value: i64,
+}
+
+#[tokio::test]
+async fn verify_full_connects_over_tls_with_scram_and_an_encoded_password() {
+    let tier = tier();
+    assert!(
+        password_of(&tier.direct).contains('%'),
+        "the tier's password needs URL-encoding, so decoding is exercised"
+    );
+    let db = Database::connect_lazy(&DatabaseConfig {
+        url: tier.direct.clone(),
+        pooler: PoolerMode::Session,
+        prepared_statements: true,
+        max_connections: 2,
+        wait_timeout: Duration::from_secs(10),
+        connect_timeout: Duration::from_secs(10),
+        statement_timeout: None,
+    })
+    .unwrap();
+    let mut conn = db.conn().await.unwrap();
+    let tls: Flag =
+        diesel::sql_query("SELECT ssl AS value FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .get_result(&mut conn)
+            .await
+            .unwrap();
+    assert!(tls.value, "the connection is encrypted");
+    let method: Setting =
+        diesel::sql_query("SELECT current_setting('password_encryption') AS value")
+            .get_result(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(method.value, "scram-sha-256");
+}
+
+#[tokio::test]
+async fn every_weaker_or_wrong_tls_setting_is_refused_with_a_clear_error_and_no_password() {
+    let tier = tier();
+    let password = password_of(&tier.direct);
+    let cases = [
+        // A CA that did not sign the server's certificate.
+        (with_ca(&tier.direct, &tier.other_ca), "certificate"),
+        (
+            set_param(
+                &with_ca(&tier.direct, &tier.other_ca),
+                "sslmode",
+                "verify-ca",
+            ),
+            "certificate",
+        ),
+        // The server accepts TLS only (hostssl), so plain TCP is rejected by pg_hba.
+        (set_param(&tier.direct, "sslmode", "disable"), "pg_hba.conf"),
+        // A host name the certificate does not name, reached at the right address.
+        (
+            set_param(
+                &tier.direct.replacen("@localhost:", "@db.invalid:", 1),
+                "hostaddr",
+                "127.0.0.1",
+            ),
+            "certificate",
+        ),
+    ];
+    for (url, needle) in cases {
+        let error = match PgConnectOptions::parse(&url).unwrap().connect().await {
+            Ok(_) => panic!("connected with {}", url.replace(&password, "***")),
+            Err(error) => error.to_string(),
+        };
+        assert!(
+            error.to_lowercase().contains(needle),
+            "{needle} not in {error:?}"
+        );
+        assert!(!error.contains(&password), "the password leaked: {error}");
+    }
+    // verify-ca checks the chain, not the name: the wrong host name is accepted there.
+    let wrong_name = set_param(
+        &set_param(
+            &tier.direct.replacen("@localhost:", "@db.invalid:", 1),
+            "hostaddr",
+            "127.0.0.1",
+        ),
+        "sslmode",
+        "verify-ca",
+    );
+    PgConnectOptions::parse(&wrong_name)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    // `require` encrypts without checking; the server is reached.
+    let require = set_param(&with_ca(&tier.direct, &tier.ca), "sslmode", "require");
+    let require = require.replace(&format!("&sslrootcert={}", tier.ca.display()), "");
+    PgConnectOptions::parse(&require)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn migrating_twice_through_the_pooler_finishes_and_leaves_no_lock_behind() {
+    let db = TierDb::new().await;
+    let again = tokio::time::timeout(
+        Duration::from_secs(60),
+        medico24_postgres::run_migrations(&db.pooled()),
+    )
+    .await
+    .expect("the second run does not wait for a lock the first kept")
+    .unwrap();
+    assert!(again.is_empty(), "nothing left to apply: {again:?}");
+    let mut conn = PgConnectOptions::parse(&db.direct())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let locks: Count =
+        diesel::sql_query("SELECT count(*) AS value FROM pg_locks WHERE locktype = 'advisory'")
+            .get_result(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(locks.value, 0);
+}
+
+#[tokio::test]
+async fn through_a_transaction_pooler_statements_and_transactions_never_fail_under_concurrency() {
+    let db = TierDb::new().await;
+    let pool = db.pool(
+        &db.pooled(),
+        PoolerMode::Transaction,
+        Some(Duration::from_secs(15)),
+    );
+    let mut tasks = Vec::new();
+    for task in 0..64_i64 {
+        let pool = pool.clone();
+        tasks.push(tokio::spawn(async move {
+            for round in 0..20_i64 {
+                let mut conn = pool.conn().await?;
+                let value: Count = diesel::sql_query("SELECT $1::int8 AS value")
+                    .bind::<BigInt, _>(task * 1000 + round)
+                    .get_result(&mut conn)
+                    .await?;
+                assert_eq!(value.value, task * 1000 + round);
+                let inside: Count = conn
+                    .transaction::<_, diesel::result::Error, _>(async |conn| {
+                        diesel::sql_query("SELECT $1::int8 + 1 AS value")
+                            .bind::<BigInt, _>(round)
+                            .get_result(conn)
+                            .await
+                    })
+                    .await?;
+                assert_eq!(inside.value, round + 1);
+            }
+            Ok::<_, anyhow::Error>(())
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+}
+
+#[tokio::test]
+async fn the_statement_timeout_holds_through_the_pooler_and_does_not_leak_to_other_clients() {
+    let db = TierDb::new().await;
+    let limited = db.pool(
+        &db.pooled(),
+        PoolerMode::Transaction,
+        Some(Duration::from_millis(300)),
+    );
+    let unlimited = db.pool(&db.pooled(), PoolerMode::Transaction, None);
+    for _ in 0..5 {
+        let mut conn = limited.conn().await.unwrap();
+        let error = diesel::sql_query("SELECT pg_sleep(2)")
+            .execute(&mut conn)
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("statement timeout"), "{error}");
+        // Inside an explicit transaction too.
+        let error = conn
+            .transaction::<_, diesel::result::Error, _>(async |conn| {
+                diesel::sql_query("SELECT pg_sleep(2)").execute(conn).await
+            })
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("statement timeout"), "{error}");
+    }
+    // Other clients of the same pooler (sharing its server connections) keep the default.
+    for _ in 0..20 {
+        let mut conn = unlimited.conn().await.unwrap();
+        let setting: Setting =
+            diesel::sql_query("SELECT current_setting('statement_timeout') AS value")
+                .get_result(&mut conn)
+                .await
+                .unwrap();
+        assert_eq!(setting.value, "0");
+    }
+}
+
+/// Environment for the app pointed at the data tier (pooled URL, direct URL for migrations).
+fn tier_vars(db: &TierDb, vars: &mut HashMap<String, String>) {
+    vars.insert("DATABASE_URL".into(), db.pooled());
+    vars.insert("DATABASE_DIRECT_URL".into(), db.direct());
+    vars.insert("DATABASE_POOLER".into(), "transaction".into());
+    vars.insert("REDIS_URL".into(), db.tier.redis_cluster.clone());
+    vars.insert("REDIS_CLUSTER".into(), "true".into());
+    vars.insert("REDIS_CA_FILE".into(), db.tier.ca.display().to_string());
+}
+
+#[tokio::test]
+async fn the_app_serves_reads_and_writes_through_pgbouncer_and_a_redis_cluster_over_tls() {
+    let db = TierDb::new().await;
+    let app = medico24_testkit::spawn_app_with(|vars| tier_vars(&db, vars)).await;
+    let ready = app.get("/api/v1/health/ready").await;
+    assert_eq!(ready.status(), StatusCode::OK);
+    let detailed: serde_json::Value = app
+        .get("/api/v1/health/detailed")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(detailed["status"], "healthy", "{detailed}");
+    let mut requests = Vec::new();
+    for _ in 0..40 {
+        let app_client = app.client.clone();
+        let url = app.url("/api/v1/pharmacies/?page=1&page_size=5");
+        requests.push(tokio::spawn(async move {
+            app_client.get(url).send().await.map(|r| r.status())
+        }));
+    }
+    for request in requests {
+        assert_eq!(request.await.unwrap().unwrap(), StatusCode::OK);
+    }
+}
+
+#[tokio::test]
+async fn sessions_follow_their_contract_on_a_tls_redis_and_on_a_tls_redis_cluster() {
+    let tier = tier();
+    for (url, cluster) in [(&tier.redis_tls, false), (&tier.redis_cluster, true)] {
+        let redis = Redis::connect_lazy(&RedisConfig {
+            url: url.clone(),
+            tls_ca_file: Some(tier.ca.clone()),
+            cluster,
+            max_connections: 4,
+            timeout: Duration::from_secs(5),
+            key_prefix: format!("test:{}:", Uuid::new_v4().simple()),
+            idle_check_after: RedisConfig::IDLE_CHECK_AFTER,
+        })
+        .unwrap();
+        redis.ping().await.unwrap();
+        medico24_identity::testing::contract::session_store(&RedisSessionStore::new(redis)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_redis_whose_certificate_the_ca_did_not_sign_is_refused() {
+    let tier = tier();
+    for (url, cluster) in [(&tier.redis_tls, false), (&tier.redis_cluster, true)] {
+        let result = Redis::connect_lazy(&RedisConfig {
+            url: url.clone(),
+            tls_ca_file: Some(tier.other_ca.clone()),
+            cluster,
+            max_connections: 1,
+            timeout: Duration::from_secs(2),
+            key_prefix: String::new(),
+            idle_check_after: RedisConfig::IDLE_CHECK_AFTER,
+        })
+        .map(|redis| async move { redis.ping().await });
+        match result {
+            Err(_) => {}
+            Ok(ping) => assert!(ping.await.is_err(), "{url} accepted an unknown CA"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn health_reports_redis_unhealthy_when_a_cluster_is_spoken_to_as_one_server() {
+    let db = TierDb::new().await;
+    let app = medico24_testkit::spawn_app_with(|vars| {
+        tier_vars(&db, vars);
+        vars.insert("REDIS_CLUSTER".into(), "false".into());
+    })
+    .await;
+    let detailed: serde_json::Value = app
+        .get("/api/v1/health/detailed")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(detailed["redis"], "unhealthy", "{detailed}");
+    assert_eq!(detailed["status"], "degraded", "{detailed}");
+    // The database is fine, so the replica stays in the balancer's rotation.
+    assert_eq!(
+        app.get("/api/v1/health/ready").await.status(),
+        StatusCode::OK
+    );
+}
