@@ -72,9 +72,9 @@ pub struct Manager {
 #[derive(Debug)]
 enum Backend {
     /// One endpoint: a server, or a proxy in front of a cluster.
-    Single(Client),
+    Single(Box<Client>),
     /// A Redis Cluster, routed by slot.
-    Cluster(ClusterClient),
+    Cluster(Box<ClusterClient>),
 }
 
 /// An open connection of either kind.
@@ -191,13 +191,16 @@ fn backend(config: &RedisConfig) -> Result<Backend, RedisError> {
         if let Some(root_cert) = root_cert {
             builder = builder.certs(tls(root_cert));
         }
-        builder.build().map(Backend::Cluster).map_err(invalid)
+        builder
+            .build()
+            .map(|client| Backend::Cluster(Box::new(client)))
+            .map_err(invalid)
     } else {
         match root_cert {
             Some(root_cert) => Client::build_with_tls(url, tls(root_cert)),
             None => Client::open(url),
         }
-        .map(Backend::Single)
+        .map(|client| Backend::Single(Box::new(client)))
         .map_err(invalid)
     }
 }
@@ -319,11 +322,15 @@ impl Redis {
         let first = self.key(&format!("v2:health:{{{probe}}}:a"));
         let second = self.key(&format!("v2:health:{{{probe}}}:b"));
         crate::exec::bounded(self, async move |conn| {
-            let info: String = redis::cmd("INFO").arg("cluster").query_async(conn).await?;
-            if !cluster && info.lines().any(|line| line.trim() == "cluster_enabled:1") {
-                return Err(RedisError::Unavailable(
-                    "the server is a Redis Cluster node but REDIS_CLUSTER is off".to_owned(),
-                ));
+            // (A cluster client sends INFO to every node and answers per node: only the
+            // single-endpoint client needs the question.)
+            if !cluster {
+                let info: String = redis::cmd("INFO").arg("cluster").query_async(conn).await?;
+                if info.lines().any(|line| line.trim() == "cluster_enabled:1") {
+                    return Err(RedisError::Unavailable(
+                        "the server is a Redis Cluster node but REDIS_CLUSTER is off".to_owned(),
+                    ));
+                }
             }
             let echoed: String = HEALTH_SCRIPT
                 .key(&first)

@@ -110,8 +110,6 @@ impl RedisSessionStore {
     }
 }
 
-/// The session hash key without its sid.
-
 impl SessionStore for RedisSessionStore {
     async fn create(&self, session: &Session, ttl: Duration) -> Result<(), PortError> {
         let session_key = self.session_key(session.sid, session.user_id);
