@@ -294,3 +294,56 @@ async fn revoke_all_removes_every_session_of_the_user_and_no_other() {
     store.revoke_all(UserId::new_v7()).await.unwrap();
     t.cleanup().await;
 }
+
+/// The cut-over from the keys of earlier versions (`v2:auth:session:<sid>`,
+/// `v2:auth:user_sessions:<user_id>`, which a cluster cannot serve together): such a session is
+/// not found, so its refresh answers 401 and the client logs in again; nothing fails, and the
+/// old keys are left to expire.
+#[tokio::test]
+async fn a_session_stored_under_the_earlier_key_layout_is_not_found_and_left_to_expire() {
+    let t = TestRedis::new();
+    let store = RedisSessionStore::new(t.redis.clone());
+    let session = new_session(UserId::new_v7());
+    let legacy_session = format!("v2:auth:session:{}", session.sid);
+    let legacy_set = format!("v2:auth:user_sessions:{}", session.user_id);
+    let _: () = t
+        .query(
+            redis::cmd("HSET")
+                .arg(t.redis.key(&legacy_session))
+                .arg("user_id")
+                .arg(session.user_id.to_string())
+                .arg("jti")
+                .arg(session.jti.to_string())
+                .arg("created_at")
+                .arg(session.created_at)
+                .arg("refreshed_at")
+                .arg(session.refreshed_at),
+        )
+        .await;
+    let _: () = t
+        .query(
+            redis::cmd("SADD")
+                .arg(t.redis.key(&legacy_set))
+                .arg(session.sid.to_string()),
+        )
+        .await;
+
+    assert_eq!(
+        store.find(session.sid, session.user_id).await.unwrap(),
+        None
+    );
+    let outcome = store
+        .rotate(
+            session.sid,
+            session.user_id,
+            session.jti,
+            Uuid::new_v4(),
+            1_700_000_600,
+            TTL,
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, RotateOutcome::Revoked);
+    assert!(t.exists(&legacy_session).await, "the old key is left alone");
+    t.cleanup().await;
+}
