@@ -318,7 +318,17 @@ impl Settings {
         };
         let production = environment == Environment::Production;
 
-        let database = database::read(&mut r, production);
+        // Production insists on TLS to the data tier unless the operator says, by this setting,
+        // that the network in between is private to the service (one host, a private bridge).
+        let allow_plaintext = r.boolean("ALLOW_UNENCRYPTED_DATA_TIER", false);
+        if production && allow_plaintext {
+            r.warnings.push(
+                "ALLOW_UNENCRYPTED_DATA_TIER is on: database and Redis URLs without TLS are accepted in production"
+                    .to_owned(),
+            );
+        }
+        let require_tls = production && !allow_plaintext;
+        let database = database::read(&mut r, require_tls);
 
         let redis_url = match r.optional("REDIS_URL") {
             Some(url) => {
@@ -346,7 +356,7 @@ impl Settings {
             },
         };
 
-        if production
+        if require_tls
             && let Some(url) = &redis_url
             && url.starts_with("redis://")
             && !redis_url_is_local(url)
@@ -980,6 +990,29 @@ mod tests {
             );
             assert!(problems.iter().all(|p| !p.contains("pw@")), "{problems:?}");
         }
+    }
+
+    #[test]
+    fn an_operator_may_accept_a_plaintext_data_tier_explicitly() {
+        let strong = |c: &str| c.repeat(40);
+        let (a, b, c) = (strong("a"), strong("b"), strong("c"));
+        let settings = Settings::from_vars(&vars(&[
+            ("ENVIRONMENT", "production"),
+            ("DATABASE_URL", "postgres://u@postgres:5432/db"),
+            ("REDIS_URL", "redis://:pw@redis:6379/0"),
+            ("ALLOW_UNENCRYPTED_DATA_TIER", "true"),
+            ("JWT_SECRET_KEY", &a),
+            ("JWT_REFRESH_SECRET_KEY", &b),
+            ("ADMIN_NOTIFICATION_SECRET", &c),
+            ("FIREBASE_PROJECT_ID", "medico24"),
+        ]))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            settings
+                .warnings
+                .iter()
+                .any(|w| w.contains("ALLOW_UNENCRYPTED_DATA_TIER"))
+        );
     }
 
     #[test]

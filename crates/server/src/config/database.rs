@@ -61,7 +61,7 @@ impl DatabaseSettings {
 }
 
 /// Reads the database settings, recording every problem in `r`.
-pub(super) fn read(r: &mut Reader<'_>, production: bool) -> DatabaseSettings {
+pub(super) fn read(r: &mut Reader<'_>, require_tls: bool) -> DatabaseSettings {
     let url = r.required("DATABASE_URL");
     let direct_url = r.optional("DATABASE_DIRECT_URL");
     let read_url = r.optional("DATABASE_READ_URL");
@@ -71,7 +71,7 @@ pub(super) fn read(r: &mut Reader<'_>, production: bool) -> DatabaseSettings {
         ("DATABASE_READ_URL", &read_url),
     ] {
         if let Some(value) = value {
-            check_url(r, name, value, production);
+            check_url(r, name, value, require_tls);
         }
     }
     let pooler = match r
@@ -105,9 +105,10 @@ pub(super) fn read(r: &mut Reader<'_>, production: bool) -> DatabaseSettings {
     }
 }
 
-/// A URL must be readable (scheme, `sslmode`, `sslrootcert`), and in production encrypted
-/// unless it stays on this host: patient data never crosses a network in clear text.
-fn check_url(r: &mut Reader<'_>, name: &str, url: &str, production: bool) {
+/// A URL must be readable (scheme, `sslmode`, `sslrootcert`), and with `require_tls`
+/// (production) encrypted unless it stays on this host: patient data never crosses a network
+/// in clear text.
+fn check_url(r: &mut Reader<'_>, name: &str, url: &str, require_tls: bool) {
     let known = ["postgres://", "postgresql://", "postgresql+asyncpg://"];
     if !known.iter().any(|scheme| url.starts_with(scheme)) {
         r.problem(&format!(
@@ -122,7 +123,7 @@ fn check_url(r: &mut Reader<'_>, name: &str, url: &str, production: bool) {
                 options.ssl_mode(),
                 SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull
             );
-            if production && !encrypted && !options.is_local() {
+            if require_tls && !encrypted && !options.is_local() {
                 r.problem(&format!(
                     "{name}: sslmode={} may send patient data unencrypted; use verify-full (or require)",
                     options.ssl_mode().as_str()
