@@ -81,6 +81,10 @@ pub fn start_data_tier(root: &Path) -> Result<Vec<(String, String)>> {
         ),
         ("MEDICO24_TIER_CA".to_owned(), format!("{tls_dir}/ca.crt")),
         (
+            "MEDICO24_TIER_SOCKET_DIR".to_owned(),
+            format!("{}/run", get("TOPOLOGY_DIR")?),
+        ),
+        (
             "MEDICO24_TIER_OTHER_CA".to_owned(),
             get("TOPOLOGY_OTHER_CA")?,
         ),

@@ -48,6 +48,9 @@ pub struct Metrics {
     pub db_pool_max: IntGauge,
     /// `medico24_db_pool_wait_seconds`.
     pub db_pool_wait: Histogram,
+    /// `medico24_db_replica_fallbacks_total{reason}`: reads that could have used the read
+    /// replica and went to the primary (`unavailable`, `lagging`).
+    pub db_replica_fallbacks: IntCounterVec,
 }
 
 impl Metrics {
@@ -173,6 +176,13 @@ impl Metrics {
                     0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
                 ]),
             )?,
+            db_replica_fallbacks: IntCounterVec::new(
+                Opts::new(
+                    "medico24_db_replica_fallbacks_total",
+                    "Reads meant for the read replica that went to the primary, by reason.",
+                ),
+                &["reason"],
+            )?,
             registry,
         };
         metrics.register_all()?;
@@ -198,6 +208,7 @@ impl Metrics {
         r.register(Box::new(self.db_pool_connections.clone()))?;
         r.register(Box::new(self.db_pool_max.clone()))?;
         r.register(Box::new(self.db_pool_wait.clone()))?;
+        r.register(Box::new(self.db_replica_fallbacks.clone()))?;
         #[cfg(target_os = "linux")]
         r.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),

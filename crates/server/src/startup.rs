@@ -24,6 +24,9 @@ use crate::state::AppState;
 /// Timeout of every outbound HTTP call (§18).
 const OUTBOUND_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a read waits for a connection to the read replica before reading from the primary.
+const REPLICA_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// A built, bound, not yet running application.
 pub struct Application {
     port: u16,
@@ -47,9 +50,10 @@ impl Application {
         let http_workers = settings.http_workers.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
         });
-        let db = Database::connect_lazy_for_workers(
-            &settings.database.pool_config(
-                &settings.database.url,
+        let database = &settings.database;
+        let mut db = Database::connect_lazy_for_workers(
+            &database.pool_config(
+                &database.url,
                 settings.database_pool_size,
                 settings.database_pool_timeout,
                 settings.database_statement_timeout,
@@ -60,6 +64,30 @@ impl Application {
         .with_wait_observer(Arc::new(move |waited| {
             wait_histogram.observe(waited.as_secs_f64())
         }));
+        if let Some(read_url) = &database.read_url {
+            // A replica that is down should cost a read little: it is given up on quickly,
+            // and the read goes to the primary.
+            let replica = Database::connect_lazy_for_workers(
+                &database.pool_config(
+                    read_url,
+                    settings.database_pool_size,
+                    settings.database_pool_timeout.min(REPLICA_CONNECT_TIMEOUT),
+                    settings.database_statement_timeout,
+                ),
+                http_workers,
+            )
+            .context("configuring the read replica pool")?;
+            let fallbacks = metrics.db_replica_fallbacks.clone();
+            db = db.with_replica(
+                replica,
+                database.read_max_lag,
+                Some(Arc::new(
+                    move |reason: medico24_postgres::ReplicaFallback| {
+                        fallbacks.with_label_values(&[reason.as_str()]).inc();
+                    },
+                )),
+            );
+        }
         let redis = Redis::connect_lazy(&settings.redis_config(settings.redis_pool_size))
             .context("configuring the redis pool")?;
         let http_client = reqwest::Client::builder()

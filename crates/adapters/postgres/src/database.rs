@@ -19,6 +19,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncC
 
 use crate::conn::{PgConn, PoolerMode, StatementPolicy};
 use crate::connect::PgConnectOptions;
+use crate::replica::{FallbackObserver, Replica, ReplicaFallback};
 
 /// Called with how long each checkout waited for a connection (for the pool-wait metric).
 pub type WaitObserver = Arc<dyn Fn(Duration) + Send + Sync>;
@@ -114,6 +115,8 @@ pub struct Database {
     max_connections: usize,
     on_wait: Option<WaitObserver>,
     policy: StatementPolicy,
+    /// Where [`Database::read_conn`] may read from.
+    replica: Option<Arc<Replica>>,
 }
 
 impl std::fmt::Debug for Database {
@@ -187,6 +190,7 @@ impl Database {
             max_connections: config.max_connections,
             on_wait: None,
             policy: StatementPolicy::new(config.pooler, config.statement_timeout),
+            replica: None,
         })
     }
 
@@ -204,6 +208,45 @@ impl Database {
     pub fn with_wait_observer(mut self, observer: WaitObserver) -> Self {
         self.on_wait = Some(observer);
         self
+    }
+
+    /// Lets [`Database::read_conn`] read from `replica` while it is at most `max_lag` behind;
+    /// `on_fallback` hears each read that could not.
+    #[must_use]
+    pub fn with_replica(
+        mut self,
+        replica: Database,
+        max_lag: Duration,
+        on_fallback: Option<FallbackObserver>,
+    ) -> Self {
+        self.replica = Some(Arc::new(Replica::new(replica, max_lag, on_fallback)));
+        self
+    }
+
+    /// Checks out a connection for a read that tolerates a little lag and is not cached (the
+    /// rule is in [`crate::replica`]): from the replica when one is configured, reachable and
+    /// within its lag bound, else from the primary.
+    ///
+    /// # Errors
+    /// As [`Database::conn`] (the replica's failures only send the read to the primary).
+    pub async fn read_conn(&self) -> Result<PgConn, DatabaseError> {
+        if let Some(replica) = &self.replica {
+            let fallback = match replica.usable(self).await {
+                Ok(()) => match replica.db.conn().await {
+                    Ok(conn) => return Ok(conn),
+                    Err(error) => {
+                        tracing::warn!(error = %error, "read replica checkout failed; reading from the primary");
+                        replica.mark_unavailable();
+                        ReplicaFallback::Unavailable
+                    }
+                },
+                Err(reason) => reason,
+            };
+            if let Some(observe) = &replica.on_fallback {
+                observe(fallback);
+            }
+        }
+        self.conn().await
     }
 
     /// Checks out a connection.
@@ -256,8 +299,11 @@ impl Database {
         }
     }
 
-    /// Closes the pools: checked-out connections are dropped when returned.
+    /// Closes the pools (the replica's too): checked-out connections are dropped when returned.
     pub fn close(&self) {
+        if let Some(replica) = &self.replica {
+            replica.db.close();
+        }
         self.pool.close();
         for shard in self.shards.iter().flat_map(|shards| shards.pools.iter()) {
             shard.close();

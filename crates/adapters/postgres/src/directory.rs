@@ -437,6 +437,11 @@ impl PgDirectoryRepository {
     async fn conn(&self) -> Result<PgConn, PortError> {
         Ok(self.db.conn().await?)
     }
+
+    /// For uncached listings and searches, which may read from the replica.
+    async fn read_conn(&self) -> Result<PgConn, PortError> {
+        Ok(self.db.read_conn().await?)
+    }
 }
 
 /// Current associations of `doctor` with non-deleted clinics (all of them unless `active_only`),
@@ -514,7 +519,7 @@ impl DirectoryRepository for PgDirectoryRepository {
         if let Some(min) = filter.min_rating {
             query = query.filter(sql::<Bool>("clinics.rating >= ").bind::<Float8, _>(min));
         }
-        let mut conn = self.conn().await?;
+        let mut conn = self.read_conn().await?;
         let rows: Vec<ClinicRow> = query
             .offset(offset(window))
             .limit(i64::from(window.limit))
@@ -545,7 +550,7 @@ impl DirectoryRepository for PgDirectoryRepository {
               ORDER BY c.geo <-> {POINT_SQL}, c.name, c.id \
              OFFSET $6 LIMIT $7"
         );
-        let mut conn = self.conn().await?;
+        let mut conn = self.read_conn().await?;
         let rows: Vec<NearbyClinicRow> = diesel::sql_query(statement)
             .bind::<Float8, _>(geo.longitude)
             .bind::<Float8, _>(geo.latitude)
@@ -1113,7 +1118,7 @@ impl DirectoryRepository for PgDirectoryRepository {
             });
             query = query.filter(any);
         }
-        let mut conn = self.conn().await?;
+        let mut conn = self.read_conn().await?;
         let rows: Vec<DoctorListRow> = query
             .offset(offset(window))
             .limit(i64::from(window.limit))
@@ -1145,7 +1150,7 @@ impl DirectoryRepository for PgDirectoryRepository {
              OFFSET $7 LIMIT $8"
         );
         let geo = filter.geo;
-        let mut conn = self.conn().await?;
+        let mut conn = self.read_conn().await?;
         let rows: Vec<NearbyDoctorRow> = diesel::sql_query(statement)
             .bind::<Float8, _>(geo.longitude)
             .bind::<Float8, _>(geo.latitude)

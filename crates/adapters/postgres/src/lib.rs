@@ -11,6 +11,7 @@ pub mod errors;
 pub mod migrate;
 pub mod notifications;
 pub mod pharmacies;
+pub mod replica;
 #[allow(
     missing_docs,
     reason = "table! modules mirror the SQL schema; docs/database.md documents it"
@@ -28,6 +29,7 @@ pub use directory::PgDirectoryRepository;
 pub use migrate::{MigrationError, revert_all_migrations, run_migrations};
 pub use notifications::PgNotificationRepository;
 pub use pharmacies::PgPharmacyRepository;
+pub use replica::{FallbackObserver, ReplicaFallback};
 pub use seed::{SeedError, SeedSize, seed_demo_data};
 pub use stats::PgAdminStats;
 pub use users::PgUserRepository;

@@ -771,7 +771,7 @@ impl PharmacyRepository for PgPharmacyRepository {
             .skip()
             .saturating_add(u64::from(query.window.limit()));
         let mut fetch = wanted.saturating_add(1);
-        let mut conn = self.db.conn().await?;
+        let mut conn = self.db.read_conn().await?;
         let rows = loop {
             let mut rows = knn_candidates(&mut conn, query, now, fetch).await?;
             rows.sort_by(|a, b| {

@@ -189,7 +189,7 @@ struct ChartRow {
 
 impl AdminStatsReader for PgAdminStats {
     async fn metrics(&self, now: DateTime<Utc>) -> Result<AdminMetrics, PortError> {
-        let mut conn = self.db.conn().await?;
+        let mut conn = self.db.read_conn().await?;
         let row: MetricsRow = diesel::sql_query(METRICS_SQL)
             .bind::<Timestamptz, _>(utc_day_start(now))
             .bind::<Timestamptz, _>(now - TimeDelta::days(7))

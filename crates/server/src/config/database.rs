@@ -17,7 +17,8 @@ pub struct DatabaseSettings {
     /// for `migrate` and `seed`; `DATABASE_URL` when unset.
     pub direct_url: Option<Secret>,
     /// `DATABASE_READ_URL` (addition, optional): a read replica for reads that tolerate a
-    /// little lag; without it every read goes to `DATABASE_URL`.
+    /// little lag and are not cached (see `medico24_postgres::replica`); without it every read
+    /// goes to `DATABASE_URL`.
     pub read_url: Option<Secret>,
     /// `DATABASE_POOLER` (addition; `none` (default) or `session`, or `transaction`): whether
     /// `DATABASE_URL` leads to a transaction pooler (PgBouncer in transaction mode, Neon's

@@ -20,6 +20,10 @@ struct Tier {
     pooled: String,
     /// The primary, directly.
     direct: String,
+    /// The streaming replica, directly.
+    read: String,
+    /// The clusters' Unix socket directory (superuser access, for drills).
+    socket_dir: String,
     /// A CA that did not sign any of the tier's certificates.
     other_ca: PathBuf,
     /// The CA that did.
@@ -39,6 +43,8 @@ fn tier() -> Tier {
     Tier {
         pooled: var("MEDICO24_TIER_DATABASE_URL"),
         direct: var("MEDICO24_TIER_DIRECT_URL"),
+        read: var("MEDICO24_TIER_READ_URL"),
+        socket_dir: var("MEDICO24_TIER_SOCKET_DIR"),
         ca: PathBuf::from(var("MEDICO24_TIER_CA")),
         other_ca: PathBuf::from(var("MEDICO24_TIER_OTHER_CA")),
         redis_tls: var("MEDICO24_TIER_REDIS_TLS_URL"),
@@ -472,4 +478,175 @@ async fn health_reports_redis_unhealthy_when_a_cluster_is_spoken_to_as_one_serve
         app.get("/api/v1/health/ready").await.status(),
         StatusCode::OK
     );
+}
+
+fn port_of(url: &str) -> String {
+    let after_at = url.rsplit_once('@').map_or(url, |(_, rest)| rest);
+    let authority = after_at.split('/').next().unwrap_or_default();
+    authority
+        .rsplit_once(':')
+        .map(|(_, port)| port.to_owned())
+        .expect("a port")
+}
+
+/// Whether `conn` is on a standby.
+async fn in_recovery(conn: &mut medico24_postgres::PgConn) -> bool {
+    let flag: Flag = diesel::sql_query("SELECT pg_is_in_recovery() AS value")
+        .get_result(conn)
+        .await
+        .unwrap();
+    flag.value
+}
+
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<medico24_postgres::ReplicaFallback>>>;
+
+/// The primary (direct) with the replica behind `read_url` for reads, and what fell back.
+fn with_replica(db: &TierDb, read_url: &str, max_lag: Duration) -> (Database, Seen) {
+    let seen: Seen = Seen::default();
+    let recorder = seen.clone();
+    let primary = db.pool(&db.direct(), PoolerMode::Session, None);
+    let replica = Database::connect_lazy(&DatabaseConfig {
+        url: read_url.to_owned(),
+        pooler: PoolerMode::Session,
+        prepared_statements: true,
+        max_connections: 4,
+        wait_timeout: Duration::from_secs(1),
+        connect_timeout: Duration::from_secs(1),
+        statement_timeout: None,
+    })
+    .unwrap();
+    let database = primary.with_replica(
+        replica,
+        max_lag,
+        Some(std::sync::Arc::new(move |reason| {
+            recorder.lock().unwrap().push(reason);
+        })),
+    );
+    (database, seen)
+}
+
+/// Reads from the replica once it has caught up with the test's new database.
+async fn wait_for_replica_reads(database: &Database) {
+    for _ in 0..60 {
+        let mut conn = database.read_conn().await.unwrap();
+        if in_recovery(&mut conn).await {
+            return;
+        }
+        drop(conn);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("reads never reached the replica");
+}
+
+#[tokio::test]
+async fn lag_tolerant_reads_go_to_the_replica_and_everything_else_to_the_primary() {
+    let db = TierDb::new().await;
+    let read_url = with_database(&db.tier.read, &db.name);
+    let (database, _) = with_replica(&db, &read_url, Duration::from_secs(5));
+    wait_for_replica_reads(&database).await;
+    let mut conn = database.conn().await.unwrap();
+    assert!(!in_recovery(&mut conn).await, "conn() is the primary");
+}
+
+#[tokio::test]
+async fn a_replica_that_cannot_be_reached_sends_reads_to_the_primary_and_says_why() {
+    let db = TierDb::new().await;
+    let dead = db
+        .direct()
+        .replacen(&format!(":{}/", port_of(&db.direct())), ":1/", 1);
+    let (database, seen) = with_replica(&db, &dead, Duration::from_secs(5));
+    for _ in 0..3 {
+        let mut conn = database.read_conn().await.unwrap();
+        assert!(!in_recovery(&mut conn).await);
+    }
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert!(
+        seen.iter()
+            .all(|reason| *reason == medico24_postgres::ReplicaFallback::Unavailable),
+        "{seen:?}"
+    );
+}
+
+/// Resumes WAL replay on the replica when dropped (also when the test fails half-way).
+struct ReplayPaused {
+    admin_url: String,
+}
+
+impl ReplayPaused {
+    async fn new(admin_url: String) -> Self {
+        let mut admin = PgConnectOptions::parse(&admin_url)
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        admin
+            .batch_execute("SELECT pg_wal_replay_pause()")
+            .await
+            .unwrap();
+        Self { admin_url }
+    }
+}
+
+impl Drop for ReplayPaused {
+    fn drop(&mut self) {
+        let url = self.admin_url.clone();
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async move {
+                let mut admin = PgConnectOptions::parse(&url).ok()?.connect().await.ok()?;
+                admin
+                    .batch_execute("SELECT pg_wal_replay_resume()")
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+    }
+}
+
+#[tokio::test]
+async fn a_replica_further_behind_than_the_bound_is_not_read_until_it_catches_up() {
+    let db = TierDb::new().await;
+    let read_url = with_database(&db.tier.read, &db.name);
+    let (database, seen) = with_replica(&db, &read_url, Duration::from_millis(300));
+    wait_for_replica_reads(&database).await;
+
+    let admin = format!(
+        "postgresql:///postgres?host={}&port={}&user=postgres&sslmode=disable",
+        db.tier.socket_dir,
+        port_of(&db.tier.read)
+    );
+    let paused = ReplayPaused::new(admin).await;
+    // The primary moves on; the paused replica does not.
+    let mut primary = database.conn().await.unwrap();
+    primary
+        .batch_execute("CREATE TABLE lag_probe (id int); INSERT INTO lag_probe VALUES (1)")
+        .await
+        .unwrap();
+    drop(primary);
+    let mut lagging_seen = false;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let mut conn = database.read_conn().await.unwrap();
+        if !in_recovery(&mut conn).await
+            && seen
+                .lock()
+                .unwrap()
+                .contains(&medico24_postgres::ReplicaFallback::Lagging)
+        {
+            lagging_seen = true;
+            break;
+        }
+    }
+    assert!(
+        lagging_seen,
+        "the lagging replica kept being read: {:?}",
+        seen.lock().unwrap()
+    );
+    drop(paused);
+    wait_for_replica_reads(&database).await;
 }
