@@ -640,6 +640,9 @@ write_pgbouncer_config() {
 [databases]
 $DB_NAME = host=127.0.0.1 port=$PG_PRIMARY_PORT dbname=$DB_NAME
 ${DB_NAME}_replica = host=127.0.0.1 port=$PG_REPLICA_PORT dbname=$DB_NAME
+; One server connection for every client: tests use it to make sure what one client leaves on a
+; server connection is met by the next.
+${DB_NAME}_single = host=127.0.0.1 port=$PG_PRIMARY_PORT dbname=$DB_NAME pool_size=1
 ; Any other database name (tests create their own) goes to the primary under that name.
 * = host=127.0.0.1 port=$PG_PRIMARY_PORT
 
@@ -772,8 +775,9 @@ redis_cluster_all_ok() {
     done
 }
 
-# The node's configuration: TLS only (`port 0`), password, no persistence; MODE is cluster
-# or standalone.
+# The node's configuration: TLS only (`port 0`), password; MODE is cluster or standalone.
+# Cluster nodes keep an append-only file, as a managed Redis with persistence does, so a node
+# restarted in a drill comes back with its keys (sessions); the standalone one keeps nothing.
 write_redis_config() {
     local port=$1 mode=$2 dir="$TOPOLOGY_DIR/redis-$1"
     mkdir -p "$dir"
@@ -794,7 +798,8 @@ requirepass $REDIS_PASSWORD
 masterauth $REDIS_PASSWORD
 dir $dir
 save ""
-appendonly no
+appendonly $([[ $mode == cluster ]] && echo yes || echo no)
+appendfsync everysec
 daemonize yes
 pidfile $dir/redis.pid
 logfile $dir/redis.log
@@ -829,7 +834,7 @@ redis_node_up() {
     fi
 }
 
-# Stops the node on PORT (SIGTERM: Redis exits without saving, as `save ""` says).
+# Stops the node on PORT (SIGTERM: a cluster node flushes its append-only file first).
 redis_node_down() {
     local port=$1
     stop_pidfile "Redis on port $port" "$TOPOLOGY_DIR/redis-$port/redis.pid" redis-server TERM 15
@@ -1041,6 +1046,13 @@ cmd_api_up() {
             "$bin" migrate) >"$TOPOLOGY_DIR/api-migrate.log" 2>&1; then
             tail_log "$TOPOLOGY_DIR/api-migrate.log"
             die "\`medico24 migrate\` failed"
+        fi
+        # Demo data (pharmacies around Mumbai, clinics, doctors); adds nothing when present.
+        log "loading demo data through the direct primary URL"
+        if ! (cd "$TOPOLOGY_DIR" && env "${pairs[@]}" DATABASE_URL="$(pg_url "$PG_PRIMARY_PORT" "$DB_NAME")" \
+            "$bin" seed --pharmacies 2000 --users 20 --appointments 50) >"$TOPOLOGY_DIR/api-seed.log" 2>&1; then
+            tail_log "$TOPOLOGY_DIR/api-seed.log"
+            die "\`medico24 seed\` failed"
         fi
     fi
     for port in "${to_start[@]}"; do

@@ -86,20 +86,26 @@ FIREBASE_AUTH_EMULATOR_HOST=127.0.0.1:9099 LOG_FORMAT=pretty CORS_ORIGINS=http:/
 ";
 
 const TEST_HELP: &str = "\
-cargo xtask test [--no-schemathesis | --only-schemathesis] [-- NEXTEST_ARGS...]
+cargo xtask test [--no-schemathesis | --only-schemathesis] [--no-topology] [-- NEXTEST_ARGS...]
 
-1. Prepares PostgreSQL/PostGIS and Redis.
+1. Prepares PostgreSQL/PostGIS and Redis, and the data tier of the local production topology
+   (deploy/topology: TLS-only PostgreSQL with a streaming replica, PgBouncer in transaction
+   mode, TLS Redis and a TLS Redis Cluster) for the `data_tier` tests.
 2. cargo nextest run --workspace --no-fail-fast NEXTEST_ARGS
    (with MEDICO24_TEST_DATABASE_URL, MEDICO24_TEST_REDIS_URL defaulting to the local services)
 3. ops: the checks of `cargo xtask ops` on deploy/ (promtool, which the nextest ops tests also
    need, is installed before phase 2).
-4. schemathesis (PyPI, in target/schemathesis-venv) against a live debug server using database
+4. topology: three debug API replicas behind HAProxy on that data tier, then the end-to-end
+   flows and fault drills (`cargo xtask topology test --debug`).
+5. schemathesis (PyPI, in target/schemathesis-venv) against a live debug server using database
    medico24_schemathesis: fails on any 5xx and on responses that do not match the schema.
-All phases always run; the exit status is non-zero if any failed.
+All phases always run; the exit status is non-zero if any failed. The topology is left running
+(`cargo xtask topology down` stops it).
 
 OPTIONS:
-    --no-schemathesis     Skip phase 4
-    --only-schemathesis   Skip phases 2 and 3
+    --no-schemathesis     Skip phase 5
+    --only-schemathesis   Skip phases 2, 3 and 4
+    --no-topology         Skip phase 4
 
 ENVIRONMENT:
     MEDICO24_TEST_DATABASE_URL   default postgres://postgres@127.0.0.1:5432/postgres
@@ -222,6 +228,12 @@ impl Args {
                     .map_err(|e| format!("{name} {v}: not a valid number ({e})"))
             })
             .transpose()
+    }
+
+    /// The first argument that is not an option (removes it): a subcommand's action.
+    pub fn action(&mut self) -> Option<String> {
+        let i = self.rest.iter().position(|a| !a.starts_with('-'))?;
+        Some(self.rest.remove(i))
     }
 
     /// The arguments after `--`.

@@ -150,6 +150,7 @@ pub fn services(args: Args) -> Result<()> {
 pub fn test(mut args: Args) -> Result<()> {
     let no_schemathesis = args.flag("--no-schemathesis");
     let only_schemathesis = args.flag("--only-schemathesis");
+    let no_topology = args.flag("--no-topology");
     let nextest_args = args.passthrough();
     args.finish()?;
     if no_schemathesis && only_schemathesis {
@@ -177,6 +178,12 @@ pub fn test(mut args: Args) -> Result<()> {
             .and_then(|promtool| ops::run(&root, &promtool))
             .unwrap_or_else(Outcome::Failed);
         outcomes.push(("ops", outcome));
+        if !no_topology {
+            let outcome = crate::topology::flows_and_drills(&root, Profile::Debug)
+                .map(|()| Outcome::Passed)
+                .unwrap_or_else(Outcome::Failed);
+            outcomes.push(("topology", outcome));
+        }
     }
     if !no_schemathesis {
         let outcome = schemathesis::run(&root, &pg, &redis).unwrap_or_else(Outcome::Failed);

@@ -40,6 +40,13 @@ pub enum PoolerMode {
     Transaction,
 }
 
+/// Appended to every `BEGIN` behind a transaction pooler that does not track prepared
+/// statements itself: the server connection may hold statements another client prepared and
+/// never closed (its request was cancelled half-way), under the same names the driver gives
+/// ours (`s0`, `s1`, … counted per process), and preparing one of those names would fail with
+/// "already exists". Clearing them costs no round trip: it travels with the `BEGIN`.
+pub(crate) const CLEAR_STATEMENTS: &str = "; DEALLOCATE ALL";
+
 /// What a checked-out connection does around each statement; fixed per pool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct StatementPolicy {
@@ -49,16 +56,26 @@ pub(crate) struct StatementPolicy {
 }
 
 impl StatementPolicy {
-    pub(crate) fn new(mode: PoolerMode, statement_timeout: Option<Duration>) -> Self {
+    pub(crate) fn new(
+        mode: PoolerMode,
+        statement_timeout: Option<Duration>,
+        prepared_statements: bool,
+    ) -> Self {
         let begin_sql = match mode {
             PoolerMode::Session => None,
-            PoolerMode::Transaction => Some(Arc::from(match statement_timeout {
-                Some(timeout) => format!(
-                    "BEGIN; SET LOCAL statement_timeout = {}",
-                    timeout.as_millis()
-                ),
-                None => "BEGIN".to_owned(),
-            })),
+            PoolerMode::Transaction => {
+                let mut sql = "BEGIN".to_owned();
+                if let Some(timeout) = statement_timeout {
+                    sql.push_str(&format!(
+                        "; SET LOCAL statement_timeout = {}",
+                        timeout.as_millis()
+                    ));
+                }
+                if !prepared_statements {
+                    sql.push_str(CLEAR_STATEMENTS);
+                }
+                Some(Arc::from(sql))
+            }
         };
         Self { begin_sql }
     }
@@ -271,17 +288,22 @@ mod tests {
     #[test]
     fn only_a_transaction_pooler_wraps_statements() {
         assert_eq!(
-            StatementPolicy::new(PoolerMode::Session, Some(Duration::from_secs(15))).begin_sql,
+            StatementPolicy::new(PoolerMode::Session, Some(Duration::from_secs(15)), false)
+                .begin_sql,
             None
         );
         assert_eq!(
-            StatementPolicy::new(PoolerMode::Transaction, Some(Duration::from_millis(1500)))
-                .begin_sql
-                .as_deref(),
-            Some("BEGIN; SET LOCAL statement_timeout = 1500")
+            StatementPolicy::new(
+                PoolerMode::Transaction,
+                Some(Duration::from_millis(1500)),
+                false
+            )
+            .begin_sql
+            .as_deref(),
+            Some("BEGIN; SET LOCAL statement_timeout = 1500; DEALLOCATE ALL")
         );
         assert_eq!(
-            StatementPolicy::new(PoolerMode::Transaction, None)
+            StatementPolicy::new(PoolerMode::Transaction, None, true)
                 .begin_sql
                 .as_deref(),
             Some("BEGIN")

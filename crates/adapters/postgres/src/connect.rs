@@ -273,7 +273,8 @@ impl PgConnectOptions {
     }
 
     /// Like [`PgConnectOptions::connect`], for a transaction pooler: the driver's own setup
-    /// statements run inside one transaction.
+    /// statements run inside one transaction, which first clears statements other clients left
+    /// on the server connection when `clear_statements` (see `conn::CLEAR_STATEMENTS`).
     ///
     /// diesel-async sets the time zone and encoding on every new connection with statements it
     /// prepares in one round trip and executes in the next; behind a transaction pooler the
@@ -282,7 +283,10 @@ impl PgConnectOptions {
     ///
     /// # Errors
     /// As [`PgConnectOptions::connect`].
-    pub async fn connect_pinned(&self) -> ConnectionResult<AsyncPgConnection> {
+    pub async fn connect_pinned(
+        &self,
+        clear_statements: bool,
+    ) -> ConnectionResult<AsyncPgConnection> {
         let config = if self.ssl_mode == SslMode::Allow {
             // No plain-then-TLS fallback here: a pooler endpoint is one or the other.
             let mut config = self.config.clone();
@@ -301,8 +305,13 @@ impl PgConnectOptions {
                 tracing::debug!(error = %error, "database connection ended with an error");
             }
         });
+        let begin = if clear_statements {
+            format!("BEGIN{}", crate::conn::CLEAR_STATEMENTS)
+        } else {
+            "BEGIN".to_owned()
+        };
         client
-            .batch_execute("BEGIN")
+            .batch_execute(&begin)
             .await
             .map_err(|e| ConnectionError::BadConnection(error_chain(&e)))?;
         let mut conn = AsyncPgConnection::try_from(client).await?;

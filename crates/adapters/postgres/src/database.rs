@@ -35,7 +35,7 @@ async fn open_connection(
 ) -> ConnectionResult<AsyncPgConnection> {
     let mut conn = match setup.pooler {
         PoolerMode::Session => options.connect().await?,
-        PoolerMode::Transaction => options.connect_pinned().await?,
+        PoolerMode::Transaction => options.connect_pinned(!setup.statement_cache).await?,
     };
     if !setup.statement_cache {
         conn.set_prepared_statement_cache_size(CacheSize::Disabled);
@@ -189,7 +189,11 @@ impl Database {
             shards,
             max_connections: config.max_connections,
             on_wait: None,
-            policy: StatementPolicy::new(config.pooler, config.statement_timeout),
+            policy: StatementPolicy::new(
+                config.pooler,
+                config.statement_timeout,
+                config.prepared_statements,
+            ),
             replica: None,
         })
     }

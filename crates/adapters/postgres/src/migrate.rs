@@ -78,7 +78,7 @@ async fn with_locked_connection<T: Send + 'static>(
         .map_err(|e| MigrationError::Connect(e.to_string()))?;
     // Pinned: `database_url` may lead to a transaction pooler.
     let conn = options
-        .connect_pinned()
+        .connect_pinned(true)
         .await
         .map_err(|e| MigrationError::Connect(e.to_string()))?;
     // The wrapper blocks on the runtime, so it must live on a blocking thread.

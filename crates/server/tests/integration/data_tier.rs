@@ -650,3 +650,55 @@ async fn a_replica_further_behind_than_the_bound_is_not_read_until_it_catches_up
     drop(paused);
     wait_for_replica_reads(&database).await;
 }
+
+#[tokio::test]
+async fn statements_another_client_left_on_the_pooled_server_connection_do_not_collide_with_ours() {
+    let tier = tier();
+    // `<db>_single`: PgBouncer gives every client the same single server connection.
+    let single = with_database(&tier.pooled, "medico24_single");
+    // A client that prepares statements under the driver's own names and leaves them there, as
+    // a request cancelled half-way does.
+    let mut leaker = PgConnectOptions::parse(&single)
+        .unwrap()
+        .connect_pinned(true)
+        .await
+        .unwrap();
+    let leaked: String = (0..3000)
+        .map(|n| format!("PREPARE s{n} AS SELECT {n};"))
+        .collect();
+    leaker
+        .batch_execute(&format!("BEGIN; {leaked} COMMIT"))
+        .await
+        .unwrap();
+    drop(leaker);
+
+    let db = Database::connect_lazy(&DatabaseConfig {
+        url: single,
+        pooler: PoolerMode::Transaction,
+        prepared_statements: false,
+        max_connections: 2,
+        wait_timeout: Duration::from_secs(10),
+        connect_timeout: Duration::from_secs(10),
+        statement_timeout: Some(Duration::from_secs(15)),
+    })
+    .unwrap();
+    let mut conn = db.conn().await.unwrap();
+    for n in 0..50_i64 {
+        let value: Count = diesel::sql_query("SELECT $1::int8 AS value")
+            .bind::<BigInt, _>(n)
+            .get_result(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(value.value, n);
+        let inside: Count = conn
+            .transaction::<_, diesel::result::Error, _>(async |conn| {
+                diesel::sql_query("SELECT $1::int8 AS value")
+                    .bind::<BigInt, _>(n)
+                    .get_result(conn)
+                    .await
+            })
+            .await
+            .unwrap();
+        assert_eq!(inside.value, n);
+    }
+}

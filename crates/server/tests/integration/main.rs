@@ -27,3 +27,4 @@ mod platform;
 mod pool;
 mod rate_limit;
 mod support;
+mod topology;
