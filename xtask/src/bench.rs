@@ -27,6 +27,8 @@ use crate::server::{self, Profile, proc_status_kib};
 use crate::services::{self, Apt};
 use crate::{Args, Context, Result};
 
+mod tier;
+
 /// One load-test case: a request that wrk repeats.
 struct Case {
     /// Short name, used in the table and for the wrk script file.
@@ -230,9 +232,13 @@ pub fn bench(mut args: Args) -> Result<()> {
         threads: args.number("--threads")?.unwrap_or(2),
         connections: args.number("--connections")?.unwrap_or(64),
     };
+    let data_tier = args.flag("--data-tier");
     args.finish()?;
     if options.threads == 0 || options.connections < options.threads || options.duration_secs == 0 {
         return Err("need --threads ≥ 1, --connections ≥ --threads and --duration ≥ 1".to_owned());
+    }
+    if data_tier {
+        return tier::compare(&options);
     }
 
     let root = repo_root();

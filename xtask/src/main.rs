@@ -131,7 +131,7 @@ OPTIONS:
 ";
 
 const BENCH_HELP: &str = "\
-cargo xtask bench [--pharmacies N] [--duration SECS] [--threads N] [--connections N] [--soak-minutes M [--soak-rate R]]
+cargo xtask bench [--pharmacies N] [--duration SECS] [--threads N] [--connections N] [--soak-minutes M [--soak-rate R]] [--data-tier]
 
 Builds the release server, recreates database medico24_bench on the test database server
 ($MEDICO24_TEST_DATABASE_URL, default local), migrates and seeds it, starts the server on a free
@@ -149,6 +149,10 @@ OPTIONS:
     --connections N    wrk connections (default 64)
     --soak-minutes M   Run the soak for M minutes instead of the cases
     --soak-rate R      Requests per second the soak offers (default 1000)
+    --data-tier        Instead of the cases: nearby 5 km through PgBouncer (transaction mode) + TLS
+                       against the same TLS-only PostgreSQL reached directly, rounds alternating
+                       (starts the topology's data tier); writes between <!-- tier:begin --> and
+                       <!-- tier:end -->
 ";
 
 const SERVICES_HELP: &str = "\

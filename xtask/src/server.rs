@@ -247,6 +247,11 @@ pub fn spawn(
 }
 
 impl RunningServer {
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -87,7 +87,7 @@ pub enum DatabaseError {
     #[error("database unavailable: {0}")]
     Unavailable(String),
     /// A query failed.
-    #[error("database query failed")]
+    #[error("database query failed: {0}")]
     Query(#[from] diesel::result::Error),
     /// The pool could not be built from the configuration.
     #[error("invalid database configuration: {0}")]

@@ -12,6 +12,8 @@ use redis::{self, Script};
 use crate::client::{Redis, RedisError};
 use crate::exec::{bounded, ttl_secs, unavailable};
 
+mod legacy;
+
 /// Stores a new session and adds it to its user's set.
 ///
 /// `KEYS[1]` = session hash, `KEYS[2]` = user set; `ARGV` = sid, user_id, jti, created_at,
@@ -141,24 +143,31 @@ impl SessionStore for RedisSessionStore {
         now_unix: i64,
         ttl: Duration,
     ) -> Result<RotateOutcome, PortError> {
-        let session_key = self.session_key(sid, user_id);
-        let user_key = self.user_key(user_id);
-        let outcome: String = bounded(&self.redis, async move |conn| {
-            let outcome: String = ROTATE
-                .key(&session_key)
-                .key(&user_key)
-                .arg(sid.to_string())
-                .arg(user_id.to_string())
-                .arg(presented_jti.to_string())
-                .arg(new_jti.to_string())
-                .arg(now_unix)
-                .arg(ttl_secs(ttl))
-                .invoke_async(conn)
-                .await?;
-            Ok::<_, RedisError>(outcome)
-        })
-        .await
-        .map_err(unavailable)?;
+        let rotate = async || {
+            let session_key = self.session_key(sid, user_id);
+            let user_key = self.user_key(user_id);
+            bounded(&self.redis, async move |conn| {
+                let outcome: String = ROTATE
+                    .key(&session_key)
+                    .key(&user_key)
+                    .arg(sid.to_string())
+                    .arg(user_id.to_string())
+                    .arg(presented_jti.to_string())
+                    .arg(new_jti.to_string())
+                    .arg(now_unix)
+                    .arg(ttl_secs(ttl))
+                    .invoke_async(conn)
+                    .await?;
+                Ok::<_, RedisError>(outcome)
+            })
+            .await
+            .map_err(unavailable)
+        };
+        let mut outcome: String = rotate().await?;
+        // A session from before the hash-tagged layout is moved over once, then rotated.
+        if outcome == "revoked" && self.adopt_legacy(sid, user_id).await? {
+            outcome = rotate().await?;
+        }
         match outcome.as_str() {
             "ok" => Ok(RotateOutcome::Rotated),
             "revoked" => Ok(RotateOutcome::Revoked),
@@ -182,7 +191,7 @@ impl SessionStore for RedisSessionStore {
         .await
         .map_err(unavailable)?;
         if fields.is_empty() {
-            return Ok(None);
+            return self.find_legacy(sid, user_id).await;
         }
         parse_session(sid, &fields).map(Some)
     }
@@ -203,7 +212,8 @@ impl SessionStore for RedisSessionStore {
             Ok::<_, RedisError>(())
         })
         .await
-        .map_err(unavailable)
+        .map_err(unavailable)?;
+        self.forget_legacy(sid, user_id).await
     }
 
     async fn revoke_all(&self, user_id: UserId) -> Result<(), PortError> {
@@ -218,7 +228,8 @@ impl SessionStore for RedisSessionStore {
             Ok::<_, RedisError>(())
         })
         .await
-        .map_err(unavailable)
+        .map_err(unavailable)?;
+        self.forget_all_legacy(user_id).await
     }
 }
 

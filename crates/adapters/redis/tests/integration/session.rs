@@ -295,15 +295,9 @@ async fn revoke_all_removes_every_session_of_the_user_and_no_other() {
     t.cleanup().await;
 }
 
-/// The cut-over from the keys of earlier versions (`v2:auth:session:<sid>`,
-/// `v2:auth:user_sessions:<user_id>`, which a cluster cannot serve together): such a session is
-/// not found, so its refresh answers 401 and the client logs in again; nothing fails, and the
-/// old keys are left to expire.
-#[tokio::test]
-async fn a_session_stored_under_the_earlier_key_layout_is_not_found_and_left_to_expire() {
-    let t = TestRedis::new();
-    let store = RedisSessionStore::new(t.redis.clone());
-    let session = new_session(UserId::new_v7());
+/// Writes `session` in the layout of earlier versions (`v2:auth:session:<sid>`,
+/// `v2:auth:user_sessions:<user_id>`), with a TTL.
+async fn write_legacy(t: &TestRedis, session: &Session) -> (String, String) {
     let legacy_session = format!("v2:auth:session:{}", session.sid);
     let legacy_set = format!("v2:auth:user_sessions:{}", session.user_id);
     let _: () = t
@@ -322,20 +316,40 @@ async fn a_session_stored_under_the_earlier_key_layout_is_not_found_and_left_to_
         .await;
     let _: () = t
         .query(
+            redis::cmd("EXPIRE")
+                .arg(t.redis.key(&legacy_session))
+                .arg(3600),
+        )
+        .await;
+    let _: () = t
+        .query(
             redis::cmd("SADD")
                 .arg(t.redis.key(&legacy_set))
                 .arg(session.sid.to_string()),
         )
         .await;
+    (legacy_session, legacy_set)
+}
+
+/// The upgrade from the earlier key layout keeps live sessions: the next refresh moves the
+/// session into the hash-tagged layout (keeping its remaining lifetime) and rotates it.
+#[tokio::test]
+async fn a_session_of_the_earlier_key_layout_is_moved_over_by_its_next_refresh() {
+    let t = TestRedis::new();
+    let store = RedisSessionStore::new(t.redis.clone());
+    let session = new_session(UserId::new_v7());
+    let (legacy_session, legacy_set) = write_legacy(&t, &session).await;
 
     assert_eq!(
         store.find(session.sid, session.user_id).await.unwrap(),
-        None
+        Some(session.clone()),
+        "logout finds it"
     );
+    // Another user's token naming that sid finds nothing and moves nothing.
     let outcome = store
         .rotate(
             session.sid,
-            session.user_id,
+            UserId::new_v7(),
             session.jti,
             Uuid::new_v4(),
             1_700_000_600,
@@ -344,6 +358,68 @@ async fn a_session_stored_under_the_earlier_key_layout_is_not_found_and_left_to_
         .await
         .unwrap();
     assert_eq!(outcome, RotateOutcome::Revoked);
-    assert!(t.exists(&legacy_session).await, "the old key is left alone");
+    assert!(t.exists(&legacy_session).await);
+
+    let new_jti = Uuid::new_v4();
+    let outcome = store
+        .rotate(
+            session.sid,
+            session.user_id,
+            session.jti,
+            new_jti,
+            1_700_000_600,
+            TTL,
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, RotateOutcome::Rotated);
+    assert!(!t.exists(&legacy_session).await, "the old hash is gone");
+    let legacy_members: Vec<String> = t
+        .query(redis::cmd("SMEMBERS").arg(t.redis.key(&legacy_set)))
+        .await;
+    assert!(legacy_members.is_empty(), "{legacy_members:?}");
+    let moved = store
+        .find(session.sid, session.user_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(moved.jti, new_jti);
+    assert_eq!(
+        members(&t, session.user_id).await,
+        vec![session.sid.to_string()]
+    );
+    // The old token is now a reuse, as for any rotated session.
+    let outcome = store
+        .rotate(
+            session.sid,
+            session.user_id,
+            session.jti,
+            Uuid::new_v4(),
+            1_700_000_700,
+            TTL,
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, RotateOutcome::Reused);
+    t.cleanup().await;
+}
+
+#[tokio::test]
+async fn logout_removes_sessions_of_the_earlier_key_layout_too() {
+    let t = TestRedis::new();
+    let store = RedisSessionStore::new(t.redis.clone());
+    let user = UserId::new_v7();
+    let (one, two) = (new_session(user), new_session(user));
+    let (one_key, set_key) = write_legacy(&t, &one).await;
+    let (two_key, _) = write_legacy(&t, &two).await;
+
+    store.revoke(one.sid, user).await.unwrap();
+    assert!(!t.exists(&one_key).await);
+    assert!(t.exists(&two_key).await);
+
+    store.revoke_all(user).await.unwrap();
+    assert!(!t.exists(&two_key).await);
+    assert!(!t.exists(&set_key).await);
+    assert_eq!(store.find(two.sid, user).await.unwrap(), None);
     t.cleanup().await;
 }
