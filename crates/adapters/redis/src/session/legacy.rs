@@ -8,11 +8,12 @@
 //! that this module has nothing left to do and can be removed.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
-use medico24_identity::{PortError, Session};
+use medico24_identity::{PortError, Session, SessionStore};
 use medico24_kernel::UserId;
 
-use super::{CREATE, RedisSessionStore, parse_session};
+use super::{RedisSessionStore, parse_session};
 use crate::client::RedisError;
 use crate::exec::{bounded, unavailable};
 
@@ -77,24 +78,8 @@ impl RedisSessionStore {
         let Some((session, ttl_secs)) = self.legacy(sid, user_id).await? else {
             return Ok(false);
         };
-        let session_key = self.session_key(sid, user_id);
-        let user_key = self.user_key(user_id);
-        bounded(&self.redis, async move |conn| {
-            let _: i64 = CREATE
-                .key(&session_key)
-                .key(&user_key)
-                .arg(session.sid.to_string())
-                .arg(session.user_id.to_string())
-                .arg(session.jti.to_string())
-                .arg(session.created_at)
-                .arg(session.refreshed_at)
-                .arg(ttl_secs)
-                .invoke_async(conn)
-                .await?;
-            Ok::<_, RedisError>(())
-        })
-        .await
-        .map_err(unavailable)?;
+        let ttl = Duration::from_secs(u64::try_from(ttl_secs).unwrap_or(86_400));
+        SessionStore::create(self, &session, ttl).await?;
         self.forget_legacy(sid, user_id).await?;
         Ok(true)
     }
