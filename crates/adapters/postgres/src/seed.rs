@@ -40,8 +40,10 @@ pub enum SeedError {
 pub async fn seed_demo_data(database_url: &str, size: SeedSize) -> Result<(), SeedError> {
     let options =
         PgConnectOptions::parse(database_url).map_err(|e| SeedError::Connect(e.to_string()))?;
+    // Pinned: the URL may lead to a transaction pooler (the script itself is one simple-query
+    // batch, which a pooler keeps on one server connection).
     let mut conn = options
-        .connect()
+        .connect_pinned(true)
         .await
         .map_err(|e| SeedError::Connect(e.to_string()))?;
     let SeedSize {
