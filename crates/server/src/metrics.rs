@@ -185,6 +185,16 @@ impl Metrics {
             )?,
             registry,
         };
+        // Both series exist from the start (at 0), so dashboards and rates see them before the
+        // first fallback.
+        for reason in [
+            medico24_postgres::ReplicaFallback::Unavailable,
+            medico24_postgres::ReplicaFallback::Lagging,
+        ] {
+            metrics
+                .db_replica_fallbacks
+                .with_label_values(&[reason.as_str()]);
+        }
         metrics.register_all()?;
         Ok(metrics)
     }
