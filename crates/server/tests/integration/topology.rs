@@ -471,12 +471,17 @@ async fn topology_drill_a_restarted_redis_node_costs_at_most_clean_503s_and_sess
         .await
         .unwrap();
     };
+    // Per session, the answers to its refreshes in order; the cached reads apart.
     let traffic = async {
-        let mut statuses = Vec::new();
+        let mut answers: Vec<Vec<StatusCode>> = vec![Vec::new(); sessions.len()];
+        let mut reads = Vec::new();
         let stop = Instant::now() + Duration::from_secs(6);
         while Instant::now() < stop {
-            for session in &mut sessions {
-                statuses.push(t.refresh(session).await);
+            for (session, answers) in sessions.iter_mut().zip(&mut answers) {
+                // A session ended by reuse detection (below) is not refreshed again.
+                if answers.last() != Some(&StatusCode::UNAUTHORIZED) {
+                    answers.push(t.refresh(session).await);
+                }
             }
             let (status, _) = t
                 .call(
@@ -486,31 +491,47 @@ async fn topology_drill_a_restarted_redis_node_costs_at_most_clean_503s_and_sess
                     None,
                 )
                 .await;
-            statuses.push(status);
+            reads.push(status);
         }
-        statuses
+        (answers, reads)
     };
-    let ((), statuses) = tokio::join!(restart, traffic);
-    assert!(
-        statuses
-            .iter()
-            .all(|s| *s == StatusCode::OK || *s == StatusCode::SERVICE_UNAVAILABLE),
-        "{statuses:?}"
-    );
-    // The node kept its data (append-only file): the sessions go on. A refresh whose answer
-    // was lost mid-restart may have rotated the token, which then reads as reuse (401).
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let mut after = Vec::new();
-    for session in &mut sessions {
-        after.push(t.refresh(session).await);
+    let ((), (answers, reads)) = tokio::join!(restart, traffic);
+    // Reads degrade to the database (caches fail open): always 200.
+    assert!(reads.iter().all(|s| *s == StatusCode::OK), "{reads:?}");
+    for answers in &answers {
+        // Only clean answers. A 503 may come after Redis ran the rotation and before its answer
+        // arrived: the client keeps its old token, the next refresh presents it, and reuse
+        // detection ends that session (401), as it must for a replayed token. A 401 without a
+        // 503 before it would be a session lost by the restart itself.
+        assert!(
+            answers.iter().all(|s| [
+                StatusCode::OK,
+                StatusCode::SERVICE_UNAVAILABLE,
+                StatusCode::UNAUTHORIZED
+            ]
+            .contains(s)),
+            "{answers:?}"
+        );
+        if let Some(first_401) = answers.iter().position(|s| *s == StatusCode::UNAUTHORIZED) {
+            assert!(
+                answers[..first_401].contains(&StatusCode::SERVICE_UNAVAILABLE),
+                "a session ended without a lost answer: {answers:?}"
+            );
+        }
     }
-    assert!(
-        after
-            .iter()
-            .all(|s| *s == StatusCode::OK || *s == StatusCode::UNAUTHORIZED),
-        "{after:?}"
-    );
-    assert!(after.contains(&StatusCode::OK), "{after:?}");
+    // The node kept its data (append-only file): every session that was not ended by reuse
+    // detection refreshes again.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut survivors = 0;
+    for (session, answers) in sessions.iter_mut().zip(&answers) {
+        if answers.last() == Some(&StatusCode::UNAUTHORIZED) {
+            continue;
+        }
+        let status = t.refresh(session).await;
+        assert_eq!(status, StatusCode::OK, "{answers:?}");
+        survivors += 1;
+    }
+    assert!(survivors > 0, "{answers:?}");
 }
 
 #[tokio::test]
