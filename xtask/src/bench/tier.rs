@@ -28,7 +28,11 @@ struct Route {
 pub(super) fn compare(options: &Options) -> Result<()> {
     let root = repo_root();
     let (pg, redis) = crate::tasks::test_services()?;
-    crate::services::prepare(&pg, &redis, &mut crate::services::Apt::default())?;
+    let mut apt = crate::services::Apt::default();
+    crate::services::prepare(&pg, &redis, &mut apt)?;
+    if process::which("wrk").is_none() {
+        apt.install(&["wrk"], "wrk is not installed")?;
+    }
     let tier = crate::topology::start_data_tier(&root)?;
     let get = |name: &str| {
         tier.iter()
@@ -49,6 +53,11 @@ pub(super) fn compare(options: &Options) -> Result<()> {
             name: "direct, TLS (verify-full)",
             url: direct.clone(),
             pooler: "none",
+        },
+        Route {
+            name: "direct, TLS, pooler mode (wrapped, no statement cache)",
+            url: direct.clone(),
+            pooler: "transaction",
         },
         Route {
             name: "PgBouncer 1.18 transaction mode, TLS both legs",
@@ -82,7 +91,7 @@ pub(super) fn compare(options: &Options) -> Result<()> {
         .iter()
         .find(|case| case.name == "pharmacy-nearby-5km")
         .ok_or("the nearby case is missing")?;
-    let mut rounds: Vec<[Measurement; 2]> = Vec::new();
+    let mut rounds: Vec<[Measurement; 3]> = Vec::new();
     for round in 1..=ROUNDS {
         println!("\n==> round {round} of {ROUNDS}");
         let mut pair = Vec::new();
@@ -90,9 +99,9 @@ pub(super) fn compare(options: &Options) -> Result<()> {
             wait_until_idle(server.pid());
             pair.push(run_case(case, server.port(), options, &work, &[], None)?);
         }
-        let pair: [Measurement; 2] = pair
+        let pair: [Measurement; 3] = pair
             .try_into()
-            .map_err(|_| "a round did not measure both paths".to_owned())?;
+            .map_err(|_| "a round did not measure every path".to_owned())?;
         rounds.push(pair);
     }
     for server in &mut servers {
@@ -150,13 +159,13 @@ fn median(mut values: Vec<f64>) -> f64 {
     values.get(values.len() / 2).copied().unwrap_or(0.0)
 }
 
-fn render(options: &Options, paths: &[Route; 2], rounds: &[[Measurement; 2]]) -> String {
+fn render(options: &Options, routes: &[Route; 3], rounds: &[[Measurement; 3]]) -> String {
     let mut text = String::new();
     let _ = writeln!(
         text,
         "Nearby 5 km ({} pharmacies), release server, wrk {} threads / {} connections, {} s per run; \
-         the two paths alternate in {} rounds, each server on the same TLS-only PostgreSQL \
-         (`cargo xtask bench --data-tier`).\n",
+         the three paths alternate in {} rounds, each server on the same TLS-only PostgreSQL \
+         (`cargo xtask bench --data-tier`). Ratios are against the first path of the same round.\n",
         options.pharmacies,
         options.threads,
         options.connections,
@@ -165,31 +174,40 @@ fn render(options: &Options, paths: &[Route; 2], rounds: &[[Measurement; 2]]) ->
     );
     let _ = writeln!(
         text,
-        "| round | {} | {} | ratio |",
-        paths[0].name, paths[1].name
+        "| round | {} | {} | {} |",
+        routes[0].name, routes[1].name, routes[2].name
     );
     let _ = writeln!(text, "|---|---|---|---|");
-    let mut ratios = Vec::new();
-    for (index, [direct, pooled]) in rounds.iter().enumerate() {
-        let ratio = pooled.requests_per_sec / direct.requests_per_sec.max(f64::EPSILON);
-        ratios.push(ratio);
-        let _ = writeln!(
-            text,
-            "| {} | {:.0} req/s, p50 {}, {} errors | {:.0} req/s, p50 {}, {} errors | {:.0} % |",
-            index + 1,
-            direct.requests_per_sec,
-            super::format_latency(direct.p50_us),
-            direct.errors,
-            pooled.requests_per_sec,
-            super::format_latency(pooled.p50_us),
-            pooled.errors,
-            ratio * 100.0
-        );
+    let mut ratios = [Vec::new(), Vec::new()];
+    for (index, round) in rounds.iter().enumerate() {
+        let base = round[0].requests_per_sec.max(f64::EPSILON);
+        let mut cells = Vec::new();
+        for (column, m) in round.iter().enumerate() {
+            let ratio = m.requests_per_sec / base;
+            if let Some(list) = column.checked_sub(1).and_then(|i| ratios.get_mut(i)) {
+                list.push(ratio);
+            }
+            let share = if column == 0 {
+                String::new()
+            } else {
+                format!(" ({:.0} %)", ratio * 100.0)
+            };
+            cells.push(format!(
+                "{:.0} req/s{share}, p50 {}, {} errors",
+                m.requests_per_sec,
+                super::format_latency(m.p50_us),
+                m.errors
+            ));
+        }
+        let _ = writeln!(text, "| {} | {} |", index + 1, cells.join(" | "));
     }
+    let [wrapped, pooled] = ratios;
     let _ = writeln!(
         text,
-        "\nMedian ratio (PgBouncer + TLS / direct TLS): **{:.0} %**.",
-        median(ratios) * 100.0
+        "\nMedian share of direct TLS: pooler mode without a pooler **{:.0} %**, through \
+         PgBouncer + TLS **{:.0} %**.",
+        median(wrapped) * 100.0,
+        median(pooled) * 100.0
     );
     text
 }
