@@ -644,3 +644,60 @@ mod tests {
         assert_eq!(percent_decode("%4"), None);
     }
 }
+
+#[cfg(test)]
+mod sni_tests {
+    //! What the client puts in its TLS ClientHello, read by a listener that speaks just enough
+    //! of the PostgreSQL protocol to be asked for TLS.
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::PgConnectOptions;
+
+    /// The server name the client sends when connecting with `url` (its host and port are
+    /// filled in), `None` when it sends none.
+    async fn server_name_sent(url_for: impl Fn(u16) -> String) -> Option<String> {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            // SSLRequest: length 8, code 80877103; the answer 'S' says "go ahead with TLS".
+            let mut request = [0_u8; 8];
+            stream.read_exact(&mut request).await.unwrap();
+            assert_eq!(request, [0, 0, 0, 8, 4, 210, 22, 47]);
+            stream.write_all(b"S").await.unwrap();
+            let acceptor =
+                tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream);
+            let start = acceptor.await.unwrap();
+            start.client_hello().server_name().map(str::to_owned)
+        });
+        let options = PgConnectOptions::parse(&url_for(port)).unwrap();
+        // The handshake cannot finish (the listener has no certificate); only the hello counts.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), options.connect()).await;
+        server.await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_host_name_is_sent_as_sni_unless_sslsni_is_0_or_the_host_is_an_address() {
+        let named = |extra: &'static str| {
+            move |port: u16| {
+                format!(
+                    "postgresql://u:p@db.example.com:{port}/app?hostaddr=127.0.0.1&sslmode=require{extra}"
+                )
+            }
+        };
+        assert_eq!(
+            server_name_sent(named("")).await.as_deref(),
+            Some("db.example.com")
+        );
+        assert_eq!(server_name_sent(named("&sslsni=0")).await, None);
+        assert_eq!(
+            server_name_sent(|port| format!(
+                "postgresql://u:p@127.0.0.1:{port}/app?sslmode=require"
+            ))
+            .await,
+            None
+        );
+    }
+}
