@@ -8,8 +8,10 @@ use std::time::Duration;
 use chrono_tz::Tz;
 
 mod database;
+mod redis;
 
 pub use database::DatabaseSettings;
+pub use redis::RedisSettings;
 
 /// A secret value: never printed by `Debug` or `Display`.
 #[derive(Clone, PartialEq, Eq)]
@@ -174,20 +176,8 @@ pub struct Settings {
     /// `DATABASE_STATEMENT_TIMEOUT_MS` (addition; default 15000, 0 = none): PostgreSQL cancels
     /// a statement running longer, and the request answers 503.
     pub database_statement_timeout: Option<Duration>,
-    /// `REDIS_URL`, or built from `REDIS_HOST`/`REDIS_PORT`/`REDIS_USERNAME`/`REDIS_PASSWORD`.
-    pub redis_url: Secret,
-    /// `REDIS_POOL_SIZE` (addition; default 32).
-    pub redis_pool_size: usize,
-    /// `REDIS_TIMEOUT_MS` (addition; default 1000): bounds every Redis call.
-    pub redis_timeout: Duration,
-    /// `REDIS_KEY_PREFIX` (addition; default empty): namespace in a shared Redis.
-    pub redis_key_prefix: String,
-    /// `REDIS_CA_FILE` (addition, optional): PEM CA certificates that sign the Redis server's
-    /// certificate (`rediss://`); the platform's roots when unset.
-    pub redis_tls_ca_file: Option<std::path::PathBuf>,
-    /// `REDIS_CLUSTER` (addition; default false): speak the Redis Cluster protocol (not for a
-    /// Redis Cloud-style proxy endpoint, which is one server to the client).
-    pub redis_cluster: bool,
+    /// `REDIS_URL` (or `REDIS_HOST`/…), `REDIS_POOL_SIZE`, `REDIS_CA_FILE`, `REDIS_CLUSTER`, … .
+    pub redis: RedisSettings,
     /// `JWT_SECRET_KEY`.
     pub jwt_secret_key: Secret,
     /// `JWT_REFRESH_SECRET_KEY` (random per process outside production when unset).
@@ -330,39 +320,7 @@ impl Settings {
         let require_tls = production && !allow_plaintext;
         let database = database::read(&mut r, require_tls);
 
-        let redis_url = match r.optional("REDIS_URL") {
-            Some(url) => {
-                if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-                    r.problem("REDIS_URL must start with redis:// or rediss://");
-                }
-                Some(url)
-            }
-            None => match (r.optional("REDIS_HOST"), r.optional("REDIS_PORT")) {
-                (Some(host), Some(port)) => {
-                    if port.parse::<u16>().is_err() {
-                        r.problem("REDIS_PORT must be a port number");
-                    }
-                    let user = r.text("REDIS_USERNAME", "default");
-                    let password = r.optional("REDIS_PASSWORD");
-                    Some(match password {
-                        Some(password) => format!("redis://{user}:{password}@{host}:{port}"),
-                        None => format!("redis://{host}:{port}"),
-                    })
-                }
-                _ => {
-                    r.problem("REDIS_URL (or REDIS_HOST and REDIS_PORT) is required");
-                    None
-                }
-            },
-        };
-
-        if require_tls
-            && let Some(url) = &redis_url
-            && url.starts_with("redis://")
-            && !redis_url_is_local(url)
-        {
-            r.problem("REDIS_URL: redis:// sends session data unencrypted; use rediss://");
-        }
+        let redis = redis::read(&mut r, require_tls);
 
         let jwt_secret = r.optional("JWT_SECRET_KEY");
         if jwt_secret.is_none() {
@@ -539,12 +497,7 @@ impl Settings {
                 0 => None,
                 millis => Some(Duration::from_millis(millis)),
             },
-            redis_url: Secret::new(redis_url.unwrap_or_default()),
-            redis_pool_size: r.number("REDIS_POOL_SIZE", 32_usize, 1, 1000),
-            redis_timeout: Duration::from_millis(r.number("REDIS_TIMEOUT_MS", 1000, 10, 60_000)),
-            redis_key_prefix: r.text("REDIS_KEY_PREFIX", ""),
-            redis_tls_ca_file: r.optional("REDIS_CA_FILE").map(std::path::PathBuf::from),
-            redis_cluster: r.boolean("REDIS_CLUSTER", false),
+            redis,
             jwt_secret_key: Secret::new(jwt_secret.unwrap_or_default()),
             jwt_refresh_secret_key: Secret::new(jwt_refresh_secret),
             access_token_ttl: Duration::from_secs(
@@ -667,19 +620,6 @@ impl Settings {
         }
     }
 
-    /// The Redis pool configuration with `max_connections`.
-    pub fn redis_config(&self, max_connections: usize) -> medico24_redis::RedisConfig {
-        medico24_redis::RedisConfig {
-            url: self.redis_url.expose().to_owned(),
-            tls_ca_file: self.redis_tls_ca_file.clone(),
-            cluster: self.redis_cluster,
-            max_connections,
-            timeout: self.redis_timeout,
-            key_prefix: self.redis_key_prefix.clone(),
-            idle_check_after: medico24_redis::RedisConfig::IDLE_CHECK_AFTER,
-        }
-    }
-
     /// Whether `ENVIRONMENT=production`.
     pub fn is_production(&self) -> bool {
         self.environment == Environment::Production
@@ -700,20 +640,6 @@ fn check_production_secret(r: &mut Reader<'_>, name: &str, value: &str) {
 fn random_secret() -> String {
     let bytes: [u8; 32] = rand::random();
     hex::encode(bytes)
-}
-
-/// Whether a `redis://` URL's host is this machine.
-fn redis_url_is_local(url: &str) -> bool {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = rest.split(['/', '?']).next().unwrap_or_default();
-    let host_port = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
-    let host = match host_port.strip_prefix('[') {
-        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
-        None => host_port.split(':').next().unwrap_or_default(),
-    };
-    host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 struct Reader<'a> {
@@ -953,7 +879,7 @@ mod tests {
         ]))
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
-            settings.redis_url.expose(),
+            settings.redis.url.expose(),
             "rediss://default:pw@cache:6380"
         );
         assert_eq!(settings.firebase_auth_emulator_host, None);
@@ -963,33 +889,6 @@ mod tests {
                 .iter()
                 .any(|w| w.contains("FIREBASE_AUTH_EMULATOR_HOST"))
         );
-    }
-
-    #[test]
-    fn production_refuses_plain_redis_to_another_host() {
-        for (url, refused) in [
-            ("redis://:pw@cache.example.com:6379", true),
-            ("redis://cache:6379/0", true),
-            ("rediss://:pw@cache.example.com:6380", false),
-            ("redis://localhost:6379", false),
-            ("redis://:pw@127.0.0.1:6379", false),
-            ("redis://[::1]:6379", false),
-        ] {
-            let problems = Settings::from_vars(&vars(&[
-                ("ENVIRONMENT", "production"),
-                ("DATABASE_URL", "postgres://localhost/db"),
-                ("REDIS_URL", url),
-            ]))
-            .err()
-            .map(|e| e.problems)
-            .unwrap_or_default();
-            assert_eq!(
-                problems.iter().any(|p| p.starts_with("REDIS_URL")),
-                refused,
-                "{url}: {problems:?}"
-            );
-            assert!(problems.iter().all(|p| !p.contains("pw@")), "{problems:?}");
-        }
     }
 
     #[test]

@@ -185,7 +185,7 @@ async fn make_admin(settings: &Settings, email: &str) -> anyhow::Result<()> {
         !ids.is_empty(),
         "no user with that email: log in once first"
     );
-    let redis = medico24_redis::Redis::connect_lazy(&settings.redis_config(1))?;
+    let redis = medico24_redis::Redis::connect_lazy(&settings.redis.pool_config(1))?;
     let cache = medico24_redis::RedisUserCache::new(redis, settings.cache_ttls.user, None);
     for id in &ids {
         cache.invalidate(*id).await;

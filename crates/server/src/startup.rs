@@ -88,7 +88,7 @@ impl Application {
                 )),
             );
         }
-        let redis = Redis::connect_lazy(&settings.redis_config(settings.redis_pool_size))
+        let redis = Redis::connect_lazy(&settings.redis.pool_config(settings.redis.pool_size))
             .context("configuring the redis pool")?;
         let http_client = reqwest::Client::builder()
             .timeout(OUTBOUND_TIMEOUT)
