@@ -300,6 +300,25 @@ impl Collector for SizeSummary {
     }
 }
 
+/// The `method` label: one of the standard methods, else `OTHER`. A client can send any token
+/// as a method; each distinct value would otherwise become a new series in `/metrics`, which
+/// anyone could grow without bound.
+pub fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "OTHER",
+    }
+}
+
 /// The status class label (`2xx` … `5xx`).
 pub fn status_class(status: u16) -> &'static str {
     match status {

@@ -97,6 +97,7 @@ pub async fn edge(
     let original_path = req.path().to_owned();
     normalize_trailing_slash(&mut req);
     let method = req.method().clone();
+    let method_label = crate::metrics::method_label(&method);
     let instrumented = !is_docs_path(req.path());
     let route = if is_preflight(&method, req.headers()) {
         None
@@ -121,7 +122,7 @@ pub async fn edge(
         state
             .metrics
             .http_in_progress
-            .with_label_values(&[&handler, method.as_str()])
+            .with_label_values(&[&handler, method_label])
             .inc();
     }
     // The request must not be cloned before routing (actix captures path parameters in place),
@@ -131,7 +132,7 @@ pub async fn edge(
         state
             .metrics
             .http_in_progress
-            .with_label_values(&[&handler, method.as_str()])
+            .with_label_values(&[&handler, method_label])
             .dec();
     }
     let mut response = outcome?.map_into_boxed_body();
@@ -174,10 +175,10 @@ pub async fn edge(
         let m = &state.metrics;
         let seconds = elapsed.as_secs_f64();
         m.http_requests
-            .with_label_values(&[&handler, method.as_str(), status_class(status.as_u16())])
+            .with_label_values(&[&handler, method_label, status_class(status.as_u16())])
             .inc();
         m.http_duration
-            .with_label_values(&[&handler, method.as_str()])
+            .with_label_values(&[&handler, method_label])
             .observe(seconds);
         m.http_duration_highr.observe(seconds);
         if let Some(size) = request_size {

@@ -398,6 +398,78 @@ async fn metrics_are_labelled_by_route_template() {
     assert!(text.contains("# TYPE http_response_size_bytes summary"));
 }
 
+/// Every value of a `label="…"` pair in the exposition text.
+fn label_values<'a>(text: &'a str, label: &str) -> std::collections::BTreeSet<&'a str> {
+    let needle = format!("{label}=\"");
+    let mut values = std::collections::BTreeSet::new();
+    for line in text.lines().filter(|line| !line.starts_with('#')) {
+        for (at, _) in line.match_indices(&needle) {
+            if let Some(value) = line[at + needle.len()..].split('"').next() {
+                values.insert(value);
+            }
+        }
+    }
+    values
+}
+
+#[tokio::test]
+async fn invented_methods_and_paths_add_no_series_to_metrics() {
+    let app = spawn_app().await;
+    let send = async |method: &str, path: &str| {
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        app.client
+            .request(method, app.url(path))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    // One round of junk sets up every series it will ever need.
+    send("BREW", "/zzjunk0").await;
+    send("GET", "/api/v1/zzjunk0/x").await;
+    let baseline = app.get("/metrics").await.text().await.unwrap().len();
+    let routes = [
+        "/api/v1/ping",
+        "/api/v1/pharmacies/",
+        "/zzjunk",
+        "/api/v1/users/me",
+        "/",
+    ];
+    for i in 0..300 {
+        let method = format!("M{i}ZZ");
+        let path = format!(
+            "{}{}",
+            routes[i % routes.len()],
+            if i % 2 == 0 {
+                format!("/zz{i}")
+            } else {
+                String::new()
+            }
+        );
+        let status = send(&method, &path).await;
+        assert!(status.is_client_error(), "{method} {path}: {status}");
+    }
+    let text = app.get("/metrics").await.text().await.unwrap();
+    let methods = label_values(&text, "method");
+    let closed = [
+        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE", "OTHER",
+    ];
+    assert!(methods.iter().all(|m| closed.contains(m)), "{methods:?}");
+    assert!(methods.contains("OTHER"), "{methods:?}");
+    let handlers = label_values(&text, "handler");
+    assert!(
+        handlers.iter().all(|h| !h.contains("zz")),
+        "a raw path became a label: {handlers:?}"
+    );
+    // 300 new methods and paths: only counters moved (allow a few KiB for the method and route
+    // combinations the junk reached and for the numbers' widths), not 300 new series.
+    assert!(
+        text.len() < baseline + 8 * 1024,
+        "/metrics grew from {baseline} to {} bytes",
+        text.len()
+    );
+}
+
 #[tokio::test]
 async fn metrics_token_protects_metrics_when_set() {
     let app = spawn_app_with(|vars| {
