@@ -170,6 +170,13 @@ pub async fn edge(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    // Responses carry tokens, personal and medical data, and even public ones vary with the
+    // caller (a shared cache keyed on the URL alone would serve one caller's answer to
+    // another): nothing is stored by browsers or proxies unless a handler says otherwise (the
+    // static documentation assets do).
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
 
     if instrumented {
         let m = &state.metrics;

@@ -207,7 +207,7 @@ async fn send(
     path: &str,
     who: Principal,
     callers: &Callers,
-) -> StatusCode {
+) -> (StatusCode, Option<String>) {
     let method = Method::from_bytes(method.as_bytes()).unwrap();
     let mut request = app.client.request(method, app.url(path));
     let token = match who {
@@ -231,7 +231,13 @@ async fn send(
     if !matches!(path, "/api/v1/users/me") {
         request = request.json(&json!({}));
     }
-    request.send().await.unwrap().status()
+    let response = request.send().await.unwrap();
+    let cache_control = response
+        .headers()
+        .get("cache-control")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    (response.status(), cache_control)
 }
 
 #[tokio::test]
@@ -254,7 +260,13 @@ async fn every_route_answers_every_kind_of_caller_as_the_catalogue_says() {
         }
         let path = template.replace("{id}", &id);
         for who in PRINCIPALS {
-            let status = send(&app, method, &path, who, &callers).await;
+            let (status, cache_control) = send(&app, method, &path, who, &callers).await;
+            // Tokens, personal and medical data: no response may be stored by a cache.
+            if cache_control.as_deref() != Some("no-store") {
+                failures.push(format!(
+                    "{method} {template} as {who:?}: Cache-Control {cache_control:?}"
+                ));
+            }
             let ok = match expected(auth, who) {
                 Some(required) => status == required,
                 None => !matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN),
@@ -291,7 +303,8 @@ async fn self_deactivation_needs_an_active_session() {
             Principal::Anonymous,
             &callers
         )
-        .await,
+        .await
+        .0,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
@@ -302,7 +315,8 @@ async fn self_deactivation_needs_an_active_session() {
             Principal::Deactivated,
             &callers
         )
-        .await,
+        .await
+        .0,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
@@ -313,7 +327,8 @@ async fn self_deactivation_needs_an_active_session() {
             Principal::Patient,
             &callers
         )
-        .await,
+        .await
+        .0,
         StatusCode::NO_CONTENT
     );
 }
