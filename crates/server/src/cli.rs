@@ -56,10 +56,16 @@ pub enum Command {
         #[arg(long, default_value_t = 60)]
         minutes: i64,
     },
-    /// Give the admin role to the user(s) with this email (they must have logged in once).
+    /// Give the admin role to one account (it must have logged in once): by its id, or by an
+    /// email that names exactly one account (emails are neither unique nor always verified;
+    /// an ambiguous one is refused and its accounts are listed).
+    #[command(group(clap::ArgGroup::new("account").required(true).args(["user_id", "email"])))]
     MakeAdmin {
+        /// Id of the account (`id` in `GET /api/v1/users/me` or the admin user list).
+        #[arg(long)]
+        user_id: Option<String>,
         /// Email of the account.
         #[arg(long)]
-        email: String,
+        email: Option<String>,
     },
 }

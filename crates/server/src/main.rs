@@ -47,7 +47,9 @@ async fn main() -> ExitCode {
             uid,
             minutes,
         } => dev_token(&settings, &email, name, uid, minutes),
-        Command::MakeAdmin { email } => make_admin(&settings, &email).await,
+        Command::MakeAdmin { user_id, email } => {
+            make_admin(&settings, user_id.as_deref(), email.as_deref()).await
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -169,7 +171,11 @@ fn dev_token(
     Ok(())
 }
 
-async fn make_admin(settings: &Settings, email: &str) -> anyhow::Result<()> {
+async fn make_admin(
+    settings: &Settings,
+    user_id: Option<&str>,
+    email: Option<&str>,
+) -> anyhow::Result<()> {
     use medico24_identity::UserCache;
 
     let db = medico24_postgres::Database::connect_lazy(&settings.database.pool_config(
@@ -178,19 +184,48 @@ async fn make_admin(settings: &Settings, email: &str) -> anyhow::Result<()> {
         settings.database_pool_timeout,
         None,
     ))?;
-    let ids = medico24_postgres::PgUserRepository::new(db)
-        .make_admin_by_email(email, chrono::Utc::now())
-        .await?;
+    let users = medico24_postgres::PgUserRepository::new(db);
+    let id = match (user_id, email) {
+        (Some(id), _) => id
+            .parse::<medico24_kernel::UserId>()
+            .map_err(|_| anyhow::anyhow!("--user-id must be a UUID"))?,
+        (None, Some(email)) => {
+            let matches = users.accounts_with_email(email).await?;
+            match matches.as_slice() {
+                [] => anyhow::bail!("no account has that email: log in once first"),
+                [only] => only.id,
+                several => {
+                    let listed: Vec<String> = several
+                        .iter()
+                        .map(|m| {
+                            format!(
+                                "  {}  email verified: {}  created {}  last login {}",
+                                m.id,
+                                m.email_verified,
+                                m.created_at.to_rfc3339(),
+                                m.last_login_at
+                                    .map_or_else(|| "never".to_owned(), |at| at.to_rfc3339())
+                            )
+                        })
+                        .collect();
+                    anyhow::bail!(
+                        "{} accounts have that email; promote one with --user-id:\n{}",
+                        several.len(),
+                        listed.join("\n")
+                    )
+                }
+            }
+        }
+        (None, None) => anyhow::bail!("name the account with --user-id or --email"),
+    };
     anyhow::ensure!(
-        !ids.is_empty(),
-        "no user with that email: log in once first"
+        users.make_admin(id, chrono::Utc::now()).await?,
+        "no account has that id"
     );
     let redis = medico24_redis::Redis::connect_lazy(&settings.redis.pool_config(1))?;
     let cache = medico24_redis::RedisUserCache::new(redis, settings.cache_ttls.user, None);
-    for id in &ids {
-        cache.invalidate(*id).await;
-        tracing::info!(user.id = %id, "admin role granted by operator command");
-    }
-    eprintln!("medico24: {} user(s) are now admins", ids.len());
+    cache.invalidate(id).await;
+    tracing::info!(user.id = %id, "admin role granted by operator command");
+    eprintln!("medico24: user {id} is now an admin");
     Ok(())
 }

@@ -435,41 +435,76 @@ impl UserRepository for PgUserRepository {
     }
 }
 
+/// An account found by its email for the operator command `medico24 make-admin`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailMatch {
+    /// The account.
+    pub id: UserId,
+    /// Whether Firebase verified the email.
+    pub email_verified: bool,
+    /// When the account was created.
+    pub created_at: DateTime<Utc>,
+    /// The last login, if any.
+    pub last_login_at: Option<DateTime<Utc>>,
+}
+
 impl PgUserRepository {
-    /// Gives the admin role to every user with `email` (case-insensitive) and ensures their
-    /// `admins` row; returns their ids. For the operator command `medico24 make-admin`.
+    /// The accounts whose email is `email` (case-insensitive, literally: no wildcards), oldest
+    /// first. Emails are neither unique nor always verified, so the operator command promotes
+    /// by id and uses this only to resolve an email that names exactly one account.
     ///
     /// # Errors
     /// [`PortError`] on infrastructure failure.
-    pub async fn make_admin_by_email(
-        &self,
-        email: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<UserId>, PortError> {
+    pub async fn accounts_with_email(&self, email: &str) -> Result<Vec<EmailMatch>, PortError> {
         let mut conn = self.db.conn().await?;
-        let email = email.to_owned();
-        conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
-            let ids: Vec<uuid::Uuid> = diesel::update(
-                users::table.filter(
-                    users::email.ilike(
-                        email
-                            .replace('\\', "\\\\")
-                            .replace('%', "\\%")
-                            .replace('_', "\\_"),
-                    ),
-                ),
-            )
-            .set((
-                users::role.eq(Role::Admin.as_str()),
-                users::updated_at.eq(now),
+        let pattern = email
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let rows: Vec<(uuid::Uuid, bool, DateTime<Utc>, Option<DateTime<Utc>>)> = users::table
+            .filter(users::email.ilike(pattern))
+            .select((
+                users::id,
+                users::email_verified,
+                users::created_at,
+                users::last_login_at,
             ))
-            .returning(users::id)
-            .get_results(conn)
-            .await?;
-            for id in &ids {
-                ensure_role_row(conn, *id, Role::Admin).await?;
+            .order((users::created_at.asc(), users::id.asc()))
+            .load(&mut conn)
+            .await
+            .map_err(port)?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, email_verified, created_at, last_login_at)| EmailMatch {
+                    id: UserId::from_uuid(id),
+                    email_verified,
+                    created_at,
+                    last_login_at,
+                },
+            )
+            .collect())
+    }
+
+    /// Gives the admin role to the user `id` and ensures their `admins` row; `false` when there
+    /// is no such user. For the operator command `medico24 make-admin`.
+    ///
+    /// # Errors
+    /// [`PortError`] on infrastructure failure.
+    pub async fn make_admin(&self, id: UserId, now: DateTime<Utc>) -> Result<bool, PortError> {
+        let mut conn = self.db.conn().await?;
+        conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
+            let updated = diesel::update(users::table.find(id.as_uuid()))
+                .set((
+                    users::role.eq(Role::Admin.as_str()),
+                    users::updated_at.eq(now),
+                ))
+                .execute(conn)
+                .await?;
+            if updated == 1 {
+                ensure_role_row(conn, id.as_uuid(), Role::Admin).await?;
             }
-            Ok(ids.into_iter().map(UserId::from_uuid).collect())
+            Ok(updated == 1)
         })
         .await
         .map_err(port)

@@ -996,32 +996,77 @@ async fn emulator_mode_accepts_dev_tokens_without_fetching_certificates() {
     );
 }
 
+/// Runs `medico24 make-admin ARGS` against the test app's database and Redis.
+fn make_admin_command(app: &medico24_testkit::TestApp, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_medico24"))
+        .arg("make-admin")
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("ENVIRONMENT", "test")
+        .env("DATABASE_URL", app.db.url())
+        .env("REDIS_URL", app.settings.redis.url.expose())
+        .env("REDIS_KEY_PREFIX", &app.settings.redis.key_prefix)
+        .env("JWT_SECRET_KEY", "test-access-key-0123456789-0123456789")
+        .env("LOG_LEVEL", "error")
+        .output()
+        .unwrap()
+}
+
 #[tokio::test]
-async fn make_admin_promotes_every_account_with_the_email() {
+async fn make_admin_promotes_one_account_and_refuses_an_ambiguous_email() {
     let app = spawn_app().await;
     mount_certs(&app).await;
-    let s = login(&app, "uid-mk", "Boss@Example.com").await;
-    let db = app.db.pool(1);
-    let repo = medico24_postgres::PgUserRepository::new(db);
-    let promoted = repo
-        .make_admin_by_email("boss@example.com", chrono::Utc::now())
-        .await
-        .unwrap();
-    assert_eq!(promoted.len(), 1);
-    assert_eq!(promoted[0].to_string(), s.id);
-    assert_eq!(app.db.count("SELECT count(*) AS n FROM admins").await, 1);
+    let boss = login(&app, "uid-mk", "Boss@Example.com").await;
+    let admins = "SELECT count(*) AS n FROM admins";
+
+    // Unknown email, malformed and unknown ids, no account named: refused, nothing changes.
+    for args in [
+        &["--email", "nobody@example.com"][..],
+        &["--email", "%"][..],
+        &["--user-id", "not-a-uuid"][..],
+        &["--user-id", "00000000-0000-0000-0000-000000000000"][..],
+        &[][..],
+    ] {
+        let output = make_admin_command(&app, args);
+        assert!(!output.status.success(), "{args:?} succeeded");
+    }
+    assert_eq!(app.db.count(admins).await, 0);
+
+    // One account with that email (any case): promoted.
+    let output = make_admin_command(&app, &["--email", "boss@example.com"]);
     assert!(
-        repo.make_admin_by_email("nobody@example.com", chrono::Utc::now())
-            .await
-            .unwrap()
-            .is_empty()
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
     );
+    assert_eq!(app.db.count(admins).await, 1);
+
+    // A second account with the same email (another Firebase uid, unverified): ambiguous.
+    let twin = login(&app, "uid-mk-twin", "boss@example.com").await;
+    let output = make_admin_command(&app, &["--email", "BOSS@example.com"]);
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains(&boss.id) && said.contains(&twin.id), "{said}");
+    assert!(said.contains("--user-id"), "{said}");
+    assert_eq!(app.db.count(admins).await, 1, "nobody else was promoted");
+
+    // By id: exactly that account.
+    let output = make_admin_command(&app, &["--user-id", &twin.id]);
     assert!(
-        repo.make_admin_by_email("%", chrono::Utc::now())
-            .await
-            .unwrap()
-            .is_empty(),
-        "wildcards are literal"
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(app.db.count(admins).await, 2);
+    assert_eq!(
+        app.db
+            .count(&format!(
+                "SELECT count(*) AS n FROM users WHERE role = 'admin' AND id IN ('{}', '{}')",
+                boss.id, twin.id
+            ))
+            .await,
+        2
     );
 }
 
