@@ -461,7 +461,9 @@ impl PgUserRepository {
             .replace('\\', "\\\\")
             .replace('%', "\\%")
             .replace('_', "\\_");
-        let rows: Vec<(uuid::Uuid, bool, DateTime<Utc>, Option<DateTime<Utc>>)> = users::table
+        /// id, email verified, created, last login.
+        type Row = (uuid::Uuid, bool, DateTime<Utc>, Option<DateTime<Utc>>);
+        let rows: Vec<Row> = users::table
             .filter(users::email.ilike(pattern))
             .select((
                 users::id,
