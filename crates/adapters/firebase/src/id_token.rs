@@ -241,6 +241,11 @@ fn check_claims(
     if sub.is_empty() || sub.chars().count() > MAX_SUB_CHARS {
         return Err(IdTokenError::Invalid("sub empty or too long"));
     }
+    // The uid becomes a stored key: control characters (NUL is refused by PostgreSQL) make
+    // the token unusable rather than failing later.
+    if sub.chars().any(char::is_control) {
+        return Err(IdTokenError::Invalid("sub has control characters"));
+    }
 
     let owned = |name: &str| string(name).map(str::to_owned);
     Ok(FirebaseIdentity {

@@ -440,15 +440,49 @@ pub fn bearer_token(authorization: Option<&str>) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !credentials.is_empty()).then_some(credentials)
 }
 
-/// Derives the stored profile from verified claims; `None` without a usable email.
+/// Longest name claim kept (`name`, `given_name`, `family_name`), in characters: the bound a
+/// user's own profile update has.
+pub const MAX_CLAIM_NAME_CHARS: usize = 200;
+
+/// Longest `picture` claim kept, in characters: the bound a user's own profile update has.
+pub const MAX_CLAIM_URL_CHARS: usize = 2048;
+
+/// Untrusted text from an identity token, made storable: control characters (NUL among them,
+/// which PostgreSQL refuses in text) are removed, surrounding whitespace is trimmed, and the
+/// rest is cut to `max_chars` characters. Nothing left is `None`. The claims are whatever the
+/// account holder typed into their Google profile, so they are cleaned, never refused.
+pub fn claim_text(value: Option<String>, max_chars: usize) -> Option<String> {
+    let cleaned: String = value?.chars().filter(|c| !c.is_control()).collect();
+    let trimmed = cleaned.trim();
+    let cut: String = trimmed.chars().take(max_chars).collect();
+    let cut = cut.trim_end();
+    (!cut.is_empty()).then(|| cut.to_owned())
+}
+
+/// The `picture` claim when it is an `http(s)` URL without whitespace within the length bound;
+/// anything else is dropped (a cut URL would point elsewhere).
+pub fn claim_url(value: Option<String>) -> Option<String> {
+    let url = claim_text(value, usize::MAX)?;
+    let scheme_ok = ["https://", "http://"].iter().any(|scheme| {
+        url.len() > scheme.len()
+            && url
+                .get(..scheme.len())
+                .is_some_and(|prefix| prefix.eq_ignore_ascii_case(scheme))
+    });
+    (scheme_ok && url.chars().count() <= MAX_CLAIM_URL_CHARS && !url.contains(char::is_whitespace))
+        .then_some(url)
+}
+
+/// Derives the stored profile from verified claims; `None` without a usable email. Every
+/// free-text claim goes through [`claim_text`] (or [`claim_url`]).
 pub fn login_profile(identity: FirebaseIdentity) -> Option<LoginProfile> {
     let email = identity.email.filter(|e| is_valid_email(e))?;
-    let non_empty = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-    let name = non_empty(identity.name);
+    let name_claim = |v: Option<String>| claim_text(v, MAX_CLAIM_NAME_CHARS);
+    let name = name_claim(identity.name);
     let (split_given, split_family) = match name.as_deref().and_then(|n| n.split_once(' ')) {
         Some((given, family)) => (
-            Some(given.to_owned()),
-            non_empty(Some(family.trim().to_owned())),
+            name_claim(Some(given.to_owned())),
+            name_claim(Some(family.to_owned())),
         ),
         None => (name.clone(), None),
     };
@@ -456,11 +490,122 @@ pub fn login_profile(identity: FirebaseIdentity) -> Option<LoginProfile> {
         firebase_uid: identity.uid,
         email,
         email_verified: identity.email_verified.unwrap_or(false),
-        given_name: non_empty(identity.given_name).or(split_given),
-        family_name: non_empty(identity.family_name).or(split_family),
+        given_name: name_claim(identity.given_name).or(split_given),
+        family_name: name_claim(identity.family_name).or(split_family),
         full_name: name,
-        photo_url: non_empty(identity.picture),
+        photo_url: claim_url(identity.picture),
     })
+}
+
+#[cfg(test)]
+mod claim_tests {
+    use super::*;
+
+    /// Deterministic pseudo-random strings over an alphabet of the awkward cases: NUL and other
+    /// C0/C1 controls, whitespace of several kinds, multi-byte letters and emoji.
+    fn samples() -> Vec<String> {
+        const ALPHABET: [char; 14] = [
+            '\0', '\u{1}', '\u{1b}', '\u{7f}', '\u{85}', '\n', '\t', ' ', '\u{a0}', 'a', 'Z', 'é',
+            '漢', '😀',
+        ];
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        (0..3000)
+            .map(|i| {
+                let len = if i % 100 == 0 {
+                    5000
+                } else {
+                    (next() % 40) as usize
+                };
+                (0..len)
+                    .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize])
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn cleaned_claims_are_storable_bounded_trimmed_and_stable() {
+        for sample in samples() {
+            for max in [1, 5, MAX_CLAIM_NAME_CHARS] {
+                let Some(clean) = claim_text(Some(sample.clone()), max) else {
+                    // Nothing but controls and whitespace.
+                    assert!(
+                        sample.chars().all(|c| c.is_control() || c.is_whitespace()),
+                        "{sample:?}"
+                    );
+                    continue;
+                };
+                assert!(!clean.chars().any(char::is_control), "{clean:?}");
+                assert!(clean.chars().count() <= max, "{clean:?}");
+                assert_eq!(clean.trim(), clean);
+                assert!(!clean.is_empty());
+                assert_eq!(claim_text(Some(clean.clone()), max), Some(clean.clone()));
+            }
+            // Never panics, whatever the bytes; what it keeps is clean.
+            for candidate in [
+                sample.clone(),
+                format!("https://{sample}"),
+                format!("é{sample}"),
+            ] {
+                if let Some(url) = claim_url(Some(candidate)) {
+                    assert!(!url.chars().any(|c| c.is_control() || c.is_whitespace()));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_picture_is_kept_only_as_a_clean_http_url_within_bounds() {
+        let long = format!("https://example.com/{}", "a".repeat(MAX_CLAIM_URL_CHARS));
+        for (picture, kept) in [
+            ("https://lh3.googleusercontent.com/a/x=s96-c", true),
+            ("HTTP://example.com/p.png", true),
+            (" https://example.com/p.png\n", true),
+            ("https://exa\0mple.com/p.png", true),
+            ("javascript:alert(1)", false),
+            ("https://", false),
+            ("https://example.com/a b.png", false),
+            ("data:image/png;base64,AAAA", false),
+            (long.as_str(), false),
+            ("", false),
+        ] {
+            let result = claim_url(Some(picture.to_owned()));
+            assert_eq!(result.is_some(), kept, "{picture:?} → {result:?}");
+            if let Some(url) = result {
+                assert!(!url.chars().any(|c| c.is_control() || c.is_whitespace()));
+            }
+        }
+    }
+
+    #[test]
+    fn names_with_controls_are_cleaned_and_split_after_cleaning() {
+        let profile = login_profile(FirebaseIdentity {
+            uid: "uid-1".into(),
+            email: Some("asha@example.com".into()),
+            email_verified: Some(true),
+            name: Some("\0Asha\u{1} Rani\0".into()),
+            picture: Some("https://example.com/\0p.png".into()),
+            given_name: Some("\0".into()),
+            family_name: Some("x".repeat(1000)),
+        })
+        .unwrap_or_else(|| panic!("usable email"));
+        assert_eq!(profile.full_name.as_deref(), Some("Asha Rani"));
+        assert_eq!(profile.given_name.as_deref(), Some("Asha"));
+        assert_eq!(
+            profile.family_name.map(|f| f.chars().count()),
+            Some(MAX_CLAIM_NAME_CHARS)
+        );
+        assert_eq!(
+            profile.photo_url.as_deref(),
+            Some("https://example.com/p.png")
+        );
+    }
 }
 
 #[cfg(test)]

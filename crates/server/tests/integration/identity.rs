@@ -1071,6 +1071,66 @@ async fn make_admin_promotes_one_account_and_refuses_an_ambiguous_email() {
 }
 
 #[tokio::test]
+async fn untrusted_text_in_id_token_claims_is_cleaned_at_login_never_a_500() {
+    let app = spawn_app_with(|vars| {
+        vars.insert("RATE_LIMIT_AUTH_PER_MINUTE".into(), "100000".into());
+    })
+    .await;
+    mount_certs(&app).await;
+    let verify = async |claims: Value| {
+        let token = FirebaseKeys::shared().sign(claims, KID);
+        status_json(
+            call(
+                &app,
+                Method::POST,
+                "/api/v1/auth/firebase/verify",
+                None,
+                Some(json!({ "id_token": token })),
+            )
+            .await,
+        )
+        .await
+    };
+    let hostile = [
+        "\u{0}",
+        "Asha\u{0}Rao",
+        "\u{1b}[31mred\u{7f}",
+        "\u{85}\n\t",
+        // Long, but within the ID token's size bound (a larger token is refused with 400).
+        &"é".repeat(1_000),
+    ];
+    for (i, text) in hostile.iter().enumerate() {
+        for field in ["name", "given_name", "family_name", "picture"] {
+            let mut claims = claims(
+                &format!("uid-claims-{i}-{field}"),
+                &format!("c{i}{field}@example.com"),
+            );
+            claims[field] = json!(text);
+            let (status, body) = verify(claims).await;
+            assert_eq!(
+                status,
+                StatusCode::OK,
+                "{field} = {:?}…: {body}",
+                text.get(..12)
+            );
+            for stored in ["full_name", "given_name", "family_name", "photo_url"] {
+                if let Some(value) = body["user"][stored].as_str() {
+                    assert!(!value.chars().any(char::is_control), "{stored}: {value:?}");
+                    assert!(value.chars().count() <= 2048, "{stored} too long");
+                }
+            }
+        }
+    }
+    // The uid is a stored key: a control character in `sub` makes the token invalid (the
+    // documented 400 for an invalid ID token).
+    for sub in ["uid\u{0}x", "uid\u{1b}x", "\u{7f}"] {
+        let (status, body) = verify(claims(sub, "sub-nul@example.com")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["message"], "Authentication failed: invalid Firebase ID token");
+    }
+}
+
+#[tokio::test]
 async fn nul_characters_are_refused_with_422_not_500() {
     let app = spawn_app().await;
     mount_certs(&app).await;
