@@ -16,7 +16,7 @@ use medico24_redis::{Redis, RedisRateLimiter, RedisSessionStore, RedisUserCache}
 
 use crate::auth::JwtTokens;
 use crate::config::Settings;
-use crate::http::{self, middleware, rate_limit};
+use crate::http::{self, middleware};
 use crate::metrics::Metrics;
 use crate::openapi;
 use crate::state::AppState;
@@ -190,7 +190,6 @@ impl Application {
                 .app_data(web::PayloadConfig::new(max_body))
                 .configure(|cfg| http::configure(cfg, &prefix, max_body))
                 .default_service(web::to(http::not_found))
-                .wrap(from_fn(rate_limit::rate_limit))
                 .wrap(from_fn(middleware::guard))
                 .wrap(from_fn(middleware::cors))
                 .wrap(from_fn(middleware::edge))

@@ -83,8 +83,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, prefix: &str, max_body_bytes: usi
     cfg.app_data(extract::json_config(max_body_bytes))
         .app_data(extract::query_config())
         .app_data(extract::path_config());
-    api_routes(prefix).register(cfg);
-    docs_routes().register(cfg);
+    api_routes(prefix).register(cfg, |template| rate_limit::policy_for(prefix, template));
+    docs_routes().register(cfg, |_| None);
 }
 
 /// Answer for paths no route matches.

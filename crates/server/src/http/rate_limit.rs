@@ -14,16 +14,16 @@ use super::error::ApiError;
 use super::middleware::{RequestContext, is_preflight};
 use crate::state::AppState;
 
-/// Which policy limits a route, or `None` when the path is not limited.
-pub fn policy_for(prefix: &str, path: &str, template: Option<&str>) -> Option<RatePolicy> {
-    let under_prefix = path == prefix || path.starts_with(&format!("{prefix}/"));
-    if !under_prefix {
+/// Which policy limits the route `template` (the canonical template it is registered under),
+/// or `None` when it is not limited. Applied where the route is registered
+/// ([`super::routing::RouteRegistry::register`]): a request is limited by the route that
+/// actually runs, however its path was spelled (the router decodes escapes such as `%61`, so
+/// the raw path is no guide), and a request that matches no route reaches no handler.
+pub fn policy_for(prefix: &str, template: &str) -> Option<RatePolicy> {
+    let relative = template.strip_prefix(prefix)?;
+    if !(relative.is_empty() || relative.starts_with('/')) {
         return None;
     }
-    let relative = template
-        .unwrap_or(path)
-        .strip_prefix(prefix)
-        .unwrap_or(path);
     match relative.trim_end_matches('/') {
         "/health" | "/health/detailed" | "/health/ready" | "/ping" => None,
         "/auth/firebase/verify" | "/auth/refresh" | "/auth/logout" | "/auth/logout-all" => {
@@ -65,8 +65,9 @@ fn limit_headers(
     }
 }
 
-/// The limiting middleware.
+/// The limiting middleware of one resource, whose `policy` was fixed when it was registered.
 pub async fn rate_limit(
+    policy: RatePolicy,
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
@@ -76,16 +77,6 @@ pub async fn rate_limit(
     if is_preflight(req.method(), req.headers()) {
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
-    let policy = {
-        let extensions = req.extensions();
-        let route = extensions
-            .get::<RequestContext>()
-            .and_then(|c| c.route.as_deref());
-        policy_for(&state.settings.api_prefix, req.path(), route)
-    };
-    let Some(policy) = policy else {
-        return Ok(next.call(req).await?.map_into_boxed_body());
-    };
     let limits = state.settings.rate_limits;
     let limit = match policy {
         RatePolicy::Default => limits.default,
@@ -165,41 +156,31 @@ mod tests {
     #[test]
     fn policies_follow_the_route_table() {
         let p = "/api/v1";
-        assert_eq!(
-            policy_for(p, "/api/v1/health", Some("/api/v1/health")),
-            None
-        );
-        assert_eq!(policy_for(p, "/api/v1/ping", Some("/api/v1/ping")), None);
-        assert_eq!(policy_for(p, "/metrics", Some("/metrics")), None);
-        assert_eq!(policy_for(p, "/", Some("/")), None);
-        assert_eq!(policy_for(p, "/docs", None), None);
-        assert_eq!(
-            policy_for(p, "/api/v1/auth/refresh", Some("/api/v1/auth/refresh")),
-            Some(RatePolicy::Auth)
-        );
-        assert_eq!(
-            policy_for(
-                p,
+        for (template, policy) in [
+            ("/api/v1/health", None),
+            ("/api/v1/health/", None),
+            ("/api/v1/ping", None),
+            ("/metrics", None),
+            ("/", None),
+            ("/docs", None),
+            ("/api/v1x/auth/refresh", None),
+            ("/api/v1/auth/refresh", Some(RatePolicy::Auth)),
+            ("/api/v1/auth/firebase/verify", Some(RatePolicy::Auth)),
+            (
                 "/api/v1/admin/notifications/broadcast",
-                Some("/api/v1/admin/notifications/broadcast")
+                Some(RatePolicy::AdminSend),
             ),
-            Some(RatePolicy::AdminSend)
-        );
-        assert_eq!(
-            policy_for(p, "/api/v1/environment/conditions", None),
-            Some(RatePolicy::Environment)
-        );
-        assert_eq!(
-            policy_for(p, "/api/v1/users/me", Some("/api/v1/users/me")),
-            Some(RatePolicy::Default)
-        );
-        assert_eq!(
-            policy_for(p, "/api/v1/unknown/thing", None),
-            Some(RatePolicy::Default)
-        );
-        assert_eq!(
-            policy_for(p, "/api/v1/appointments", Some("/api/v1/appointments/")),
-            Some(RatePolicy::Default)
-        );
+            (
+                "/api/v1/environment/conditions",
+                Some(RatePolicy::Environment),
+            ),
+            ("/api/v1/users/me", Some(RatePolicy::Default)),
+            (
+                "/api/v1/pharmacies/{pharmacy_id}",
+                Some(RatePolicy::Default),
+            ),
+        ] {
+            assert_eq!(policy_for(p, template), policy, "{template}");
+        }
     }
 }

@@ -10,8 +10,11 @@ use actix_web::{FromRequest, Handler, Responder, Route};
 
 use actix_web::middleware::from_fn;
 
+use medico24_identity::RatePolicy;
+
 use super::error::ApiError;
 use super::middleware::catch_panic;
+use super::rate_limit::rate_limit;
 
 /// One (method, canonical template) pair served by the application.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -90,7 +93,15 @@ impl RouteRegistry {
     /// prefix is a plain string comparison, and a path it matches is only tried against the
     /// scope's own resources; paths no resource matches fall through to the app's default
     /// service as before.
-    pub fn register(mut self, cfg: &mut ServiceConfig) {
+    ///
+    /// `policy` names each route's rate-limit policy by its canonical template; the limiter
+    /// wraps the resource itself, so it applies to the route that runs, however the request
+    /// spelled its path.
+    pub fn register(
+        mut self,
+        cfg: &mut ServiceConfig,
+        policy: impl Fn(&str) -> Option<RatePolicy>,
+    ) {
         self.resources
             .sort_by_cached_key(|r| match_order_key(&r.canonical));
         let mut open: Option<(String, actix_web::Scope)> = None;
@@ -106,11 +117,13 @@ impl RouteRegistry {
             match open.take() {
                 Some((prefix, group)) => {
                     let inner = routed.get(prefix.len()..).unwrap_or_default();
-                    let group = group.service(resource(spec, inner));
+                    let limit = policy(&spec.canonical);
+                    let group = group.service(resource(spec, inner, limit));
                     open = Some((prefix, group));
                 }
                 None => {
-                    cfg.service(resource(spec, &routed));
+                    let limit = policy(&spec.canonical);
+                    cfg.service(resource(spec, &routed, limit));
                 }
             }
         }
@@ -121,8 +134,12 @@ impl RouteRegistry {
 }
 
 /// One resource served at `path` (relative to its scope): the spec's routes, 405 with `Allow`
-/// for other methods, panics caught.
-fn resource(spec: ResourceSpec, path: &str) -> impl HttpServiceFactory + 'static {
+/// for other methods, limited by `limit`, panics caught.
+fn resource(
+    spec: ResourceSpec,
+    path: &str,
+    limit: Option<RatePolicy>,
+) -> impl HttpServiceFactory + 'static {
     let allow = allow_header(spec.routes.iter().map(|(m, _)| m));
     let mut resource = web::resource(path).name(&spec.canonical);
     for (_, route) in spec.routes {
@@ -132,7 +149,14 @@ fn resource(spec: ResourceSpec, path: &str) -> impl HttpServiceFactory + 'static
         let allow = allow.clone();
         async move { Err::<actix_web::HttpResponse, _>(ApiError::method_not_allowed(&allow)) }
     }));
-    resource.wrap(from_fn(catch_panic))
+    resource
+        .wrap(from_fn(move |req, next| async move {
+            match limit {
+                Some(policy) => rate_limit(policy, req, next).await,
+                None => Ok(next.call(req).await?.map_into_boxed_body()),
+            }
+        }))
+        .wrap(from_fn(catch_panic))
 }
 
 /// The scope a routed path belongs to: its first three segments when all are literal

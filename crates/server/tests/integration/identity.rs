@@ -1126,7 +1126,10 @@ async fn untrusted_text_in_id_token_claims_is_cleaned_at_login_never_a_500() {
     for sub in ["uid\u{0}x", "uid\u{1b}x", "\u{7f}"] {
         let (status, body) = verify(claims(sub, "sub-nul@example.com")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-        assert_eq!(body["message"], "Authentication failed: invalid Firebase ID token");
+        assert_eq!(
+            body["message"],
+            "Authentication failed: invalid Firebase ID token"
+        );
     }
 }
 

@@ -154,3 +154,108 @@ async fn requests_succeed_without_limit_headers_when_redis_is_down() {
         "{metrics}"
     );
 }
+
+/// Sends `METHOD path` as written (no client-side normalisation of dot segments or escapes)
+/// with an empty JSON body, and returns the status code.
+async fn raw_status(port: u16, method: &str, path: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         Content-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let text = String::from_utf8_lossy(&response);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status line for {path}: {text:?}"))
+}
+
+/// Ways of spelling `path` that a client might try: escapes of each letter of each segment,
+/// case, duplicate and trailing slashes, dot segments, parameters.
+fn spellings(path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    for (index, segment) in segments.iter().enumerate() {
+        for (at, letter) in segment.char_indices() {
+            let mut escaped = segment.to_string();
+            escaped.replace_range(
+                at..at + letter.len_utf8(),
+                &format!("%{:02X}", letter as u32),
+            );
+            let mut parts = segments.clone();
+            parts[index] = &escaped;
+            out.push(format!("/{}", parts.join("/")));
+            let mut lower = segment.to_string();
+            lower.replace_range(
+                at..at + letter.len_utf8(),
+                &format!("%{:02x}", letter as u32),
+            );
+            let mut parts = segments.clone();
+            parts[index] = &lower;
+            out.push(format!("/{}", parts.join("/")));
+        }
+        let upper = segment.to_uppercase();
+        let mut parts = segments.clone();
+        parts[index] = &upper;
+        out.push(format!("/{}", parts.join("/")));
+        let mut parts: Vec<String> = segments.iter().map(|s| (*s).to_owned()).collect();
+        parts.insert(index, ".".to_owned());
+        out.push(format!("/{}", parts.join("/")));
+        let mut parts: Vec<String> = segments.iter().map(|s| (*s).to_owned()).collect();
+        parts.insert(index, "x/..".to_owned());
+        out.push(format!("/{}", parts.join("/")));
+    }
+    out.push(format!("{path}/"));
+    out.push(format!("/{path}"));
+    out.push(path.replacen('/', "//", 2));
+    out.push(format!("{path}?x=1"));
+    out.push(format!("{path};x=1"));
+    out.push(format!("{path}%2F"));
+    out
+}
+
+#[tokio::test]
+async fn a_limited_route_is_limited_under_every_spelling_or_not_reached_at_all() {
+    let app = spawn_app_with(|vars| {
+        vars.insert("RATE_LIMIT_AUTH_PER_MINUTE".into(), "3".into());
+        vars.insert("RATE_LIMIT_ADMIN_SEND_PER_MINUTE".into(), "3".into());
+    })
+    .await;
+    // A window boundary mid-test would reset the counts; start early in a minute.
+    let second = chrono::Utc::now().timestamp() % 60;
+    if second > 40 {
+        tokio::time::sleep(std::time::Duration::from_secs(61 - second as u64)).await;
+    }
+    for (method, path) in [
+        ("POST", "/api/v1/auth/firebase/verify"),
+        ("POST", "/api/v1/auth/refresh"),
+        ("POST", "/api/v1/auth/logout"),
+        ("POST", "/api/v1/notifications/admin-send"),
+    ] {
+        // Use up the policy's budget with the canonical spelling.
+        let mut status = 0;
+        for _ in 0..4 {
+            status = raw_status(app.port, method, path).await;
+        }
+        assert_eq!(status, 429, "{method} {path} is not limited at all");
+        let mut reached = Vec::new();
+        for spelling in spellings(path) {
+            let status = raw_status(app.port, method, &spelling).await;
+            // Limited (same route, same budget), or no route (404/405) and so no handler.
+            if ![429, 404, 405].contains(&status) {
+                reached.push(format!("{method} {spelling} → {status}"));
+            }
+        }
+        assert!(
+            reached.is_empty(),
+            "spellings that reached a handler past the limit:\n{}",
+            reached.join("\n")
+        );
+    }
+}
