@@ -417,7 +417,8 @@ impl<'a> BodyReader<'a> {
             Value::Number(n) => n
                 .as_f64()
                 .filter(|f| f.is_finite() && f.abs() < 1.0e12)
-                .and_then(|f| DateTime::from_timestamp_micros((f * 1_000_000.0).round() as i64)),
+                .and_then(|f| DateTime::from_timestamp_micros((f * 1_000_000.0).round() as i64))
+                .filter(|instant| in_supported_range(*instant)),
             _ => {
                 self.issue(name, "datetime_parsing", "Input should be a valid datetime");
                 return None;
@@ -885,9 +886,22 @@ pub fn parse_number(text: &str) -> Option<f64> {
     text.parse::<f64>().ok().filter(|f| f.is_finite())
 }
 
+/// Whether `instant` is within the accepted range: years 0001 to 9999 in UTC. Every datetime
+/// the API reads passes this one rule, so each one it stores can be written back in the
+/// four-digit-year form of the output rule (and PostgreSQL, which reaches back only to
+/// 4713 BC, is never asked to store more).
+pub fn in_supported_range(instant: DateTime<Utc>) -> bool {
+    (1..=9999).contains(&chrono::Datelike::year(&instant))
+}
+
 /// §2.3 datetimes: `YYYY-MM-DD`, then `T` or space, `HH:MM[:SS[.f…]]`, optional offset
-/// (`Z`, `±HH:MM`, `±HHMM`, `±HH`); no offset means UTC; a date alone is midnight UTC.
+/// (`Z`, `±HH:MM`, `±HHMM`, `±HH`); no offset means UTC; a date alone is midnight UTC. An
+/// instant outside [`in_supported_range`] is refused like a malformed one.
 pub fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
+    parse_datetime_unbounded(text).filter(|instant| in_supported_range(*instant))
+}
+
+fn parse_datetime_unbounded(text: &str) -> Option<DateTime<Utc>> {
     if text.len() == 10 {
         let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
         return Some(Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0)?));
@@ -905,7 +919,7 @@ pub fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
     let time = parse_clock(clock)?;
     let offset_seconds = parse_offset(offset)?;
     let local = NaiveDateTime::new(date, time);
-    let utc = local - chrono::Duration::seconds(i64::from(offset_seconds));
+    let utc = local.checked_sub_signed(chrono::Duration::seconds(i64::from(offset_seconds)))?;
     Some(Utc.from_utc_datetime(&utc))
 }
 
@@ -1086,6 +1100,65 @@ mod tests {
             "2026-02-30",
         ] {
             assert_eq!(parse_datetime(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn datetimes_outside_years_0001_to_9999_in_utc_are_refused() {
+        for (text, accepted) in [
+            ("0001-01-01", true),
+            ("0001-01-01T00:00:00Z", true),
+            ("9999-12-31T23:59:59.999999Z", true),
+            ("9999-12-31T18:00:00-05:00", true),
+            ("0000-12-31", false),
+            ("0001-01-01T00:30:00+01:00", false),
+            ("9999-12-31T23:30:00-01:00", false),
+            ("0000-01-01T00:00:00Z", false),
+        ] {
+            assert_eq!(parse_datetime(text).is_some(), accepted, "{text}");
+        }
+    }
+
+    /// Deterministic pseudo-random datetime-like strings and Unix-second numbers: parsing never
+    /// panics, and whatever it accepts is in range and writes back with a four-digit year.
+    #[test]
+    fn the_datetime_parser_accepts_only_what_it_can_write_back() {
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        const PIECES: [&str; 16] = [
+            "0000", "0001", "9999", "2026", "-", "12", "31", "00", "T", " ", ":", "59", ".",
+            "999999", "+14:00", "Z",
+        ];
+        for _ in 0..20_000 {
+            let text: String = (0..(next() % 12))
+                .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+                .collect();
+            if let Some(instant) = parse_datetime(&text) {
+                assert!(in_supported_range(instant), "{text} → {instant}");
+                let written = instant.format("%Y-%m-%dT%H:%M:%S").to_string();
+                assert_eq!(written.find('-'), Some(4), "{text} → {written}");
+            }
+        }
+        let mut reader_input = serde_json::Map::new();
+        for seconds in [
+            -1.0e12,
+            -6.3e10,
+            -62_135_596_800.0,
+            0.0,
+            253_402_300_799.0,
+            253_402_300_800.0,
+            9.9e11,
+        ] {
+            reader_input.insert("at".to_owned(), serde_json::json!(seconds));
+            let mut reader = BodyReader::new(&reader_input);
+            let parsed = reader.required_datetime("at");
+            let in_range = (-62_135_596_800.0..=253_402_300_799.0).contains(&seconds);
+            assert_eq!(parsed.is_some(), in_range, "{seconds}");
         }
     }
 

@@ -994,3 +994,34 @@ async fn flutter_habits_are_accepted() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
 }
+
+#[tokio::test]
+async fn datetimes_outside_years_0001_to_9999_are_422_never_500() {
+    let (app, patient) = setup().await;
+    for at in [
+        json!("0000-12-31T10:00:00Z"),
+        json!("0001-01-01T00:30:00+01:00"),
+        json!("9999-12-31T23:30:00-01:00"),
+        json!(-1.0e11),
+        json!(9.9e11),
+        json!(-62_135_596_801.0),
+    ] {
+        let mut body = booking("2030-01-01T10:00:00");
+        body["appointment_at"] = at.clone();
+        let (status, response) = book(&app, &patient, body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{at}: {response}");
+        assert_eq!(
+            response["details"][0]["loc"],
+            json!(["body", "appointment_at"]),
+            "{at}: {response}"
+        );
+        let mut body = booking("2030-01-01T10:00:00");
+        body["appointment_end_at"] = at.clone();
+        let (status, response) = book(&app, &patient, body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{at}: {response}");
+    }
+    assert_eq!(
+        app.db.count("SELECT count(*) AS n FROM appointments").await,
+        0
+    );
+}
