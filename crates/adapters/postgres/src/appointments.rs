@@ -106,6 +106,25 @@ fn is_overlap(error: &DieselError) -> bool {
     matches!(error, DieselError::DatabaseError(_, info) if info.constraint_name() == Some(NO_OVERLAP))
 }
 
+/// The advisory-lock class of a doctor's schedule (the key is a hash of the doctor's id).
+const SCHEDULE_LOCK_CLASS: i32 = 0x5343_4844; // "SCHD"
+
+/// Serialises the writes into one doctor's schedule until the transaction ends.
+///
+/// Without it, two transactions inserting (or moving) overlapping appointments of one doctor
+/// both add their index entry, then each waits for the other in the exclusion constraint's
+/// check: PostgreSQL breaks the deadlock by aborting one with an error that is neither the
+/// overlap nor anything the caller can act on (it answered 500). With it, the second waits
+/// here, then meets the first one's committed row and fails as an overlap (409).
+async fn lock_doctor_schedule(conn: &mut PgConn, doctor: uuid::Uuid) -> QueryResult<()> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1, hashtext($2::text))")
+        .bind::<diesel::sql_types::Integer, _>(SCHEDULE_LOCK_CLASS)
+        .bind::<diesel::sql_types::Uuid, _>(doctor)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
 fn foreign_key(error: &DieselError) -> Option<&str> {
     match error {
         DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info) => {
@@ -264,6 +283,9 @@ impl AppointmentRepository for PgAppointmentRepository {
                         return Err(TxError::Replay(Box::new(stored)));
                     }
                 }
+                if let Some(doctor) = appointment.doctor_id {
+                    lock_doctor_schedule(conn, doctor).await?;
+                }
                 check_references(conn, &appointment).await?;
                 diesel::insert_into(appointments::table)
                     .values(AppointmentRow::from_domain(&appointment))
@@ -369,6 +391,9 @@ impl AppointmentRepository for PgAppointmentRepository {
                 let Some(change) = decide(before.clone()).map_err(TxError::Rejected)? else {
                     return Ok((before.clone(), before));
                 };
+                if let Some(doctor) = change.updated.doctor_id {
+                    lock_doctor_schedule(conn, doctor).await?;
+                }
                 if change.updated.doctor_id != before.doctor_id
                     || change.updated.clinic_id != before.clinic_id
                 {

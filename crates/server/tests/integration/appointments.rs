@@ -1025,3 +1025,89 @@ async fn datetimes_outside_years_0001_to_9999_are_422_never_500() {
         0
     );
 }
+
+#[tokio::test]
+async fn many_rounds_of_concurrent_overlapping_bookings_never_answer_5xx() {
+    let (app, patient) = setup().await;
+    let mut statuses = Vec::new();
+    for round in 0..15 {
+        let attempts = (0..12).map(|i| {
+            let app = &app;
+            let patient = &patient;
+            async move {
+                // Overlapping 30-minute slots of one doctor on the round's day.
+                let at = format!(
+                    "2031-{:02}-{:02}T10:{:02}:00Z",
+                    1 + round / 28,
+                    1 + round % 28,
+                    i * 2
+                );
+                book(app, patient, booking(&at)).await.0
+            }
+        });
+        let round_statuses = futures_util::future::join_all(attempts).await;
+        assert_eq!(
+            round_statuses
+                .iter()
+                .filter(|s| **s == StatusCode::CREATED)
+                .count(),
+            1,
+            "round {round}: {round_statuses:?}"
+        );
+        statuses.extend(round_statuses);
+    }
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT),
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_reschedules_into_one_slot_give_one_200_and_409s_never_5xx() {
+    let (app, patient) = setup().await;
+    for round in 0..8 {
+        // Eight appointments of the doctor on separate hours, all moved to one slot at once.
+        let mut ids = Vec::new();
+        for hour in 0..8 {
+            let at = format!(
+                "2032-{:02}-{:02}T{:02}:00:00Z",
+                1 + round / 28,
+                1 + round % 28,
+                9 + hour
+            );
+            ids.push(appointment_in(&app, &patient, &at).await);
+        }
+        let target = format!(
+            "2032-{:02}-{:02}T20:{:02}:00Z",
+            1 + round / 28,
+            1 + round % 28,
+            round
+        );
+        let moves = ids.iter().map(|id| {
+            let app = &app;
+            let patient = &patient;
+            let target = target.clone();
+            async move {
+                let path = format!("/api/v1/appointments/{id}");
+                call(
+                    app,
+                    Method::PUT,
+                    &path,
+                    Some(&patient.access),
+                    Some(json!({"appointment_at": target})),
+                )
+                .await
+                .status()
+            }
+        });
+        let statuses = futures_util::future::join_all(moves).await;
+        let moved = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+        let refused = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CONFLICT)
+            .count();
+        assert_eq!((moved, refused), (1, 7), "round {round}: {statuses:?}");
+    }
+}
