@@ -261,6 +261,9 @@ struct PreparedRow {
 // ---------------------------------------------------------------------------------------------
 
 /// §15.1 steps 1–3 on `conn` (inside a transaction).
+/// The advisory-lock class of a device token (the key is a hash of the token).
+const TOKEN_LOCK_CLASS: i32 = 0x5054_4f4b; // "PTOK"
+
 async fn register_in(
     conn: &mut PgConn,
     user: uuid::Uuid,
@@ -268,6 +271,14 @@ async fn register_in(
     platform: Platform,
     now: DateTime<Utc>,
 ) -> QueryResult<PushTokenRow> {
+    // Registrations of one device token run one after the other: several accounts signing in
+    // on one device at once would otherwise each deactivate the others' rows and insert their
+    // own, and meet in the unique index of active tokens or in a deadlock (500s).
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+        .bind::<diesel::sql_types::Integer, _>(TOKEN_LOCK_CLASS)
+        .bind::<diesel::sql_types::Text, _>(token)
+        .execute(conn)
+        .await?;
     diesel::update(
         push_tokens::table.filter(
             push_tokens::fcm_token

@@ -2164,3 +2164,42 @@ async fn nul_characters_are_422_or_404_instead_of_database_errors() {
     );
     assert_eq!(app.db.count("SELECT count(*) AS n FROM clinics").await, 0);
 }
+
+#[tokio::test]
+async fn concurrent_associations_of_one_pair_create_one_and_refuse_the_rest_never_5xx() {
+    let (app, _, admin) = app_with_admin().await;
+    for round in 0..6 {
+        let clinic = clinic_at(&app, &admin, &format!("Race Clinic {round}"), 19.05, 72.83).await;
+        let doc = doctor(
+            &app,
+            &admin,
+            &format!("Race Doctor {round}"),
+            &format!("R-{round}"),
+        )
+        .await;
+        let path = format!("{CLINICS}/{clinic}/doctors");
+        let attempts = (0..10).map(|_| {
+            send(
+                &app,
+                Method::POST,
+                path.clone(),
+                Some(&admin),
+                Some(json!({"doctor_id": doc, "is_primary": true})),
+            )
+        });
+        let statuses: Vec<StatusCode> = futures_util::future::join_all(attempts)
+            .await
+            .into_iter()
+            .map(|(status, _, _)| status)
+            .collect();
+        let created = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count();
+        let refused = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::BAD_REQUEST)
+            .count();
+        assert_eq!((created, refused), (1, 9), "round {round}: {statuses:?}");
+    }
+}

@@ -1164,3 +1164,46 @@ async fn broadcast_errors_are_403_404_and_422() {
         0
     );
 }
+
+#[tokio::test]
+async fn concurrent_registrations_of_one_token_by_several_users_never_answer_5xx() {
+    let app = spawn(|_| {}).await;
+    mount_certs(&app).await;
+    let mut users = Vec::new();
+    for i in 0..4 {
+        users.push(
+            login(
+                &app,
+                &format!("uid-race-{i}"),
+                &format!("race{i}@example.com"),
+            )
+            .await,
+        );
+    }
+    for round in 0..10 {
+        let token = format!("device-token-race-{round:04}");
+        // Every user registers the same device token several times at once.
+        let attempts = users.iter().flat_map(|user| {
+            let app = &app;
+            let token = token.clone();
+            (0..3).map(move |_| {
+                let token = token.clone();
+                async move { register(app, user, &token, "android").await.0 }
+            })
+        });
+        let statuses = futures_util::future::join_all(attempts).await;
+        assert!(
+            statuses.iter().all(|s| s.is_success()),
+            "round {round}: {statuses:?}"
+        );
+        // One active row for the token, whoever won.
+        let active = rows(
+            &app,
+            &format!(
+                "SELECT count(*)::int8 AS n FROM push_tokens WHERE fcm_token = '{token}' AND is_active"
+            ),
+        )
+        .await;
+        assert_eq!(active[0]["n"], 1, "round {round}: {active:?}");
+    }
+}
