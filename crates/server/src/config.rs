@@ -642,6 +642,18 @@ fn random_secret() -> String {
     hex::encode(bytes)
 }
 
+#[cfg(test)]
+impl<'a> Reader<'a> {
+    /// A reader over `vars` with nothing reported yet.
+    fn for_tests(vars: &'a HashMap<String, String>) -> Self {
+        Reader {
+            vars,
+            problems: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+}
+
 struct Reader<'a> {
     vars: &'a HashMap<String, String>,
     problems: Vec<String>,

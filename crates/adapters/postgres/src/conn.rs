@@ -13,6 +13,8 @@
 //! inside one of its own (`BEGIN; SET LOCAL statement_timeout …` / statement / `COMMIT`), and
 //! every explicit transaction starts with the same `SET LOCAL`: the server connection stays
 //! the same from prepare to execute, and the timeout holds and ends with the transaction.
+//! Without the pooler's own prepared-statement tracking, that `BEGIN` also clears what other
+//! clients left on the server connection ([`CLEAR_STATEMENTS`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -334,7 +334,7 @@ impl PgConnectOptions {
 }
 
 /// Accepts the reference implementation's `postgresql+asyncpg://` scheme as well.
-pub fn normalize_url(url: &str) -> String {
+fn normalize_url(url: &str) -> String {
     for prefix in [
         "postgresql+asyncpg://",
         "postgresql+psycopg://",
@@ -609,6 +609,21 @@ mod tests {
             Ok(mode) => assert_eq!(mode, SslMode::VerifyFull),
             Err(err) => assert!(err.to_string().contains("sslrootcert=system"), "{err}"),
         }
+    }
+
+    #[test]
+    fn a_ca_file_without_a_certificate_is_named() {
+        let path = std::env::temp_dir().join(format!("not-a-ca-{}.pem", std::process::id()));
+        std::fs::write(&path, "this is not a certificate\n").unwrap();
+        let url = format!(
+            "postgres://u:secret@h/db?sslmode=verify-full&sslrootcert={}",
+            path.display()
+        );
+        let err = mode(&url).unwrap_err().to_string();
+        let _ = std::fs::remove_file(&path);
+        assert!(err.contains("sslrootcert"), "{err}");
+        assert!(err.contains("no usable CA certificate"), "{err}");
+        assert!(!err.contains("secret"), "{err}");
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub mod users;
 
 pub use appointments::PgAppointmentRepository;
 pub use conn::{PgConn, PoolerMode};
-pub use connect::{ConnectConfigError, PgConnectOptions, SslMode, normalize_url};
+pub use connect::{ConnectConfigError, PgConnectOptions, SslMode};
 pub use database::{Database, DatabaseConfig, DatabaseError, PoolStatus};
 pub use directory::PgDirectoryRepository;
 pub use migrate::{MigrationError, revert_all_migrations, run_migrations};

@@ -159,7 +159,7 @@ static HEALTH_SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::
 
 /// A value unique enough per check (process id and a counter): probes of concurrent checks
 /// and of several replicas never share keys.
-fn uuid_like_probe() -> String {
+fn health_probe_id() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     format!(
@@ -318,7 +318,7 @@ impl Redis {
     /// [`RedisError`] naming what does not work.
     pub async fn check(&self) -> Result<(), RedisError> {
         let cluster = self.is_cluster();
-        let probe = uuid_like_probe();
+        let probe = health_probe_id();
         let first = self.key(&format!("v2:health:{{{probe}}}:a"));
         let second = self.key(&format!("v2:health:{{{probe}}}:b"));
         crate::exec::bounded(self, async move |conn| {

@@ -145,11 +145,7 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        let mut r = Reader {
-            vars: &vars,
-            problems: Vec::new(),
-            warnings: Vec::new(),
-        };
+        let mut r = Reader::for_tests(&vars);
         let settings = read(&mut r, production);
         (settings, r.problems)
     }

@@ -114,11 +114,7 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        let mut r = Reader {
-            vars: &vars,
-            problems: Vec::new(),
-            warnings: Vec::new(),
-        };
+        let mut r = Reader::for_tests(&vars);
         read(&mut r, require_tls);
         r.problems
     }

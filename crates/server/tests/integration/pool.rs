@@ -195,3 +195,59 @@ async fn a_pool_too_small_to_split_is_shared_by_everyone() {
     a.stop();
     b.stop();
 }
+
+/// Pooler mode, where a statement outside a transaction runs in a transaction of its own: a
+/// statement abandoned half-way (its future dropped, as when a request is cancelled) leaves that
+/// transaction open, so the connection refuses further statements and leaves the pool instead of
+/// serving the next checkout inside someone else's transaction.
+#[tokio::test]
+async fn a_connection_left_inside_a_statements_own_transaction_never_returns_to_the_pool() {
+    let db = TestDb::new().await;
+    let database = Database::connect_lazy(&DatabaseConfig {
+        url: db.url().to_owned(),
+        pooler: medico24_postgres::PoolerMode::Transaction,
+        prepared_statements: false,
+        max_connections: 1,
+        wait_timeout: Duration::from_secs(5),
+        connect_timeout: Duration::from_secs(5),
+        statement_timeout: Some(Duration::from_secs(15)),
+    })
+    .unwrap();
+    let mut conn = database.conn().await.unwrap();
+    let abandoned = backend_pid(&mut conn).await;
+    let sleep = diesel::sql_query("SELECT pg_sleep(2)").execute(&mut conn);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), sleep)
+            .await
+            .is_err(),
+        "the sleep was cut short"
+    );
+    let refused = diesel::select(diesel::dsl::sql::<Integer>("1"))
+        .get_result::<i32>(&mut conn)
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(diesel::result::Error::BrokenTransactionManager)
+        ),
+        "{refused:?}"
+    );
+    drop(conn);
+    // The only pooled connection was closed: the next checkout opens a fresh one.
+    let mut next = database.conn().await.unwrap();
+    assert_ne!(backend_pid(&mut next).await, abandoned);
+    // And the abandoned backend, with its open transaction, is gone.
+    let gone = format!("SELECT count(*)::int4 FROM pg_stat_activity WHERE pid = {abandoned}");
+    let mut left = 1;
+    for _ in 0..50 {
+        left = diesel::select(diesel::dsl::sql::<Integer>(&format!("({gone})")))
+            .get_result::<i32>(&mut next)
+            .await
+            .unwrap();
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, 0, "backend {abandoned} still open");
+}

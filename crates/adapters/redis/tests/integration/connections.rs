@@ -82,3 +82,25 @@ async fn an_idle_connection_is_checked_before_it_is_handed_out() {
     assert_eq!(limiter.hit(RatePolicy::Default, "c", 1).await.unwrap(), 2);
     assert_ne!(pooled_client_id(&redis).await, first);
 }
+
+#[test]
+fn an_unreadable_ca_file_is_a_configuration_error_naming_it() {
+    for cluster in [false, true] {
+        let result = Redis::connect_lazy(&RedisConfig {
+            url: "rediss://127.0.0.1:6380".to_owned(),
+            tls_ca_file: Some("/nonexistent/redis-ca.pem".into()),
+            cluster,
+            max_connections: 1,
+            timeout: Duration::from_secs(1),
+            key_prefix: String::new(),
+            idle_check_after: RedisConfig::IDLE_CHECK_AFTER,
+        });
+        match result {
+            Err(medico24_redis::RedisError::Config(message)) => {
+                assert!(message.contains("REDIS_CA_FILE"), "{message}");
+                assert!(message.contains("/nonexistent/redis-ca.pem"), "{message}");
+            }
+            other => panic!("cluster={cluster}: {other:?}"),
+        }
+    }
+}
