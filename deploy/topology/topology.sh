@@ -1088,6 +1088,49 @@ cmd_kill_api() {
 
 # --- Load balancer ----------------------------------------------------------------------------------
 
+# The API's JSON error envelope as HAProxy rules: `http-error` pages for the errors HAProxy
+# raises itself (kind `http-error`), or `http-response return` rules replacing a replica's
+# non-JSON error answers (kind `http-response`). Each line: status, `error` code, message.
+# Both read the request id and path from the variables the frontend sets. HAProxy 2.6 answers
+# requests it cannot parse itself with its built-in HTML page whatever is configured
+# (haproxy/haproxy issue 3032, fixed in 3.2): see docs/security.md.
+haproxy_error_pages() {
+    local kind=$1 status code message rule
+    local common='content-type application/json hdr X-Request-ID "%[var(txn.request_id)]" hdr X-Content-Type-Options nosniff hdr Cache-Control no-store'
+    while IFS='|' read -r status code message; do
+        [[ -n $status ]] || continue
+        local body="{\\\"error\\\":\\\"$code\\\",\\\"message\\\":\\\"$message\\\",\\\"detail\\\":\\\"$message\\\",\\\"path\\\":\\\"%[var(txn.path),json(utf8s)]\\\",\\\"request_id\\\":\\\"%[var(txn.request_id),json(utf8s)]\\\"}"
+        local retry=""
+        [[ $status == 503 ]] && retry=" hdr Retry-After 5"
+        if [[ $kind == http-error ]]; then
+            rule="http-error status $status $common$retry lf-string \"$body\""
+        else
+            rule="http-response return status $status $common$retry lf-string \"$body\" if { status $status } !{ res.hdr(content-type) -m sub json }"
+        fi
+        printf '    %s\n' "$rule"
+    done <<<"$(haproxy_error_table "$kind")"
+}
+
+# Status, `error` code and message of each JSON error page (codes from the API's closed set).
+haproxy_error_table() {
+    if [[ $1 == http-error ]]; then
+        cat <<'TABLE'
+500|internal_error|Internal server error
+502|bad_gateway|The service answered with an invalid response
+503|service_unavailable|Service temporarily unavailable
+504|service_unavailable|The service did not answer in time
+TABLE
+    else
+        cat <<'TABLE'
+400|bad_request|The request could not be parsed
+408|bad_request|The request was not received in time
+413|payload_too_large|Request body too large
+431|bad_request|Too many or too large request headers
+500|internal_error|Internal server error
+TABLE
+    fi
+}
+
 # HAProxy's configuration. Retries, and why POSTs stay safe (HAProxy 2.6 semantics):
 #  - `retries 3` + `option redispatch 1`: each retry may go to another replica.
 #  - `retry-on conn-failure` covers a refused or failed connection: the request was never sent,
@@ -1127,9 +1170,16 @@ defaults
 frontend medico24_api
     bind 127.0.0.1:$LB_PORT
     # Keep the caller's X-Request-ID end to end; give one to requests that have none.
-    http-request set-header X-Request-ID %[uuid] unless { req.hdr(x-request-id) -m found }
+    unique-id-format %[uuid()]
+    http-request set-header X-Request-ID %[unique-id] unless { req.hdr(x-request-id) -m found }
     http-request capture req.hdr(x-request-id) len 64
     http-request set-header X-Forwarded-Proto http
+    # Remembered for the JSON error pages below (response rules cannot read request headers).
+    http-request set-var(txn.request_id) req.hdr(x-request-id)
+    http-request set-var(txn.path) path
+    # Errors the load balancer raises itself (no replica, replica failed or timed out) speak
+    # the API's JSON error envelope.
+$(haproxy_error_pages http-error)
     default_backend medico24_replicas
 
 backend medico24_replicas
@@ -1139,6 +1189,10 @@ backend medico24_replicas
     retry-on conn-failure empty-response response-timeout 502 503
     # Only safe methods are replayed after the request reached a replica (see above).
     http-request disable-l7-retry if !METH_GET !METH_OPTIONS
+    # A replica's HTTP server answers some malformed requests before the application runs
+    # (too many headers: 431; an unparsable head: 400; a slow head: 408) with an empty body.
+    # Those answers, recognised by not being JSON, are replaced with the JSON envelope.
+$(haproxy_error_pages http-response)
     default-server inter 500ms fall 2 rise 2
 EOF
         local port

@@ -1,16 +1,39 @@
 //! Wire formats of §2.4: datetimes as RFC 3339 UTC with `Z` (six fraction digits only when the
 //! sub-second part is non-zero), and paging envelopes.
 
-use chrono::{DateTime, NaiveTime, SecondsFormat, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, SecondsFormat, Timelike, Utc};
 use serde::Serializer;
 
 /// `2030-01-01T04:30:00Z` or `2026-11-25T04:25:41.421354Z`.
+///
+/// The form has a four-digit year, so an instant outside years 0001-9999 (which the API never
+/// accepts and the schema refuses, but which a row stored before those checks may hold) is
+/// written as the nearest end of that range rather than in a form clients cannot parse; each
+/// such write is logged without the value or the record.
 pub fn format_datetime(value: &DateTime<Utc>) -> String {
+    let value = &clamp_to_supported_range(*value);
     if value.nanosecond() / 1000 == 0 {
         value.to_rfc3339_opts(SecondsFormat::Secs, true)
     } else {
         value.to_rfc3339_opts(SecondsFormat::Micros, true)
     }
+}
+
+/// `value`, or the first or last representable microsecond when its year is outside 0001-9999.
+fn clamp_to_supported_range(value: DateTime<Utc>) -> DateTime<Utc> {
+    let year = value.year();
+    if (1..=9999).contains(&year) {
+        return value;
+    }
+    tracing::warn!(
+        "a stored datetime outside years 0001-9999 was written as the nearest end of that range"
+    );
+    let bound = if year < 1 {
+        NaiveDate::from_ymd_opt(1, 1, 1).and_then(|d| d.and_hms_micro_opt(0, 0, 0, 0))
+    } else {
+        NaiveDate::from_ymd_opt(9999, 12, 31).and_then(|d| d.and_hms_micro_opt(23, 59, 59, 999_999))
+    };
+    bound.map_or(value, |naive| naive.and_utc())
 }
 
 /// `serialize_with` for `DateTime<Utc>`.
@@ -61,6 +84,51 @@ mod tests {
         assert_eq!(format_datetime(&fraction), "2030-01-01T04:30:00.421354Z");
         let nanos_only = whole + chrono::Duration::nanoseconds(999);
         assert_eq!(format_datetime(&nanos_only), "2030-01-01T04:30:00Z");
+    }
+
+    #[test]
+    fn instants_outside_years_0001_to_9999_are_written_as_the_nearest_end() {
+        let cases = [
+            (
+                Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).unwrap(),
+                "9999-12-31T23:59:59.999999Z",
+            ),
+            (
+                Utc.with_ymd_and_hms(262_000, 6, 1, 0, 0, 0).unwrap(),
+                "9999-12-31T23:59:59.999999Z",
+            ),
+            (
+                Utc.with_ymd_and_hms(0, 12, 31, 23, 59, 59).unwrap(),
+                "0001-01-01T00:00:00Z",
+            ),
+            (
+                Utc.with_ymd_and_hms(-4713, 1, 1, 0, 0, 0).unwrap(),
+                "0001-01-01T00:00:00Z",
+            ),
+            (
+                Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap(),
+                "9999-12-31T23:59:59Z",
+            ),
+            (
+                Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0).unwrap(),
+                "0001-01-01T00:00:00Z",
+            ),
+        ];
+        for (instant, expected) in cases {
+            assert_eq!(format_datetime(&instant), expected, "{instant:?}");
+        }
+        // Every output has the fixed shape whatever the year.
+        for year in (-5000..=300_000).step_by(997) {
+            if let Some(instant) = Utc.with_ymd_and_hms(year, 7, 15, 12, 0, 0).single() {
+                let text = format_datetime(&instant);
+                assert!(text.len() == 20 || text.len() == 27, "{text}");
+                assert!(text.ends_with('Z') && text.as_bytes()[4] == b'-', "{text}");
+                assert!(
+                    text.as_bytes()[..4].iter().all(u8::is_ascii_digit),
+                    "{text}"
+                );
+            }
+        }
     }
 
     #[derive(serde::Serialize)]

@@ -1027,6 +1027,41 @@ async fn datetimes_outside_years_0001_to_9999_are_422_never_500() {
 }
 
 #[tokio::test]
+async fn a_row_stored_before_the_range_checks_is_read_back_in_the_output_form() {
+    let (app, patient) = setup().await;
+    let id = appointment_in(&app, &patient, "2030-01-01T10:00:00Z").await;
+    // Rows written before the schema's range checks existed may hold any year PostgreSQL
+    // allows; the checks are dropped here to store such a row the way an old import did.
+    app.db
+        .execute(&format!(
+            "ALTER TABLE appointments DROP CONSTRAINT appointments_appointment_at_in_range;
+             ALTER TABLE appointments DROP CONSTRAINT appointments_appointment_end_at_in_range;
+             ALTER TABLE appointments DROP CONSTRAINT appointments_end_after_start;
+             UPDATE appointments SET appointment_at = '0044-03-15T12:00:00Z BC',
+                                     appointment_end_at = '12000-01-01T00:00:00Z' WHERE id = '{id}';"
+        ))
+        .await;
+    for path in [
+        format!("/api/v1/appointments/{id}"),
+        "/api/v1/appointments/".to_owned(),
+    ] {
+        let (status, body) =
+            status_json(call(&app, Method::GET, &path, Some(&patient.access), None).await).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        let record = if body["items"].is_array() {
+            &body["items"][0]
+        } else {
+            &body
+        };
+        assert_eq!(record["appointment_at"], "0001-01-01T00:00:00Z", "{path}");
+        assert_eq!(
+            record["appointment_end_at"], "9999-12-31T23:59:59.999999Z",
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn many_rounds_of_concurrent_overlapping_bookings_never_answer_5xx() {
     let (app, patient) = setup().await;
     let mut statuses = Vec::new();
@@ -1109,5 +1144,155 @@ async fn concurrent_reschedules_into_one_slot_give_one_200_and_409s_never_5xx() 
             .filter(|s| **s == StatusCode::CONFLICT)
             .count();
         assert_eq!((moved, refused), (1, 7), "round {round}: {statuses:?}");
+    }
+}
+
+/// One request of the idempotency family: who sends it, with which key, which body.
+struct KeyedAttempt {
+    patient: usize,
+    key: Option<String>,
+    body: Value,
+}
+
+#[tokio::test]
+async fn idempotent_replays_under_many_interleavings_never_answer_5xx_or_store_twice() {
+    let (app, first) = setup().await;
+    let second = login(&app, "uid-pat-2", "pat2@example.com").await;
+    let patients = [&first, &second];
+    for round in 0..10u32 {
+        let day = format!("2033-{:02}-{:02}", 1 + round / 28, 1 + round % 28);
+        let key = format!("replay-key-{round}");
+        let slot = booking(&format!("{day}T10:00:00Z"));
+        let mut other_body = booking(&format!("{day}T14:00:00Z"));
+        other_body["reason"] = json!("Another request under the same key");
+        // The same key with the same body (replays), with another body (mismatch), the same
+        // key spelled by another patient (keys are per caller), and keyless bookings racing
+        // for the same slot.
+        let mut attempts = Vec::new();
+        for _ in 0..6 {
+            attempts.push(KeyedAttempt {
+                patient: 0,
+                key: Some(key.clone()),
+                body: slot.clone(),
+            });
+        }
+        for _ in 0..3 {
+            attempts.push(KeyedAttempt {
+                patient: 0,
+                key: Some(key.clone()),
+                body: other_body.clone(),
+            });
+            attempts.push(KeyedAttempt {
+                patient: 1,
+                key: Some(key.clone()),
+                body: slot.clone(),
+            });
+            attempts.push(KeyedAttempt {
+                patient: 0,
+                key: None,
+                body: booking(&format!("{day}T10:10:00Z")),
+            });
+        }
+        // A different start order each round (a fixed rotation keeps the test reproducible).
+        let shift = (round as usize * 5) % attempts.len();
+        attempts.rotate_left(shift);
+        let sends = attempts.iter().map(|attempt| {
+            let app = &app;
+            let token = patients[attempt.patient].access.clone();
+            async move {
+                let mut request = app
+                    .client
+                    .post(app.url("/api/v1/appointments/"))
+                    .bearer_auth(token)
+                    .json(&attempt.body);
+                if let Some(key) = &attempt.key {
+                    request = request.header("idempotency-key", key);
+                }
+                let response = request.send().await.unwrap();
+                let replayed = response.headers().get("idempotent-replayed").is_some();
+                let (status, json) = status_json(response).await;
+                (status, json["id"].as_str().map(str::to_owned), replayed)
+            }
+        });
+        let results = futures_util::future::join_all(sends).await;
+        assert!(
+            results
+                .iter()
+                .all(|(s, _, _)| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT),
+            "round {round}: {results:?}"
+        );
+
+        // Every 201 of the first patient's key names one appointment, and only the body that
+        // claimed the key first is answered 201 under it.
+        let keyed: Vec<_> = attempts
+            .iter()
+            .zip(&results)
+            .filter(|(a, _)| a.patient == 0 && a.key.is_some())
+            .collect();
+        let created_ids: std::collections::BTreeSet<_> = keyed
+            .iter()
+            .filter(|(_, (s, _, _))| *s == StatusCode::CREATED)
+            .filter_map(|(_, (_, id, _))| id.clone())
+            .collect();
+        assert!(created_ids.len() <= 1, "round {round}: {created_ids:?}");
+        let winning_bodies: std::collections::BTreeSet<_> = keyed
+            .iter()
+            .filter(|(_, (s, _, _))| *s == StatusCode::CREATED)
+            .map(|(a, _)| a.body["appointment_at"].to_string())
+            .collect();
+        assert!(
+            winning_bodies.len() <= 1,
+            "round {round}: {winning_bodies:?}"
+        );
+        let fresh = keyed
+            .iter()
+            .filter(|(_, (s, _, replayed))| *s == StatusCode::CREATED && !replayed)
+            .count();
+        assert!(
+            fresh <= 1,
+            "round {round}: {fresh} first answers under one key"
+        );
+
+        // The database agrees: one key row per caller at most, pointing at the answered id;
+        // no two live appointments of the doctor overlap; one outbox event per appointment.
+        let key_rows = app
+            .db
+            .count(&format!(
+                "SELECT count(*) AS n FROM idempotency_keys WHERE idem_key = '{key}' AND response_status = 201"
+            ))
+            .await;
+        assert!(key_rows <= 2, "round {round}: {key_rows} key rows");
+        if let Some(id) = created_ids.iter().next() {
+            assert_eq!(
+                app.db
+                    .count(&format!(
+                        "SELECT count(*) AS n FROM idempotency_keys WHERE idem_key = '{key}' AND resource_id = '{id}'"
+                    ))
+                    .await,
+                1,
+                "round {round}"
+            );
+        }
+        assert_eq!(
+            app.db
+                .count(
+                    "SELECT count(*) AS n FROM appointments a JOIN appointments b
+                       ON a.id < b.id AND a.doctor_id = b.doctor_id
+                      AND a.status <> 'cancelled' AND b.status <> 'cancelled'
+                      AND a.deleted_at IS NULL AND b.deleted_at IS NULL
+                      AND appointment_busy_range(a.appointment_at, a.appointment_end_at)
+                       && appointment_busy_range(b.appointment_at, b.appointment_end_at)"
+                )
+                .await,
+            0,
+            "round {round}: overlapping appointments stored"
+        );
+        assert_eq!(
+            app.db
+                .count("SELECT count(*) AS n FROM notification_outbox")
+                .await,
+            app.db.count("SELECT count(*) AS n FROM appointments").await,
+            "round {round}: one outbox event per stored appointment"
+        );
     }
 }

@@ -115,13 +115,13 @@ async fn migrations_go_up_down_and_up_again() {
     let applied = medico24_postgres::run_migrations(db.url())
         .await
         .expect("first up");
-    assert_eq!(applied.len(), 4, "{applied:?}");
+    assert_eq!(applied.len(), 5, "{applied:?}");
     assert_end_schema(&db).await;
 
     let reverted = medico24_postgres::revert_all_migrations(db.url())
         .await
         .expect("down");
-    assert_eq!(reverted.len(), 4);
+    assert_eq!(reverted.len(), 5);
     assert_eq!(
         public_table_count(&db).await,
         0,
@@ -222,4 +222,59 @@ async fn demo_data_loads_once_and_seeded_users_can_log_in_with_dev_tokens() {
         admins, 1,
         "dev-token --email demo-user-1@medico24.dev logs in as the seeded admin"
     );
+}
+
+#[tokio::test]
+async fn every_instant_and_date_column_refuses_years_outside_0001_to_9999() {
+    let db = TestDb::new().await;
+    let unchecked = db
+        .count(
+            "SELECT count(*) AS n FROM information_schema.columns c
+               JOIN information_schema.tables t USING (table_schema, table_name)
+              WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'
+                AND c.data_type IN ('timestamp with time zone', 'date')
+                AND NOT EXISTS (SELECT 1 FROM pg_constraint con
+                                 WHERE con.conname = c.table_name || '_' || c.column_name || '_in_range'
+                                   AND con.contype = 'c')",
+        )
+        .await;
+    assert_eq!(unchecked, 0, "a datetime column without its range check");
+    let mut conn = db.connect().await;
+    use diesel_async::SimpleAsyncConnection;
+    conn.batch_execute(
+        "INSERT INTO users (id, firebase_uid, email) VALUES ('00000000-0000-0000-0000-000000000001', 'uid-1', 'p@example.com');
+         INSERT INTO patients (user_id) VALUES ('00000000-0000-0000-0000-000000000001');",
+    )
+    .await
+    .expect("a user in range");
+    let cases = [
+        ("users", "last_login_at", "'10000-01-01T00:00:00Z'"),
+        ("users", "last_login_at", "'9999-12-31T23:00:00-01:00'"),
+        ("users", "last_login_at", "'0001-01-01T00:30:00+01:00'"),
+        ("users", "created_at", "'0001-12-31T00:00:00Z BC'"),
+        ("users", "created_at", "'294276-12-31T00:00:00Z'"),
+        ("patients", "date_of_birth", "'10000-01-01'"),
+        ("patients", "date_of_birth", "'0010-01-01 BC'"),
+    ];
+    for (table, column, value) in cases {
+        let refused = conn
+            .batch_execute(&format!("UPDATE {table} SET {column} = {value}"))
+            .await
+            .expect_err("out of range must be refused")
+            .to_string();
+        assert!(
+            refused.contains(&format!("{table}_{column}_in_range")),
+            "{table}.{column} = {value}: {refused}"
+        );
+    }
+    for (table, column, value) in [
+        ("users", "last_login_at", "'9999-12-31T23:59:59.999999Z'"),
+        ("users", "last_login_at", "'0001-01-01T00:00:00Z'"),
+        ("patients", "date_of_birth", "'9999-12-31'"),
+        ("patients", "date_of_birth", "'0001-01-01'"),
+    ] {
+        conn.batch_execute(&format!("UPDATE {table} SET {column} = {value}"))
+            .await
+            .unwrap_or_else(|e| panic!("{table}.{column} = {value}: {e}"));
+    }
 }
