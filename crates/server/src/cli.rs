@@ -68,4 +68,13 @@ pub enum Command {
         #[arg(long)]
         email: Option<String>,
     },
+    /// Compare the admin statistics the database maintains with a recount of the tables, in one
+    /// snapshot; exits non-zero on a difference. Differences only arise from writes that
+    /// bypassed the triggers (`session_replication_role = replica`, disabled triggers).
+    StatsCheck {
+        /// Recount and replace the maintained statistics when they differ (writes to users,
+        /// appointments, pharmacies and notifications wait during the recount).
+        #[arg(long)]
+        repair: bool,
+    },
 }

@@ -50,6 +50,7 @@ async fn main() -> ExitCode {
         Command::MakeAdmin { user_id, email } => {
             make_admin(&settings, user_id.as_deref(), email.as_deref()).await
         }
+        Command::StatsCheck { repair } => stats_check(&settings, repair).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -227,5 +228,35 @@ async fn make_admin(
     cache.invalidate(id).await;
     tracing::info!(user.id = %id, "admin role granted by operator command");
     eprintln!("medico24: user {id} is now an admin");
+    Ok(())
+}
+
+async fn stats_check(settings: &Settings, repair: bool) -> anyhow::Result<()> {
+    let db = medico24_postgres::Database::connect_lazy(&settings.database.pool_config(
+        &settings.database.url,
+        1,
+        settings.database_pool_timeout,
+        None,
+    ))?;
+    let stats = medico24_postgres::PgAdminStats::new(db);
+    let check = stats.check(chrono::Utc::now()).await?;
+    if check.agrees() {
+        eprintln!("medico24: the maintained admin statistics agree with a recount");
+        return Ok(());
+    }
+    // Counts only: no personal data in these structures.
+    eprintln!(
+        "medico24: the maintained admin statistics differ from a recount\n  maintained: {:?}\n  recounted:  {:?}",
+        check.maintained, check.recounted
+    );
+    anyhow::ensure!(
+        repair,
+        "statistics differ; run again with --repair to recount them"
+    );
+    stats.rebuild().await?;
+    let again = stats.check(chrono::Utc::now()).await?;
+    anyhow::ensure!(again.agrees(), "statistics still differ after the recount");
+    tracing::info!("admin statistics recounted by operator command");
+    eprintln!("medico24: the admin statistics were recounted and now agree");
     Ok(())
 }

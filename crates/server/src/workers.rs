@@ -1,6 +1,7 @@
 //! Background work inside the server process (§17): the outbox worker (every
 //! `OUTBOX_POLL_INTERVAL_MS`), the broadcast runner (same interval), the recovery sweep of
-//! deliveries left pending (every minute) and the purge of expired idempotency keys (hourly).
+//! deliveries left pending (every minute), the purge of expired idempotency keys (hourly) and
+//! the fold of the admin statistics' pending deltas (every second).
 //! Every job coordinates with other processes through row locks, so several processes are safe.
 //! On shutdown each loop finishes its current item (an outbox pass, a broadcast batch) and exits;
 //! a broadcast interrupted between batches goes back to the queue.
@@ -19,6 +20,8 @@ use crate::state::AppState;
 const RECOVERY_INTERVAL: Duration = Duration::from_secs(60);
 /// Interval of the idempotency-key purge (§20.3).
 const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
+/// Interval of the admin statistics fold: pending deltas stay about this many seconds of writes.
+const STATS_FOLD_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What one pass of every job did (see [`run_once`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -31,6 +34,8 @@ pub struct Tick {
     pub broadcasts: usize,
     /// Expired idempotency keys deleted.
     pub purged: u64,
+    /// Admin statistics deltas folded.
+    pub stats_folded: i64,
 }
 
 /// The running background loops and their stop signal.
@@ -64,6 +69,9 @@ impl Workers {
         });
         spawn("idempotency_purge", PURGE_INTERVAL, |state, _| {
             Box::pin(purge_job(state))
+        });
+        spawn("admin_stats_fold", STATS_FOLD_INTERVAL, |state, _| {
+            Box::pin(stats_fold_job(state))
         });
         tracing::info!(
             poll_interval_ms = poll.as_millis() as u64,
@@ -205,8 +213,14 @@ async fn purge_job(state: web::Data<AppState>) {
     }
 }
 
+async fn stats_fold_job(state: web::Data<AppState>) {
+    if let Err(error) = state.admin_stats.compact().await {
+        tracing::warn!(%error, "admin statistics fold failed");
+    }
+}
+
 /// One pass of every job, in order, without waiting: an outbox pass, every claimable broadcast
-/// run to completion, the recovery sweep, the purge, and the pending gauge. For tests (with
+/// run to completion, the recovery sweep, the purge, the statistics fold, and the pending gauge. For tests (with
 /// `WORKERS_ENABLED=false`) and operators' tooling.
 ///
 /// # Errors
@@ -224,11 +238,13 @@ pub async fn run_once(state: &AppState) -> Result<Tick, medico24_kernel::PortErr
         .repository()
         .purge_expired_idempotency_keys(chrono::Utc::now())
         .await?;
+    let stats_folded = state.admin_stats.compact().await?;
     update_pending_gauge(state).await;
     Ok(Tick {
         outbox,
         recovered,
         broadcasts,
         purged,
+        stats_folded,
     })
 }

@@ -31,5 +31,5 @@ pub use notifications::PgNotificationRepository;
 pub use pharmacies::PgPharmacyRepository;
 pub use replica::{FallbackObserver, ReplicaFallback};
 pub use seed::{SeedError, SeedSize, seed_demo_data};
-pub use stats::PgAdminStats;
+pub use stats::{PgAdminStats, StatsCheck};
 pub use users::PgUserRepository;

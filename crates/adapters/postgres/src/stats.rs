@@ -1,13 +1,22 @@
-//! `AdminStatsReader` on PostgreSQL: the admin console's counts (§16.4, §16.5) computed by SQL
-//! aggregates (`count(*) FILTER`, `GROUP BY`, `generate_series`), so no row is ever loaded into
-//! memory. Raw SQL because the builder cannot express `FILTER`, `date_bin` or set-returning
-//! functions; every time boundary is computed in Rust and bound as a parameter, so the session
-//! time zone never matters.
+//! `AdminStatsReader` on PostgreSQL: the admin console's counts read from statistics the
+//! database maintains as rows change (migration `admin_stat_counts`: statement triggers append
+//! per-key deltas, [`PgAdminStats::compact`] folds them into totals and per-UTC-hour counts), so
+//! a read costs the same at 50 thousand rows as at 5 million. Rolling windows (the last 7 or 30
+//! days from now) sum whole hours from the maintained counts and count the part of an hour the
+//! window cuts from the table itself, through an index.
+//!
+//! The full-scan queries the maintained state replaced are kept as the recount
+//! ([`PgAdminStats::recount_metrics`], [`PgAdminStats::recount_dashboard`]): the oracle of the
+//! tests and of the operator's `stats-check`. Raw SQL because the builder cannot express
+//! `FILTER`, `date_bin` or set-returning functions; every time boundary is computed in Rust and
+//! bound as a parameter, so the session time zone never matters.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use std::sync::LazyLock;
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Timestamptz};
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use medico24_kernel::PortError;
 use medico24_kernel::stats::{
     AdminMetrics, AdminStatsReader, AppointmentCounts, ChartDay, DashboardCounts,
@@ -33,8 +42,9 @@ fn port(error: diesel::result::Error) -> PortError {
     DatabaseError::Query(error).into()
 }
 
-/// One row of every §16.5 count. Parameters: `$1` today 00:00 UTC, `$2` now − 7 d, `$3` now − 30 d.
-const METRICS_SQL: &str = "\
+/// The recount of every §16.5 count from the tables. Parameters: `$1` today 00:00 UTC,
+/// `$2` now − 7 d, `$3` now − 30 d.
+const RECOUNT_METRICS_SQL: &str = "\
 SELECT u.users_total, u.users_active, u.users_patient, u.users_doctor, u.users_pharmacy, u.users_admin,
        a.appointments_total, a.appointments_scheduled, a.appointments_confirmed,
        a.appointments_rescheduled, a.appointments_cancelled, a.appointments_completed,
@@ -107,9 +117,9 @@ struct MetricsRow {
     sent_this_month: i64,
 }
 
-/// One row of the §16.4 counts. Parameters: `$1` now − 30 d, `$2` today 00:00 UTC, `$3` now − 7 d,
-/// `$4` now − 24 h.
-const DASHBOARD_SQL: &str = "\
+/// The recount of the §16.4 counts from the tables. Parameters: `$1` now − 30 d, `$2` today
+/// 00:00 UTC, `$3` now − 7 d, `$4` now − 24 h.
+const RECOUNT_DASHBOARD_SQL: &str = "\
 SELECT u.total_users, u.users_before_last_30_days,
        a.appointments, a.appointments_today,
        p.verified_pharmacies, p.pharmacies_last_7_days,
@@ -157,10 +167,10 @@ struct DashboardRow {
     successful_deliveries_last_24h: i64,
 }
 
-/// Seven rows, one per UTC day from `$1` (today − 6, 00:00 UTC), oldest first. Days are
-/// `24 hours` apart (not `1 day`, whose length follows the session time zone), and rows are
-/// binned with `date_bin` anchored at `$1`.
-const CHART_SQL: &str = "\
+/// The recount of the chart: seven rows, one per UTC day from `$1` (today − 6, 00:00 UTC),
+/// oldest first. Days are `24 hours` apart (not `1 day`, whose length follows the session time
+/// zone), and rows are binned with `date_bin` anchored at `$1`.
+const RECOUNT_CHART_SQL: &str = "\
 WITH appts AS (
     SELECT date_bin(interval '24 hours', created_at, $1) AS day, count(*) AS n
     FROM appointments
@@ -187,54 +197,444 @@ struct ChartRow {
     pharmacies: i64,
 }
 
-impl AdminStatsReader for PgAdminStats {
-    async fn metrics(&self, now: DateTime<Utc>) -> Result<AdminMetrics, PortError> {
-        let mut conn = self.db.read_conn().await?;
-        let row: MetricsRow = diesel::sql_query(METRICS_SQL)
-            .bind::<Timestamptz, _>(utc_day_start(now))
-            .bind::<Timestamptz, _>(now - TimeDelta::days(7))
-            .bind::<Timestamptz, _>(now - TimeDelta::days(30))
+/// Pending deltas and the folded totals, each read once per statement (one snapshot, so a
+/// concurrent fold neither hides nor doubles a delta).
+const MAINTAINED_CTES: &str = "\
+WITH pending AS MATERIALIZED (SELECT metric, hour, n FROM admin_stat_deltas),
+totals AS MATERIALIZED (
+    SELECT metric, sum(n) AS n FROM (
+        SELECT metric, n FROM admin_stat_totals
+        UNION ALL SELECT metric, n FROM pending WHERE hour IS NULL) t
+    GROUP BY metric)";
+
+/// The sum of the counts without time whose metric matches `pattern` (SQL `LIKE`).
+fn total(pattern: &str) -> String {
+    format!("(SELECT coalesce(sum(n), 0) FROM totals WHERE metric LIKE '{pattern}')")
+}
+
+/// The sum of `metric`'s hour counts from hour `$from_hour` on (folded and pending).
+fn hours_since(metric: &str, from_hour: u8) -> String {
+    format!(
+        "((SELECT coalesce(sum(n), 0) FROM admin_stat_hours WHERE metric = '{metric}' AND hour >= ${from_hour}) \
+          + (SELECT coalesce(sum(n), 0) FROM pending WHERE metric = '{metric}' AND hour >= ${from_hour}))"
+    )
+}
+
+/// Rows of `table` whose `column` lies in [`$from`, `$from_hour`): the part of an hour a rolling
+/// window cuts, counted through the column's index.
+fn edge(table: &str, column: &str, from: u8, from_hour: u8) -> String {
+    format!("(SELECT count(*) FROM {table} WHERE {column} >= ${from} AND {column} < ${from_hour})")
+}
+
+/// `metric`'s count in the rolling window [`$from`, ∞): whole hours from `$from_hour` (the first
+/// hour boundary at or after `$from`) plus the edge before it.
+fn window(metric: &str, table: &str, column: &str, from: u8, from_hour: u8) -> String {
+    format!(
+        "({} + {})",
+        hours_since(metric, from_hour),
+        edge(table, column, from, from_hour)
+    )
+}
+
+/// Every §16.5 count from the maintained statistics. Parameters: `$1` today 00:00 UTC,
+/// `$2` now − 7 d, `$3` now − 30 d, `$4` and `$5` the first hour boundaries at or after `$2`
+/// and `$3`.
+static METRICS_SQL: LazyLock<String> = LazyLock::new(|| {
+    let columns = [
+        (total("users.%"), "users_total"),
+        (total("users.%.active"), "users_active"),
+        (total("users.patient.%"), "users_patient"),
+        (total("users.doctor.%"), "users_doctor"),
+        (total("users.pharmacy.%"), "users_pharmacy"),
+        (total("users.admin.%"), "users_admin"),
+        (total("appointments.%"), "appointments_total"),
+        (total("appointments.scheduled"), "appointments_scheduled"),
+        (total("appointments.confirmed"), "appointments_confirmed"),
+        (
+            total("appointments.rescheduled"),
+            "appointments_rescheduled",
+        ),
+        (total("appointments.cancelled"), "appointments_cancelled"),
+        (total("appointments.completed"), "appointments_completed"),
+        (total("appointments.no_show"), "appointments_no_show"),
+        (total("pharmacies.%"), "pharmacies_total"),
+        (total("pharmacies.verified.%"), "pharmacies_verified"),
+        (total("pharmacies.%.active"), "pharmacies_active"),
+        // Today starts on an hour boundary: no edge.
+        (hours_since("notifications.sent", 1), "sent_today"),
+        (
+            window("notifications.sent", "notifications", "sent_at", 2, 4),
+            "sent_this_week",
+        ),
+        (
+            window("notifications.sent", "notifications", "sent_at", 3, 5),
+            "sent_this_month",
+        ),
+    ];
+    select(&columns)
+});
+
+/// The §16.4 counts from the maintained statistics. Parameters: `$1` now − 30 d, `$2` today
+/// 00:00 UTC, `$3` now − 7 d, `$4` now − 24 h, `$5`–`$7` the first hour boundaries at or after
+/// `$1`, `$3` and `$4`. Deliveries are read through the notifications sent in the last 24 hours
+/// (their `sent_at` index, then each one's deliveries): a cost that follows the last day's
+/// sending, not the size of either table.
+static DASHBOARD_SQL: LazyLock<String> = LazyLock::new(|| {
+    let users_total = total("users.%");
+    let columns = [
+        (users_total.clone(), "total_users"),
+        (
+            format!(
+                "{users_total} - {}",
+                window("users.created", "users", "created_at", 1, 5)
+            ),
+            "users_before_last_30_days",
+        ),
+        (total("appointments.%"), "appointments"),
+        (
+            "((SELECT coalesce(sum(n), 0) FROM admin_stat_hours WHERE metric = 'appointments.booked' \
+                 AND hour >= $2 AND hour < $2 + interval '24 hours') \
+              + (SELECT coalesce(sum(n), 0) FROM pending WHERE metric = 'appointments.booked' \
+                 AND hour >= $2 AND hour < $2 + interval '24 hours'))"
+                .to_owned(),
+            "appointments_today",
+        ),
+        (total("pharmacies.verified.%"), "verified_pharmacies"),
+        (
+            window("pharmacies.created", "pharmacies", "created_at", 3, 6),
+            "pharmacies_last_7_days",
+        ),
+        (
+            window("notifications.sent", "notifications", "sent_at", 4, 7),
+            "notifications_last_24h",
+        ),
+        (
+            "(SELECT count(*) FROM notification_deliveries nd \
+              JOIN notifications nt ON nt.id = nd.notification_id WHERE nt.sent_at >= $4)"
+                .to_owned(),
+            "deliveries_last_24h",
+        ),
+        (
+            "(SELECT count(*) FROM notification_deliveries nd \
+              JOIN notifications nt ON nt.id = nd.notification_id \
+              WHERE nt.sent_at >= $4 AND nd.delivery_status IN ('sent', 'delivered'))"
+                .to_owned(),
+            "successful_deliveries_last_24h",
+        ),
+    ];
+    select(&columns)
+});
+
+/// `SELECT <expr>::bigint AS <name>, …` after the maintained-state CTEs.
+fn select(columns: &[(String, &str)]) -> String {
+    let list = columns
+        .iter()
+        .map(|(expression, name)| format!("({expression})::bigint AS {name}"))
+        .collect::<Vec<_>>()
+        .join(",\n       ");
+    format!("{MAINTAINED_CTES}\nSELECT {list}")
+}
+
+/// The chart from the maintained hour counts: seven rows from `$1` (today − 6, 00:00 UTC).
+const CHART_SQL: &str = "\
+WITH counted AS (
+    SELECT metric, hour, n FROM admin_stat_hours
+    WHERE metric IN ('appointments.created', 'pharmacies.created')
+      AND hour >= $1 AND hour < $1 + interval '168 hours'
+    UNION ALL
+    SELECT metric, hour, n FROM admin_stat_deltas
+    WHERE metric IN ('appointments.created', 'pharmacies.created')
+      AND hour >= $1 AND hour < $1 + interval '168 hours'),
+binned AS (
+    SELECT date_bin(interval '24 hours', hour, $1) AS day,
+           sum(n) FILTER (WHERE metric = 'appointments.created') AS appointments,
+           sum(n) FILTER (WHERE metric = 'pharmacies.created') AS pharmacies
+    FROM counted GROUP BY 1)
+SELECT d.day, COALESCE(b.appointments, 0)::bigint AS appointments,
+       COALESCE(b.pharmacies, 0)::bigint AS pharmacies
+FROM generate_series($1, $1 + interval '144 hours', interval '24 hours') AS d(day)
+LEFT JOIN binned b ON b.day = d.day
+ORDER BY d.day";
+
+/// The first hour boundary at or after `instant` (UTC hours: every zone offset in use is whole
+/// hours from UTC or not, the boundaries here are UTC's).
+fn hour_at_or_after(instant: DateTime<Utc>) -> DateTime<Utc> {
+    match instant.duration_trunc(TimeDelta::hours(1)) {
+        Ok(start) if start == instant => start,
+        Ok(start) => start + TimeDelta::hours(1),
+        // Only instants near the ends of chrono's range fail to truncate.
+        Err(_) => instant,
+    }
+}
+
+/// The rolling-window boundaries of one reading.
+struct Windows {
+    today: DateTime<Utc>,
+    week: DateTime<Utc>,
+    month: DateTime<Utc>,
+    day: DateTime<Utc>,
+}
+
+impl Windows {
+    fn at(now: DateTime<Utc>) -> Self {
+        Self {
+            today: utc_day_start(now),
+            week: now - TimeDelta::days(7),
+            month: now - TimeDelta::days(30),
+            day: now - TimeDelta::hours(24),
+        }
+    }
+}
+
+fn into_metrics(row: MetricsRow) -> AdminMetrics {
+    AdminMetrics {
+        users: UserCounts {
+            total: row.users_total,
+            active: row.users_active,
+            patient: row.users_patient,
+            doctor: row.users_doctor,
+            pharmacy: row.users_pharmacy,
+            admin: row.users_admin,
+        },
+        appointments: AppointmentCounts {
+            total: row.appointments_total,
+            scheduled: row.appointments_scheduled,
+            confirmed: row.appointments_confirmed,
+            rescheduled: row.appointments_rescheduled,
+            cancelled: row.appointments_cancelled,
+            completed: row.appointments_completed,
+            no_show: row.appointments_no_show,
+        },
+        pharmacies: PharmacyCounts {
+            total: row.pharmacies_total,
+            verified: row.pharmacies_verified,
+            active: row.pharmacies_active,
+        },
+        notifications: NotificationCounts {
+            sent_today: row.sent_today,
+            sent_this_week: row.sent_this_week,
+            sent_this_month: row.sent_this_month,
+        },
+    }
+}
+
+fn into_dashboard(row: DashboardRow, chart: Vec<ChartRow>) -> DashboardCounts {
+    DashboardCounts {
+        total_users: row.total_users,
+        users_before_last_30_days: row.users_before_last_30_days,
+        appointments: row.appointments,
+        appointments_today: row.appointments_today,
+        verified_pharmacies: row.verified_pharmacies,
+        pharmacies_last_7_days: row.pharmacies_last_7_days,
+        notifications_last_24h: row.notifications_last_24h,
+        deliveries_last_24h: row.deliveries_last_24h,
+        successful_deliveries_last_24h: row.successful_deliveries_last_24h,
+        chart: chart
+            .into_iter()
+            .map(|r| ChartDay {
+                date: r.day.date_naive(),
+                appointments: r.appointments,
+                pharmacies: r.pharmacies,
+            })
+            .collect(),
+    }
+}
+
+/// [`METRICS_SQL`] with its parameters for the windows `$w`.
+macro_rules! maintained_metrics {
+    ($w:expr) => {
+        diesel::sql_query(METRICS_SQL.as_str())
+            .bind::<Timestamptz, _>($w.today)
+            .bind::<Timestamptz, _>($w.week)
+            .bind::<Timestamptz, _>($w.month)
+            .bind::<Timestamptz, _>(hour_at_or_after($w.week))
+            .bind::<Timestamptz, _>(hour_at_or_after($w.month))
+    };
+}
+
+/// [`DASHBOARD_SQL`] with its parameters for the windows `$w`.
+macro_rules! maintained_dashboard {
+    ($w:expr) => {
+        diesel::sql_query(DASHBOARD_SQL.as_str())
+            .bind::<Timestamptz, _>($w.month)
+            .bind::<Timestamptz, _>($w.today)
+            .bind::<Timestamptz, _>($w.week)
+            .bind::<Timestamptz, _>($w.day)
+            .bind::<Timestamptz, _>(hour_at_or_after($w.month))
+            .bind::<Timestamptz, _>(hour_at_or_after($w.week))
+            .bind::<Timestamptz, _>(hour_at_or_after($w.day))
+    };
+}
+
+/// [`RECOUNT_METRICS_SQL`] with its parameters for the windows `$w`.
+macro_rules! recount_metrics {
+    ($w:expr) => {
+        diesel::sql_query(RECOUNT_METRICS_SQL)
+            .bind::<Timestamptz, _>($w.today)
+            .bind::<Timestamptz, _>($w.week)
+            .bind::<Timestamptz, _>($w.month)
+    };
+}
+
+/// [`RECOUNT_DASHBOARD_SQL`] with its parameters for the windows `$w`.
+macro_rules! recount_dashboard {
+    ($w:expr) => {
+        diesel::sql_query(RECOUNT_DASHBOARD_SQL)
+            .bind::<Timestamptz, _>($w.month)
+            .bind::<Timestamptz, _>($w.today)
+            .bind::<Timestamptz, _>($w.week)
+            .bind::<Timestamptz, _>($w.day)
+    };
+}
+
+#[derive(QueryableByName)]
+struct Folded {
+    #[diesel(sql_type = BigInt)]
+    folded: i64,
+}
+
+impl PgAdminStats {
+    /// Folds the pending deltas into the maintained totals and hour counts; returns how many
+    /// delta rows it folded (0 when another process is folding at that moment). Run every
+    /// second or so by a background worker in each replica; readers are correct whether or not
+    /// it has run, it only keeps their pending set short.
+    ///
+    /// # Errors
+    /// [`PortError`] on infrastructure failure.
+    pub async fn compact(&self) -> Result<i64, PortError> {
+        let mut conn = self.db.conn().await?;
+        let row: Folded = diesel::sql_query("SELECT admin_stats_compact() AS folded")
             .get_result(&mut conn)
             .await
             .map_err(port)?;
-        Ok(AdminMetrics {
-            users: UserCounts {
-                total: row.users_total,
-                active: row.users_active,
-                patient: row.users_patient,
-                doctor: row.users_doctor,
-                pharmacy: row.users_pharmacy,
-                admin: row.users_admin,
-            },
-            appointments: AppointmentCounts {
-                total: row.appointments_total,
-                scheduled: row.appointments_scheduled,
-                confirmed: row.appointments_confirmed,
-                rescheduled: row.appointments_rescheduled,
-                cancelled: row.appointments_cancelled,
-                completed: row.appointments_completed,
-                no_show: row.appointments_no_show,
-            },
-            pharmacies: PharmacyCounts {
-                total: row.pharmacies_total,
-                verified: row.pharmacies_verified,
-                active: row.pharmacies_active,
-            },
-            notifications: NotificationCounts {
-                sent_today: row.sent_today,
-                sent_this_week: row.sent_this_week,
-                sent_this_month: row.sent_this_month,
-            },
-        })
+        Ok(row.folded)
+    }
+
+    /// Recounts the maintained statistics from the tables, replacing them; writes to the counted
+    /// tables wait meanwhile. The repair after writes that bypassed the triggers.
+    ///
+    /// # Errors
+    /// [`PortError`] on infrastructure failure.
+    pub async fn rebuild(&self) -> Result<(), PortError> {
+        let mut conn = self.db.conn().await?;
+        diesel::sql_query("SELECT 1 FROM admin_stats_rebuild()")
+            .execute(&mut conn)
+            .await
+            .map_err(port)?;
+        Ok(())
+    }
+
+    /// The §16.5 counts recounted from the tables (a scan of each): the oracle the maintained
+    /// ones are checked against.
+    ///
+    /// # Errors
+    /// [`PortError`] on infrastructure failure.
+    pub async fn recount_metrics(&self, now: DateTime<Utc>) -> Result<AdminMetrics, PortError> {
+        let mut conn = self.db.conn().await?;
+        let w = Windows::at(now);
+        let row: MetricsRow = recount_metrics!(w)
+            .get_result(&mut conn)
+            .await
+            .map_err(port)?;
+        Ok(into_metrics(row))
+    }
+
+    /// The §16.4 counts recounted from the tables.
+    ///
+    /// # Errors
+    /// [`PortError`] on infrastructure failure.
+    pub async fn recount_dashboard(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<DashboardCounts, PortError> {
+        let mut conn = self.db.conn().await?;
+        let w = Windows::at(now);
+        let row: DashboardRow = recount_dashboard!(w)
+            .get_result(&mut conn)
+            .await
+            .map_err(port)?;
+        let chart: Vec<ChartRow> = diesel::sql_query(RECOUNT_CHART_SQL)
+            .bind::<Timestamptz, _>(chart_start(now))
+            .load(&mut conn)
+            .await
+            .map_err(port)?;
+        Ok(into_dashboard(row, chart))
+    }
+
+    /// The maintained and the recounted statistics at `now`, read in one snapshot (a repeatable
+    /// read transaction), so any difference is drift rather than a write between the readings.
+    ///
+    /// # Errors
+    /// [`PortError`] on infrastructure failure.
+    pub async fn check(&self, now: DateTime<Utc>) -> Result<StatsCheck, PortError> {
+        let mut conn = self.db.conn().await?;
+        let check = conn
+            .transaction::<_, diesel::result::Error, _>(async |conn| {
+                // One snapshot for both readings.
+                diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .execute(conn)
+                    .await?;
+                let w = Windows::at(now);
+                let maintained: MetricsRow = maintained_metrics!(w).get_result(conn).await?;
+                let maintained_dashboard: DashboardRow =
+                    maintained_dashboard!(w).get_result(conn).await?;
+                let maintained_chart: Vec<ChartRow> = diesel::sql_query(CHART_SQL)
+                    .bind::<Timestamptz, _>(chart_start(now))
+                    .load(conn)
+                    .await?;
+                let recounted: MetricsRow = recount_metrics!(w).get_result(conn).await?;
+                let recounted_dashboard: DashboardRow =
+                    recount_dashboard!(w).get_result(conn).await?;
+                let recounted_chart: Vec<ChartRow> = diesel::sql_query(RECOUNT_CHART_SQL)
+                    .bind::<Timestamptz, _>(chart_start(now))
+                    .load(conn)
+                    .await?;
+                Ok(StatsCheck {
+                    maintained: (
+                        into_metrics(maintained),
+                        into_dashboard(maintained_dashboard, maintained_chart),
+                    ),
+                    recounted: (
+                        into_metrics(recounted),
+                        into_dashboard(recounted_dashboard, recounted_chart),
+                    ),
+                })
+            })
+            .await
+            .map_err(port)?;
+        Ok(check)
+    }
+}
+
+/// The maintained and the recounted statistics of one snapshot ([`PgAdminStats::check`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatsCheck {
+    /// What the admin endpoints answer.
+    pub maintained: (AdminMetrics, DashboardCounts),
+    /// What a scan of the tables counts.
+    pub recounted: (AdminMetrics, DashboardCounts),
+}
+
+impl StatsCheck {
+    /// Whether the two agree.
+    pub fn agrees(&self) -> bool {
+        self.maintained == self.recounted
+    }
+}
+
+impl AdminStatsReader for PgAdminStats {
+    async fn metrics(&self, now: DateTime<Utc>) -> Result<AdminMetrics, PortError> {
+        let mut conn = self.db.read_conn().await?;
+        let row: MetricsRow = maintained_metrics!(Windows::at(now))
+            .get_result(&mut conn)
+            .await
+            .map_err(port)?;
+        Ok(into_metrics(row))
     }
 
     async fn dashboard(&self, now: DateTime<Utc>) -> Result<DashboardCounts, PortError> {
         let mut conn = self.db.conn().await?;
-        let row: DashboardRow = diesel::sql_query(DASHBOARD_SQL)
-            .bind::<Timestamptz, _>(now - TimeDelta::days(30))
-            .bind::<Timestamptz, _>(utc_day_start(now))
-            .bind::<Timestamptz, _>(now - TimeDelta::days(7))
-            .bind::<Timestamptz, _>(now - TimeDelta::hours(24))
+        let row: DashboardRow = maintained_dashboard!(Windows::at(now))
             .get_result(&mut conn)
             .await
             .map_err(port)?;
@@ -243,24 +643,30 @@ impl AdminStatsReader for PgAdminStats {
             .load(&mut conn)
             .await
             .map_err(port)?;
-        Ok(DashboardCounts {
-            total_users: row.total_users,
-            users_before_last_30_days: row.users_before_last_30_days,
-            appointments: row.appointments,
-            appointments_today: row.appointments_today,
-            verified_pharmacies: row.verified_pharmacies,
-            pharmacies_last_7_days: row.pharmacies_last_7_days,
-            notifications_last_24h: row.notifications_last_24h,
-            deliveries_last_24h: row.deliveries_last_24h,
-            successful_deliveries_last_24h: row.successful_deliveries_last_24h,
-            chart: chart
-                .into_iter()
-                .map(|r| ChartDay {
-                    date: r.day.date_naive(),
-                    appointments: r.appointments,
-                    pharmacies: r.pharmacies,
-                })
-                .collect(),
-        })
+        Ok(into_dashboard(row, chart))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn the_first_hour_boundary_at_or_after_an_instant() {
+        let on = Utc.with_ymd_and_hms(2026, 3, 1, 10, 0, 0).unwrap();
+        assert_eq!(hour_at_or_after(on), on);
+        assert_eq!(
+            hour_at_or_after(on + TimeDelta::microseconds(1)),
+            on + TimeDelta::hours(1)
+        );
+        assert_eq!(hour_at_or_after(on - TimeDelta::minutes(59)), on);
+    }
+
+    #[test]
+    fn every_maintained_statement_reads_the_pending_deltas() {
+        for sql in [METRICS_SQL.as_str(), DASHBOARD_SQL.as_str(), CHART_SQL] {
+            assert!(sql.contains("admin_stat_deltas"), "{sql}");
+        }
     }
 }

@@ -424,3 +424,278 @@ async fn a_delivery_rate_below_95_percent_turns_push_status_to_warning() {
     assert_eq!(push["status"], "warning");
     assert_eq!(push["description"], "Delivery rate 85.7% in the last 24h");
 }
+
+/// A small deterministic generator (xorshift), so a failing workload can be replayed.
+struct Dice(u64);
+
+impl Dice {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+        from[self.below(from.len() as u64) as usize]
+    }
+
+    /// An instant to the microsecond: half the time within `days` days either side of `now`,
+    /// half the time within 90 minutes of a window edge (24 hours, 7 and 30 days back, the
+    /// day's and the chart's first midnight), so rows fall on both sides of every edge and
+    /// inside the hours the edges cut.
+    fn instant(&mut self, now: DateTime<Utc>, days: i64) -> String {
+        if self.below(2) == 0 {
+            let span = days * 86_400_000_000;
+            let offset = self.below((2 * span) as u64) as i64 - span;
+            return ts(now + TimeDelta::microseconds(offset));
+        }
+        let today = today_start(now);
+        let edges = [
+            now - TimeDelta::hours(24),
+            now - TimeDelta::days(7),
+            now - TimeDelta::days(30),
+            today,
+            today + TimeDelta::days(1),
+            today - TimeDelta::days(6),
+        ];
+        let edge = edges[self.below(edges.len() as u64) as usize];
+        let span: i64 = 90 * 60_000_000;
+        let offset = self.below((2 * span) as u64) as i64 - span;
+        ts(edge + TimeDelta::microseconds(offset))
+    }
+}
+
+/// One writer's random statements over rows only it touches (tagged with `w<worker>-`), so
+/// the writers never wait on each other's rows, only meet in the statistics.
+async fn random_writes(app: &TestApp, patient: &str, worker: u64, steps: usize) {
+    let mut dice = Dice(0x9E37_79B9_7F4A_7C15 ^ (worker + 1).wrapping_mul(0x2545_F491_4F6C_DD1D));
+    let now = Utc::now();
+    let tag = format!("w{worker}-");
+    let roles = ["patient", "doctor", "pharmacy", "admin"];
+    let statuses = [
+        "scheduled",
+        "confirmed",
+        "rescheduled",
+        "cancelled",
+        "completed",
+        "no_show",
+    ];
+    for step in 0..steps {
+        let sql = match dice.below(12) {
+            0 => {
+                let rows: Vec<String> = (0..1 + dice.below(5))
+                    .map(|i| {
+                        format!(
+                            "('{tag}{step}-{i}', '{tag}{step}-{i}@example.com', '{}', {}, {})",
+                            dice.pick(&roles),
+                            dice.below(2) == 0,
+                            dice.instant(now, 35)
+                        )
+                    })
+                    .collect();
+                format!(
+                    "INSERT INTO users (firebase_uid, email, role, is_active, created_at) VALUES {}",
+                    rows.join(", ")
+                )
+            }
+            1 => format!(
+                "UPDATE users SET role = '{}', is_active = NOT is_active WHERE firebase_uid LIKE '{tag}{}%'",
+                dice.pick(&roles),
+                dice.below(steps as u64)
+            ),
+            2 => format!(
+                "DELETE FROM users WHERE firebase_uid LIKE '{tag}{}-%'",
+                dice.below(steps as u64)
+            ),
+            3 | 4 => {
+                let rows: Vec<String> = (0..1 + dice.below(4))
+                    .map(|_| {
+                        format!(
+                            "('{patient}', 'Dr. {tag}', {}, 'Checkup', '+911234567890', '{}', {})",
+                            dice.instant(now, 3),
+                            dice.pick(&statuses),
+                            dice.instant(now, 10)
+                        )
+                    })
+                    .collect();
+                format!(
+                    "INSERT INTO appointments (patient_id, doctor_name, appointment_at, reason, contact_phone, status, created_at) VALUES {}",
+                    rows.join(", ")
+                )
+            }
+            5 => format!(
+                "UPDATE appointments SET status = '{}' WHERE doctor_name = 'Dr. {tag}' AND id IN (SELECT id FROM appointments WHERE doctor_name = 'Dr. {tag}' ORDER BY id LIMIT {})",
+                dice.pick(&statuses),
+                1 + dice.below(3)
+            ),
+            6 => format!(
+                "UPDATE appointments SET deleted_at = CASE WHEN deleted_at IS NULL THEN now() END, appointment_at = {} WHERE id = (SELECT id FROM appointments WHERE doctor_name = 'Dr. {tag}' ORDER BY md5(id::text || '{step}') LIMIT 1)",
+                dice.instant(now, 2)
+            ),
+            7 => format!(
+                "DELETE FROM appointments WHERE id = (SELECT id FROM appointments WHERE doctor_name = 'Dr. {tag}' ORDER BY md5(id::text || '{step}') LIMIT 1)"
+            ),
+            8 => format!(
+                "INSERT INTO pharmacies (name, is_verified, is_active, created_at) VALUES ('{tag}{step}', {}, {}, {})",
+                dice.below(2) == 0,
+                dice.below(2) == 0,
+                dice.instant(now, 10)
+            ),
+            9 => format!(
+                "UPDATE pharmacies SET is_verified = NOT is_verified, created_at = {} WHERE name LIKE '{tag}{}%'; DELETE FROM pharmacies WHERE name = '{tag}{}'",
+                dice.instant(now, 10),
+                dice.below(steps as u64),
+                dice.below(steps as u64)
+            ),
+            10 => {
+                let sent = if dice.below(4) == 0 {
+                    "NULL".to_owned()
+                } else {
+                    dice.instant(now, 35)
+                };
+                format!(
+                    "INSERT INTO notifications (user_id, title, body, notification_type, status, sent_at) VALUES ('{patient}', '{tag}{step}', 'b', 'other', 'sent', {sent})"
+                )
+            }
+            _ => format!(
+                "UPDATE notifications SET sent_at = {} WHERE title LIKE '{tag}{}%'; DELETE FROM notifications WHERE title = '{tag}{}'",
+                dice.instant(now, 35),
+                dice.below(steps as u64),
+                dice.below(steps as u64)
+            ),
+        };
+        app.db.execute(&sql).await;
+    }
+}
+
+#[tokio::test]
+async fn maintained_counts_equal_a_full_recount_after_a_random_concurrent_workload() {
+    let app = spawn_app_with(|vars| {
+        vars.insert("RATE_LIMIT_PER_MINUTE".into(), "100000".into());
+    })
+    .await;
+    let (admin, patient) = admin_and_patient(&app).await;
+    seed(&app, &patient).await;
+    let stats = &app.state.admin_stats;
+
+    for round in 0..3u64 {
+        // Six writers of random statements, API bookings and cancellations, and folds, all at
+        // once.
+        let writers = (0..6).map(|w| random_writes(&app, &patient.id, round * 10 + w, 40));
+        let bookings = async {
+            for i in 0..12 {
+                let at = Utc::now()
+                    + TimeDelta::days(1 + i64::from(i))
+                    + TimeDelta::minutes(7 * i64::from(i));
+                let body = json!({
+                    "doctor_name": "Dr. API",
+                    "appointment_at": at.to_rfc3339(),
+                    "reason": "Follow-up",
+                    "contact_phone": "+911234567890"
+                });
+                let (status, created) = status_json(
+                    call(
+                        &app,
+                        Method::POST,
+                        "/api/v1/appointments/",
+                        Some(&patient.access),
+                        Some(body),
+                    )
+                    .await,
+                )
+                .await;
+                assert_eq!(status, StatusCode::CREATED, "{created}");
+                if i % 3 == 0 {
+                    let path = format!("/api/v1/appointments/{}", created["id"].as_str().unwrap());
+                    let (status, _) = status_json(
+                        call(&app, Method::DELETE, &path, Some(&patient.access), None).await,
+                    )
+                    .await;
+                    assert!(status.is_success(), "{status}");
+                }
+            }
+        };
+        let folds = async {
+            for _ in 0..20 {
+                stats.compact().await.unwrap();
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        };
+        futures_util::future::join3(futures_util::future::join_all(writers), bookings, folds).await;
+
+        // With deltas pending and after folding them; at windows placed anywhere (edges inside
+        // hours, days and weeks of the random instants).
+        for fold in [false, true] {
+            if fold {
+                stats.compact().await.unwrap();
+                assert_eq!(
+                    app.db
+                        .count("SELECT count(*) AS n FROM admin_stat_deltas")
+                        .await,
+                    0,
+                    "a fold with no writer running leaves nothing pending"
+                );
+            }
+            let now = Utc::now();
+            for shift in [
+                TimeDelta::zero(),
+                TimeDelta::minutes(-17),
+                TimeDelta::hours(-5) - TimeDelta::seconds(3),
+                TimeDelta::days(2) + TimeDelta::minutes(31),
+                TimeDelta::days(-9) + TimeDelta::microseconds(1),
+            ] {
+                let check = stats.check(now + shift).await.unwrap();
+                assert!(
+                    check.agrees(),
+                    "round {round}, folded {fold}, shift {shift}:\nmaintained {:?}\nrecounted {:?}",
+                    check.maintained,
+                    check.recounted
+                );
+            }
+        }
+    }
+    // What the endpoints answer is the maintained state.
+    let (status, metrics) = get(&app, METRICS, Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK);
+    let recounted = stats.recount_metrics(Utc::now()).await.unwrap();
+    assert_eq!(metrics["users"]["total"], recounted.users.total);
+    assert_eq!(
+        metrics["appointments"]["total"],
+        recounted.appointments.total
+    );
+    assert_eq!(metrics["pharmacies"]["total"], recounted.pharmacies.total);
+
+    // TRUNCATE fires no DELETE trigger; its own trigger empties the table's counts.
+    app.db.execute("TRUNCATE pharmacies CASCADE").await;
+    let check = stats.check(Utc::now()).await.unwrap();
+    assert!(check.agrees(), "{check:?}");
+    assert_eq!(check.maintained.0.pharmacies.total, 0);
+}
+
+#[tokio::test]
+async fn writes_that_bypass_the_triggers_are_found_by_the_check_and_repaired_by_a_rebuild() {
+    let app = spawn_app().await;
+    let stats = &app.state.admin_stats;
+    app.db
+        .execute(
+            "SET session_replication_role = replica;
+             INSERT INTO pharmacies (name, is_verified, is_active) VALUES ('Imported', true, true);
+             SET session_replication_role = origin;",
+        )
+        .await;
+    let check = stats.check(Utc::now()).await.unwrap();
+    assert!(!check.agrees());
+    assert_eq!(
+        check.recounted.0.pharmacies.total - check.maintained.0.pharmacies.total,
+        1
+    );
+    stats.rebuild().await.unwrap();
+    let check = stats.check(Utc::now()).await.unwrap();
+    assert!(check.agrees(), "{check:?}");
+    assert_eq!(check.maintained.0.pharmacies.verified, 1);
+}
