@@ -14,19 +14,23 @@
 //! and the median is reported.
 //! Before every case and every pgbench run the bench waits until the server has finished the
 //! background work the previous case left (see [`wait_until_idle`]).
+//!
+//! `--scale` measures how the cost of every case grows with the data instead (see [`scale`]).
 
 use std::fmt::Write as _;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::config::{isolated_server_env, repo_root, target_dir};
+use crate::config::{EnvVars, PgUrl, RedisUrl, isolated_server_env, repo_root, target_dir};
 use crate::process::{self, which};
-use crate::server::{self, Profile, proc_status_kib};
+use crate::server::{self, Profile, RunningServer, proc_status_kib};
 use crate::services::{self, Apt};
 use crate::{Args, Context, Result};
 
+mod progress;
+mod scale;
 mod tier;
 
 /// One load-test case: a request that wrk repeats.
@@ -166,6 +170,15 @@ const CASES: &[Case] = &[
         ids: Ids::None,
         auth: Caller::Admin,
     },
+    Case {
+        name: "admin-dashboard",
+        method: "GET",
+        path: "/api/v1/admin/dashboard/stats",
+        body: None,
+        headers: &[],
+        ids: Ids::None,
+        auth: Caller::Admin,
+    },
 ];
 
 /// Seeded users and appointments (issue targets: 1,000 users, 50,000 appointments).
@@ -233,56 +246,38 @@ pub fn bench(mut args: Args) -> Result<()> {
         connections: args.number("--connections")?.unwrap_or(64),
     };
     let data_tier = args.flag("--data-tier");
+    let scale = scale::Request::from_args(&mut args)?;
     args.finish()?;
     if options.threads == 0 || options.connections < options.threads || options.duration_secs == 0 {
         return Err("need --threads ≥ 1, --connections ≥ --threads and --duration ≥ 1".to_owned());
     }
     if data_tier {
+        if scale.is_some() {
+            return Err("--scale and --data-tier do not go together".to_owned());
+        }
         return tier::compare(&options);
     }
-
-    let root = repo_root();
-    let (pg, redis) = crate::tasks::test_services()?;
-    let mut apt = Apt::default();
-    services::prepare(&pg, &redis, &mut apt)?;
-    if which("wrk").is_none() {
-        apt.install(&["wrk"], "wrk is not installed")?;
+    if let Some(request) = scale {
+        if options.soak_minutes > 0 {
+            return Err("--scale and --soak-minutes do not go together".to_owned());
+        }
+        return scale::run(&options, &request);
     }
 
-    let bin = server::build(&root, Profile::Release)?;
-    let work = target_dir(&root).join("bench");
-    fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
-    let db = pg.with_database(DATABASE);
-    services::recreate_database(&db)?;
-    let port = server::free_port()?;
-    let mut vars = isolated_server_env(&db, &redis, port);
-    // See the module docs: details are cached for one second.
-    vars.insert("PHARMACY_CACHE_TTL_SECONDS".to_owned(), "1".to_owned());
-    // A case can send more than 100 000 requests a minute from one address.
-    vars.insert("RATE_LIMIT_PER_MINUTE".to_owned(), "1000000000".to_owned());
-    server::cli(&bin, &work, &vars, &["migrate"])?;
-    let mut seed_vars = vars.clone();
-    seed_vars.insert("SEED_PHARMACIES".to_owned(), options.pharmacies.to_string());
-    seed_vars.insert("SEED_USERS".to_owned(), SEED_USERS.to_owned());
-    seed_vars.insert("SEED_APPOINTMENTS".to_owned(), SEED_APPOINTMENTS.to_owned());
-    server::cli(&bin, &work, &seed_vars, &["seed"])?;
-    let ids = seeded_ids(&db.url())?;
-
-    let mut server = server::spawn(&bin, &work, &vars, port, &work.join("server.log"))?;
-    server.wait_healthy(Duration::from_secs(60))?;
-    let pid = server.pid();
-    let patient =
-        crate::schemathesis::login_token(&bin, &work, &vars, port, "demo-user-4@medico24.dev")?;
-    let admin =
-        crate::schemathesis::login_token(&bin, &work, &vars, port, "demo-user-1@medico24.dev")?;
+    let setup = Setup::new(&options, DATABASE, "bench")?;
+    let ids = seeded_ids(&setup.db.url())?;
+    let mut live = setup.start("server.log")?;
+    let pid = live.server.pid();
+    let port = live.port;
+    let work = &setup.work;
     let idle_rss = proc_status_kib(pid, "VmRSS");
     if options.soak_minutes > 0 {
         let detail = concrete_path(&CASES[5], &ids);
-        let section = soak(&options, port, pid, &work, &patient, &detail);
-        server.stop();
+        let section = soak(&options, port, pid, work, &live.patient, &detail);
+        live.server.stop();
         let section = section?;
         println!("\n{section}");
-        let doc = root.join(DOC);
+        let doc = setup.root.join(DOC);
         let existing = fs::read_to_string(&doc).ok();
         let text = splice_between(
             existing.as_deref().unwrap_or("# Benchmarks\n"),
@@ -294,34 +289,11 @@ pub fn bench(mut args: Args) -> Result<()> {
         println!("==> wrote the soak section of {DOC}");
         return Ok(());
     }
-    let mut results = Vec::new();
-    for case in CASES {
-        wait_until_idle(pid);
-        let before = pharmacy_cache_counts(port);
-        let token = match case.auth {
-            Caller::Anonymous => None,
-            Caller::Patient => Some(patient.as_str()),
-            Caller::Admin => Some(admin.as_str()),
-        };
-        let cpu_before = cpu_ticks(pid);
-        let mut measurement = run_case(case, port, &options, &work, &ids, token)?;
-        measurement.cpu_ms_per_request = match (cpu_before, cpu_ticks(pid)) {
-            (Some(b), Some(a)) if measurement.requests > 0 => Some(
-                (a.saturating_sub(b)) as f64 * 1000.0 / clock_ticks() / measurement.requests as f64,
-            ),
-            _ => None,
-        };
-        measurement.rss_kib = proc_status_kib(pid, "VmRSS");
-        measurement.cache = match (before, pharmacy_cache_counts(port)) {
-            (Some(b), Some(a)) if a.1 > b.1 => Some((a.0 - b.0, a.1 - b.1)),
-            _ => None,
-        };
-        results.push((case, measurement));
-    }
+    let results = measure_cases(&options, &live, work, &ids)?;
     let peak_rss = proc_status_kib(pid, "VmHWM");
     // The server stays up, idle, while pgbench runs: the paired runs below alternate the two.
-    let ceiling = nearby_against_ceiling(&db.url(), &work, &options, port, pid, &ids);
-    server.stop();
+    let ceiling = nearby_against_ceiling(&setup.db.url(), work, &options, port, pid, &ids);
+    live.server.stop();
 
     let mut section = render(&options, &results, idle_rss, peak_rss);
     match ceiling {
@@ -336,21 +308,147 @@ pub fn bench(mut args: Args) -> Result<()> {
         }
     }
     println!("\n{section}");
-    let doc = root.join(DOC);
+    let doc = setup.root.join(DOC);
     update_doc(&doc, &section)?;
     println!("==> wrote {DOC}");
-    for (case, m) in &results {
+    warn_about_errors(&results, &work.join("server.log"));
+    Ok(())
+}
+
+/// A warning for every case that had errors, pointing at the server's log.
+fn warn_about_errors(results: &[(&Case, Measurement)], log: &Path) {
+    for (case, m) in results {
         if m.errors > 0 {
             println!(
                 "warning: {} had {} errors out of {} requests; see {}",
                 case.name,
                 m.errors,
                 m.requests,
-                work.join("server.log").display()
+                log.display()
             );
         }
     }
-    Ok(())
+}
+
+/// The release server built, and its database recreated, migrated and seeded.
+struct Setup {
+    root: PathBuf,
+    bin: PathBuf,
+    /// Working directory: wrk scripts, server logs.
+    work: PathBuf,
+    db: PgUrl,
+    redis: RedisUrl,
+}
+
+/// The server running against a [`Setup`]'s database, with sessions of the seeded callers.
+struct Live {
+    server: RunningServer,
+    port: u16,
+    /// Access token of the seeded patient (`demo-user-4`).
+    patient: String,
+    /// Access token of the seeded admin (`demo-user-1`).
+    admin: String,
+}
+
+impl Setup {
+    /// Prepares PostgreSQL, Redis and wrk, builds the release server, recreates `database`,
+    /// migrates it and seeds `options.pharmacies` pharmacies, [`SEED_USERS`] users and
+    /// [`SEED_APPOINTMENTS`] appointments. Scripts and logs go to `target/<work_dir>`.
+    fn new(options: &Options, database: &str, work_dir: &str) -> Result<Self> {
+        let root = repo_root();
+        let (pg, redis) = crate::tasks::test_services()?;
+        let mut apt = Apt::default();
+        services::prepare(&pg, &redis, &mut apt)?;
+        if which("wrk").is_none() {
+            apt.install(&["wrk"], "wrk is not installed")?;
+        }
+        let bin = server::build(&root, Profile::Release)?;
+        let work = target_dir(&root).join(work_dir);
+        fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
+        let db = pg.with_database(database);
+        services::recreate_database(&db)?;
+        let setup = Self {
+            root,
+            bin,
+            work,
+            db,
+            redis,
+        };
+        let vars = setup.vars(server::free_port()?);
+        server::cli(&setup.bin, &setup.work, &vars, &["migrate"])?;
+        let mut seed_vars = vars;
+        seed_vars.insert("SEED_PHARMACIES".to_owned(), options.pharmacies.to_string());
+        seed_vars.insert("SEED_USERS".to_owned(), SEED_USERS.to_owned());
+        seed_vars.insert("SEED_APPOINTMENTS".to_owned(), SEED_APPOINTMENTS.to_owned());
+        server::cli(&setup.bin, &setup.work, &seed_vars, &["seed"])?;
+        Ok(setup)
+    }
+
+    /// The server's environment when it listens on `port`.
+    fn vars(&self, port: u16) -> EnvVars {
+        let mut vars = isolated_server_env(&self.db, &self.redis, port);
+        // See the module docs: details are cached for one second.
+        vars.insert("PHARMACY_CACHE_TTL_SECONDS".to_owned(), "1".to_owned());
+        // A case can send more than 100 000 requests a minute from one address.
+        vars.insert("RATE_LIMIT_PER_MINUTE".to_owned(), "1000000000".to_owned());
+        vars
+    }
+
+    /// Starts the server on a free port (output in `<work>/<log>`), waits until it is healthy
+    /// and logs in the seeded patient and admin.
+    fn start(&self, log: &str) -> Result<Live> {
+        let port = server::free_port()?;
+        let vars = self.vars(port);
+        let mut server = server::spawn(&self.bin, &self.work, &vars, port, &self.work.join(log))?;
+        server.wait_healthy(Duration::from_secs(60))?;
+        let login = |email: &str| {
+            crate::schemathesis::login_token(&self.bin, &self.work, &vars, port, email)
+        };
+        let patient = login("demo-user-4@medico24.dev")?;
+        let admin = login("demo-user-1@medico24.dev")?;
+        Ok(Live {
+            server,
+            port,
+            patient,
+            admin,
+        })
+    }
+}
+
+/// Runs every case of [`CASES`] in order against the live server.
+fn measure_cases(
+    options: &Options,
+    live: &Live,
+    work: &Path,
+    ids: &[String],
+) -> Result<Vec<(&'static Case, Measurement)>> {
+    let pid = live.server.pid();
+    let port = live.port;
+    let mut results = Vec::new();
+    for case in CASES {
+        wait_until_idle(pid);
+        let before = pharmacy_cache_counts(port);
+        let token = match case.auth {
+            Caller::Anonymous => None,
+            Caller::Patient => Some(live.patient.as_str()),
+            Caller::Admin => Some(live.admin.as_str()),
+        };
+        let cpu_before = cpu_ticks(pid);
+        let mut measurement = run_case(case, port, options, work, ids, token)?;
+        measurement.cpu_ms_per_request = match (cpu_before, cpu_ticks(pid)) {
+            (Some(b), Some(a)) if measurement.requests > 0 => Some(
+                (a.saturating_sub(b)) as f64 * 1000.0 / clock_ticks() / measurement.requests as f64,
+            ),
+            _ => None,
+        };
+        measurement.rss_kib = proc_status_kib(pid, "VmRSS");
+        measurement.cache = match (before, pharmacy_cache_counts(port)) {
+            (Some(b), Some(a)) if a.1 > b.1 => Some((a.0 - b.0, a.1 - b.1)),
+            _ => None,
+        };
+        results.push((case, measurement));
+    }
+    Ok(results)
 }
 
 /// Up to [`ROTATED_IDS`] active seeded pharmacy ids, in a scrambled but repeatable order.

@@ -131,7 +131,7 @@ OPTIONS:
 ";
 
 const BENCH_HELP: &str = "\
-cargo xtask bench [--pharmacies N] [--duration SECS] [--threads N] [--connections N] [--soak-minutes M [--soak-rate R]] [--data-tier]
+cargo xtask bench [--pharmacies N] [--duration SECS] [--threads N] [--connections N] [--soak-minutes M [--soak-rate R]] [--data-tier] [--scale [--scale-factor F]]
 
 Builds the release server, recreates database medico24_bench on the test database server
 ($MEDICO24_TEST_DATABASE_URL, default local), migrates and seeds it, starts the server on a free
@@ -153,6 +153,17 @@ OPTIONS:
                        against the same TLS-only PostgreSQL reached directly, rounds alternating
                        (starts the topology's data tier); writes between <!-- tier:begin --> and
                        <!-- tier:end -->
+    --scale            Cost growth: measures every case on the seeded database (database
+                       medico24_bench_scale), tops the same database up to 1,000,000 users,
+                       5,000,000 appointments and 1,000,000 pharmacies (batched INSERT ... SELECT
+                       generate_series, progress bar; about 12 min on two shared cores),
+                       measures every case
+                       again and writes p50 small, p50 at scale and their ratio against the target
+                       (admin cases <= 1.5x, the others <= 2x) between <!-- bench-scale:start -->
+                       and <!-- bench-scale:end -->
+    --scale-factor F   With --scale: multiply the large sizes by F in (0, 1] to check the code path
+                       quickly (e.g. 0.02 with --duration 2); the table then goes only to
+                       target/bench-scale/scale.md
 ";
 
 const SERVICES_HELP: &str = "\
