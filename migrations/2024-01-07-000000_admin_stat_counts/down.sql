@@ -1,6 +1,5 @@
 -- Removes the maintained admin statistics (triggers, functions, tables, edge indexes).
 DROP INDEX IF EXISTS idx_pharmacies_created_at;
-DROP INDEX IF EXISTS idx_users_created_at;
 DO $$
 DECLARE
     source record;

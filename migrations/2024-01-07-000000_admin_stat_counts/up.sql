@@ -181,6 +181,6 @@ $$;
 SELECT admin_stats_rebuild();
 
 -- The window edges (rows in the part of an hour a rolling window cuts) are counted from the
--- tables themselves, by these indexes (notifications.sent_at has one).
-CREATE INDEX idx_users_created_at ON users (created_at);
+-- tables themselves, through an index on the timestamp: notifications.sent_at and
+-- users (created_at, id) (the admin listing's) have one; pharmacies get theirs here.
 CREATE INDEX idx_pharmacies_created_at ON pharmacies (created_at);

@@ -15,6 +15,9 @@
 //! Before every case and every pgbench run the bench waits until the server has finished the
 //! background work the previous case left (see [`wait_until_idle`]).
 //!
+//! After the cases, the booking profile (see [`booking`]) runs `appointment-create` with the
+//! background workers off and on, alternating, counting the data tier's work per booking.
+//!
 //! `--scale` measures how the cost of every case grows with the data instead (see [`scale`]).
 
 use std::fmt::Write as _;
@@ -29,6 +32,7 @@ use crate::server::{self, Profile, RunningServer, proc_status_kib};
 use crate::services::{self, Apt};
 use crate::{Args, Context, Result};
 
+mod booking;
 mod progress;
 mod scale;
 mod tier;
@@ -294,6 +298,7 @@ pub fn bench(mut args: Args) -> Result<()> {
     // The server stays up, idle, while pgbench runs: the paired runs below alternate the two.
     let ceiling = nearby_against_ceiling(&setup.db.url(), work, &options, port, pid, &ids);
     live.server.stop();
+    let booking = booking::profile(&setup, &options, &ids);
 
     let mut section = render(&options, &results, idle_rss, peak_rss);
     match ceiling {
@@ -305,6 +310,14 @@ pub fn bench(mut args: Args) -> Result<()> {
                 section,
                 "\nDatabase ceiling: pgbench could not run ({error})."
             );
+        }
+    }
+    match booking {
+        Ok(profile) => {
+            let _ = writeln!(section, "\n{profile}");
+        }
+        Err(error) => {
+            let _ = writeln!(section, "\nBooking profile: could not run ({error}).");
         }
     }
     println!("\n{section}");
@@ -397,8 +410,16 @@ impl Setup {
     /// Starts the server on a free port (output in `<work>/<log>`), waits until it is healthy
     /// and logs in the seeded patient and admin.
     fn start(&self, log: &str) -> Result<Live> {
+        self.start_with(log, &[])
+    }
+
+    /// [`Setup::start`] with extra environment variables.
+    fn start_with(&self, log: &str, extra: &[(&str, &str)]) -> Result<Live> {
         let port = server::free_port()?;
-        let vars = self.vars(port);
+        let mut vars = self.vars(port);
+        for (key, value) in extra {
+            vars.insert((*key).to_owned(), (*value).to_owned());
+        }
         let mut server = server::spawn(&self.bin, &self.work, &vars, port, &self.work.join(log))?;
         server.wait_healthy(Duration::from_secs(60))?;
         let login = |email: &str| {

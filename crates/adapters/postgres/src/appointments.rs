@@ -7,14 +7,17 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use medico24_appointments::booking::{
-    Appointment, AppointmentFilter, AppointmentRepository, AuditEntry, CreateOutcome,
-    IdempotencyRequest, LockedChange, OutboxMessage, RepoCreateError, RepoUpdateError, Visibility,
-    idempotency_ttl,
+    Appointment, AppointmentFilter, AppointmentRepository, AppointmentStatus, AuditEntry,
+    CreateOutcome, IdempotencyRequest, LockedChange, OutboxMessage, RepoCreateError,
+    RepoUpdateError, Visibility, idempotency_ttl,
 };
+use medico24_kernel::paging::SeekKey;
 use medico24_kernel::{AppointmentId, Page, PageRequest, PortError, UserId};
 
 use crate::audit::insert_audit_stamp;
 use crate::database::{Database, DatabaseError};
+use crate::keyset::{after_key, fetch_limit, split_page};
+use crate::maintained::maintained_total;
 use crate::schema::{appointments, clinics, doctors, idempotency_keys, notification_outbox};
 
 /// Name of the exclusion constraint against double booking.
@@ -134,6 +137,18 @@ fn foreign_key(error: &DieselError) -> Option<&str> {
     }
 }
 
+/// A database error of a booking's insert as the booking outcome it means.
+fn create_error(e: DieselError) -> RepoCreateError {
+    if is_overlap(&e) {
+        return RepoCreateError::Overlap;
+    }
+    match foreign_key(&e) {
+        Some(name) if name.contains("doctor") => RepoCreateError::UnknownDoctor,
+        Some(name) if name.contains("clinic") => RepoCreateError::UnknownClinic,
+        _ => RepoCreateError::Port(port(e)),
+    }
+}
+
 /// Failures inside a transaction that are business outcomes, not infrastructure.
 #[derive(Debug)]
 enum TxError<E> {
@@ -176,6 +191,55 @@ async fn check_references<E>(conn: &mut PgConn, a: &Appointment) -> Result<(), T
     Ok(())
 }
 
+/// The appointment and its outbox event in one statement (a data-modifying CTE): one round
+/// trip, atomic on its own, so a booking that needs no lock or check before it writes runs
+/// without `BEGIN`/`COMMIT` round trips.
+const INSERT_WITH_EVENT_SQL: &str = "\
+WITH appointment AS (
+    INSERT INTO appointments (id, patient_id, doctor_id, clinic_id, clinic_name, doctor_name,
+        appointment_at, appointment_end_at, reason, contact_phone, status, notes, source,
+        created_at, updated_at, cancelled_at, deleted_at, doctor_clinic_id)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+    RETURNING id)
+INSERT INTO notification_outbox (event_type, user_id, payload, created_at, available_at)
+SELECT $19, $20, $21, $22, $22 FROM appointment";
+
+async fn insert_with_event(
+    conn: &mut PgConn,
+    appointment: &Appointment,
+    event: &OutboxMessage,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    use diesel::sql_types::{Jsonb, Nullable, Text, Timestamptz, Uuid};
+    let row = AppointmentRow::from_domain(appointment);
+    diesel::sql_query(INSERT_WITH_EVENT_SQL)
+        .bind::<Uuid, _>(row.id)
+        .bind::<Uuid, _>(row.patient_id)
+        .bind::<Nullable<Uuid>, _>(row.doctor_id)
+        .bind::<Nullable<Uuid>, _>(row.clinic_id)
+        .bind::<Nullable<Text>, _>(row.clinic_name)
+        .bind::<Text, _>(row.doctor_name)
+        .bind::<Timestamptz, _>(row.appointment_at)
+        .bind::<Nullable<Timestamptz>, _>(row.appointment_end_at)
+        .bind::<Text, _>(row.reason)
+        .bind::<Text, _>(row.contact_phone)
+        .bind::<Text, _>(row.status)
+        .bind::<Nullable<Text>, _>(row.notes)
+        .bind::<Text, _>(row.source)
+        .bind::<Timestamptz, _>(row.created_at)
+        .bind::<Timestamptz, _>(row.updated_at)
+        .bind::<Nullable<Timestamptz>, _>(row.cancelled_at)
+        .bind::<Nullable<Timestamptz>, _>(row.deleted_at)
+        .bind::<Nullable<Uuid>, _>(row.doctor_clinic_id)
+        .bind::<Text, _>(event.event_type)
+        .bind::<Uuid, _>(event.user_id.as_uuid())
+        .bind::<Jsonb, _>(event.payload())
+        .bind::<Timestamptz, _>(now)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
 async fn write_event(
     conn: &mut PgConn,
     event: &OutboxMessage,
@@ -216,6 +280,25 @@ fn visible(visibility: Visibility) -> appointments::BoxedQuery<'static, diesel::
     }
 }
 
+/// The maintained counts (`appointments.<status>`, rows not soft-deleted) whose sum is the number
+/// of appointments `filter` selects, when it selects whole keys (at most a status).
+fn maintained_appointment_metrics(filter: &AppointmentFilter) -> Option<Vec<String>> {
+    let whole_keys = !filter.include_deleted
+        && filter.patient_id.is_none()
+        && filter.doctor_id.is_none()
+        && filter.clinic_id.is_none()
+        && filter.from.is_none()
+        && filter.to.is_none();
+    whole_keys.then(|| {
+        filter
+            .status
+            .map_or(AppointmentStatus::ALL.to_vec(), |status| vec![status])
+            .iter()
+            .map(|status| format!("appointments.{}", status.as_str()))
+            .collect()
+    })
+}
+
 /// PostgreSQL implementation of [`AppointmentRepository`].
 #[derive(Debug, Clone)]
 pub struct PgAppointmentRepository {
@@ -242,6 +325,16 @@ impl AppointmentRepository for PgAppointmentRepository {
             .conn()
             .await
             .map_err(|e| RepoCreateError::Port(e.into()))?;
+        if idempotency.is_none()
+            && appointment.doctor_id.is_none()
+            && appointment.clinic_id.is_none()
+        {
+            // Nothing to lock or check first: the one statement is the whole booking.
+            return match insert_with_event(&mut conn, appointment, event, now).await {
+                Ok(()) => Ok(CreateOutcome::Created(appointment.clone())),
+                Err(e) => Err(create_error(e)),
+            };
+        }
         let appointment = appointment.clone();
         let event = event.clone();
         let idempotency = idempotency.cloned();
@@ -287,11 +380,7 @@ impl AppointmentRepository for PgAppointmentRepository {
                     lock_doctor_schedule(conn, doctor).await?;
                 }
                 check_references(conn, &appointment).await?;
-                diesel::insert_into(appointments::table)
-                    .values(AppointmentRow::from_domain(&appointment))
-                    .execute(conn)
-                    .await?;
-                write_event(conn, &event, now).await?;
+                insert_with_event(conn, &appointment, &event, now).await?;
                 if let Some(key) = &idempotency {
                     let body = serde_json::to_value(&appointment)
                         .map_err(|e| TxError::Db(DieselError::SerializationError(e.into())))?;
@@ -313,12 +402,7 @@ impl AppointmentRepository for PgAppointmentRepository {
             Err(TxError::IdempotencyMismatch) => Err(RepoCreateError::IdempotencyMismatch),
             Err(TxError::UnknownDoctor) => Err(RepoCreateError::UnknownDoctor),
             Err(TxError::UnknownClinic) => Err(RepoCreateError::UnknownClinic),
-            Err(TxError::Db(e)) if is_overlap(&e) => Err(RepoCreateError::Overlap),
-            Err(TxError::Db(e)) => Err(match foreign_key(&e) {
-                Some(name) if name.contains("doctor") => RepoCreateError::UnknownDoctor,
-                Some(name) if name.contains("clinic") => RepoCreateError::UnknownClinic,
-                _ => RepoCreateError::Port(port(e)),
-            }),
+            Err(TxError::Db(e)) => Err(create_error(e)),
             Err(TxError::NotFound | TxError::Rejected(())) => Err(RepoCreateError::Port(
                 PortError::Unexpected("unexpected outcome of a booking transaction".to_owned()),
             )),
@@ -515,15 +599,28 @@ impl AppointmentRepository for PgAppointmentRepository {
             query
         };
         let mut conn = self.db.conn().await?;
-        let total: i64 = build().count().get_result(&mut conn).await.map_err(port)?;
-        let rows: Vec<AppointmentRow> = build()
+        let total: i64 = match maintained_appointment_metrics(filter) {
+            Some(metrics) => maintained_total(&mut conn, &metrics).await,
+            None => build().count().get_result(&mut conn).await,
+        }
+        .map_err(port)?;
+        let mut rows_query = build()
             .select(AppointmentRow::as_select())
             .order((appointments::appointment_at.desc(), appointments::id.desc()))
-            .offset(i64::try_from(page.offset()).unwrap_or(i64::MAX))
-            .limit(i64::from(page.page_size()))
-            .load(&mut conn)
-            .await
-            .map_err(port)?;
+            .limit(fetch_limit(page.page_size()));
+        rows_query = match page.seek() {
+            Some(key) => rows_query.filter(after_key(
+                "appointments.appointment_at",
+                "appointments.id",
+                key,
+            )),
+            None => rows_query.offset(i64::try_from(page.offset()).unwrap_or(i64::MAX)),
+        };
+        let mut rows: Vec<AppointmentRow> = rows_query.load(&mut conn).await.map_err(port)?;
+        let next = split_page(&mut rows, page.page_size(), |row| SeekKey {
+            at: row.appointment_at,
+            id: row.id,
+        });
         let items = rows
             .into_iter()
             .map(AppointmentRow::into_domain)
@@ -533,6 +630,7 @@ impl AppointmentRepository for PgAppointmentRepository {
             items,
             total: total.unsigned_abs(),
             request: page,
+            next,
         })
     }
 }

@@ -8,6 +8,8 @@ pub mod connect;
 pub mod database;
 pub mod directory;
 pub mod errors;
+mod keyset;
+mod maintained;
 pub mod migrate;
 pub mod notifications;
 pub mod pharmacies;

@@ -770,6 +770,7 @@ impl NotificationRepository for PgNotificationRepository {
                 .collect(),
             total: to_u64(total),
             request: page,
+            next: None,
         })
     }
 
@@ -959,6 +960,7 @@ impl NotificationRepository for PgNotificationRepository {
                 .collect(),
             total: to_u64(total),
             request: page,
+            next: None,
         })
     }
 

@@ -228,7 +228,9 @@ pub trait UserRepository: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 
-    /// One page of users, newest first (`created_at DESC, id DESC`).
+    /// One page of users, newest first (`created_at DESC, id DESC`): by number, or right after
+    /// the request's key (`created_at`, `id`) when it has one. [`Page::next`] names the last
+    /// row's key when more rows follow.
     ///
     /// # Errors
     /// [`PortError`] on infrastructure failure.

@@ -1298,6 +1298,21 @@ fn listing_users_filters_and_orders_newest_first() {
         .list_users(&UserFilter::default(), PageRequest::new(2, 2).unwrap()))
     .unwrap();
     assert_eq!((second.total, second.items.len()), (3, 1));
+    assert_eq!(second.next, None, "the last page");
+
+    // Walking by key returns the numbered pages.
+    let first = run(w
+        .service
+        .list_users(&UserFilter::default(), PageRequest::new(1, 2).unwrap()))
+    .unwrap();
+    let key = first.next.expect("a page follows");
+    assert_eq!(key.id, ravi.id.as_uuid(), "the key of the page's last row");
+    let after = run(w
+        .service
+        .list_users(&UserFilter::default(), PageRequest::after(2, 2, key)))
+    .unwrap();
+    assert_eq!(after.items, second.items);
+    assert_eq!((after.total, after.next), (3, None));
 
     w.users.fail_with_unavailable(true);
     assert!(run(w.service.list_users(&UserFilter::default(), page())).is_err());

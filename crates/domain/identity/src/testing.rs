@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use medico24_kernel::paging::SeekKey;
 use medico24_kernel::{Page, PageRequest, Role, UserId};
 
 use crate::model::{
@@ -34,6 +35,7 @@ fn page_of<T>(rows: Vec<T>, request: PageRequest) -> Page<T> {
         items: rows.into_iter().skip(offset).take(size).collect(),
         total,
         request,
+        next: None,
     }
 }
 
@@ -323,7 +325,10 @@ impl UserRepository for InMemoryUsers {
             .cloned()
             .collect();
         rows.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
-        Ok(page_of(rows, page))
+        Ok(Page::from_sorted(rows, page, |user| SeekKey {
+            at: user.created_at,
+            id: user.id.as_uuid(),
+        }))
     }
 
     async fn admin_update(

@@ -38,6 +38,7 @@ fn page_of<T>(rows: Vec<T>, request: PageRequest) -> Page<T> {
         items: rows.into_iter().skip(offset).take(size).collect(),
         total,
         request,
+        next: None,
     }
 }
 

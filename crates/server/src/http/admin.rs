@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use actix_web::http::Method;
 
+use super::cursor::{CursorPaging, CursorScope, next_cursor};
 use super::error::{ApiError, ApiResult};
 use super::input::{BodyKind, BodyReader, QueryReader, json_object, path_uuid};
 use super::middleware::RequestContext;
@@ -136,6 +137,9 @@ pub struct AdminUserPage {
     pub page_size: u32,
     /// `ceil(total / page_size)`.
     pub total_pages: u64,
+    /// Cursor of the next page (pass it as `cursor`, with the same filters and `page_size`);
+    /// `null` on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// `PATCH /admin/users/{id}` body.
@@ -194,11 +198,15 @@ pub struct AuditPage {
 }
 
 /// Lists users (newest first).
+///
+/// Pages are numbered (`page`), or reached by following `next_cursor`: a cursor page costs the
+/// same at any depth, while `page=N` reads and skips the `(N − 1) × page_size` rows before it.
 #[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", operation_id = "admin_list_users",
     security(("bearerAuth" = [])),
     params(
-        ("page" = Option<i64>, Query, minimum = 1, description = "Page number (default 1)"),
+        ("page" = Option<i64>, Query, minimum = 1, description = "Page number (default 1); not with `cursor`"),
         ("page_size" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
+        ("cursor" = Option<String>, Query, max_length = 200, description = "`next_cursor` of the previous page; the filters and `page_size` must be those of that request"),
         ("role" = Option<String>, Query, pattern = "^(patient|doctor|pharmacy|admin)$", description = "Exact role"),
         ("is_active" = Option<bool>, Query, description = "Activation state"),
         ("search" = Option<String>, Query, max_length = 200, description = "Substring of name or email"),
@@ -216,7 +224,7 @@ pub async fn list_users(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let mut query = QueryReader::new(&req);
-    let page = page_request(&mut query, 20);
+    let paging = CursorPaging::read(&mut query, 20);
     let filter = UserFilter {
         role: query
             .enumeration("role", &ROLES)
@@ -224,6 +232,11 @@ pub async fn list_users(
         is_active: query.bool("is_active"),
         search: query.string("search", 200),
     };
+    let scope = CursorScope::new("admin_users", paging.page_size())
+        .field("role", filter.role.as_ref().map(Role::as_str))
+        .field("is_active", filter.is_active)
+        .field("search", filter.search.as_deref());
+    let page = paging.resolve(&mut query, &scope);
     query.finish()?;
     let result = state.identity.list_users(&filter, page).await?;
     Ok(HttpResponse::Ok().json(AdminUserPage {
@@ -231,6 +244,7 @@ pub async fn list_users(
         total: result.total,
         page: page.page(),
         page_size: page.page_size(),
+        next_cursor: next_cursor(&result, &scope),
         users: result.items.iter().map(AdminUserResponse::from).collect(),
     }))
 }

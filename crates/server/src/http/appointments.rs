@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::admin::{audit_stamp, page_request};
+use super::cursor::{CursorPaging, CursorScope, next_cursor};
 use super::error::{ApiError, ApiResult};
 use super::input::{BodyKind, BodyReader, QueryReader, json_object, path_uuid};
 use super::routing::RouteRegistry;
@@ -153,6 +154,9 @@ pub struct AdminAppointmentPage {
     pub page_size: u32,
     /// `ceil(total / page_size)`.
     pub total_pages: u64,
+    /// Cursor of the next page (pass it as `cursor`, with the same filters and `page_size`);
+    /// `null` on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// Body of `POST /appointments/`.
@@ -689,6 +693,9 @@ pub async fn delete(
 }
 
 /// Everyone's appointments (admins).
+///
+/// Pages are numbered (`page`), or reached by following `next_cursor`: a cursor page costs the
+/// same at any depth, while `page=N` reads and skips the `(N − 1) × page_size` rows before it.
 #[utoipa::path(get, path = "/api/v1/admin/appointments", tag = "admin", operation_id = "admin_list_appointments",
     security(("bearerAuth" = [])),
     params(
@@ -699,8 +706,9 @@ pub async fn delete(
         ("from_date" = Option<String>, Query, format = DateTime, description = "Inclusive lower bound on appointment_at"),
         ("to_date" = Option<String>, Query, format = DateTime, description = "Inclusive upper bound on appointment_at"),
         ("include_deleted" = Option<bool>, Query, description = "Include soft-deleted rows (default false)"),
-        ("page" = Option<i64>, Query, minimum = 1, description = "Page (default 1)"),
+        ("page" = Option<i64>, Query, minimum = 1, description = "Page (default 1); not with `cursor`"),
         ("page_size" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
+        ("cursor" = Option<String>, Query, max_length = 200, description = "`next_cursor` of the previous page; the filters and `page_size` must be those of that request"),
     ),
     responses(
         (status = 200, description = "A page of appointments", body = AdminAppointmentPage),
@@ -715,12 +723,22 @@ pub async fn admin_list(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let mut query = QueryReader::new(&req);
-    let page = page_request(&mut query, 20);
+    let paging = CursorPaging::read(&mut query, 20);
     let filter = AppointmentFilter {
         patient_id: query.uuid("patient_id").map(UserId::from_uuid),
         include_deleted: query.bool("include_deleted").unwrap_or(false),
         ..list_filter(&mut query)
     };
+    let micros = |at: Option<DateTime<Utc>>| at.map(|at| at.timestamp_micros());
+    let scope = CursorScope::new("admin_appointments", paging.page_size())
+        .field("status", filter.status.map(|s| s.as_str()))
+        .field("patient_id", filter.patient_id)
+        .field("doctor_id", filter.doctor_id)
+        .field("clinic_id", filter.clinic_id)
+        .field("from_date", micros(filter.from))
+        .field("to_date", micros(filter.to))
+        .field("include_deleted", Some(filter.include_deleted));
+    let page = paging.resolve(&mut query, &scope);
     query.finish()?;
     let result = state.appointments.list(&filter, page).await?;
     Ok(HttpResponse::Ok().json(AdminAppointmentPage {
@@ -728,6 +746,7 @@ pub async fn admin_list(
         total: result.total,
         page: page.page(),
         page_size: page.page_size(),
+        next_cursor: next_cursor(&result, &scope),
         appointments: result
             .items
             .iter()

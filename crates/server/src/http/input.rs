@@ -545,6 +545,21 @@ impl QueryReader {
         ));
     }
 
+    /// Whether the query carries a non-empty value for `name`.
+    pub fn has(&self, name: &str) -> bool {
+        self.last(name).is_some()
+    }
+
+    /// Records a failure of `name` found by a rule outside this reader.
+    pub fn report(&mut self, name: &str, kind: &'static str, msg: impl Into<String>) {
+        self.issue(name, kind, msg);
+    }
+
+    /// Whether any failure was recorded so far.
+    pub fn has_issues(&self) -> bool {
+        !self.issues.is_empty()
+    }
+
     /// Every non-empty value of a repeatable key, in order.
     pub fn all(&self, name: &str) -> Vec<String> {
         self.values

@@ -7,6 +7,7 @@ pub mod appointments;
 pub mod auth;
 pub mod client_ip;
 pub mod clinics;
+pub mod cursor;
 pub mod docs;
 pub mod doctors;
 pub mod environment;

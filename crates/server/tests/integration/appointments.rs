@@ -5,7 +5,10 @@ use medico24_testkit::{TestApp, spawn_app, spawn_app_with};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{Session, call, login, login_admin, mount_certs, status_json};
+use crate::support::{
+    Session, admin_list_422, assert_walks_agree, call, login, login_admin, mount_certs,
+    numbered_and_cursor_walks, status_json,
+};
 
 const DOCTOR: &str = "00000000-0000-0000-0000-0000000000d1";
 const CLINIC: &str = "00000000-0000-0000-0000-0000000000c1";
@@ -1295,4 +1298,148 @@ async fn idempotent_replays_under_many_interleavings_never_answer_5xx_or_store_t
             "round {round}: one outbox event per stored appointment"
         );
     }
+}
+
+#[tokio::test]
+async fn admin_appointment_cursors_walk_the_numbered_pages_row_for_row() {
+    let (app, patient) = setup().await;
+    let admin = login_admin(&app, "uid-cursor-adm", "cursor-adm@example.com").await;
+    // 61 rows: four per instant (ties broken by id), the doctor on every fourth (one per
+    // instant, so never overlapping), statuses in turn, every seventh soft-deleted, two owners.
+    app.db
+        .execute(&format!(
+            "INSERT INTO appointments (patient_id, doctor_id, clinic_id, doctor_name, appointment_at,
+                                       reason, contact_phone, status, deleted_at)
+             SELECT CASE WHEN n % 2 = 0 THEN '{patient}'::uuid ELSE '{admin}'::uuid END,
+                    CASE WHEN n % 4 = 0 THEN '{DOCTOR}'::uuid END,
+                    CASE WHEN n % 3 = 0 THEN '{CLINIC}'::uuid END,
+                    'Dr', timestamptz '2032-06-01 09:00:00+00' + (n / 4) * interval '1 hour',
+                    'checkup', '9876543210',
+                    (ARRAY['scheduled','confirmed','completed','cancelled','no_show','rescheduled'])[1 + n % 6],
+                    CASE WHEN n % 7 = 0 THEN timestamptz '2032-01-01 00:00:00+00' END
+             FROM generate_series(1, 61) AS n",
+            patient = patient.id,
+            admin = admin.id,
+        ))
+        .await;
+    let path = "/api/v1/admin/appointments";
+    let mut seen = Vec::new();
+    for (query, expected) in [
+        ("page_size=7".to_owned(), 53),
+        ("page_size=7&include_deleted=true".to_owned(), 61),
+        ("page_size=4&status=scheduled".to_owned(), 9),
+        (
+            format!("page_size=3&doctor_id={DOCTOR}&include_deleted=1"),
+            15,
+        ),
+        (format!("page_size=5&patient_id={}", patient.id), 26),
+        (
+            format!("page_size=2&clinic_id={CLINIC}&status=cancelled"),
+            9,
+        ),
+        (
+            "page_size=6&from_date=2032-06-01T11:00:00Z&to_date=2032-06-01T20:00:00".to_owned(),
+            35,
+        ),
+        ("page_size=100".to_owned(), 53),
+        ("status=no_show&from_date=2033-01-01".to_owned(), 0),
+    ] {
+        let (numbered, walked) = numbered_and_cursor_walks(&app, &admin.access, path, &query).await;
+        let ids = assert_walks_agree(&numbered, &walked, "appointments");
+        assert_eq!(ids.len(), expected, "{query}");
+        seen.push((query, numbered));
+    }
+    // The full walk is in listing order: appointment_at DESC, then id DESC.
+    let full = &seen[1].1;
+    let keys: Vec<(String, String)> = full
+        .iter()
+        .flat_map(|page| page["appointments"].as_array().unwrap().clone())
+        .map(|a| {
+            (
+                a["appointment_at"].as_str().unwrap().to_owned(),
+                a["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(keys, sorted);
+
+    let cursor = seen[0].1[0]["next_cursor"].as_str().unwrap().to_owned();
+    let issue = admin_list_422(
+        &app,
+        &admin.access,
+        path,
+        format!("page_size=7&cursor={}", cursor.to_uppercase()),
+    )
+    .await;
+    assert_eq!(issue["loc"], json!(["query", "cursor"]));
+    assert_eq!(issue["type"], "value_error");
+    let issue = admin_list_422(
+        &app,
+        &admin.access,
+        path,
+        format!("page_size=7&include_deleted=true&cursor={cursor}"),
+    )
+    .await;
+    assert!(
+        issue["msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("The cursor belongs to another query"),
+        "{issue}"
+    );
+    let issue = admin_list_422(
+        &app,
+        &admin.access,
+        path,
+        format!("page_size=7&page=2&cursor={cursor}"),
+    )
+    .await;
+    assert_eq!(issue["loc"], json!(["query", "page"]));
+    // A users cursor is not an appointments cursor.
+    let (_, users) = status_json(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/admin/users?page_size=1",
+            Some(&admin.access),
+            None,
+        )
+        .await,
+    )
+    .await;
+    let users_cursor = users["next_cursor"].as_str().unwrap();
+    let issue = admin_list_422(
+        &app,
+        &admin.access,
+        path,
+        format!("page_size=1&cursor={users_cursor}"),
+    )
+    .await;
+    assert_eq!(issue["loc"], json!(["query", "cursor"]));
+    // Reported with the other failures of the query, in one 422.
+    let (status, body) = status_json(
+        call(
+            &app,
+            Method::GET,
+            &format!("{path}?status=lost&cursor=zz"),
+            Some(&admin.access),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let locs: Vec<&Value> = body["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| &d["loc"])
+        .collect();
+    assert_eq!(
+        locs,
+        vec![&json!(["query", "status"]), &json!(["query", "cursor"])],
+        "{body}"
+    );
 }

@@ -9,7 +9,10 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::support::{KID, call, claims, id_token, login, login_admin, mount_certs, status_json};
+use crate::support::{
+    KID, admin_list_422, assert_walks_agree, call, claims, id_token, login, login_admin,
+    mount_certs, numbered_and_cursor_walks, status_json,
+};
 
 const INVALID_TOKEN: &str = "Authentication failed: invalid Firebase ID token";
 
@@ -1164,4 +1167,141 @@ async fn nul_characters_are_refused_with_422_not_500() {
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// 47 users besides the admin, three per `created_at` (ties broken by id), a third doctors, a
+/// quarter inactive.
+const BULK_USERS: &str =
+    "INSERT INTO users (firebase_uid, email, full_name, role, is_active, created_at)
+     SELECT 'bulk-' || n, 'bulk' || n || '@example.com', 'Bulk User ' || n,
+            CASE WHEN n % 3 = 0 THEN 'doctor' ELSE 'patient' END, n % 4 <> 0,
+            timestamptz '2024-01-01 00:00:00+00' + (n / 3) * interval '1 hour'
+     FROM generate_series(1, 47) AS n";
+
+#[tokio::test]
+async fn admin_user_cursors_walk_the_numbered_pages_row_for_row() {
+    let app = spawn_app_with(|vars| {
+        vars.insert("RATE_LIMIT_PER_MINUTE".into(), "100000".into());
+    })
+    .await;
+    mount_certs(&app).await;
+    let admin = login_admin(&app, "uid-cursor-admin", "cursor-admin@example.com").await;
+    app.db.execute(BULK_USERS).await;
+
+    let (numbered, walked) =
+        numbered_and_cursor_walks(&app, &admin.access, "/api/v1/admin/users", "page_size=5").await;
+    assert_eq!(numbered.len(), 10, "48 users in pages of 5");
+    let ids = assert_walks_agree(&numbered, &walked, "users");
+    assert_eq!(ids.len(), 48);
+    let (numbered, walked) = numbered_and_cursor_walks(
+        &app,
+        &admin.access,
+        "/api/v1/admin/users",
+        "page_size=3&role=doctor&is_active=true&search=BULK%20user",
+    )
+    .await;
+    let ids = assert_walks_agree(&numbered, &walked, "users");
+    // n = 3, 6, …, 45 are doctors; the multiples of 4 among them (12, 24, 36) are inactive.
+    assert_eq!(ids.len(), 12);
+
+    // The cursor of page 2 of that listing.
+    let cursor = numbered[0]["next_cursor"].as_str().unwrap().to_owned();
+    let filters = "page_size=3&role=doctor&is_active=true&search=BULK%20user";
+    let users_422 =
+        |query: String| admin_list_422(&app, &admin.access, "/api/v1/admin/users", query);
+    for garbage in [
+        "x",
+        "not%20a%20cursor",
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        &cursor[..cursor.len() - 2],
+        &format!("{cursor}AA"),
+        &format!("{cursor}="),
+    ] {
+        let issue = users_422(format!("{filters}&cursor={garbage}")).await;
+        assert_eq!(issue["loc"], json!(["query", "cursor"]), "{garbage}");
+        assert_eq!(issue["type"], "value_error", "{garbage}");
+        assert_eq!(issue["msg"], "Invalid cursor", "{garbage}");
+    }
+    let issue = users_422(format!("{filters}&cursor={}", "A".repeat(201))).await;
+    assert_eq!(issue["loc"], json!(["query", "cursor"]));
+    assert_eq!(issue["type"], "string_too_long");
+    // With page: the cursor already names its page.
+    for page in ["1", "2"] {
+        let issue = users_422(format!("{filters}&cursor={cursor}&page={page}")).await;
+        assert_eq!(issue["loc"], json!(["query", "page"]));
+        assert_eq!(issue["type"], "value_error");
+    }
+    // Another filter set or page size: the page numbers would not fit.
+    for other in [
+        "page_size=3&role=doctor&is_active=true",
+        "page_size=3&role=doctor&is_active=false&search=BULK%20user",
+        "page_size=4&role=doctor&is_active=true&search=BULK%20user",
+        "role=doctor&is_active=true&search=BULK%20user",
+    ] {
+        let issue = users_422(format!("{other}&cursor={cursor}")).await;
+        assert_eq!(issue["loc"], json!(["query", "cursor"]), "{other}");
+        assert!(
+            issue["msg"]
+                .as_str()
+                .unwrap()
+                .starts_with("The cursor belongs to another query"),
+            "{other}: {issue}"
+        );
+    }
+    // The same filters in another spelling and order are the same query.
+    let (status, page_two) = status_json(
+        call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/admin/users?search=BULK%20user&is_active=1&role=doctor&page_size=3&cursor={cursor}&page="),
+            Some(&admin.access),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page_two}");
+    assert_eq!(page_two, numbered[1]);
+    // A cursor whose page has meanwhile lost all its rows leads to an empty last page.
+    app.db
+        .execute("UPDATE users SET is_active = false WHERE firebase_uid LIKE 'bulk-%'")
+        .await;
+    let (status, empty) = status_json(
+        call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/admin/users?{filters}&cursor={cursor}"),
+            Some(&admin.access),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{empty}");
+    assert_eq!(empty["users"], json!([]));
+    assert_eq!(empty["total"], 0);
+    assert_eq!(empty["page"], 2);
+    assert!(empty["next_cursor"].is_null());
+    // Totals of whole role/state keys come from the maintained counts and follow the change.
+    for (query, total) in [
+        ("role=doctor&is_active=true", 0),
+        ("role=doctor&is_active=false", 15),
+        ("is_active=false", 47),
+        ("role=admin", 1),
+        ("", 48),
+    ] {
+        let (status, page) = status_json(
+            call(
+                &app,
+                Method::GET,
+                &format!("/api/v1/admin/users?{query}"),
+                Some(&admin.access),
+                None,
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert_eq!(page["total"], total, "{query}");
+    }
 }

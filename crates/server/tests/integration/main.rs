@@ -26,5 +26,6 @@ mod pharmacies;
 mod platform;
 mod pool;
 mod rate_limit;
+mod schema_indexes;
 mod support;
 mod topology;

@@ -174,7 +174,9 @@ pub trait AppointmentRepository: Send + Sync + 'static {
         audit: Option<AuditEntry>,
     ) -> impl Future<Output = Result<bool, PortError>> + Send;
 
-    /// One page ordered `appointment_at DESC, id DESC` with the total.
+    /// One page ordered `appointment_at DESC, id DESC` with the total: by number, or right
+    /// after the request's key (`appointment_at`, `id`) when it has one. [`Page::next`] names
+    /// the last row's key when more rows follow.
     ///
     /// # Errors
     /// [`PortError`].

@@ -413,6 +413,7 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
                 items: Vec::new(),
                 total,
                 request: page,
+                next: None,
             });
         }
         self.repository.list(filter, page).await

@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Duration, Utc};
+use medico24_kernel::paging::SeekKey;
 use medico24_kernel::{AppointmentId, Page, PageRequest, PortError, UserId};
 
 use crate::booking::messages::OutboxMessage;
@@ -260,17 +261,10 @@ impl AppointmentRepository for InMemoryAppointments {
             .cloned()
             .collect();
         rows.sort_by_key(|a| std::cmp::Reverse((a.appointment_at, a.id)));
-        let total = rows.len() as u64;
-        let items = rows
-            .into_iter()
-            .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
-            .take(page.page_size() as usize)
-            .collect();
-        Ok(Page {
-            items,
-            total,
-            request: page,
-        })
+        Ok(Page::from_sorted(rows, page, |a| SeekKey {
+            at: a.appointment_at,
+            id: a.id.as_uuid(),
+        }))
     }
 }
 
@@ -534,5 +528,35 @@ mod tests {
         ));
         block_on(w.service.delete(&w.admin, a.id, true, stamp(&w.admin))).unwrap();
         assert!(w.repo.rows().is_empty());
+    }
+
+    #[test]
+    fn walking_by_key_returns_the_numbered_pages() {
+        let w = world();
+        for hour in [9, 9, 10, 11, 11] {
+            block_on(w.service.book(&w.patient, new(None, hour), None)).unwrap();
+        }
+        let filter = AppointmentFilter::default();
+        let numbered: Vec<Page<Appointment>> = (1..=3)
+            .map(|n| block_on(w.service.list(&filter, PageRequest::new(n, 2).unwrap())).unwrap())
+            .collect();
+        let mut walked = vec![numbered[0].clone()];
+        while let Some(key) = walked.last().and_then(|page| page.next) {
+            let next = u32::try_from(walked.len() + 1).unwrap();
+            walked
+                .push(block_on(w.service.list(&filter, PageRequest::after(next, 2, key))).unwrap());
+        }
+        assert_eq!(walked.len(), 3);
+        for (by_key, by_number) in walked.iter().zip(&numbered) {
+            assert_eq!(by_key.items, by_number.items);
+            assert_eq!(by_key.total, 5);
+            assert_eq!(by_key.next, by_number.next);
+        }
+        let last = &numbered[2].items[0];
+        assert_eq!(
+            last.appointment_at.format("%H").to_string(),
+            "09",
+            "oldest last"
+        );
     }
 }
