@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod cli;
+pub mod coalesce;
 pub mod config;
 pub mod environment;
 pub mod http;

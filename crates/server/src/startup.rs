@@ -168,6 +168,7 @@ impl Application {
             rate_limiter,
             environment,
             admin_stats,
+            admin_reads: crate::state::AdminReads::default(),
             appointments,
             pharmacies,
             directory,

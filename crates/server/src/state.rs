@@ -72,6 +72,8 @@ pub struct AppState {
     pub environment: Option<crate::environment::EnvironmentConditions>,
     /// Admin console statistics (read-only SQL aggregates).
     pub admin_stats: medico24_postgres::PgAdminStats,
+    /// The admin statistics answers, each computed once for all the requests waiting for it.
+    pub admin_reads: AdminReads,
     /// Bookings and their changes.
     pub appointments: Arc<Appointments>,
     /// Pharmacies, locations, hours, nearby search, their caches.
@@ -80,4 +82,15 @@ pub struct AppState {
     pub directory: Arc<Directory>,
     /// Push tokens, notification sends and history, the outbox consumer, broadcasts.
     pub notifications: Arc<Notifications>,
+}
+
+/// Serialized admin statistics answers, coalesced: concurrent requests share one computation.
+#[derive(Default)]
+pub struct AdminReads {
+    /// `GET /api/v1/admin/metrics`.
+    pub metrics:
+        crate::coalesce::Coalesced<Result<actix_web::web::Bytes, medico24_kernel::PortError>>,
+    /// `GET /api/v1/admin/dashboard/stats`.
+    pub dashboard:
+        crate::coalesce::Coalesced<Result<actix_web::web::Bytes, medico24_kernel::PortError>>,
 }

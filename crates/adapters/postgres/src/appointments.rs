@@ -3,7 +3,9 @@
 
 use crate::conn::PgConn;
 use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use medico24_appointments::booking::{
@@ -191,18 +193,86 @@ async fn check_references<E>(conn: &mut PgConn, a: &Appointment) -> Result<(), T
     Ok(())
 }
 
-/// The appointment and its outbox event in one statement (a data-modifying CTE): one round
-/// trip, atomic on its own, so a booking that needs no lock or check before it writes runs
-/// without `BEGIN`/`COMMIT` round trips.
-const INSERT_WITH_EVENT_SQL: &str = "\
-WITH appointment AS (
-    INSERT INTO appointments (id, patient_id, doctor_id, clinic_id, clinic_name, doctor_name,
-        appointment_at, appointment_end_at, reason, contact_phone, status, notes, source,
-        created_at, updated_at, cancelled_at, deleted_at, doctor_clinic_id)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
-    RETURNING id)
-INSERT INTO notification_outbox (event_type, user_id, payload, created_at, available_at)
-SELECT $19, $20, $21, $22, $22 FROM appointment";
+/// The appointment and its outbox event in one statement (a data-modifying CTE): atomic on its
+/// own, so a booking that needs no lock or check before it writes runs without `BEGIN`/`COMMIT`
+/// round trips. A query type rather than `sql_query` text (which Diesel never caches): its text
+/// is fixed and every value a bind parameter, so it is prepared once per connection and each
+/// booking is one Bind/Execute round trip.
+struct InsertWithEvent<'a> {
+    row: AppointmentRow,
+    event_type: &'a str,
+    user_id: uuid::Uuid,
+    payload: serde_json::Value,
+    now: DateTime<Utc>,
+}
+
+impl QueryId for InsertWithEvent<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl QueryFragment<Pg> for InsertWithEvent<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        use diesel::sql_types::{Jsonb, Nullable, Text, Timestamptz, Uuid};
+        let r = &self.row;
+        out.push_sql(
+            "WITH appointment AS (INSERT INTO appointments (id, patient_id, doctor_id, clinic_id, \
+             clinic_name, doctor_name, appointment_at, appointment_end_at, reason, contact_phone, \
+             status, notes, source, created_at, updated_at, cancelled_at, deleted_at, \
+             doctor_clinic_id) VALUES (",
+        );
+        out.push_bind_param::<Uuid, _>(&r.id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Uuid, _>(&r.patient_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Uuid>, _>(&r.doctor_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Uuid>, _>(&r.clinic_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&r.clinic_name)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&r.doctor_name)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamptz, _>(&r.appointment_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Timestamptz>, _>(&r.appointment_end_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&r.reason)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&r.contact_phone)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&r.status)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&r.notes)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&r.source)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamptz, _>(&r.created_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamptz, _>(&r.updated_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Timestamptz>, _>(&r.cancelled_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Timestamptz>, _>(&r.deleted_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Uuid>, _>(&r.doctor_clinic_id)?;
+        out.push_sql(
+            ") RETURNING id) INSERT INTO notification_outbox (event_type, user_id, payload, \
+             created_at, available_at) SELECT ",
+        );
+        out.push_bind_param::<Text, _>(&self.event_type)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Uuid, _>(&self.user_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Jsonb, _>(&self.payload)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamptz, _>(&self.now)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamptz, _>(&self.now)?;
+        out.push_sql(" FROM appointment");
+        Ok(())
+    }
+}
 
 async fn insert_with_event(
     conn: &mut PgConn,
@@ -210,34 +280,16 @@ async fn insert_with_event(
     event: &OutboxMessage,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
-    use diesel::sql_types::{Jsonb, Nullable, Text, Timestamptz, Uuid};
-    let row = AppointmentRow::from_domain(appointment);
-    diesel::sql_query(INSERT_WITH_EVENT_SQL)
-        .bind::<Uuid, _>(row.id)
-        .bind::<Uuid, _>(row.patient_id)
-        .bind::<Nullable<Uuid>, _>(row.doctor_id)
-        .bind::<Nullable<Uuid>, _>(row.clinic_id)
-        .bind::<Nullable<Text>, _>(row.clinic_name)
-        .bind::<Text, _>(row.doctor_name)
-        .bind::<Timestamptz, _>(row.appointment_at)
-        .bind::<Nullable<Timestamptz>, _>(row.appointment_end_at)
-        .bind::<Text, _>(row.reason)
-        .bind::<Text, _>(row.contact_phone)
-        .bind::<Text, _>(row.status)
-        .bind::<Nullable<Text>, _>(row.notes)
-        .bind::<Text, _>(row.source)
-        .bind::<Timestamptz, _>(row.created_at)
-        .bind::<Timestamptz, _>(row.updated_at)
-        .bind::<Nullable<Timestamptz>, _>(row.cancelled_at)
-        .bind::<Nullable<Timestamptz>, _>(row.deleted_at)
-        .bind::<Nullable<Uuid>, _>(row.doctor_clinic_id)
-        .bind::<Text, _>(event.event_type)
-        .bind::<Uuid, _>(event.user_id.as_uuid())
-        .bind::<Jsonb, _>(event.payload())
-        .bind::<Timestamptz, _>(now)
-        .execute(conn)
-        .await
-        .map(|_| ())
+    InsertWithEvent {
+        row: AppointmentRow::from_domain(appointment),
+        event_type: event.event_type,
+        user_id: event.user_id.as_uuid(),
+        payload: event.payload(),
+        now,
+    }
+    .execute(conn)
+    .await
+    .map(|_| ())
 }
 
 async fn write_event(

@@ -15,6 +15,10 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use diesel::QueryableByName;
+use diesel::pg::Pg;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::result::QueryResult;
+use diesel::sql_types::Untyped;
 use diesel::sql_types::{BigInt, Timestamptz};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use medico24_kernel::PortError;
@@ -440,29 +444,90 @@ fn into_dashboard(row: DashboardRow, chart: Vec<ChartRow>) -> DashboardCounts {
     }
 }
 
+/// A statement of fixed text whose parameters (`$1`, `$2`, … possibly repeated) are all
+/// instants. Unlike `sql_query` text, which Diesel prepares anew on every call, its text is the
+/// cache key of a statement prepared once per connection: one round trip per reading and no
+/// re-planning of the larger statements here.
+struct InstantsQuery {
+    sql: &'static str,
+    params: Vec<DateTime<Utc>>,
+}
+
+impl QueryId for InstantsQuery {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for InstantsQuery {
+    type SqlType = Untyped;
+}
+
+impl QueryFragment<Pg> for InstantsQuery {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        // Each `$n` becomes a bind of the n-th instant (Diesel numbers binds in order, so a
+        // repeated `$n` is bound again).
+        let mut rest = self.sql;
+        while let Some(at) = rest.find('$') {
+            let digits = rest[at + 1..]
+                .bytes()
+                .take_while(u8::is_ascii_digit)
+                .count();
+            if digits == 0 {
+                out.push_sql(&rest[..=at]);
+                rest = &rest[at + 1..];
+                continue;
+            }
+            out.push_sql(&rest[..at]);
+            let index: usize = rest[at + 1..at + 1 + digits]
+                .parse()
+                .map_err(|_| diesel::result::Error::QueryBuilderError("parameter".into()))?;
+            let value = index
+                .checked_sub(1)
+                .and_then(|i| self.params.get(i))
+                .ok_or_else(|| {
+                    diesel::result::Error::QueryBuilderError(
+                        format!("no value for parameter ${index}").into(),
+                    )
+                })?;
+            out.push_bind_param::<Timestamptz, _>(value)?;
+            rest = &rest[at + 1 + digits..];
+        }
+        out.push_sql(rest);
+        Ok(())
+    }
+}
+
 /// [`METRICS_SQL`] with its parameters for the windows `$w`.
 macro_rules! maintained_metrics {
     ($w:expr) => {
-        diesel::sql_query(METRICS_SQL.as_str())
-            .bind::<Timestamptz, _>($w.today)
-            .bind::<Timestamptz, _>($w.week)
-            .bind::<Timestamptz, _>($w.month)
-            .bind::<Timestamptz, _>(hour_at_or_after($w.week))
-            .bind::<Timestamptz, _>(hour_at_or_after($w.month))
+        InstantsQuery {
+            sql: METRICS_SQL.as_str(),
+            params: vec![
+                $w.today,
+                $w.week,
+                $w.month,
+                hour_at_or_after($w.week),
+                hour_at_or_after($w.month),
+            ],
+        }
     };
 }
 
 /// [`DASHBOARD_SQL`] with its parameters for the windows `$w`.
 macro_rules! maintained_dashboard {
     ($w:expr) => {
-        diesel::sql_query(DASHBOARD_SQL.as_str())
-            .bind::<Timestamptz, _>($w.month)
-            .bind::<Timestamptz, _>($w.today)
-            .bind::<Timestamptz, _>($w.week)
-            .bind::<Timestamptz, _>($w.day)
-            .bind::<Timestamptz, _>(hour_at_or_after($w.month))
-            .bind::<Timestamptz, _>(hour_at_or_after($w.week))
-            .bind::<Timestamptz, _>(hour_at_or_after($w.day))
+        InstantsQuery {
+            sql: DASHBOARD_SQL.as_str(),
+            params: vec![
+                $w.month,
+                $w.today,
+                $w.week,
+                $w.day,
+                hour_at_or_after($w.month),
+                hour_at_or_after($w.week),
+                hour_at_or_after($w.day),
+            ],
+        }
     };
 }
 
@@ -578,10 +643,12 @@ impl PgAdminStats {
                 let maintained: MetricsRow = maintained_metrics!(w).get_result(conn).await?;
                 let maintained_dashboard: DashboardRow =
                     maintained_dashboard!(w).get_result(conn).await?;
-                let maintained_chart: Vec<ChartRow> = diesel::sql_query(CHART_SQL)
-                    .bind::<Timestamptz, _>(chart_start(now))
-                    .load(conn)
-                    .await?;
+                let maintained_chart: Vec<ChartRow> = InstantsQuery {
+                    sql: CHART_SQL,
+                    params: vec![chart_start(now)],
+                }
+                .load(conn)
+                .await?;
                 let recounted: MetricsRow = recount_metrics!(w).get_result(conn).await?;
                 let recounted_dashboard: DashboardRow =
                     recount_dashboard!(w).get_result(conn).await?;
@@ -638,11 +705,13 @@ impl AdminStatsReader for PgAdminStats {
             .get_result(&mut conn)
             .await
             .map_err(port)?;
-        let chart: Vec<ChartRow> = diesel::sql_query(CHART_SQL)
-            .bind::<Timestamptz, _>(chart_start(now))
-            .load(&mut conn)
-            .await
-            .map_err(port)?;
+        let chart: Vec<ChartRow> = InstantsQuery {
+            sql: CHART_SQL,
+            params: vec![chart_start(now)],
+        }
+        .load(&mut conn)
+        .await
+        .map_err(port)?;
         Ok(into_dashboard(row, chart))
     }
 }
@@ -661,6 +730,31 @@ mod tests {
             on + TimeDelta::hours(1)
         );
         assert_eq!(hour_at_or_after(on - TimeDelta::minutes(59)), on);
+    }
+
+    #[test]
+    fn instant_parameters_are_bound_in_order_of_appearance_repeats_included() {
+        let a = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let b = Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap();
+        let query = InstantsQuery {
+            sql: "SELECT $2 + interval '1 hour' > $1, '$x', $2, $$",
+            params: vec![a, b],
+        };
+        let shown = diesel::debug_query::<Pg, _>(&query).to_string();
+        assert!(
+            shown.starts_with("SELECT $1 + interval '1 hour' > $2, '$x', $3, $$"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains(&format!("binds: [{b:?}, {a:?}, {b:?}]")),
+            "{shown}"
+        );
+        let missing = InstantsQuery {
+            sql: "SELECT $3",
+            params: vec![a],
+        };
+        let mut builder = diesel::pg::PgQueryBuilder::default();
+        assert!(QueryFragment::<Pg>::to_sql(&missing, &mut builder, &Pg).is_err());
     }
 
     #[test]

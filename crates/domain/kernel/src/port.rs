@@ -1,7 +1,7 @@
 //! The infrastructure failure every port can report.
 
 /// Infrastructure failure behind a port.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum PortError {
     /// The backing service is unreachable, timed out or its pool is exhausted (→ 503).
     #[error("unavailable: {0}")]

@@ -1,11 +1,15 @@
 //! Admin statistics (§16.4, §16.5): `GET /api/v1/admin/metrics` and
 //! `GET /api/v1/admin/dashboard/stats`. The counts come from the kernel's `AdminStatsReader`
 //! (SQL aggregates in the postgres adapter); this module adds the live dependency checks, the
-//! uptime, the push-provider status and the exact text formats of the dashboard.
+//! uptime, the push-provider status and the exact text formats of the dashboard. Concurrent
+//! requests share one computation of each answer (`crate::coalesce`): an admin console polled by
+//! many tabs costs one reading per moment, not one per tab.
 
 use actix_web::http::Method;
+use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
 use chrono::{Datelike, Utc};
+use medico24_kernel::PortError;
 use medico24_kernel::stats::{AdminMetrics, AdminStatsReader, DashboardCounts};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -224,8 +228,29 @@ pub struct DashboardStatsResponse {
         (status = 503, description = "Database unavailable", body = ErrorResponse),
     ))]
 pub async fn metrics(_admin: AdminUser, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let metrics = state.admin_stats.metrics(Utc::now()).await?;
-    Ok(HttpResponse::Ok().json(AdminMetricsResponse::from(metrics)))
+    let reader = state.clone();
+    let body = state
+        .admin_reads
+        .metrics
+        .get(move || async move {
+            let metrics = reader.admin_stats.metrics(Utc::now()).await?;
+            to_json(&AdminMetricsResponse::from(metrics))
+        })
+        .await?;
+    Ok(json_body(body))
+}
+
+/// `value` as a JSON body (shared by every request that waited for it).
+fn to_json(value: &impl Serialize) -> Result<Bytes, PortError> {
+    serde_json::to_vec(value)
+        .map(Bytes::from)
+        .map_err(|e| PortError::Unexpected(format!("serializing admin statistics: {e}")))
+}
+
+fn json_body(body: Bytes) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(body)
 }
 
 /// The admin dashboard: cards, a 7-day chart and live system status.
@@ -239,9 +264,19 @@ pub async fn metrics(_admin: AdminUser, state: web::Data<AppState>) -> ApiResult
         (status = 503, description = "Database unavailable", body = ErrorResponse),
     ))]
 pub async fn dashboard(_admin: AdminUser, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let reader = state.clone();
+    let body = state
+        .admin_reads
+        .dashboard
+        .get(move || async move { to_json(&dashboard_answer(&reader).await?) })
+        .await?;
+    Ok(json_body(body))
+}
+
+async fn dashboard_answer(state: &AppState) -> Result<DashboardStatsResponse, PortError> {
     let (counts, checks) = tokio::join!(
         state.admin_stats.dashboard(Utc::now()),
-        check_dependencies(&state)
+        check_dependencies(state)
     );
     let counts = counts?;
     let delivery_rate = counts.delivery_rate_percent();
@@ -263,7 +298,7 @@ pub async fn dashboard(_admin: AdminUser, state: web::Data<AppState>) -> ApiResu
         dependency_activity("Redis Cache", &checks.redis),
         push_activity(push_configured, delivery_rate),
     ];
-    Ok(HttpResponse::Ok().json(DashboardStatsResponse {
+    Ok(DashboardStatsResponse {
         stats: cards(&counts),
         chart_data: counts
             .chart
@@ -276,7 +311,7 @@ pub async fn dashboard(_admin: AdminUser, state: web::Data<AppState>) -> ApiResu
             })
             .collect(),
         recent_activity,
-    }))
+    })
 }
 
 fn cards(counts: &DashboardCounts) -> DashboardStatCards {
