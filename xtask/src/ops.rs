@@ -11,6 +11,8 @@
 //! 4. `deploy/checks/check_deploy.py` (PyYAML in `target/ops-venv`): profiles and services, the
 //!    api's start-up order, `.env.example` against the variables used, Grafana provisioning, and
 //!    the Kubernetes probes, shutdown timing, security settings and selectors.
+//! 5. `deploy/checks/openapi-clients.sh`: Redocly lint of the server's OpenAPI document (0
+//!    errors) and a TypeScript client generated from it compiled with `tsc --strict`.
 //!
 //! Every check that could run is reported; a missing optional tool (kubectl) is named, never
 //! skipped silently. Any failure fails the phase.
@@ -35,6 +37,7 @@ Checks deploy/ (also run by `cargo xtask test` after nextest):
   docker compose (or docker-compose) config -q on deploy/docker-compose.yml, all profiles
   kubectl kustomize deploy/k8s (when kubectl is installed)
   deploy/checks/check_deploy.py (structure of Compose, .env.example, Grafana, Kubernetes)
+  deploy/checks/openapi-clients.sh (Redocly lint, openapi-typescript + tsc --strict; Node.js)
 promtool (Debian package prometheus) and docker-compose (Debian package docker-compose, only
 when no `docker compose` plugin exists) are installed with apt-get when missing; PyYAML goes
 into target/ops-venv.
@@ -166,6 +169,16 @@ pub fn run(root: &Path, promtool: &Path) -> Result<Outcome> {
     }
     report.step(
         "deploy/checks/check_deploy.py (Compose profiles, .env.example, Grafana, Kubernetes)"
+            .to_owned(),
+        &mut cmd,
+    );
+
+    // 5. The OpenAPI document as client generators see it (Node.js tools pinned by a lockfile).
+    let mut cmd = Command::new("bash");
+    cmd.current_dir(root)
+        .arg("deploy/checks/openapi-clients.sh");
+    report.step(
+        "deploy/checks/openapi-clients.sh (Redocly lint: 0 errors; openapi-typescript + tsc --strict)"
             .to_owned(),
         &mut cmd,
     );

@@ -1,4 +1,10 @@
-//! The OpenAPI 3.1 document (§21.3), generated from the handlers' annotations.
+//! The OpenAPI 3.1 document (§21.3), generated from the handlers' annotations and completed by
+//! the passes of [`refine`] where utoipa's annotations cannot say what the server does (headers
+//! every answer carries, required members of answers, shared examples).
+
+pub mod enums;
+pub mod examples;
+mod refine;
 
 use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -6,14 +12,16 @@ use utoipa::openapi::{OpenApi as OpenApiDoc, RefOr, Response};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::config::Settings;
-use crate::http::error::ValidationIssue;
+use crate::http::error::{ErrorCode, ValidationIssue};
 
-/// Body of every non-2xx answer (§2.5).
+/// Body of every non-2xx answer. Every member is always sent; a 422 adds `details`
+/// (schema `ValidationError`), and a 409 that refuses a status change adds `allowed_statuses`
+/// (schema `ConflictError`).
 #[derive(Debug, serde::Serialize, ToSchema)]
-#[schema(as = Error)]
+#[schema(as = Error, examples(examples::error_not_found))]
 pub struct ErrorResponse {
-    /// Stable code (`not_found`, `unauthorized`, …).
-    pub error: String,
+    /// Stable code, one per HTTP status.
+    pub error: ErrorCode,
     /// Safe, human-readable message.
     pub message: String,
     /// Same as `message` (read by the Flutter client).
@@ -24,12 +32,13 @@ pub struct ErrorResponse {
     pub request_id: String,
 }
 
-/// Body of a 422 (§2.5).
+/// Body of a 422: the error envelope plus one entry per failure.
 #[derive(Debug, serde::Serialize, ToSchema)]
-#[schema(as = ValidationError)]
+#[schema(as = ValidationError, examples(examples::validation_error))]
 pub struct ValidationErrorResponse {
     /// Always `validation_error`.
-    pub error: String,
+    #[schema(schema_with = validation_code)]
+    pub error: ErrorCode,
     /// The first issue's message.
     pub message: String,
     /// Same as `message`.
@@ -42,6 +51,51 @@ pub struct ValidationErrorResponse {
     pub details: Vec<ValidationIssue>,
 }
 
+/// `error` of an answer whose status has exactly one code.
+fn single_code(code: ErrorCode) -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let name = serde_json::to_value(code)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(format!("Always `{name}`.")))
+        .enum_values(Some([name]))
+        .build()
+}
+
+fn validation_code() -> utoipa::openapi::schema::Object {
+    single_code(ErrorCode::ValidationError)
+}
+
+fn conflict_code() -> utoipa::openapi::schema::Object {
+    single_code(ErrorCode::Conflict)
+}
+
+/// Body of a 409 on the operations that change an appointment's status: the error envelope,
+/// plus `allowed_statuses` when the change is refused because the transition is illegal.
+#[derive(Debug, serde::Serialize, ToSchema)]
+#[schema(as = ConflictError, examples(examples::conflict_transition))]
+pub struct ConflictResponse {
+    /// Always `conflict`.
+    #[schema(schema_with = conflict_code)]
+    pub error: ErrorCode,
+    /// Safe, human-readable message.
+    pub message: String,
+    /// Same as `message`.
+    pub detail: String,
+    /// Request path as received.
+    pub path: String,
+    /// Value of the response's `X-Request-ID`.
+    pub request_id: String,
+    /// The statuses the appointment may move to from its current one (empty for a terminal
+    /// status); sent only when the 409 refuses a status change, absent on other conflicts
+    /// (overlapping times).
+    #[schema(value_type = Option<Vec<enums::AppointmentStatus>>, nullable = false)]
+    pub allowed_statuses: Option<Vec<String>>,
+}
+
 #[derive(OpenApi)]
 #[openapi(
     paths(
@@ -52,8 +106,7 @@ pub struct ValidationErrorResponse {
         crate::http::health::ready,
         crate::http::health::ping,
     ),
-    components(schemas(ErrorResponse, ValidationErrorResponse, ValidationIssue)),
-    modifiers(&SecuritySchemes, &CommonResponses),
+    components(schemas(ErrorResponse, ValidationErrorResponse, ConflictResponse, ValidationIssue)),
     tags(
         (name = "health", description = "Root, liveness, readiness and metrics"),
         (name = "environment", description = "Air quality and weather"),
@@ -69,29 +122,50 @@ pub struct ValidationErrorResponse {
 )]
 struct ApiDoc;
 
-struct SecuritySchemes;
-
-impl Modify for SecuritySchemes {
-    fn modify(&self, openapi: &mut OpenApiDoc) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearerAuth",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
+/// The security schemes, described for the Authorize dialogs of the docs pages; `prefix` is
+/// the configured API prefix.
+fn add_security_schemes(openapi: &mut OpenApiDoc, prefix: &str) {
+    let components = openapi.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearerAuth",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("JWT")
+                .description(Some(format!(
+                    "Access token of a session, sent as `Authorization: Bearer <access_token>`. \
+                     Get one by exchanging a Firebase ID token at `POST {prefix}/auth/firebase/verify` \
+                     (the answer's `access_token`); when it expires, `POST {prefix}/auth/refresh` \
+                     with the `refresh_token` returns a new pair. The account's role is read from \
+                     the server on every request, never from the token."
+                )))
+                .build(),
+        ),
+    );
+    components.add_security_scheme(
+        "adminSecret",
+        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+            "X-Admin-Secret".to_owned(),
+            format!(
+                "The server's `ADMIN_NOTIFICATION_SECRET`, for server-to-server sends without a \
+                 user session: only `POST {prefix}/notifications/admin-send` accepts it. Without \
+                 the header the answer is 422, with a wrong value 401."
             ),
-        );
-        components.add_security_scheme(
-            "adminSecret",
-            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Admin-Secret"))),
-        );
-        components.add_security_scheme(
-            "metricsToken",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-    }
+        ))),
+    );
+    components.add_security_scheme(
+        "metricsToken",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some(
+                    "Bearer token for `GET /metrics`, the value of the server's `METRICS_TOKEN`. \
+                     Only needed when that is set; otherwise `/metrics` is public. Not a user \
+                     access token.",
+                ))
+                .build(),
+        ),
+    );
 }
 
 /// Adds the error answers every operation can give (500 always; 413/422 where input exists is
@@ -114,7 +188,7 @@ impl Modify for CommonResponses {
             )
         };
         for item in openapi.paths.paths.values_mut() {
-            for operation in operations_mut(item) {
+            for operation in refine::operations_mut(item) {
                 operation
                     .responses
                     .responses
@@ -334,7 +408,7 @@ struct Links;
 impl Modify for Links {
     fn modify(&self, openapi: &mut OpenApiDoc) {
         for item in openapi.paths.paths.values_mut() {
-            for operation in operations_mut(item) {
+            for operation in refine::operations_mut(item) {
                 let Some(source) = operation.operation_id.clone() else {
                     continue;
                 };
@@ -358,20 +432,6 @@ impl Modify for Links {
     }
 }
 
-fn operations_mut(
-    item: &mut utoipa::openapi::PathItem,
-) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
-    [
-        item.get.as_mut(),
-        item.put.as_mut(),
-        item.post.as_mut(),
-        item.delete.as_mut(),
-        item.patch.as_mut(),
-    ]
-    .into_iter()
-    .flatten()
-}
-
 /// The document for these settings: title and version from configuration, paths under the
 /// configured prefix.
 pub fn document(settings: &Settings) -> OpenApiDoc {
@@ -390,22 +450,31 @@ pub fn document(settings: &Settings) -> OpenApiDoc {
     doc.merge(crate::http::admin_notifications::Docs::openapi());
     CommonResponses.modify(&mut doc);
     Links.modify(&mut doc);
+    refine::refine(&mut doc);
+    add_security_schemes(&mut doc, &settings.api_prefix);
     doc.info.title = settings.app_name.clone();
     doc.info.version = settings.app_version.clone();
     doc.info.description = Some(
         "Medico24 healthcare appointment platform: appointments, clinics, doctors, pharmacies, \
-         notifications, environment conditions and administration."
+         notifications, environment conditions and administration.\n\n\
+         Every answer carries `X-Request-ID`; errors share one JSON envelope (`Error`, \
+         `ValidationError` for 422). Paths are served with and without a trailing slash."
             .to_owned(),
     );
-    if settings.api_prefix != "/api/v1" {
-        let paths = std::mem::take(&mut doc.paths.paths);
-        doc.paths.paths = paths
-            .into_iter()
-            .map(|(path, item)| match path.strip_prefix("/api/v1") {
-                Some(rest) => (format!("{}{rest}", settings.api_prefix), item),
-                None => (path, item),
-            })
-            .collect();
-    }
+    doc.paths.paths = std::mem::take(&mut doc.paths.paths)
+        .into_iter()
+        .map(|(path, item)| (documented_path(&path, &settings.api_prefix), item))
+        .collect();
     doc
+}
+
+/// How `template` (written under `/api/v1`) appears in the document: under the configured
+/// prefix, and in the form without a trailing slash (the server trims one trailing slash before
+/// routing, so both forms reach the same operation; generators handle the bare form best).
+fn documented_path(template: &str, prefix: &str) -> String {
+    let path = match template.strip_prefix("/api/v1") {
+        Some(rest) => format!("{prefix}{rest}"),
+        None => template.to_owned(),
+    };
+    crate::http::routing::routed_path(&path).to_owned()
 }

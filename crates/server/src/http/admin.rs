@@ -83,6 +83,7 @@ pub struct AdminUserResponse {
     /// Phone.
     pub phone: Option<String>,
     /// Role.
+    #[schema(value_type = crate::openapi::enums::Role)]
     pub role: String,
     /// Active.
     pub is_active: bool,
@@ -146,7 +147,7 @@ pub struct AdminUserPage {
 #[derive(Debug, serde::Deserialize, ToSchema)]
 pub struct AdminUserUpdateRequest {
     /// New role.
-    #[schema(pattern = "^(patient|doctor|pharmacy|admin)$")]
+    #[schema(value_type = Option<crate::openapi::enums::Role>)]
     pub role: Option<String>,
     /// New activation state.
     pub is_active: Option<bool>,
@@ -207,7 +208,7 @@ pub struct AuditPage {
         ("page" = Option<i64>, Query, minimum = 1, description = "Page number (default 1); not with `cursor`"),
         ("page_size" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
         ("cursor" = Option<String>, Query, max_length = 200, description = "`next_cursor` of the previous page; the filters and `page_size` must be those of that request"),
-        ("role" = Option<String>, Query, pattern = "^(patient|doctor|pharmacy|admin)$", description = "Exact role"),
+        ("role" = Option<crate::openapi::enums::Role>, Query, description = "Exact role"),
         ("is_active" = Option<bool>, Query, description = "Activation state"),
         ("search" = Option<String>, Query, max_length = 200, description = "Substring of name or email"),
     ),

@@ -49,7 +49,7 @@ pub struct BroadcastRequest {
     #[schema(min_length = 1, max_length = 500)]
     pub body: String,
     /// Audience: active users, of one role unless `all`.
-    #[schema(pattern = "^(all|patients|doctors|pharmacies|admins)$")]
+    #[schema(value_type = crate::openapi::enums::BroadcastTarget)]
     pub target: String,
     /// String pairs for the app (rules as for sends).
     pub data: Option<HashMap<String, String>>,
@@ -80,6 +80,7 @@ pub struct BroadcastQueuedResponse {
     /// Audience size.
     pub total_users: i64,
     /// `queued`.
+    #[schema(value_type = crate::openapi::enums::BroadcastStatus)]
     pub status: String,
 }
 
@@ -94,13 +95,13 @@ pub struct BroadcastResponse {
     /// Body.
     pub body: String,
     /// Audience.
-    #[schema(pattern = "^(all|patients|doctors|pharmacies|admins)$")]
+    #[schema(value_type = crate::openapi::enums::BroadcastTarget)]
     pub target: String,
     /// Data of every message.
     #[schema(value_type = Option<Object>)]
     pub data: Option<Value>,
     /// `queued`, `running`, `completed` or `failed`.
-    #[schema(pattern = "^(queued|running|completed|failed)$")]
+    #[schema(value_type = crate::openapi::enums::BroadcastStatus)]
     pub status: String,
     /// Audience size when created.
     pub total_users: i64,
@@ -158,7 +159,7 @@ impl From<Broadcast> for BroadcastResponse {
         ("page" = Option<i64>, Query, minimum = 1, description = "Page number (default 1)"),
         ("page_size" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
         ("user_id" = Option<uuid::Uuid>, Query, description = "Recipient"),
-        ("status" = Option<String>, Query, pattern = "^(pending|sent|delivered|partially_delivered|failed|read)$", description = "Exact status"),
+        ("status" = Option<crate::openapi::enums::NotificationStatus>, Query, description = "Exact status"),
         ("from_date" = Option<String>, Query, format = DateTime, description = "Inclusive lower bound on `sent_at`"),
         ("to_date" = Option<String>, Query, format = DateTime, description = "Inclusive upper bound on `sent_at`"),
     ),

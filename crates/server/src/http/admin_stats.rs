@@ -195,7 +195,7 @@ pub struct DashboardChartDay {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DashboardActivity {
     /// `online`, `warning` or `offline`.
-    #[schema(pattern = "^(online|warning|offline)$")]
+    #[schema(value_type = crate::openapi::enums::ActivityStatus)]
     pub status: String,
     /// Component name.
     pub title: String,

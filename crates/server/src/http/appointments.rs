@@ -23,7 +23,7 @@ use super::routing::RouteRegistry;
 use super::users::check_phone_field;
 use super::wire;
 use crate::auth::{AdminUser, AuthUser};
-use crate::openapi::{ErrorResponse, ValidationErrorResponse};
+use crate::openapi::{ConflictResponse, ErrorResponse, ValidationErrorResponse};
 use crate::state::AppState;
 
 const STATUSES: [&str; 6] = [
@@ -70,10 +70,10 @@ pub struct AppointmentResponse {
     #[schema(format = Uuid)]
     pub clinic_id: Option<String>,
     /// Status.
-    #[schema(pattern = "^(scheduled|confirmed|rescheduled|cancelled|completed|no_show)$")]
+    #[schema(value_type = crate::openapi::enums::AppointmentStatus)]
     pub status: String,
     /// Source.
-    #[schema(pattern = "^(patient_app|doctor_app|admin_panel|api)$")]
+    #[schema(value_type = crate::openapi::enums::AppointmentSource)]
     pub source: String,
     /// Creation.
     #[serde(serialize_with = "wire::datetime")]
@@ -190,7 +190,7 @@ pub struct CreateAppointmentRequest {
     #[schema(format = Uuid)]
     pub clinic_id: Option<String>,
     /// `patient_app` (default) or `api`; `doctor_app`/`admin_panel` need the doctor or admin role.
-    #[schema(pattern = "^(patient_app|doctor_app|admin_panel|api)$")]
+    #[schema(value_type = Option<crate::openapi::enums::AppointmentSource>)]
     pub source: Option<String>,
 }
 
@@ -222,7 +222,7 @@ pub struct UpdateAppointmentRequest {
     #[schema(min_length = 7, max_length = 20)]
     pub contact_phone: Option<String>,
     /// New status (§11.7 rules).
-    #[schema(pattern = "^(scheduled|confirmed|rescheduled|cancelled|completed|no_show)$")]
+    #[schema(value_type = Option<crate::openapi::enums::AppointmentStatus>)]
     pub status: Option<String>,
     /// Notes.
     #[schema(max_length = 1000)]
@@ -233,7 +233,7 @@ pub struct UpdateAppointmentRequest {
 #[derive(Debug, serde::Deserialize, ToSchema)]
 pub struct StatusChangeRequest {
     /// Target status.
-    #[schema(pattern = "^(scheduled|confirmed|rescheduled|cancelled|completed|no_show)$")]
+    #[schema(value_type = crate::openapi::enums::AppointmentStatus)]
     pub status: String,
     /// Replaces the notes; `""` clears them.
     #[schema(max_length = 1000)]
@@ -391,7 +391,7 @@ fn record_change(state: &AppState, changed: &Changed) {
 /// Books an appointment.
 #[utoipa::path(post, path = "/api/v1/appointments/", tag = "appointments", operation_id = "create_appointment",
     security(("bearerAuth" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, max_length = 255, description = "Replays return the first answer for 24 h")),
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, description = "Replays return the first answer for 24 h")),
     request_body = CreateAppointmentRequest,
     responses(
         (status = 201, description = "Booked (or replayed: header Idempotent-Replayed)", body = AppointmentResponse),
@@ -493,7 +493,7 @@ fn list_filter(query: &mut QueryReader) -> AppointmentFilter {
 #[utoipa::path(get, path = "/api/v1/appointments/", tag = "appointments", operation_id = "list_appointments",
     security(("bearerAuth" = [])),
     params(
-        ("status" = Option<String>, Query, pattern = "^(scheduled|confirmed|rescheduled|cancelled|completed|no_show)$", description = "Exact status"),
+        ("status" = Option<crate::openapi::enums::AppointmentStatus>, Query, description = "Exact status"),
         ("doctor_id" = Option<uuid::Uuid>, Query, description = "Exact doctor"),
         ("clinic_id" = Option<uuid::Uuid>, Query, description = "Exact clinic"),
         ("from_date" = Option<String>, Query, format = DateTime, description = "Inclusive lower bound on appointment_at"),
@@ -566,7 +566,7 @@ pub async fn get(
         (status = 401, description = "Not authenticated", body = ErrorResponse),
         (status = 403, description = "Status change not allowed for the role", body = ErrorResponse),
         (status = 404, description = "Missing, deleted or someone else's", body = ErrorResponse),
-        (status = 409, description = "Overlap or illegal transition", body = ErrorResponse),
+        (status = 409, description = "Overlap or illegal transition", body = ConflictResponse),
         (status = 413, description = "Body too large", body = ErrorResponse),
         (status = 422, description = "Invalid body or id", body = ValidationErrorResponse),
         (status = 429, description = "Rate limited", body = ErrorResponse),
@@ -617,7 +617,7 @@ pub async fn update(
         (status = 401, description = "Not authenticated", body = ErrorResponse),
         (status = 403, description = "Not allowed for the role", body = ErrorResponse),
         (status = 404, description = "Missing, deleted or someone else's", body = ErrorResponse),
-        (status = 409, description = "Illegal transition (allowed_statuses lists the legal targets)", body = ErrorResponse),
+        (status = 409, description = "Illegal transition (allowed_statuses lists the legal targets)", body = ConflictResponse),
         (status = 413, description = "Body too large", body = ErrorResponse),
         (status = 422, description = "Invalid body or id", body = ValidationErrorResponse),
         (status = 429, description = "Rate limited", body = ErrorResponse),
@@ -699,7 +699,7 @@ pub async fn delete(
 #[utoipa::path(get, path = "/api/v1/admin/appointments", tag = "admin", operation_id = "admin_list_appointments",
     security(("bearerAuth" = [])),
     params(
-        ("status" = Option<String>, Query, pattern = "^(scheduled|confirmed|rescheduled|cancelled|completed|no_show)$", description = "Exact status"),
+        ("status" = Option<crate::openapi::enums::AppointmentStatus>, Query, description = "Exact status"),
         ("patient_id" = Option<uuid::Uuid>, Query, description = "Exact owner"),
         ("doctor_id" = Option<uuid::Uuid>, Query, description = "Exact doctor"),
         ("clinic_id" = Option<uuid::Uuid>, Query, description = "Exact clinic"),

@@ -58,7 +58,7 @@ pub struct LoginUser {
     /// Always true (deactivated users cannot log in).
     pub is_active: bool,
     /// Role.
-    #[schema(pattern = "^(patient|doctor|pharmacy|admin)$")]
+    #[schema(value_type = crate::openapi::enums::Role)]
     pub role: String,
     /// Onboarding done.
     pub is_onboarded: bool,
@@ -128,6 +128,7 @@ fn refresh_error(error: RefreshError) -> ApiError {
 
 /// Exchanges a Firebase ID token for a session and tokens.
 #[utoipa::path(post, path = "/api/v1/auth/firebase/verify", tag = "auth", operation_id = "firebase_verify",
+    security(),
     request_body = FirebaseLoginRequest,
     responses(
         (status = 200, description = "Logged in", body = LoginResponse),
@@ -172,6 +173,7 @@ fn refresh_token_from(req: &HttpRequest, body: &[u8]) -> ApiResult<String> {
 
 /// Rotates a refresh token: a new pair in the same session; a retired token kills the session.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", operation_id = "refresh_token",
+    security(),
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "New token pair", body = TokenPairResponse),
@@ -202,6 +204,7 @@ pub async fn refresh(
 
 /// Ends the session of a refresh token; invalid tokens are ignored (always 204).
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", operation_id = "logout",
+    security(),
     request_body = RefreshRequest,
     responses(
         (status = 204, description = "Logged out"),

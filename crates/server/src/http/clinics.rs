@@ -66,7 +66,7 @@ pub struct ClinicResponse {
     /// Number of ratings.
     pub rating_count: i32,
     /// Clinic status.
-    #[schema(pattern = "^(active|inactive|temporarily_closed|permanently_closed)$")]
+    #[schema(value_type = crate::openapi::enums::ClinicStatus)]
     pub status: String,
     /// Active flag.
     pub is_active: bool,
@@ -133,7 +133,7 @@ pub struct ClinicListItemResponse {
     /// Number of ratings.
     pub rating_count: i32,
     /// Status.
-    #[schema(pattern = "^(active|inactive|temporarily_closed|permanently_closed)$")]
+    #[schema(value_type = crate::openapi::enums::ClinicStatus)]
     pub status: String,
     /// Active flag.
     pub is_active: bool,
@@ -207,7 +207,7 @@ pub struct DoctorClinicResponse {
     /// Ratings at this clinic.
     pub rating_count_at_clinic: i32,
     /// Association status.
-    #[schema(pattern = "^(active|on_leave|temporarily_unavailable|inactive)$")]
+    #[schema(value_type = crate::openapi::enums::AssociationStatus)]
     pub status: String,
     /// Creation time.
     #[serde(serialize_with = "wire::datetime")]
@@ -280,6 +280,7 @@ pub struct DoctorAtClinicResponse {
     /// Primary clinic of the doctor.
     pub is_primary: bool,
     /// Association status.
+    #[schema(value_type = crate::openapi::enums::AssociationStatus)]
     pub status: String,
 }
 
@@ -330,6 +331,7 @@ pub struct ClinicForDoctorResponse {
     /// Primary clinic of the doctor.
     pub is_primary: bool,
     /// Association status.
+    #[schema(value_type = crate::openapi::enums::AssociationStatus)]
     pub status: String,
 }
 
@@ -418,7 +420,7 @@ pub struct ClinicUpdateRequest {
     #[schema(value_type = Option<Object>)]
     pub opening_hours: Option<Value>,
     /// Clinic status.
-    #[schema(pattern = "^(active|inactive|temporarily_closed|permanently_closed)$")]
+    #[schema(value_type = Option<crate::openapi::enums::ClinicStatus>)]
     pub status: Option<String>,
 }
 
@@ -483,7 +485,7 @@ pub struct AssociationUpdateRequest {
     /// Booking flag.
     pub appointment_booking_enabled: Option<bool>,
     /// Association status.
-    #[schema(pattern = "^(active|on_leave|temporarily_unavailable|inactive)$")]
+    #[schema(value_type = Option<crate::openapi::enums::AssociationStatus>)]
     pub status: Option<String>,
 }
 
@@ -828,11 +830,12 @@ async fn list_or_search(req: &HttpRequest, state: &AppState) -> ApiResult<HttpRe
 
 /// Lists clinics by name.
 #[utoipa::path(get, path = "/api/v1/clinics/", tag = "clinics", operation_id = "list_clinics",
+    security(),
     params(
         ("skip" = Option<i64>, Query, minimum = 0, description = "Rows to skip (default 0)"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
         ("is_active" = Option<bool>, Query, description = "Exact match (default true)"),
-        ("status" = Option<String>, Query, pattern = "^(active|inactive|temporarily_closed|permanently_closed)$", description = "Exact status"),
+        ("status" = Option<crate::openapi::enums::ClinicStatus>, Query, description = "Exact status"),
         ("name_search" = Option<String>, Query, max_length = 200, description = "Case-insensitive substring of the name"),
         ("min_rating" = Option<f64>, Query, minimum = 0, maximum = 5, description = "Minimum rating (unrated excluded)"),
     ),
@@ -848,11 +851,12 @@ pub async fn list_clinics(req: HttpRequest, state: web::Data<AppState>) -> ApiRe
 
 /// Searches clinics (same as the listing).
 #[utoipa::path(get, path = "/api/v1/clinics/search", tag = "clinics", operation_id = "search_clinics",
+    security(),
     params(
         ("skip" = Option<i64>, Query, minimum = 0, description = "Rows to skip (default 0)"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
         ("is_active" = Option<bool>, Query, description = "Exact match (default true)"),
-        ("status" = Option<String>, Query, pattern = "^(active|inactive|temporarily_closed|permanently_closed)$", description = "Exact status"),
+        ("status" = Option<crate::openapi::enums::ClinicStatus>, Query, description = "Exact status"),
         ("name_search" = Option<String>, Query, max_length = 200, description = "Case-insensitive substring of the name"),
         ("min_rating" = Option<f64>, Query, minimum = 0, maximum = 5, description = "Minimum rating (unrated excluded)"),
     ),
@@ -871,6 +875,7 @@ pub async fn search_clinics(
 
 /// Clinics near a point, nearest first.
 #[utoipa::path(get, path = "/api/v1/clinics/nearby", tag = "clinics", operation_id = "nearby_clinics",
+    security(),
     params(
         ("latitude" = f64, Query, minimum = -90, maximum = 90, description = "Search point"),
         ("longitude" = f64, Query, minimum = -180, maximum = 180, description = "Search point"),
@@ -912,6 +917,7 @@ pub async fn nearby_clinics(
 
 /// A clinic by id (cached).
 #[utoipa::path(get, path = "/api/v1/clinics/{clinic_id}", tag = "clinics", operation_id = "get_clinic",
+    security(),
     params(("clinic_id" = uuid::Uuid, Path, description = "Clinic id")),
     responses(
         (status = 200, description = "The clinic", body = ClinicResponse),
@@ -932,6 +938,7 @@ pub async fn get_clinic(req: HttpRequest, state: web::Data<AppState>) -> ApiResu
 
 /// A clinic by slug.
 #[utoipa::path(get, path = "/api/v1/clinics/slug/{slug}", tag = "clinics", operation_id = "get_clinic_by_slug",
+    security(),
     params(("slug" = String, Path, description = "Clinic slug")),
     responses(
         (status = 200, description = "The clinic", body = ClinicResponse),
@@ -1108,6 +1115,7 @@ fn active_only(query: &mut QueryReader) -> bool {
 
 /// The doctors of a clinic, primary first, then by name.
 #[utoipa::path(get, path = "/api/v1/clinics/{clinic_id}/doctors", tag = "clinics", operation_id = "list_clinic_doctors",
+    security(),
     params(
         ("clinic_id" = uuid::Uuid, Path, description = "Clinic id"),
         ("active_only" = Option<bool>, Query, description = "Only current, active associations (default true)"),
@@ -1137,6 +1145,7 @@ pub async fn list_clinic_doctors(
 
 /// The clinics of a doctor, primary first, then by clinic name.
 #[utoipa::path(get, path = "/api/v1/clinics/doctors/{doctor_id}/clinics", tag = "clinics", operation_id = "list_doctor_clinics",
+    security(),
     params(
         ("doctor_id" = uuid::Uuid, Path, description = "Doctor id"),
         ("active_only" = Option<bool>, Query, description = "Only current, active associations (default true)"),
@@ -1216,7 +1225,7 @@ pub async fn update_association(
 #[utoipa::path(post, path = "/api/v1/clinics/doctor-associations/{association_id}/end", tag = "clinics", operation_id = "end_doctor_association",
     security(("bearerAuth" = [])),
     params(("association_id" = uuid::Uuid, Path, description = "Association id")),
-    request_body(content = Option<AssociationEndRequest>, content_type = "application/json", description = "Optional"),
+    request_body(content = Option<AssociationEndRequest>, content_type = "application/json", description = "Optional: without a body (or with `null`) the association ends now"),
     responses(
         (status = 200, description = "The ended association", body = DoctorClinicResponse),
         (status = 401, description = "Not authenticated", body = ErrorResponse),

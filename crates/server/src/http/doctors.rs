@@ -485,6 +485,7 @@ fn read_doctor_filter(query: &mut QueryReader, full: bool) -> DoctorFilter {
 
 /// Lists doctors, best rated first.
 #[utoipa::path(get, path = "/api/v1/doctors/", tag = "doctors", operation_id = "list_doctors",
+    security(),
     params(
         ("skip" = Option<i64>, Query, minimum = 0, description = "Rows to skip (default 0)"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
@@ -514,6 +515,7 @@ pub async fn list_doctors(req: HttpRequest, state: web::Data<AppState>) -> ApiRe
 
 /// Searches doctors (the listing without `max_experience` and `languages`).
 #[utoipa::path(get, path = "/api/v1/doctors/search", tag = "doctors", operation_id = "search_doctors",
+    security(),
     params(
         ("skip" = Option<i64>, Query, minimum = 0, description = "Rows to skip (default 0)"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
@@ -544,6 +546,7 @@ pub async fn search_doctors(
 
 /// Doctors practising near a point: one item per (doctor, clinic), nearest first.
 #[utoipa::path(get, path = "/api/v1/doctors/nearby", tag = "doctors", operation_id = "nearby_doctors",
+    security(),
     params(
         ("latitude" = f64, Query, minimum = -90, maximum = 90, description = "Search point"),
         ("longitude" = f64, Query, minimum = -180, maximum = 180, description = "Search point"),
@@ -587,6 +590,7 @@ pub async fn nearby_doctors(
 
 /// A doctor with their current clinics.
 #[utoipa::path(get, path = "/api/v1/doctors/{doctor_id}", tag = "doctors", operation_id = "get_doctor",
+    security(),
     params(("doctor_id" = uuid::Uuid, Path, description = "Doctor id")),
     responses(
         (status = 200, description = "The doctor", body = DoctorDetailResponse),
@@ -662,7 +666,7 @@ pub async fn update_doctor(
         ("doctor_id" = uuid::Uuid, Path, description = "Doctor id"),
         ("verified_by" = Option<String>, Query, description = "Ignored: the caller is recorded"),
     ),
-    request_body(content = Option<DoctorVerifyRequest>, content_type = "application/json", description = "Optional"),
+    request_body(content = Option<DoctorVerifyRequest>, content_type = "application/json", description = "Optional: an empty body (or `null`) verifies the doctor and keeps the stored documents"),
     responses(
         (status = 200, description = "The verified doctor", body = DoctorResponse),
         (status = 401, description = "Not authenticated", body = ErrorResponse),

@@ -69,14 +69,14 @@ impl From<ConditionsReport> for EnvironmentalConditionsResponse {
 /// Air quality and weather at a point.
 #[utoipa::path(get, path = "/api/v1/environment/conditions", tag = "environment",
     operation_id = "environment_conditions",
+    security(),
     params(
         ("lat" = f64, Query, minimum = -90.0, maximum = 90.0, description = "Latitude (rounded to 3 decimals for lookup and caching)"),
         ("lng" = f64, Query, minimum = -180.0, maximum = 180.0, description = "Longitude (rounded to 3 decimals for lookup and caching)"),
     ),
     responses(
         (status = 200, description = "Current conditions; `stale: true` with `Warning: 110 - \"Response is Stale\"` when the provider failed and cached values up to 2 h old are served",
-            body = EnvironmentalConditionsResponse,
-            headers(("Warning" = String, description = "`110 - \"Response is Stale\"` on stale answers"))),
+            body = EnvironmentalConditionsResponse),
         (status = 422, description = "Missing, malformed or out-of-range coordinates", body = ValidationErrorResponse),
         (status = 429, description = "Rate limited (policy `environment`)", body = ErrorResponse),
         (status = 502, description = "The provider answered with an error or an unusable body and nothing is cached", body = ErrorResponse),

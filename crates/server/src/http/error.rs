@@ -10,8 +10,16 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// Stable machine-readable error codes (`error` member of the envelope).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(
+    description = "Stable machine-readable code of an error answer, one per HTTP status: \
+                   `bad_request` 400, `unauthorized` 401, `forbidden` 403, `not_found` 404, \
+                   `method_not_allowed` 405, `conflict` 409, `payload_too_large` 413, \
+                   `validation_error` 422, `rate_limited` 429, `internal_error` 500, \
+                   `bad_gateway` 502, `service_unavailable` 503 (other 4xx statuses answer \
+                   `bad_request`)."
+)]
 pub enum ErrorCode {
     /// 400.
     BadRequest,

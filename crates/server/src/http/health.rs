@@ -74,7 +74,7 @@ pub struct Checks {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DetailedHealthResponse {
     /// `healthy` when both checks pass, else `degraded`.
-    #[schema(pattern = "^(healthy|degraded)$")]
+    #[schema(value_type = crate::openapi::enums::OverallHealth)]
     pub status: String,
     /// `APP_VERSION`.
     pub version: String,
@@ -136,6 +136,7 @@ pub async fn check_dependencies(state: &AppState) -> Checks {
 
 /// Welcome message with the version and the docs location.
 #[utoipa::path(get, path = "/", tag = "health", operation_id = "root",
+    security(),
     responses((status = 200, description = "Service banner", body = RootResponse)))]
 pub async fn root(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(RootResponse {
@@ -147,6 +148,7 @@ pub async fn root(state: web::Data<AppState>) -> HttpResponse {
 
 /// Liveness: answers without contacting any dependency.
 #[utoipa::path(get, path = "/api/v1/health", tag = "health", operation_id = "health",
+    security(),
     responses((status = 200, description = "The process is alive", body = HealthResponse)))]
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(HealthResponse {
@@ -158,6 +160,7 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
 
 /// Liveness ping.
 #[utoipa::path(get, path = "/api/v1/ping", tag = "health", operation_id = "ping",
+    security(),
     responses((status = 200, description = "Pong", body = PingResponse)))]
 pub async fn ping() -> HttpResponse {
     HttpResponse::Ok().json(PingResponse {
@@ -167,6 +170,7 @@ pub async fn ping() -> HttpResponse {
 
 /// Database and Redis status with latencies; always 200.
 #[utoipa::path(get, path = "/api/v1/health/detailed", tag = "health", operation_id = "health_detailed",
+    security(),
     responses((status = 200, description = "Dependency status", body = DetailedHealthResponse)))]
 pub async fn detailed(state: web::Data<AppState>) -> HttpResponse {
     let checks = check_dependencies(&state).await;
@@ -184,6 +188,7 @@ pub async fn detailed(state: web::Data<AppState>) -> HttpResponse {
 
 /// Readiness: 200 while the database answers, else 503.
 #[utoipa::path(get, path = "/api/v1/health/ready", tag = "health", operation_id = "health_ready",
+    security(),
     responses(
         (status = 200, description = "Ready to serve", body = ReadyResponse),
         (status = 503, description = "Database unavailable", body = crate::openapi::ErrorResponse),

@@ -11,7 +11,8 @@ use crate::state::AppState;
 #[utoipa::path(get, path = "/metrics", tag = "health", operation_id = "metrics",
     security((), ("metricsToken" = [])),
     responses(
-        (status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String),
+        (status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String,
+            example = "# HELP http_requests_total Total HTTP requests.\n# TYPE http_requests_total counter\nhttp_requests_total{handler=\"/api/v1/ping\",method=\"GET\",status=\"2xx\"} 1\n"),
         (status = 401, description = "Missing or wrong metrics token", body = crate::openapi::ErrorResponse),
     ))]
 pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {

@@ -64,18 +64,17 @@ pub fn api_routes(prefix: &str) -> RouteRegistry {
 }
 
 /// The documentation routes (§7.6): served, but not part of the catalogue or the document.
+/// Each answers `HEAD` as well as `GET` (the server sends a `HEAD` answer without its body).
 pub fn docs_routes() -> RouteRegistry {
     let mut routes = RouteRegistry::new();
-    routes
-        .route(Method::GET, "/openapi.json", docs::openapi_json)
-        .route(Method::GET, "/docs", docs::swagger_page)
-        .route(Method::GET, "/docs/{file}", docs::swagger_asset)
-        .route(Method::GET, "/redoc", docs::redoc_page)
-        .route(
-            Method::GET,
-            "/redoc/redoc.standalone.js",
-            docs::redoc_bundle,
-        );
+    for method in [Method::GET, Method::HEAD] {
+        routes
+            .route(method.clone(), "/openapi.json", docs::openapi_json)
+            .route(method.clone(), "/docs", docs::swagger_page)
+            .route(method.clone(), "/docs/{file}", docs::swagger_asset)
+            .route(method.clone(), "/redoc", docs::redoc_page)
+            .route(method, "/redoc/redoc.standalone.js", docs::redoc_bundle);
+    }
     routes
 }
 

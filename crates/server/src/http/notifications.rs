@@ -71,7 +71,7 @@ pub struct PushTokenResponse {
     /// The FCM registration token.
     pub fcm_token: String,
     /// `android`, `ios` or `web`.
-    #[schema(pattern = "^(android|ios|web)$")]
+    #[schema(value_type = crate::openapi::enums::Platform)]
     pub platform: String,
     /// Whether pushes go to it.
     pub is_active: bool,
@@ -113,18 +113,16 @@ pub struct NotificationRecordResponse {
     /// Body.
     pub body: String,
     /// Kind.
-    #[schema(
-        pattern = "^(appointment_reminder|appointment_confirmation|appointment_cancelled|prescription_ready|pharmacy_update|system_announcement|other)$"
-    )]
+    #[schema(value_type = crate::openapi::enums::NotificationType)]
     pub notification_type: String,
     /// Priority.
-    #[schema(pattern = "^(low|normal|high|urgent)$")]
+    #[schema(value_type = crate::openapi::enums::NotificationPriority)]
     pub priority: String,
     /// Data sent with it.
     #[schema(value_type = Option<Object>)]
     pub data: Option<Value>,
     /// `pending`, `sent`, `delivered`, `partially_delivered`, `failed` or `read`.
-    #[schema(pattern = "^(pending|sent|delivered|partially_delivered|failed|read)$")]
+    #[schema(value_type = crate::openapi::enums::NotificationStatus)]
     pub status: String,
     /// When its deliveries were created.
     #[serde(serialize_with = "wire::optional_datetime")]
@@ -206,7 +204,7 @@ pub struct DeliveryRecordResponse {
     /// FCM message name on success.
     pub fcm_message_id: Option<String>,
     /// `pending`, `sent`, `delivered`, `failed` or `invalid_token`.
-    #[schema(pattern = "^(pending|sent|delivered|failed|invalid_token)$")]
+    #[schema(value_type = crate::openapi::enums::DeliveryStatus)]
     pub delivery_status: String,
     /// When FCM accepted it.
     #[serde(serialize_with = "wire::optional_datetime")]
@@ -313,7 +311,7 @@ pub struct RegisterTokenRequest {
     #[schema(min_length = 1, max_length = 4096)]
     pub fcm_token: String,
     /// Device platform.
-    #[schema(pattern = "^(android|ios|web)$")]
+    #[schema(value_type = crate::openapi::enums::Platform)]
     pub platform: String,
 }
 
@@ -343,12 +341,10 @@ pub struct SendNotificationRequest {
     /// not starting with `google` or `gcm`; at most 4096 bytes serialized.
     pub data: Option<HashMap<String, String>>,
     /// Kind (default `other`).
-    #[schema(
-        pattern = "^(appointment_reminder|appointment_confirmation|appointment_cancelled|prescription_ready|pharmacy_update|system_announcement|other)$"
-    )]
+    #[schema(value_type = Option<crate::openapi::enums::NotificationType>)]
     pub notification_type: Option<String>,
     /// Priority (default `normal`).
-    #[schema(pattern = "^(low|normal|high|urgent)$")]
+    #[schema(value_type = Option<crate::openapi::enums::NotificationPriority>)]
     pub priority: Option<String>,
 }
 
@@ -645,8 +641,8 @@ async fn history_of(req: &HttpRequest, state: &AppState, user: UserId) -> ApiRes
     params(
         ("page" = Option<i64>, Query, minimum = 1, description = "Page number (default 1)"),
         ("page_size" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 50)"),
-        ("status" = Option<String>, Query, pattern = "^(pending|sent|delivered|partially_delivered|failed|read)$", description = "Exact status"),
-        ("notification_type" = Option<String>, Query, pattern = "^(appointment_reminder|appointment_confirmation|appointment_cancelled|prescription_ready|pharmacy_update|system_announcement|other)$", description = "Exact type"),
+        ("status" = Option<crate::openapi::enums::NotificationStatus>, Query, description = "Exact status"),
+        ("notification_type" = Option<crate::openapi::enums::NotificationType>, Query, description = "Exact type"),
     ),
     responses(
         (status = 200, description = "A page of notifications", body = NotificationHistoryResponse),
@@ -671,8 +667,8 @@ pub async fn history(
         ("user_id" = uuid::Uuid, Path, description = "User id"),
         ("page" = Option<i64>, Query, minimum = 1, description = "Page number (default 1)"),
         ("page_size" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 50)"),
-        ("status" = Option<String>, Query, pattern = "^(pending|sent|delivered|partially_delivered|failed|read)$", description = "Exact status"),
-        ("notification_type" = Option<String>, Query, pattern = "^(appointment_reminder|appointment_confirmation|appointment_cancelled|prescription_ready|pharmacy_update|system_announcement|other)$", description = "Exact type"),
+        ("status" = Option<crate::openapi::enums::NotificationStatus>, Query, description = "Exact status"),
+        ("notification_type" = Option<crate::openapi::enums::NotificationType>, Query, description = "Exact type"),
     ),
     responses(
         (status = 200, description = "A page of notifications", body = NotificationHistoryResponse),

@@ -678,6 +678,7 @@ pub async fn create_pharmacy(
 
 /// Lists pharmacies; with both `latitude` and `longitude` this is the nearby search.
 #[utoipa::path(get, path = "/api/v1/pharmacies", tag = "pharmacies", operation_id = "list_pharmacies",
+    security(),
     params(
         ("skip" = Option<i64>, Query, minimum = 0, description = "Rows to skip (default 0)"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
@@ -740,6 +741,7 @@ async fn nearby_body(
 
 /// Pharmacies within `radius_km` of a point, nearest first.
 #[utoipa::path(get, path = "/api/v1/pharmacies/search/nearby", tag = "pharmacies", operation_id = "nearby_pharmacies",
+    security(),
     params(
         ("latitude" = f64, Query, minimum = -90, maximum = 90, description = "Search point"),
         ("longitude" = f64, Query, minimum = -180, maximum = 180, description = "Search point"),
@@ -779,6 +781,7 @@ pub async fn nearby_pharmacies(
 
 /// One pharmacy with its location and hours, active or not.
 #[utoipa::path(get, path = "/api/v1/pharmacies/{pharmacy_id}", tag = "pharmacies", operation_id = "get_pharmacy",
+    security(),
     params(("pharmacy_id" = uuid::Uuid, Path, description = "Pharmacy id")),
     responses(
         (status = 200, description = "The pharmacy", body = PharmacyResponse),
@@ -937,6 +940,7 @@ pub async fn upsert_pharmacy_hours(
 
 /// The pharmacy's opening hours, ordered by weekday.
 #[utoipa::path(get, path = "/api/v1/pharmacies/{pharmacy_id}/hours", tag = "pharmacies", operation_id = "list_pharmacy_hours",
+    security(),
     params(("pharmacy_id" = uuid::Uuid, Path, description = "Pharmacy id")),
     responses(
         (status = 200, description = "Hours by weekday", body = Vec<PharmacyHoursResponse>),

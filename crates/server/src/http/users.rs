@@ -43,7 +43,7 @@ pub struct UserResponse {
     /// `google`.
     pub auth_provider: String,
     /// Role.
-    #[schema(pattern = "^(patient|doctor|pharmacy|admin)$")]
+    #[schema(value_type = crate::openapi::enums::Role)]
     pub role: String,
     /// Active.
     pub is_active: bool,
@@ -97,6 +97,7 @@ pub struct UserProfileResponse {
     /// Avatar URL.
     pub photo_url: Option<String>,
     /// Role.
+    #[schema(value_type = crate::openapi::enums::Role)]
     pub role: String,
     /// Onboarded.
     pub is_onboarded: bool,

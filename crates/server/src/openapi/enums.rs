@@ -8,9 +8,12 @@
 
 use std::borrow::Cow;
 
+use medico24_appointments::booking::{AppointmentSource as Source, AppointmentStatus as Status};
+use medico24_appointments::directory::{AssociationStatus as Association, ClinicStatus as Clinic};
+use medico24_notifications as notifications;
 use serde_json::Value;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
 /// A string schema allowing exactly `values`, with `description` and the first value as its
 /// example.
@@ -51,12 +54,6 @@ macro_rules! closed_set {
         }
     };
 }
-
-use medico24_appointments::booking::{AppointmentSource as Source, AppointmentStatus as Status};
-use medico24_appointments::directory::{
-    AssociationStatus as Association, ClinicStatus as Clinic,
-};
-use medico24_notifications as notifications;
 
 closed_set!(
     /// `AppointmentStatus`.
@@ -186,10 +183,7 @@ mod tests {
             ])
         );
         assert_eq!(schema["examples"][0], "scheduled");
-        assert_eq!(
-            <Role as utoipa::ToSchema>::name(),
-            Cow::Borrowed("Role")
-        );
+        assert_eq!(<Role as utoipa::ToSchema>::name(), Cow::Borrowed("Role"));
         assert_eq!(Role::values(), ["patient", "doctor", "pharmacy", "admin"]);
     }
 }

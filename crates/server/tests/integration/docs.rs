@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use medico24_server::http::{api_routes, routing::RouteEntry};
+use medico24_server::http::{api_routes, routing::RouteEntry, routing::routed_path};
 use medico24_testkit::spawn_app;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -51,7 +51,17 @@ async fn every_served_route_is_documented_and_every_documented_route_is_served()
             }
         }
     }
-    let served = api_routes("/api/v1").catalog().entries;
+    // The document names each path in its form without a trailing slash; the server answers
+    // both forms the same.
+    let served: BTreeSet<RouteEntry> = api_routes("/api/v1")
+        .catalog()
+        .entries
+        .into_iter()
+        .map(|entry| RouteEntry {
+            template: routed_path(&entry.template).to_owned(),
+            ..entry
+        })
+        .collect();
     assert_eq!(served, documented);
 }
 
@@ -84,6 +94,134 @@ async fn docs_pages_load_only_same_origin_assets() {
             assert_eq!(asset.status(), StatusCode::OK, "{page} asset {url}");
         }
     }
+}
+
+#[tokio::test]
+async fn both_path_forms_of_a_documented_path_reach_the_same_operation() {
+    let app = spawn_app().await;
+    for path in ["/api/v1/clinics", "/api/v1/clinics/"] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn docs_routes_answer_head_with_the_headers_of_get_and_no_body() {
+    let app = spawn_app().await;
+    for path in [
+        "/docs",
+        "/redoc",
+        "/openapi.json",
+        "/redoc/redoc.standalone.js",
+        "/docs/swagger-ui.css",
+        "/docs/favicon-32x32.png",
+    ] {
+        let get = app.get(path).await;
+        assert_eq!(get.status(), StatusCode::OK, "GET {path}");
+        let content_type = get.headers()["content-type"].clone();
+        let head = app.client.head(app.url(path)).send().await.unwrap();
+        assert_eq!(head.status(), StatusCode::OK, "HEAD {path}");
+        assert_eq!(head.headers()["content-type"], content_type, "HEAD {path}");
+        assert!(
+            head.bytes().await.unwrap().is_empty(),
+            "HEAD {path} sent a body"
+        );
+    }
+    // Other methods are still refused, and `Allow` names both.
+    let post = app.client.post(app.url("/docs")).send().await.unwrap();
+    assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(post.headers()["allow"], "GET, HEAD");
+}
+
+#[tokio::test]
+async fn both_pages_have_an_icon_that_is_served() {
+    let app = spawn_app().await;
+    for page in ["/docs", "/redoc"] {
+        let html = app.get(page).await.text().await.unwrap();
+        let icon = html
+            .split("<link rel=\"icon\"")
+            .nth(1)
+            .and_then(|rest| rest.split("href=\"").nth(1))
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_else(|| panic!("{page} names no icon"));
+        let response = app.get(icon).await;
+        assert_eq!(response.status(), StatusCode::OK, "{page} icon {icon}");
+        assert_eq!(response.headers()["content-type"], "image/png");
+    }
+}
+
+/// The addresses `text` would make a browser fetch from another origin: `src`/`href` attributes,
+/// `src:` properties of rendered elements, CSS `url(…)` and `@import`, each with an absolute
+/// `http(s)://` or protocol-relative address.
+fn remote_fetches(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for marker in [
+        "src=\"",
+        "href=\"",
+        "src:\"",
+        "src: \"",
+        "url(",
+        "url(\"",
+        "url('",
+        "@import \"",
+    ] {
+        for rest in text.split(marker).skip(1) {
+            let address: String = rest.chars().take(120).collect();
+            if address.starts_with("http://")
+                || address.starts_with("https://")
+                || address.starts_with("//")
+            {
+                found.push(format!("{marker}{address}"));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn remote_fetches_are_told_from_local_ones() {
+    assert_eq!(
+        remote_fetches(r#"<img src="https://cdn.example/a.svg"> e("img",{src:"//x.example/b"})"#)
+            .len(),
+        2
+    );
+    assert!(remote_fetches(r#"<script src="/docs/a.js"></script> url(data:x)"#).is_empty());
+}
+
+#[tokio::test]
+async fn the_pages_and_their_assets_fetch_nothing_from_another_origin() {
+    let app = spawn_app().await;
+    let mut checked = Vec::new();
+    for page in ["/docs", "/redoc"] {
+        let html = app.get(page).await.text().await.unwrap();
+        assert!(
+            remote_fetches(&html).is_empty(),
+            "{page}: {:?}",
+            remote_fetches(&html)
+        );
+        let assets = html
+            .split("src=\"")
+            .skip(1)
+            .chain(html.split("href=\"").skip(1))
+            .filter_map(|rest| rest.split('"').next())
+            .filter(|url| url.ends_with(".js") || url.ends_with(".css"));
+        for url in assets {
+            let text = app.get(url).await.text().await.unwrap();
+            // Anchors (`href`) to other sites are links, not fetches; the bundles have some.
+            let fetches: Vec<String> = remote_fetches(&text)
+                .into_iter()
+                .filter(|f| !f.starts_with("href="))
+                .collect();
+            assert!(fetches.is_empty(), "{url}: {fetches:#?}");
+            assert!(!text.contains("cdn."), "{url} names a CDN");
+            checked.push(url.to_owned());
+        }
+    }
+    assert!(
+        checked.contains(&"/redoc/redoc.standalone.js".to_owned())
+            && checked.contains(&"/docs/swagger-ui-bundle.js".to_owned()),
+        "{checked:?}"
+    );
 }
 
 #[tokio::test]

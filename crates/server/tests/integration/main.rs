@@ -20,6 +20,7 @@ mod fcm;
 mod identity;
 mod migrations;
 mod notifications;
+mod openapi_quality;
 mod ops;
 mod outbox;
 mod pharmacies;
