@@ -1,6 +1,6 @@
-//! The OpenAPI 3.1 document (§21.3), generated from the handlers' annotations and completed by
-//! the passes of [`refine`] where utoipa's annotations cannot say what the server does (headers
-//! every answer carries, required members of answers, shared examples).
+//! The OpenAPI 3.1 document (`docs/openapi.md`), generated from the handlers' annotations and
+//! completed by the passes of [`refine`] where utoipa's annotations cannot say what the server
+//! does (headers every answer carries, required members of answers, shared examples).
 
 pub mod enums;
 pub mod examples;

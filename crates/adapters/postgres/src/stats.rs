@@ -46,7 +46,7 @@ fn port(error: diesel::result::Error) -> PortError {
     DatabaseError::Query(error).into()
 }
 
-/// The recount of every §16.5 count from the tables. Parameters: `$1` today 00:00 UTC,
+/// The recount of every `GET /admin/metrics` count from the tables. Parameters: `$1` today 00:00 UTC,
 /// `$2` now − 7 d, `$3` now − 30 d.
 const RECOUNT_METRICS_SQL: &str = "\
 SELECT u.users_total, u.users_active, u.users_patient, u.users_doctor, u.users_pharmacy, u.users_admin,
@@ -121,7 +121,7 @@ struct MetricsRow {
     sent_this_month: i64,
 }
 
-/// The recount of the §16.4 counts from the tables. Parameters: `$1` now − 30 d, `$2` today
+/// The recount of the `GET /admin/dashboard/stats` counts from the tables. Parameters: `$1` now − 30 d, `$2` today
 /// 00:00 UTC, `$3` now − 7 d, `$4` now − 24 h.
 const RECOUNT_DASHBOARD_SQL: &str = "\
 SELECT u.total_users, u.users_before_last_30_days,
@@ -240,7 +240,7 @@ fn window(metric: &str, table: &str, column: &str, from: u8, from_hour: u8) -> S
     )
 }
 
-/// Every §16.5 count from the maintained statistics. Parameters: `$1` today 00:00 UTC,
+/// Every `GET /admin/metrics` count from the maintained statistics. Parameters: `$1` today 00:00 UTC,
 /// `$2` now − 7 d, `$3` now − 30 d, `$4` and `$5` the first hour boundaries at or after `$2`
 /// and `$3`.
 static METRICS_SQL: LazyLock<String> = LazyLock::new(|| {
@@ -278,7 +278,7 @@ static METRICS_SQL: LazyLock<String> = LazyLock::new(|| {
     select(&columns)
 });
 
-/// The §16.4 counts from the maintained statistics. Parameters: `$1` now − 30 d, `$2` today
+/// The `GET /admin/dashboard/stats` counts from the maintained statistics. Parameters: `$1` now − 30 d, `$2` today
 /// 00:00 UTC, `$3` now − 7 d, `$4` now − 24 h, `$5`–`$7` the first hour boundaries at or after
 /// `$1`, `$3` and `$4`. Deliveries are read through the notifications sent in the last 24 hours
 /// (their `sent_at` index, then each one's deliveries): a cost that follows the last day's
@@ -589,7 +589,7 @@ impl PgAdminStats {
         Ok(())
     }
 
-    /// The §16.5 counts recounted from the tables (a scan of each): the oracle the maintained
+    /// The `GET /admin/metrics` counts recounted from the tables (a scan of each): the oracle the maintained
     /// ones are checked against.
     ///
     /// # Errors
@@ -604,7 +604,7 @@ impl PgAdminStats {
         Ok(into_metrics(row))
     }
 
-    /// The §16.4 counts recounted from the tables.
+    /// The `GET /admin/dashboard/stats` counts recounted from the tables.
     ///
     /// # Errors
     /// [`PortError`] on infrastructure failure.
