@@ -412,7 +412,7 @@ impl UserRepository for PgUserRepository {
             request_id: String,
             ip: Option<String>,
             at: DateTime<Utc>,
-            details: Option<serde_json::Value>,
+            details: Option<String>,
         }
         let build = || {
             let mut query = audit_events::table.into_boxed();
@@ -449,7 +449,9 @@ impl UserRepository for PgUserRepository {
                 audit_events::request_id,
                 diesel::dsl::sql::<Nullable<Text>>("host(ip)"),
                 audit_events::at,
-                audit_events::details,
+                // As text: jsonb holds values serde_json cannot read back (numbers beyond f64,
+                // nesting beyond 128 levels); one such row must not fail the whole listing.
+                diesel::dsl::sql::<Nullable<Text>>("details::text"),
             ))
             .order((audit_events::at.desc(), audit_events::id.desc()))
             .offset(i64::try_from(page.offset()).unwrap_or(i64::MAX))
@@ -469,7 +471,7 @@ impl UserRepository for PgUserRepository {
                 request_id: r.request_id,
                 ip: r.ip,
                 at: r.at,
-                details: r.details,
+                details: r.details.map(|text| readable_details(&text)),
             })
             .collect();
         Ok(Page {
@@ -556,5 +558,34 @@ impl PgUserRepository {
         })
         .await
         .map_err(port)
+    }
+}
+
+/// Stored audit details as JSON, or a marker string when serde_json cannot read them (logged
+/// without the value).
+fn readable_details(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|error| {
+        tracing::warn!(error.category = ?error.classify(), "audit details unreadable as JSON");
+        serde_json::Value::String("unreadable".to_owned())
+    })
+}
+
+#[cfg(test)]
+mod audit_details_tests {
+    #[test]
+    fn details_serde_json_cannot_read_become_a_marker() {
+        assert_eq!(
+            super::readable_details(r#"{"a": 1}"#),
+            serde_json::json!({"a": 1})
+        );
+        assert_eq!(
+            super::readable_details(r#"{"n": 1e400}"#),
+            serde_json::json!("unreadable")
+        );
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        assert_eq!(
+            super::readable_details(&deep),
+            serde_json::json!("unreadable")
+        );
     }
 }
