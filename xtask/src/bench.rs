@@ -281,16 +281,13 @@ pub fn bench(mut args: Args) -> Result<()> {
         live.server.stop();
         let section = section?;
         println!("\n{section}");
-        let doc = setup.root.join(DOC);
-        let existing = fs::read_to_string(&doc).ok();
-        let text = splice_between(
-            existing.as_deref().unwrap_or("# Benchmarks\n"),
+        write_section(
+            &setup.root.join(DOC),
             &section,
             SOAK_BEGIN,
             SOAK_END,
-        );
-        fs::write(&doc, text).with_context(|| format!("writing {}", doc.display()))?;
-        println!("==> wrote the soak section of {DOC}");
+            "soak",
+        )?;
         return Ok(());
     }
     let results = measure_cases(&options, &live, work, &ids)?;
@@ -734,23 +731,10 @@ fn render(
     idle_rss: Option<u64>,
     peak_rss: Option<u64>,
 ) -> String {
-    let date = command_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"])
-        .unwrap_or_else(|| "unknown date".to_owned());
-    let commit = command_line("git", &["rev-parse", "--short", "HEAD"])
-        .map_or_else(|| "(none yet)".to_owned(), |c| format!("`{c}`"));
-    let dirty = command_line("git", &["status", "--porcelain"]).is_some();
     let wrk_version = wrk_version();
 
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "Measured by `cargo xtask bench` on {date}, commit {commit}{}.\n",
-        if dirty {
-            " (with uncommitted changes)"
-        } else {
-            ""
-        }
-    );
+    let _ = writeln!(out, "{}\n", measured_by("cargo xtask bench"));
     let _ = writeln!(out, "- Machine: {}", machine_description());
     let _ = writeln!(
         out,
@@ -1085,6 +1069,36 @@ fn pgbench_client_counts() -> Vec<usize> {
 }
 
 /// `text` with `section` between `begin` and `end` (appended when the markers are missing).
+/// "Measured by `<command>` on <date>, commit <hash>." (with a note when the tree has changes).
+fn measured_by(command: &str) -> String {
+    let date = command_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"])
+        .unwrap_or_else(|| "unknown date".to_owned());
+    let commit = command_line("git", &["rev-parse", "--short", "HEAD"])
+        .map_or_else(|| "(none yet)".to_owned(), |c| format!("`{c}`"));
+    let dirty = command_line("git", &["status", "--porcelain"]).is_some();
+    let changes = if dirty {
+        " (with uncommitted changes)"
+    } else {
+        ""
+    };
+    format!("Measured by `{command}` on {date}, commit {commit}{changes}.")
+}
+
+/// Replaces the text between `begin` and `end` in the benchmarks page `doc` (created when
+/// missing) with `section`, and says so.
+fn write_section(doc: &Path, section: &str, begin: &str, end: &str, what: &str) -> Result<()> {
+    let existing = fs::read_to_string(doc).ok();
+    let text = splice_between(
+        existing.as_deref().unwrap_or("# Benchmarks\n"),
+        section,
+        begin,
+        end,
+    );
+    fs::write(doc, text).with_context(|| format!("writing {}", doc.display()))?;
+    println!("==> wrote the {what} section of {DOC}");
+    Ok(())
+}
+
 fn splice_between(text: &str, section: &str, begin: &str, end: &str) -> String {
     let block = format!("{begin}\n{section}{end}");
     match (text.find(begin), text.find(end)) {

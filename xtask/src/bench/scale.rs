@@ -43,8 +43,8 @@ use std::time::{Duration, Instant};
 
 use super::progress::{Progress, clock, short};
 use super::{
-    Case, Measurement, Options, Setup, command_line, format_latency, machine_description,
-    measure_cases, seeded_ids, splice_between, warn_about_errors, wrk_version,
+    Case, Measurement, Options, Setup, format_latency, machine_description, measure_cases,
+    seeded_ids, warn_about_errors, wrk_version,
 };
 use crate::config::redact_url;
 use crate::{Args, Context, Result, process};
@@ -341,15 +341,7 @@ pub(super) fn run(options: &Options, request: &Request) -> Result<()> {
     fs::write(&copy, &section).with_context(|| format!("writing {}", copy.display()))?;
     if request.is_full() {
         let doc = setup.root.join(super::DOC);
-        let existing = fs::read_to_string(&doc).ok();
-        let text = splice_between(
-            existing.as_deref().unwrap_or("# Benchmarks\n"),
-            &section,
-            BEGIN,
-            END,
-        );
-        fs::write(&doc, text).with_context(|| format!("writing {}", doc.display()))?;
-        println!("==> wrote the cost growth section of {}", super::DOC);
+        super::write_section(&doc, &section, BEGIN, END, "cost growth")?;
     } else {
         println!(
             "==> scale factor {} is a check of the code path: {} left as it is; the table is in {}",
@@ -990,26 +982,16 @@ fn p50_cell(pass: &Pass) -> String {
 
 /// The markdown section.
 fn render(options: &Options, request: &Request, report: &Report<'_>) -> String {
-    let date = command_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"])
-        .unwrap_or_else(|| "unknown date".to_owned());
-    let commit = command_line("git", &["rev-parse", "--short", "HEAD"])
-        .map_or_else(|| "(none yet)".to_owned(), |c| format!("`{c}`"));
-    let dirty = command_line("git", &["status", "--porcelain"]).is_some();
+    let command = if request.is_full() {
+        "cargo xtask bench --scale".to_owned()
+    } else {
+        format!(
+            "cargo xtask bench --scale --scale-factor {}",
+            request.factor
+        )
+    };
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "Measured by `cargo xtask bench --scale{}` on {date}, commit {commit}{}.\n",
-        if request.is_full() {
-            String::new()
-        } else {
-            format!(" --scale-factor {}", request.factor)
-        },
-        if dirty {
-            " (with uncommitted changes)"
-        } else {
-            ""
-        }
-    );
+    let _ = writeln!(out, "{}\n", super::measured_by(&command));
     let _ = writeln!(out, "- Machine: {}", machine_description());
     let _ = writeln!(
         out,

@@ -6,7 +6,7 @@ use std::fs;
 use std::process::Command;
 use std::time::Duration;
 
-use super::{CASES, Measurement, Options, run_case, splice_between, wait_until_idle};
+use super::{CASES, Measurement, Options, run_case, wait_until_idle};
 use crate::config::{isolated_server_env, repo_root, target_dir};
 use crate::process;
 use crate::server::{self, Profile};
@@ -111,15 +111,7 @@ pub(super) fn compare(options: &Options) -> Result<()> {
     let section = render(options, &paths, &rounds);
     println!("\n{section}");
     let doc = root.join(super::DOC);
-    let existing = fs::read_to_string(&doc).ok();
-    let text = splice_between(
-        existing.as_deref().unwrap_or("# Benchmarks\n"),
-        &section,
-        BEGIN,
-        END,
-    );
-    fs::write(&doc, text).with_context(|| format!("writing {}", doc.display()))?;
-    println!("==> wrote the data tier section of {}", super::DOC);
+    super::write_section(&doc, &section, BEGIN, END, "data tier")?;
     Ok(())
 }
 

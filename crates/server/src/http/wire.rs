@@ -21,14 +21,13 @@ pub fn format_datetime(value: &DateTime<Utc>) -> String {
 
 /// `value`, or the first or last representable microsecond when its year is outside 0001-9999.
 fn clamp_to_supported_range(value: DateTime<Utc>) -> DateTime<Utc> {
-    let year = value.year();
-    if (1..=9999).contains(&year) {
+    if super::input::in_supported_range(value) {
         return value;
     }
     tracing::warn!(
         "a stored datetime outside years 0001-9999 was written as the nearest end of that range"
     );
-    let bound = if year < 1 {
+    let bound = if value.year() < 1 {
         NaiveDate::from_ymd_opt(1, 1, 1).and_then(|d| d.and_hms_micro_opt(0, 0, 0, 0))
     } else {
         NaiveDate::from_ymd_opt(9999, 12, 31).and_then(|d| d.and_hms_micro_opt(23, 59, 59, 999_999))
