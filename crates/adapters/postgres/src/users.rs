@@ -582,6 +582,18 @@ mod audit_details_tests {
             super::readable_details(r#"{"n": 1e400}"#),
             serde_json::json!("unreadable")
         );
+        // jsonb writes every number positionally: the largest double becomes 309 digits and the
+        // smallest subnormal 324 decimals, which only a correctly rounding reader takes back.
+        let largest = format!("[{}{}]", "17976931348623157", "0".repeat(292));
+        assert_eq!(
+            super::readable_details(&largest),
+            serde_json::json!([f64::MAX])
+        );
+        let smallest = format!("[0.{}5]", "0".repeat(323));
+        assert_eq!(
+            super::readable_details(&smallest),
+            serde_json::json!([5e-324])
+        );
         let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
         assert_eq!(
             super::readable_details(&deep),

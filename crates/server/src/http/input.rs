@@ -55,6 +55,16 @@ pub fn json_object(req: &HttpRequest, body: &[u8], kind: BodyKind) -> Result<Obj
     }
     let value: Value = serde_json::from_slice(body)
         .map_err(|_| ApiError::invalid(body_loc(), "json_invalid", "JSON decode error"))?;
+    // Free-form members (contacts, opening hours, notification data) are stored as jsonb and
+    // copied into audit details one or two levels deeper; a bound well below the JSON reader's
+    // own nesting limit (128) keeps every stored document readable back.
+    if nesting_depth(&value) > MAX_BODY_DEPTH {
+        return Err(ApiError::invalid(
+            body_loc(),
+            "json_invalid",
+            format!("JSON nested deeper than {MAX_BODY_DEPTH} levels"),
+        ));
+    }
     // PostgreSQL cannot store NUL characters: refuse them here, for every endpoint.
     let mut found = Vec::new();
     nul_locations(&value, &mut vec![json!("body")], &mut found);
@@ -76,6 +86,26 @@ pub fn json_object(req: &HttpRequest, body: &[u8], kind: BodyKind) -> Result<Obj
             "Input should be a valid dictionary or object to extract fields from",
         )),
     }
+}
+
+/// The deepest nesting of arrays and objects a request body may have; the body object itself
+/// is level 1.
+pub const MAX_BODY_DEPTH: usize = 32;
+
+/// How many arrays and objects enclose the innermost value (a scalar is 0, `{}` is 1).
+fn nesting_depth(value: &Value) -> usize {
+    let mut deepest = 0;
+    let mut pending = vec![(value, 0_usize)];
+    while let Some((value, above)) = pending.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match value {
+            Value::Array(items) => Box::new(items.iter()),
+            Value::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        deepest = deepest.max(above + 1);
+        pending.extend(children.map(|child| (child, above + 1)));
+    }
+    deepest
 }
 
 /// Every place a string (or object key) contains a NUL character, in document order.

@@ -208,8 +208,23 @@ async fn send(
     who: Principal,
     callers: &Callers,
 ) -> (StatusCode, Option<String>) {
+    // An empty JSON object: enough to get past the auth layer, never a valid write.
+    let (status, cache_control, _) = send_body(app, method, path, who, callers, &json!({})).await;
+    (status, cache_control)
+}
+
+/// Sends `method path` as `who` with `body` (none for `/users/me`); status, `Cache-Control` and
+/// the JSON answer (Null when empty).
+async fn send_body(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    who: Principal,
+    callers: &Callers,
+    body: &Value,
+) -> (StatusCode, Option<String>, Value) {
     let method = Method::from_bytes(method.as_bytes()).unwrap();
-    let mut request = app.client.request(method, app.url(path));
+    let mut request = app.client.request(method.clone(), app.url(path));
     let token = match who {
         Principal::Patient => Some(&callers.patient.access),
         Principal::Doctor => Some(&callers.doctor.access),
@@ -227,9 +242,8 @@ async fn send(
             app.settings.admin_notification_secret.expose(),
         );
     }
-    // An empty JSON object: enough to get past the auth layer, never a valid write.
-    if !matches!(path, "/api/v1/users/me") {
-        request = request.json(&json!({}));
+    if path != "/api/v1/users/me" || method == Method::PATCH {
+        request = request.json(body);
     }
     let response = request.send().await.unwrap();
     let cache_control = response
@@ -237,7 +251,58 @@ async fn send(
         .get("cache-control")
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
-    (response.status(), cache_control)
+    let status = response.status();
+    let bytes = response.bytes().await.unwrap();
+    let answer = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, cache_control, answer)
+}
+
+#[tokio::test]
+async fn every_body_nested_past_the_bound_is_refused_before_a_handler_reads_it() {
+    let app = spawn_app_with(|vars| {
+        vars.insert("RATE_LIMIT_PER_MINUTE".into(), "100000".into());
+        vars.insert("RATE_LIMIT_AUTH_PER_MINUTE".into(), "100000".into());
+        vars.insert("RATE_LIMIT_ADMIN_SEND_PER_MINUTE".into(), "100000".into());
+    })
+    .await;
+    mount_certs(&app).await;
+    let callers = callers(&app).await;
+    let id = uuid::Uuid::new_v4().to_string();
+    // 33 levels: the body object and 32 nested members, one past the bound.
+    let too_deep = (0..33).fold(json!(1), |inner, _| json!({"name": inner}));
+    let mut refused = 0;
+    let mut failures = Vec::new();
+    for (method, template, auth) in ROUTES {
+        // Deactivating the admin would end the run early; that route reads no body.
+        if !matches!(method, "POST" | "PUT" | "PATCH" | "DELETE")
+            || (method, template) == ("DELETE", "/api/v1/users/me")
+        {
+            continue;
+        }
+        let who = match auth {
+            Auth::N | Auth::M => Principal::Anonymous,
+            Auth::B | Auth::A => Principal::Admin,
+            Auth::S => Principal::AdminSecret,
+        };
+        let path = template.replace("{id}", &id);
+        let (plain, _, _) = send_body(&app, method, &path, who, &callers, &json!({})).await;
+        let (status, _, answer) = send_body(&app, method, &path, who, &callers, &too_deep).await;
+        // A route that reads its body refuses `{}` with 422 too; one that does not read it
+        // answers as it does for `{}`. Nothing may get further than that.
+        let depth_refusal = status == StatusCode::UNPROCESSABLE_ENTITY
+            && answer["details"][0]["msg"] == "JSON nested deeper than 32 levels";
+        refused += usize::from(depth_refusal);
+        let reads_body = plain == StatusCode::UNPROCESSABLE_ENTITY;
+        let as_expected = depth_refusal || (!reads_body && status == plain);
+        if status.is_server_error() || !as_expected {
+            failures.push(format!(
+                "{method} {template}: {status} (with {{}}: {plain}) {answer}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // The catalogue's body-taking writes that need a body: 20-odd routes, all refused.
+    assert!(refused >= 20, "only {refused} routes refused the deep body");
 }
 
 #[tokio::test]

@@ -2203,3 +2203,162 @@ async fn concurrent_associations_of_one_pair_create_one_and_refuse_the_rest_neve
         assert_eq!((created, refused), (1, 9), "round {round}: {statuses:?}");
     }
 }
+
+/// `leaf` wrapped alternately in arrays and objects until it is `levels` deep.
+fn nested(levels: usize, leaf: Value) -> Value {
+    (0..levels).fold(leaf, |inner, level| {
+        if level % 2 == 0 {
+            json!([inner])
+        } else {
+            json!({"k": inner})
+        }
+    })
+}
+
+#[tokio::test]
+async fn free_form_members_at_the_bounds_stay_readable_in_the_directory_and_the_audit_listing() {
+    let (app, _, admin) = app_with_admin().await;
+    // Numbers at the ends of what JSON readers take: the largest and smallest doubles, a
+    // subnormal, and an integer beyond 64 bits (read as the nearest double).
+    let extremes = json!([
+        1.797_693_134_862_315_7e308,
+        -1.797_693_134_862_315_7e308,
+        5e-324,
+        1.234_567_890_123_456_8e22
+    ]);
+    // The body object is level 1 and the member level 2: 30 more levels reach the bound of 32.
+    let deepest = nested(30, extremes.clone());
+    let too_deep = nested(31, extremes.clone());
+    let clinic =
+        json!({"name": "Bounds Clinic", "address": "Mumbai", "latitude": 19.0, "longitude": 72.8});
+    let doctor = doctor_body("Dr. Bounds", "B-32", "bounds@doctors.example");
+    let audit_count = || async { app.db.count("SELECT count(*) AS n FROM audit_events").await };
+
+    // One past the bound: refused before anything is stored or audited, on every audited write
+    // that takes free-form JSON.
+    let before = audit_count().await;
+    let clinic_id = create_clinic(&app, &admin, clinic.clone()).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let doctor_id = create_doctor(&app, &admin, doctor.clone()).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Every audited write that takes free-form JSON, then the doctor writes (whose bodies have
+    // no free-form member, but pass the same gate).
+    let writes = [
+        (
+            Method::POST,
+            format!("{CLINICS}/"),
+            clinic.clone(),
+            "contacts",
+        ),
+        (
+            Method::POST,
+            format!("{CLINICS}/"),
+            clinic.clone(),
+            "opening_hours",
+        ),
+        (
+            Method::PUT,
+            format!("{CLINICS}/{clinic_id}"),
+            json!({}),
+            "contacts",
+        ),
+        (
+            Method::PUT,
+            format!("{CLINICS}/{clinic_id}"),
+            json!({}),
+            "opening_hours",
+        ),
+        (
+            Method::POST,
+            format!("{DOCTORS}/{doctor_id}/verify"),
+            json!({}),
+            "verification_documents",
+        ),
+        (Method::POST, format!("{DOCTORS}/"), doctor.clone(), "bio"),
+        (
+            Method::PUT,
+            format!("{DOCTORS}/{doctor_id}"),
+            json!({}),
+            "bio",
+        ),
+    ];
+    let created_audits = audit_count().await;
+    assert_eq!(created_audits, before + 2);
+    for (method, path, base, member) in &writes {
+        let mut body = base.clone();
+        body[*member] = too_deep.clone();
+        let (status, answer, _) = send(&app, method.clone(), path, Some(&admin), Some(body)).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{method} {path} {member}: {answer}"
+        );
+        assert_eq!(answer["details"][0]["type"], "json_invalid", "{answer}");
+        assert_eq!(
+            answer["details"][0]["msg"],
+            "JSON nested deeper than 32 levels"
+        );
+    }
+    assert_eq!(
+        audit_count().await,
+        created_audits,
+        "nothing refused was audited"
+    );
+
+    // At the bound: stored, audited, and read back unchanged, also through the audit listing.
+    let stored = &writes[..5];
+    let mut written = 0;
+    for (method, path, base, member) in stored {
+        let mut body = base.clone();
+        if *path == format!("{CLINICS}/") {
+            // Every clinic create needs its own name.
+            written += 1;
+            body["name"] = json!(format!("Bounds Clinic {written}"));
+        }
+        body[*member] = deepest.clone();
+        let (status, answer, _) = send(&app, method.clone(), path, Some(&admin), Some(body)).await;
+        assert!(
+            status.is_success(),
+            "{method} {path} {member}: {status} {answer}"
+        );
+        if *member == "verification_documents" {
+            // Documents are not part of the doctor representation: read them where they are kept.
+            let sql = format!(
+                "SELECT count(*) AS n FROM doctors WHERE verification_documents::jsonb = '{deepest}'::jsonb"
+            );
+            assert_eq!(app.db.count(&sql).await, 1);
+        } else {
+            assert_eq!(answer[*member], deepest, "{method} {path} {member}");
+        }
+    }
+    let (status, audit, _) = send(
+        &app,
+        Method::GET,
+        "/api/v1/admin/audit?page_size=100",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{audit}");
+    let events = audit["events"].as_array().unwrap();
+    assert_eq!(
+        events.len(),
+        (created_audits - before) as usize + stored.len()
+    );
+    let mut carrying = 0;
+    for event in events {
+        assert_ne!(event["details"], "unreadable", "{event}");
+        let details = event["details"].to_string();
+        if details.contains(&extremes.to_string()) {
+            carrying += 1;
+        }
+    }
+    assert_eq!(
+        carrying, 4,
+        "every clinic write's audit entry carries the values as sent"
+    );
+}

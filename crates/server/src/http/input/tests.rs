@@ -170,6 +170,23 @@ fn nul_characters_are_located_in_nested_bodies() {
 }
 
 #[test]
+fn nesting_depth_counts_enclosing_arrays_and_objects() {
+    assert_eq!(nesting_depth(&json!(1)), 0);
+    assert_eq!(nesting_depth(&json!({})), 1);
+    assert_eq!(nesting_depth(&json!([])), 1);
+    assert_eq!(nesting_depth(&json!({"a": [1, {"b": []}], "c": 2})), 4);
+    let mut deep = json!("leaf");
+    for level in 0..MAX_BODY_DEPTH {
+        deep = if level % 2 == 0 {
+            json!([deep])
+        } else {
+            json!({"k": deep})
+        };
+    }
+    assert_eq!(nesting_depth(&deep), MAX_BODY_DEPTH);
+}
+
+#[test]
 fn enum_messages_list_the_allowed_values() {
     assert_eq!(
         enum_message(&["a", "b", "c"]),
