@@ -19,7 +19,7 @@ use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::result::QueryResult;
 use diesel::sql_types::Untyped;
-use diesel::sql_types::{BigInt, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Timestamptz};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use medico24_kernel::PortError;
 use medico24_kernel::stats::{
@@ -191,6 +191,17 @@ LEFT JOIN appts a ON a.day = d.day
 LEFT JOIN pharms p ON p.day = d.day
 ORDER BY d.day";
 
+/// The maintained dashboard: the counts and the chart's seven days, oldest first.
+#[derive(QueryableByName)]
+struct MaintainedDashboardRow {
+    #[diesel(embed)]
+    counts: DashboardRow,
+    #[diesel(sql_type = Array<BigInt>)]
+    chart_appointments: Vec<i64>,
+    #[diesel(sql_type = Array<BigInt>)]
+    chart_pharmacies: Vec<i64>,
+}
+
 #[derive(QueryableByName)]
 struct ChartRow {
     #[diesel(sql_type = Timestamptz)]
@@ -275,12 +286,14 @@ static METRICS_SQL: LazyLock<String> = LazyLock::new(|| {
             "sent_this_month",
         ),
     ];
-    select(&columns)
+    format!("{MAINTAINED_CTES}\nSELECT {}", select_list(&columns))
 });
 
-/// The `GET /admin/dashboard/stats` counts from the maintained statistics. Parameters: `$1` now − 30 d, `$2` today
+/// The `GET /admin/dashboard/stats` counts and chart from the maintained statistics, in one
+/// statement (one round trip, one snapshot). Parameters: `$1` now − 30 d, `$2` today
 /// 00:00 UTC, `$3` now − 7 d, `$4` now − 24 h, `$5`–`$7` the first hour boundaries at or after
-/// `$1`, `$3` and `$4`. Deliveries are read through the notifications sent in the last 24 hours
+/// `$1`, `$3` and `$4`. The chart's days start at `$2` − 6 × 24 h; days are `24 hours` apart
+/// (not `1 day`, whose length follows the session time zone). Deliveries are read through the notifications sent in the last 24 hours
 /// (their `sent_at` index, then each one's deliveries): a cost that follows the last day's
 /// sending, not the size of either table.
 static DASHBOARD_SQL: LazyLock<String> = LazyLock::new(|| {
@@ -326,39 +339,44 @@ static DASHBOARD_SQL: LazyLock<String> = LazyLock::new(|| {
             "successful_deliveries_last_24h",
         ),
     ];
-    select(&columns)
+    format!(
+        "{MAINTAINED_CTES},\n{CHART_CTE}\nSELECT {},\n       \
+         (SELECT array_agg(appointments ORDER BY day) FROM chart) AS chart_appointments,\n       \
+         (SELECT array_agg(pharmacies ORDER BY day) FROM chart) AS chart_pharmacies",
+        select_list(&columns)
+    )
 });
 
-/// `SELECT <expr>::bigint AS <name>, …` after the maintained-state CTEs.
-fn select(columns: &[(String, &str)]) -> String {
-    let list = columns
+/// `<expr>::bigint AS <name>, …`.
+fn select_list(columns: &[(String, &str)]) -> String {
+    columns
         .iter()
         .map(|(expression, name)| format!("({expression})::bigint AS {name}"))
         .collect::<Vec<_>>()
-        .join(",\n       ");
-    format!("{MAINTAINED_CTES}\nSELECT {list}")
+        .join(",\n       ")
 }
 
-/// The chart from the maintained hour counts: seven rows from `$1` (today − 6, 00:00 UTC).
-const CHART_SQL: &str = "\
-WITH counted AS (
+/// The chart's seven days from the maintained hour counts (folded and pending), starting at
+/// `$2` − 144 h (today − 6, 00:00 UTC).
+const CHART_CTE: &str = "\
+counted AS (
     SELECT metric, hour, n FROM admin_stat_hours
     WHERE metric IN ('appointments.created', 'pharmacies.created')
-      AND hour >= $1 AND hour < $1 + interval '168 hours'
+      AND hour >= $2 - interval '144 hours' AND hour < $2 + interval '24 hours'
     UNION ALL
-    SELECT metric, hour, n FROM admin_stat_deltas
+    SELECT metric, hour, n FROM pending
     WHERE metric IN ('appointments.created', 'pharmacies.created')
-      AND hour >= $1 AND hour < $1 + interval '168 hours'),
+      AND hour >= $2 - interval '144 hours' AND hour < $2 + interval '24 hours'),
 binned AS (
-    SELECT date_bin(interval '24 hours', hour, $1) AS day,
+    SELECT date_bin(interval '24 hours', hour, $2) AS day,
            sum(n) FILTER (WHERE metric = 'appointments.created') AS appointments,
            sum(n) FILTER (WHERE metric = 'pharmacies.created') AS pharmacies
-    FROM counted GROUP BY 1)
-SELECT d.day, COALESCE(b.appointments, 0)::bigint AS appointments,
-       COALESCE(b.pharmacies, 0)::bigint AS pharmacies
-FROM generate_series($1, $1 + interval '144 hours', interval '24 hours') AS d(day)
-LEFT JOIN binned b ON b.day = d.day
-ORDER BY d.day";
+    FROM counted GROUP BY 1),
+chart AS (
+    SELECT d.day, COALESCE(b.appointments, 0)::bigint AS appointments,
+           COALESCE(b.pharmacies, 0)::bigint AS pharmacies
+    FROM generate_series($2 - interval '144 hours', $2, interval '24 hours') AS d(day)
+    LEFT JOIN binned b ON b.day = d.day)";
 
 /// The first hour boundary at or after `instant` (UTC hours: every zone offset in use is whole
 /// hours from UTC or not, the boundaries here are UTC's).
@@ -420,6 +438,24 @@ fn into_metrics(row: MetricsRow) -> AdminMetrics {
             sent_this_month: row.sent_this_month,
         },
     }
+}
+
+/// The maintained reading at `now`: its chart arrays hold one count per day from
+/// [`chart_start`].
+fn into_maintained_dashboard(row: MaintainedDashboardRow, now: DateTime<Utc>) -> DashboardCounts {
+    let start = chart_start(now);
+    let chart = row
+        .chart_appointments
+        .into_iter()
+        .zip(row.chart_pharmacies)
+        .zip(0_i64..)
+        .map(|((appointments, pharmacies), day)| ChartRow {
+            day: start + TimeDelta::days(day),
+            appointments,
+            pharmacies,
+        })
+        .collect();
+    into_dashboard(row.counts, chart)
 }
 
 fn into_dashboard(row: DashboardRow, chart: Vec<ChartRow>) -> DashboardCounts {
@@ -641,14 +677,8 @@ impl PgAdminStats {
                     .await?;
                 let w = Windows::at(now);
                 let maintained: MetricsRow = maintained_metrics!(w).get_result(conn).await?;
-                let maintained_dashboard: DashboardRow =
+                let maintained_dashboard: MaintainedDashboardRow =
                     maintained_dashboard!(w).get_result(conn).await?;
-                let maintained_chart: Vec<ChartRow> = InstantsQuery {
-                    sql: CHART_SQL,
-                    params: vec![chart_start(now)],
-                }
-                .load(conn)
-                .await?;
                 let recounted: MetricsRow = recount_metrics!(w).get_result(conn).await?;
                 let recounted_dashboard: DashboardRow =
                     recount_dashboard!(w).get_result(conn).await?;
@@ -659,7 +689,7 @@ impl PgAdminStats {
                 Ok(StatsCheck {
                     maintained: (
                         into_metrics(maintained),
-                        into_dashboard(maintained_dashboard, maintained_chart),
+                        into_maintained_dashboard(maintained_dashboard, now),
                     ),
                     recounted: (
                         into_metrics(recounted),
@@ -701,18 +731,11 @@ impl AdminStatsReader for PgAdminStats {
 
     async fn dashboard(&self, now: DateTime<Utc>) -> Result<DashboardCounts, PortError> {
         let mut conn = self.db.conn().await?;
-        let row: DashboardRow = maintained_dashboard!(Windows::at(now))
+        let row: MaintainedDashboardRow = maintained_dashboard!(Windows::at(now))
             .get_result(&mut conn)
             .await
             .map_err(port)?;
-        let chart: Vec<ChartRow> = InstantsQuery {
-            sql: CHART_SQL,
-            params: vec![chart_start(now)],
-        }
-        .load(&mut conn)
-        .await
-        .map_err(port)?;
-        Ok(into_dashboard(row, chart))
+        Ok(into_maintained_dashboard(row, now))
     }
 }
 
@@ -759,7 +782,7 @@ mod tests {
 
     #[test]
     fn every_maintained_statement_reads_the_pending_deltas() {
-        for sql in [METRICS_SQL.as_str(), DASHBOARD_SQL.as_str(), CHART_SQL] {
+        for sql in [METRICS_SQL.as_str(), DASHBOARD_SQL.as_str()] {
             assert!(sql.contains("admin_stat_deltas"), "{sql}");
         }
     }
