@@ -206,6 +206,8 @@ struct Options {
     duration_secs: u32,
     threads: u32,
     connections: u32,
+    /// `--only=case,…`: just these cases, printed and not recorded (a quick A/B while working).
+    only: Option<Vec<String>>,
 }
 
 #[cfg(test)]
@@ -219,6 +221,7 @@ impl Options {
             duration_secs: 10,
             threads: 2,
             connections: 64,
+            only: None,
         }
     }
 }
@@ -248,7 +251,15 @@ pub fn bench(mut args: Args) -> Result<()> {
         duration_secs: args.number("--duration")?.unwrap_or(10),
         threads: args.number("--threads")?.unwrap_or(2),
         connections: args.number("--connections")?.unwrap_or(64),
+        only: args
+            .value("--only")?
+            .map(|list| list.split(',').map(str::to_owned).collect()),
     };
+    if let Some(names) = &options.only {
+        if let Some(unknown) = names.iter().find(|n| !CASES.iter().any(|c| c.name == *n)) {
+            return Err(format!("--only: no case named {unknown:?}"));
+        }
+    }
     let data_tier = args.flag("--data-tier");
     let scale = scale::Request::from_args(&mut args)?;
     args.finish()?;
@@ -292,6 +303,12 @@ pub fn bench(mut args: Args) -> Result<()> {
     }
     let results = measure_cases(&options, &live, work, &ids)?;
     let peak_rss = proc_status_kib(pid, "VmHWM");
+    if options.only.is_some() {
+        live.server.stop();
+        println!("\n{}", render(&options, &results, idle_rss, peak_rss));
+        println!("==> --only: {DOC} left as it is");
+        return Ok(());
+    }
     // The server stays up, idle, while pgbench runs: the paired runs below alternate the two.
     let ceiling = nearby_against_ceiling(&setup.db.url(), work, &options, port, pid, &ids);
     live.server.stop();
@@ -443,7 +460,13 @@ fn measure_cases(
     let pid = live.server.pid();
     let port = live.port;
     let mut results = Vec::new();
-    for case in CASES {
+    let chosen = CASES.iter().filter(|case| {
+        options
+            .only
+            .as_ref()
+            .is_none_or(|names| names.iter().any(|n| n == case.name))
+    });
+    for case in chosen {
         wait_until_idle(pid);
         let before = pharmacy_cache_counts(port);
         let token = match case.auth {
