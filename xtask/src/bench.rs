@@ -255,10 +255,13 @@ pub fn bench(mut args: Args) -> Result<()> {
             .value("--only")?
             .map(|list| list.split(',').map(str::to_owned).collect()),
     };
-    if let Some(names) = &options.only {
-        if let Some(unknown) = names.iter().find(|n| !CASES.iter().any(|c| c.name == *n)) {
-            return Err(format!("--only: no case named {unknown:?}"));
-        }
+    let unknown = options
+        .only
+        .iter()
+        .flatten()
+        .find(|n| !CASES.iter().any(|c| c.name == n.as_str()));
+    if let Some(unknown) = unknown {
+        return Err(format!("--only: no case named {unknown:?}"));
     }
     let data_tier = args.flag("--data-tier");
     let scale = scale::Request::from_args(&mut args)?;
