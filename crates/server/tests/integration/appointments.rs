@@ -1443,3 +1443,29 @@ async fn admin_appointment_cursors_walk_the_numbered_pages_row_for_row() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn the_postgres_repository_meets_the_appointment_repository_contract() {
+    use medico24_appointments::booking::testing::contract;
+    let db = medico24_testkit::TestDb::new().await;
+    let fixture = contract::Fixture {
+        patient: medico24_kernel::UserId::from_uuid(uuid::Uuid::new_v4()),
+        other_patient: medico24_kernel::UserId::from_uuid(uuid::Uuid::new_v4()),
+        doctor: uuid::Uuid::new_v4(),
+        clinic: uuid::Uuid::new_v4(),
+    };
+    let (patient, other, doctor, clinic) = (
+        fixture.patient.as_uuid(),
+        fixture.other_patient.as_uuid(),
+        fixture.doctor,
+        fixture.clinic,
+    );
+    db.execute(&format!(
+        "INSERT INTO users (id, firebase_uid, email) VALUES ('{patient}', 'fb-{patient}', 'p@example.com'), ('{other}', 'fb-{other}', 'o@example.com');
+         INSERT INTO doctors (id, email, full_name, license_number, specialization) VALUES ('{doctor}', 'c@example.com', 'Dr Contract', 'LIC-C', 'Cardiology');
+         INSERT INTO clinics (id, name, slug, address, latitude, longitude) VALUES ('{clinic}', 'Contract Clinic', 'contract-clinic', 'Mumbai', 19.07, 72.87);"
+    ))
+    .await;
+    let repo = medico24_postgres::PgAppointmentRepository::new(db.pool(2));
+    contract::appointment_repository(&repo, fixture, chrono::Utc::now()).await;
+}

@@ -1305,3 +1305,13 @@ async fn admin_user_cursors_walk_the_numbered_pages_row_for_row() {
         assert_eq!(page["total"], total, "{query}");
     }
 }
+
+#[tokio::test]
+async fn the_postgres_user_repository_meets_the_user_repository_contract() {
+    let db = medico24_testkit::TestDb::new().await;
+    let repo = medico24_postgres::PgUserRepository::new(db.pool(2));
+    // In whole microseconds, as PostgreSQL stores instants.
+    let now =
+        chrono::DateTime::from_timestamp_micros(chrono::Utc::now().timestamp_micros()).unwrap();
+    medico24_identity::testing::contract::user_repository(&repo, now).await;
+}

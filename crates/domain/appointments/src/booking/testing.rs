@@ -14,13 +14,15 @@ use crate::booking::ports::{
     AppointmentRepository, AuditEntry, CreateOutcome, IdempotencyRequest, LockedChange,
     RepoCreateError, RepoUpdateError, Visibility,
 };
+use crate::booking::service::idempotency_ttl;
 
 #[derive(Debug, Default)]
 struct State {
     rows: Vec<Appointment>,
     outbox: Vec<OutboxMessage>,
     audit: Vec<AuditEntry>,
-    keys: Vec<(UserId, String, String, Appointment)>,
+    /// (user, key, request hash, stored answer, expires at).
+    keys: Vec<(UserId, String, String, Appointment, DateTime<Utc>)>,
     known_doctors: Vec<uuid::Uuid>,
     known_clinics: Vec<uuid::Uuid>,
 }
@@ -115,14 +117,16 @@ impl AppointmentRepository for InMemoryAppointments {
         appointment: &Appointment,
         event: &OutboxMessage,
         idempotency: Option<&IdempotencyRequest>,
-        _now: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<CreateOutcome, RepoCreateError> {
         let mut state = self.lock();
+        // An expired record no longer answers: the key is free again.
+        state.keys.retain(|(.., expires)| *expires > now);
         if let Some(key) = idempotency
-            && let Some((_, _, hash, stored)) = state
+            && let Some((_, _, hash, stored, _)) = state
                 .keys
                 .iter()
-                .find(|(user, k, _, _)| *user == appointment.patient_id && *k == key.key)
+                .find(|(user, k, ..)| *user == appointment.patient_id && *k == key.key)
         {
             return if *hash == key.request_hash {
                 Ok(CreateOutcome::Replayed(stored.clone()))
@@ -142,6 +146,7 @@ impl AppointmentRepository for InMemoryAppointments {
                 key.key.clone(),
                 key.request_hash.clone(),
                 appointment.clone(),
+                now + idempotency_ttl(),
             ));
         }
         Ok(CreateOutcome::Created(appointment.clone()))
@@ -265,6 +270,480 @@ impl AppointmentRepository for InMemoryAppointments {
             at: a.appointment_at,
             id: a.id.as_uuid(),
         }))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Contract checks
+// ---------------------------------------------------------------------------------------------
+
+/// Behaviour every [`AppointmentRepository`] must show, checked against the fake here and
+/// against the PostgreSQL adapter in its own test, so the two cannot drift. Each check panics
+/// with a message naming the broken rule.
+pub mod contract {
+    use chrono::{DateTime, Duration, DurationRound, TimeDelta, Utc};
+    use medico24_kernel::{AppointmentId, PageRequest, PortError, UserId};
+
+    use crate::booking::messages::created_message;
+    use crate::booking::model::{
+        Appointment, AppointmentFilter, AppointmentSource, AppointmentStatus,
+    };
+    use crate::booking::ports::{
+        AppointmentRepository, CreateOutcome, IdempotencyRequest, LockedChange, RepoCreateError,
+        RepoUpdateError, Visibility,
+    };
+    use crate::booking::service::idempotency_ttl;
+
+    /// What the store must already hold: two patients, a directory doctor nobody has booked
+    /// yet, and a live clinic.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Fixture {
+        /// A patient.
+        pub patient: UserId,
+        /// Another patient.
+        pub other_patient: UserId,
+        /// A doctor without appointments.
+        pub doctor: uuid::Uuid,
+        /// A live clinic.
+        pub clinic: uuid::Uuid,
+    }
+
+    fn ok<T>(result: Result<T, PortError>, what: &str) -> T {
+        match result {
+            Ok(value) => value,
+            Err(error) => panic!("{what}: unexpected port error: {error}"),
+        }
+    }
+
+    /// `a` with the time the store stamps on writes blanked out (a database trigger may own
+    /// `updated_at`).
+    fn without_updated_at(a: &Appointment) -> Appointment {
+        Appointment {
+            updated_at: DateTime::UNIX_EPOCH,
+            ..a.clone()
+        }
+    }
+
+    /// The checks, in one run. `now` is whole seconds; slots lie in the future of `now`.
+    ///
+    /// # Panics
+    /// When the repository breaks a rule or returns a [`PortError`].
+    pub async fn appointment_repository<R: AppointmentRepository>(
+        repo: &R,
+        fixture: Fixture,
+        now: DateTime<Utc>,
+    ) {
+        let now = now.duration_trunc(TimeDelta::seconds(1)).unwrap_or(now);
+        let day = now + Duration::days(30);
+        let at = |minutes: i64| day + Duration::minutes(minutes);
+        let slot = |patient: UserId, start: i64, end: Option<i64>| Appointment {
+            id: AppointmentId::new_v7(),
+            patient_id: patient,
+            doctor_id: Some(fixture.doctor),
+            clinic_id: Some(fixture.clinic),
+            doctor_name: "Dr Contract".to_owned(),
+            clinic_name: Some("Contract Clinic".to_owned()),
+            appointment_at: at(start),
+            appointment_end_at: end.map(at),
+            reason: "checkup".to_owned(),
+            contact_phone: "9876543210".to_owned(),
+            notes: None,
+            status: AppointmentStatus::Scheduled,
+            source: AppointmentSource::PatientApp,
+            created_at: now,
+            updated_at: now,
+            cancelled_at: None,
+            deleted_at: None,
+            doctor_clinic_id: None,
+        };
+        let create = |a: Appointment, key: Option<IdempotencyRequest>, when| async move {
+            let event = created_message(&a, chrono_tz::Asia::Kolkata);
+            repo.create(&a, &event, key.as_ref(), when).await
+        };
+        let find = |id, visibility| async move { ok(repo.find(id, visibility).await, "find") };
+        let owner = Visibility::Owner(fixture.patient);
+
+        // A booking is stored as given and seen by its patient and by admins only.
+        let first = slot(fixture.patient, 0, Some(30));
+        match create(first.clone(), None, now).await {
+            Ok(CreateOutcome::Created(stored)) => {
+                assert_eq!(stored, first, "create answers the row")
+            }
+            other => panic!("create: {other:?}"),
+        }
+        assert_eq!(
+            find(first.id, owner).await,
+            Some(first.clone()),
+            "the owner finds the row as created"
+        );
+        assert_eq!(
+            find(first.id, Visibility::Any).await,
+            Some(first.clone()),
+            "an admin finds it"
+        );
+        assert_eq!(
+            find(first.id, Visibility::Owner(fixture.other_patient)).await,
+            None,
+            "another patient does not"
+        );
+        assert_eq!(
+            ok(repo.find_any(first.id).await, "find_any"),
+            Some(first.clone())
+        );
+
+        // One doctor, overlapping slots: refused, nothing stored. Adjacent slots are fine.
+        let overlapping = slot(fixture.other_patient, 15, Some(45));
+        assert!(
+            matches!(
+                create(overlapping.clone(), None, now).await,
+                Err(RepoCreateError::Overlap)
+            ),
+            "an overlapping slot of the same doctor is refused"
+        );
+        assert_eq!(
+            ok(repo.find_any(overlapping.id).await, "find_any"),
+            None,
+            "nothing stored on refusal"
+        );
+        let adjacent = slot(fixture.other_patient, 30, Some(60));
+        assert!(
+            matches!(
+                create(adjacent.clone(), None, now).await,
+                Ok(CreateOutcome::Created(_))
+            ),
+            "a slot starting where another ends is free"
+        );
+        // Without an end a booking is busy for 30 minutes.
+        let open_ended = slot(fixture.patient, 120, None);
+        assert!(matches!(
+            create(open_ended, None, now).await,
+            Ok(CreateOutcome::Created(_))
+        ));
+        assert!(
+            matches!(
+                create(slot(fixture.other_patient, 140, None), None, now).await,
+                Err(RepoCreateError::Overlap)
+            ),
+            "a booking without an end blocks 30 minutes"
+        );
+        assert!(matches!(
+            create(slot(fixture.other_patient, 150, Some(160)), None, now).await,
+            Ok(CreateOutcome::Created(_))
+        ));
+
+        // References: an unknown doctor or clinic is refused and nothing is stored.
+        let mut unknown_doctor = slot(fixture.patient, 600, None);
+        unknown_doctor.doctor_id = Some(uuid::Uuid::new_v4());
+        assert!(matches!(
+            create(unknown_doctor.clone(), None, now).await,
+            Err(RepoCreateError::UnknownDoctor)
+        ));
+        let mut unknown_clinic = slot(fixture.patient, 600, None);
+        unknown_clinic.clinic_id = Some(uuid::Uuid::new_v4());
+        assert!(matches!(
+            create(unknown_clinic.clone(), None, now).await,
+            Err(RepoCreateError::UnknownClinic)
+        ));
+        for refused in [&unknown_doctor, &unknown_clinic] {
+            assert_eq!(ok(repo.find_any(refused.id).await, "find_any"), None);
+        }
+
+        // Idempotency: the same key and body replays the stored row, another body is refused,
+        // keys are per user, a refused create leaves the key free, and an expired key is free.
+        let key = |k: &str, hash: &str| {
+            Some(IdempotencyRequest {
+                key: k.to_owned(),
+                request_hash: hash.to_owned(),
+            })
+        };
+        let keyed = slot(fixture.patient, 240, Some(270));
+        assert!(matches!(
+            create(keyed.clone(), key("k1", "h1"), now).await,
+            Ok(CreateOutcome::Created(_))
+        ));
+        match create(slot(fixture.patient, 300, Some(330)), key("k1", "h1"), now).await {
+            Ok(CreateOutcome::Replayed(stored)) => {
+                assert_eq!(stored, keyed, "a replay answers the first row");
+            }
+            other => panic!("replay: {other:?}"),
+        }
+        assert!(
+            matches!(
+                create(slot(fixture.patient, 300, Some(330)), key("k1", "h2"), now).await,
+                Err(RepoCreateError::IdempotencyMismatch)
+            ),
+            "a live key with another body is refused"
+        );
+        assert!(
+            matches!(
+                create(
+                    slot(fixture.other_patient, 300, Some(330)),
+                    key("k1", "h2"),
+                    now
+                )
+                .await,
+                Ok(CreateOutcome::Created(_))
+            ),
+            "keys are per user"
+        );
+        assert!(matches!(
+            create(slot(fixture.patient, 240, Some(250)), key("k2", "h1"), now).await,
+            Err(RepoCreateError::Overlap)
+        ));
+        assert!(
+            matches!(
+                create(slot(fixture.patient, 360, Some(390)), key("k2", "h2"), now).await,
+                Ok(CreateOutcome::Created(_))
+            ),
+            "a refused create does not keep its key"
+        );
+        let later = now + idempotency_ttl() + Duration::seconds(1);
+        assert!(
+            matches!(
+                create(
+                    slot(fixture.patient, 420, Some(450)),
+                    key("k1", "h3"),
+                    later
+                )
+                .await,
+                Ok(CreateOutcome::Created(_))
+            ),
+            "an expired key is free again"
+        );
+
+        // Changes under the lock.
+        let other = Visibility::Owner(fixture.other_patient);
+        let unchanged = repo
+            .update_locked(first.id, owner, |_| Ok::<_, ()>(None))
+            .await;
+        assert!(
+            matches!(&unchanged, Ok((before, after)) if before == &first && after == &first),
+            "no change writes nothing: {unchanged:?}"
+        );
+        let rejected = repo
+            .update_locked(first.id, owner, |_| Err::<Option<LockedChange>, _>("no"))
+            .await;
+        assert!(matches!(rejected, Err(RepoUpdateError::Rejected("no"))));
+        let stranger = repo
+            .update_locked(first.id, other, |_| Ok::<_, ()>(None))
+            .await;
+        assert!(
+            matches!(stranger, Err(RepoUpdateError::NotFound)),
+            "another patient's row is not found"
+        );
+        let change = |update: fn(&mut Appointment)| {
+            move |before: Appointment| {
+                let mut updated = before;
+                update(&mut updated);
+                Ok::<_, ()>(Some(LockedChange {
+                    updated,
+                    event: None,
+                    audit: None,
+                }))
+            }
+        };
+        let into_overlap = repo
+            .update_locked(
+                first.id,
+                owner,
+                change(|a| {
+                    a.appointment_at += Duration::minutes(30);
+                    a.appointment_end_at = a.appointment_end_at.map(|e| e + Duration::minutes(30));
+                }),
+            )
+            .await;
+        assert!(
+            matches!(into_overlap, Err(RepoUpdateError::Overlap)),
+            "moving into a booked slot is refused: {into_overlap:?}"
+        );
+        let unknown = repo
+            .update_locked(
+                first.id,
+                owner,
+                change(|a| a.doctor_id = Some(uuid::Uuid::new_v4())),
+            )
+            .await;
+        assert!(matches!(unknown, Err(RepoUpdateError::UnknownDoctor)));
+        assert_eq!(
+            find(first.id, owner).await,
+            Some(first.clone()),
+            "refused changes write nothing"
+        );
+        let noted = repo
+            .update_locked(
+                first.id,
+                owner,
+                change(|a| a.notes = Some("bring reports".to_owned())),
+            )
+            .await;
+        let Ok((before, after)) = noted else {
+            panic!("a change: {noted:?}");
+        };
+        assert_eq!(before, first);
+        assert_eq!(after.notes.as_deref(), Some("bring reports"));
+        assert_eq!(
+            without_updated_at(&after),
+            without_updated_at(&Appointment {
+                notes: Some("bring reports".to_owned()),
+                ..first.clone()
+            }),
+            "only the changed members change"
+        );
+        assert_eq!(
+            find(first.id, owner).await,
+            Some(after.clone()),
+            "the answer is the stored row"
+        );
+        // A cancelled booking no longer blocks its slot.
+        let cancelled = repo
+            .update_locked(
+                adjacent.id,
+                Visibility::Any,
+                change(|a| a.status = AppointmentStatus::Cancelled),
+            )
+            .await;
+        assert!(cancelled.is_ok(), "{cancelled:?}");
+        assert!(
+            matches!(
+                create(slot(fixture.patient, 35, Some(55)), None, now).await,
+                Ok(CreateOutcome::Created(_))
+            ),
+            "a cancelled booking frees its slot"
+        );
+
+        // Soft delete: only visible rows, once; the row stays for admins and frees its slot.
+        let deleted_at = now + Duration::minutes(5);
+        assert!(!ok(
+            repo.soft_delete(first.id, other, None, deleted_at).await,
+            "soft_delete"
+        ));
+        assert!(ok(
+            repo.soft_delete(first.id, owner, None, deleted_at).await,
+            "soft_delete"
+        ));
+        assert!(
+            !ok(
+                repo.soft_delete(first.id, owner, None, deleted_at).await,
+                "soft_delete"
+            ),
+            "only once"
+        );
+        assert_eq!(
+            find(first.id, owner).await,
+            None,
+            "a deleted row is not found"
+        );
+        assert_eq!(
+            find(first.id, Visibility::Any).await,
+            None,
+            "not even by admins"
+        );
+        let gone = ok(repo.find_any(first.id).await, "find_any");
+        assert_eq!(gone.as_ref().and_then(|a| a.deleted_at), Some(deleted_at));
+        assert!(
+            matches!(
+                create(slot(fixture.other_patient, 0, Some(15)), None, now).await,
+                Ok(CreateOutcome::Created(_))
+            ),
+            "a deleted booking frees its slot"
+        );
+        let updated_deleted = repo
+            .update_locked(first.id, Visibility::Any, |_| Ok::<_, ()>(None))
+            .await;
+        assert!(
+            matches!(updated_deleted, Err(RepoUpdateError::NotFound)),
+            "deleted rows are not changed"
+        );
+
+        // Listing: newest slot first, filters, totals, deleted rows only on request, and the
+        // keyset walk equals the numbered pages.
+        let mine = AppointmentFilter {
+            patient_id: Some(fixture.patient),
+            doctor_id: Some(fixture.doctor),
+            ..AppointmentFilter::default()
+        };
+        let all = ok(repo.list(&mine, PageRequest::clamped(1, 100)).await, "list");
+        assert!(
+            all.items
+                .iter()
+                .all(|a| a.patient_id == fixture.patient && a.deleted_at.is_none())
+        );
+        assert_eq!(all.total, all.items.len() as u64);
+        assert_eq!(all.total, 5, "the patient's live bookings");
+        let mut order = all.items.clone();
+        order.sort_by_key(|a| std::cmp::Reverse((a.appointment_at, a.id)));
+        assert_eq!(all.items, order, "ordered by start, then id, newest first");
+        let with_deleted = AppointmentFilter {
+            include_deleted: true,
+            ..mine.clone()
+        };
+        assert_eq!(
+            ok(
+                repo.list(&with_deleted, PageRequest::clamped(1, 100)).await,
+                "list"
+            )
+            .total,
+            6
+        );
+        let window = AppointmentFilter {
+            from: Some(at(120)),
+            to: Some(at(360)),
+            ..mine.clone()
+        };
+        let windowed = ok(
+            repo.list(&window, PageRequest::clamped(1, 100)).await,
+            "list",
+        );
+        assert_eq!(
+            windowed
+                .items
+                .iter()
+                .map(|a| a.appointment_at)
+                .collect::<Vec<_>>(),
+            vec![at(360), at(240), at(120)],
+            "from and to are inclusive"
+        );
+        let cancelled_only = AppointmentFilter {
+            patient_id: None,
+            status: Some(AppointmentStatus::Cancelled),
+            ..mine.clone()
+        };
+        let cancelled_rows = ok(
+            repo.list(&cancelled_only, PageRequest::clamped(1, 100))
+                .await,
+            "list",
+        );
+        assert_eq!(
+            cancelled_rows
+                .items
+                .iter()
+                .map(|a| a.id)
+                .collect::<Vec<_>>(),
+            vec![adjacent.id]
+        );
+        let mut walked = Vec::new();
+        let mut request = PageRequest::clamped(1, 2);
+        loop {
+            let page = ok(repo.list(&mine, request).await, "list");
+            assert_eq!(page.total, 5, "every page carries the total");
+            walked.extend(page.items.iter().cloned());
+            match page.next {
+                Some(key) => request = PageRequest::after(request.page() + 1, 2, key),
+                None => break,
+            }
+        }
+        assert_eq!(
+            walked, all.items,
+            "the keyset walk returns the numbered order"
+        );
+
+        // Hard delete: soft-deleted or not, once.
+        assert!(ok(repo.hard_delete(first.id, None).await, "hard_delete"));
+        assert_eq!(ok(repo.find_any(first.id).await, "find_any"), None);
+        assert!(
+            !ok(repo.hard_delete(first.id, None).await, "hard_delete"),
+            "only once"
+        );
     }
 }
 
@@ -528,6 +1007,24 @@ mod tests {
         ));
         block_on(w.service.delete(&w.admin, a.id, true, stamp(&w.admin))).unwrap();
         assert!(w.repo.rows().is_empty());
+    }
+
+    #[test]
+    fn the_fake_meets_the_appointment_repository_contract() {
+        let repo = InMemoryAppointments::default();
+        let fixture = super::contract::Fixture {
+            patient: UserId::new_v7(),
+            other_patient: UserId::new_v7(),
+            doctor: uuid::Uuid::new_v4(),
+            clinic: uuid::Uuid::new_v4(),
+        };
+        repo.add_doctor(fixture.doctor);
+        repo.add_clinic(fixture.clinic);
+        block_on(super::contract::appointment_repository(
+            &repo,
+            fixture,
+            Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+        ));
     }
 
     #[test]
