@@ -140,7 +140,7 @@ def check_compose(c: Checker, deploy: Path, settings: set[str]) -> None:
         c.problems.append(f".env.example lists {var}, which docker-compose.yml does not use")
     c.passed += 1
 
-    # Placeholders that production start-up refuses (spec §22).
+    # Placeholders that production start-up refuses.
     for key in ("JWT_SECRET_KEY", "JWT_REFRESH_SECRET_KEY"):
         c.check("change-this" in env_example.get(key, ""), f".env.example {key} is not a change-this placeholder")
     c.check(len(env_example.get("ADMIN_NOTIFICATION_SECRET", "x" * 32)) < 32, ".env.example ADMIN_NOTIFICATION_SECRET is not refused in production (>= 32 chars)")

@@ -1,4 +1,4 @@
--- v2: from the reference schema (revision 014) to the schema of this service (spec §20.2, §20.3).
+-- v2: from the reference schema (revision 014) to the schema of this service.
 --
 -- Runs in one transaction (Diesel wraps every migration in one): if any step fails, nothing
 -- changes. Before touching anything it checks the existing data against the new constraints and,
@@ -260,7 +260,7 @@ ALTER TABLE notifications ADD CONSTRAINT notifications_status_check CHECK (statu
 CREATE INDEX idx_notifications_sent_at ON notifications (sent_at DESC);
 
 -- ---------------------------------------------------------------------------------------------
--- New tables (spec §20.3)
+-- New tables
 -- ---------------------------------------------------------------------------------------------
 CREATE TABLE audit_events (
     id            uuid        NOT NULL DEFAULT gen_random_uuid(),

@@ -1,4 +1,4 @@
-//! Typed settings read once at startup from the environment and an optional `.env` file (§22).
+//! Typed settings read once at startup from the environment and an optional `.env` file.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -120,7 +120,7 @@ pub enum CorsOrigins {
     List(Vec<String>),
 }
 
-/// Requests per client IP per minute for each rate-limit policy (§4).
+/// Requests per client IP per minute for each rate-limit policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimits {
     /// Policy `default`.
@@ -133,7 +133,7 @@ pub struct RateLimits {
     pub environment: u32,
 }
 
-/// Cache lifetimes (§19).
+/// Cache lifetimes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CacheTtls {
     /// `v2:user:{id}`.
@@ -202,8 +202,8 @@ pub struct Settings {
     pub fcm_concurrency: usize,
     /// `FCM_MAX_RETRIES`.
     pub fcm_max_retries: u32,
-    /// `FCM_BACKOFF_BASE_MS` (addition; default 1000): the first FCM retry delay; every delay of
-    /// §18.3 (backoff, `Retry-After`, the 30 s cap) scales with it, so tests can use 1 ms.
+    /// `FCM_BACKOFF_BASE_MS` (addition; default 1000): the first FCM retry delay; every FCM
+    /// retry delay (backoff, `Retry-After`, the 30 s cap) scales with it, so tests can use 1 ms.
     pub fcm_backoff_base: Duration,
     /// `GOOGLE_MAPS_API_KEY` (`None` when empty).
     pub google_maps_api_key: Option<Secret>,

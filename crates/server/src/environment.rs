@@ -1,5 +1,5 @@
 //! Environment conditions as the HTTP layer uses them: the domain's `EnvironmentService` over
-//! Google and Redis, behind a per-grid-point single flight (§8 step 4).
+//! Google and Redis, behind a per-grid-point single flight.
 //!
 //! Design: the single flight wraps the whole lookup (cache read, fetch, store), not only the
 //! provider call. The first request for a point spawns the lookup as a task; requests for the
@@ -151,7 +151,8 @@ impl EnvironmentConditions {
         }
     }
 
-    /// Current conditions at `point` (§8 steps 2–7), shared with concurrent lookups of it.
+    /// Current conditions at `point` (fresh cache entry, else a provider fetch, else a
+    /// stale entry), shared with concurrent lookups of it.
     ///
     /// # Errors
     /// [`FlightAborted`] when the shared lookup panicked.

@@ -1,4 +1,5 @@
-//! Prometheus series of §21.2, registered once in a per-application registry.
+//! The service's Prometheus series (`medico24_*` and the HTTP series), registered once in a
+//! per-application registry.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};

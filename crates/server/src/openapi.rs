@@ -199,7 +199,7 @@ impl Modify for CommonResponses {
     }
 }
 
-/// A link (OpenAPI 3.1 §4.8.20) from one operation's answer to another operation that takes
+/// A link (an OpenAPI 3.1 Link Object) from one operation's answer to another operation that takes
 /// what it returned: `(source operation, status, target operation, [(target parameter, runtime
 /// expression)])`. Generated SDKs and schemathesis's stateful phase follow them.
 type LinkSpec = (

@@ -1,4 +1,4 @@
-//! The push provider chosen at startup (an enum of the known adapters, §17.2): FCM HTTP v1 when
+//! The push provider chosen at startup (an enum of the known adapters): FCM HTTP v1 when
 //! a usable service account is configured, otherwise disabled (every delivery recorded failed).
 
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use medico24_notifications::{
 use crate::config::Settings;
 use crate::metrics::Metrics;
 
-/// Timeout of one FCM or token request (§18).
+/// Timeout of one FCM or token request.
 const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Where pushes go.

@@ -21,7 +21,7 @@ use crate::metrics::Metrics;
 use crate::openapi;
 use crate::state::AppState;
 
-/// Timeout of every outbound HTTP call (§18).
+/// Timeout of every outbound HTTP call.
 const OUTBOUND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a read waits for a connection to the read replica before reading from the primary.

@@ -1,4 +1,4 @@
-//! Background work inside the server process (§17): the outbox worker (every
+//! Background work inside the server process: the outbox worker (every
 //! `OUTBOX_POLL_INTERVAL_MS`), the broadcast runner (same interval), the recovery sweep of
 //! deliveries left pending (every minute), the purge of expired idempotency keys (hourly) and
 //! the fold of the admin statistics' pending deltas (every second).
@@ -16,9 +16,9 @@ use tokio::task::JoinHandle;
 
 use crate::state::AppState;
 
-/// Interval of the recovery sweep (§17.1).
+/// Interval of the recovery sweep.
 const RECOVERY_INTERVAL: Duration = Duration::from_secs(60);
-/// Interval of the idempotency-key purge (§20.3).
+/// Interval of the idempotency-key purge.
 const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 /// Interval of the admin statistics fold: pending deltas stay about this many seconds of writes.
 const STATS_FOLD_INTERVAL: Duration = Duration::from_secs(1);

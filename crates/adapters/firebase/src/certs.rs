@@ -1,4 +1,4 @@
-//! The in-process cache of Google's x509 certificate set that signs Firebase ID tokens (§18.1):
+//! The in-process cache of Google's x509 certificate set that signs Firebase ID tokens:
 //! fetched on first use, kept for the response's `Cache-Control: max-age`, refreshed on expiry
 //! and (at most once a minute) for an unknown `kid`; concurrent refreshes share one fetch.
 
@@ -109,8 +109,9 @@ impl CertCache {
         }
     }
 
-    /// A certificate set to look `kid` up in, fetching or refreshing it when the rules of §18.1
-    /// say so. The caller treats a missing `kid` in the returned set as an invalid token.
+    /// A certificate set to look `kid` up in, fetching or refreshing it when it has expired or
+    /// (at most once a minute) does not hold `kid`. The caller treats a missing `kid` in the
+    /// returned set as an invalid token.
     ///
     /// # Errors
     /// [`IdTokenError::CertificatesUnavailable`] when no set is cached and fetching one fails.

@@ -1,4 +1,4 @@
-//! `FcmPushSender`: the notifications domain's `PushSender` over FCM HTTP v1 (spec §18.3),
+//! `FcmPushSender`: the notifications domain's `PushSender` over FCM HTTP v1,
 //! spoken directly with reqwest (see `docs/adr/0005-fcm-http-v1-direct.md`): the exact message
 //! body, error classification from `FcmError` details, retries with jittered exponential backoff
 //! or `Retry-After`, one token refresh on 401, and at most `FCM_CONCURRENCY` requests in flight.
@@ -20,13 +20,13 @@ use crate::outcome::Outcome;
 
 /// `FCM_BASE_URL` default.
 pub const DEFAULT_FCM_BASE_URL: &str = "https://fcm.googleapis.com";
-/// Android notification channel of the Flutter client (§23 item 14).
+/// Android notification channel of the Flutter client (the channel the app creates).
 pub const ANDROID_CHANNEL: &str = "medico24_notifications";
 /// Upper bound on an FCM answer we read.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Longest FCM error message kept in a failure reason.
 const MAX_MESSAGE_CHARS: usize = 300;
-/// Largest wait between two attempts, at a backoff base of one second (§18.3).
+/// Largest wait between two attempts, at a backoff base of one second.
 const MAX_DELAY_AT_UNIT_BASE: Duration = Duration::from_secs(30);
 
 /// Settings of [`FcmPushSender`].
@@ -40,9 +40,9 @@ pub struct FcmConfig {
     pub concurrency: usize,
     /// `FCM_MAX_RETRIES`: retries of a retryable failure.
     pub max_retries: u32,
-    /// Timeout of one request (10 s per §18).
+    /// Timeout of one request (10 s for every outbound call).
     pub request_timeout: Duration,
-    /// First backoff delay (1 s in production). Every delay of §18.3 scales with it: retry `n`
+    /// First backoff delay (1 s in production). Every retry delay scales with it: retry `n`
     /// waits `base × 2ⁿ ± 20 %`, a `Retry-After` of `s` seconds counts as `s × base`, and the cap
     /// is `30 × base`; tests use a millisecond base so nothing waits for seconds.
     pub backoff_base: Duration,
@@ -185,7 +185,8 @@ impl<C: Clock, S: Sleeper> FcmPushSender<C, S> {
         &self.inner.send_url
     }
 
-    /// Sends one message with the retry rules of §18.3.
+    /// Sends one message with the retry rules (bounded retries with jittered
+    /// exponential backoff or `Retry-After`, one token refresh on 401).
     pub async fn send(&self, message: &PushMessage) -> PushResult {
         let inner = &*self.inner;
         let body = message_body(message);
@@ -330,7 +331,7 @@ fn timeout_attempt() -> Attempt {
     }
 }
 
-/// The request body of §18.3, exactly.
+/// The FCM request body, exactly.
 pub fn message_body(message: &PushMessage) -> Value {
     let data: Map<String, Value> = message
         .data
@@ -409,7 +410,7 @@ fn parse_error(bytes: &[u8]) -> Option<FcmErrorBody> {
     })
 }
 
-/// §18.3's classification of one answer.
+/// Classifies one FCM answer: sent, invalid token, refused OAuth token, retryable or fatal.
 fn classify(
     status: StatusCode,
     bytes: &[u8],

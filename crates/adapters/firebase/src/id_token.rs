@@ -1,5 +1,5 @@
-//! `FirebaseIdTokenVerifier`: the `IdTokenVerifier` port over Google's published certificates
-//! (spec §18.1), with the Auth-emulator mode of §18.2.
+//! `FirebaseIdTokenVerifier`: the `IdTokenVerifier` port over Google's published certificates,
+//! with an Auth-emulator mode that does not check signatures.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +19,7 @@ use crate::outcome::FetchObserver;
 /// Google's certificate set for Firebase ID tokens (`FIREBASE_CERTS_URL` default).
 pub const DEFAULT_CERTS_URL: &str =
     "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com";
-/// Tokens longer than this many characters are refused without parsing (§9.1).
+/// Tokens longer than this many characters are refused without parsing.
 const MAX_TOKEN_CHARS: usize = 16_384;
 /// Allowed clock skew on `exp`, `iat` and `auth_time`, in seconds.
 const SKEW_SECS: f64 = 10.0;
@@ -36,10 +36,10 @@ pub struct IdTokenVerifierConfig {
     pub project_id: Option<String>,
     /// Where the `{kid: PEM certificate}` set is fetched from.
     pub certs_url: String,
-    /// Auth-emulator mode (§18.2): signatures are not checked and no certificates are fetched.
+    /// Auth-emulator mode: signatures are not checked and no certificates are fetched.
     /// The server sets it when `FIREBASE_AUTH_EMULATOR_HOST` is set outside production.
     pub emulator: bool,
-    /// Timeout of one certificate fetch (10 s per §18).
+    /// Timeout of one certificate fetch (10 s for every outbound call).
     pub request_timeout: Duration,
 }
 
@@ -125,7 +125,8 @@ impl<C: Clock> FirebaseIdTokenVerifier<C> {
             decode_segment(parts.header).ok_or(IdTokenError::Invalid("malformed header"))?;
 
         if inner.emulator {
-            // §18.2: unsigned or signed, never checked; an unsigned token carries no signature.
+            // Emulator tokens: unsigned or signed, never checked; an unsigned token carries no
+            // signature.
             if header.alg == "none" && !parts.signature.is_empty() {
                 return Err(IdTokenError::Invalid("unsigned token with a signature"));
             }
@@ -206,7 +207,8 @@ fn decode_segment<T: serde::de::DeserializeOwned>(segment: &str) -> Option<T> {
     serde_json::from_slice(&bytes).ok()
 }
 
-/// The claim checks of §18.1 at `now`, then the identity.
+/// The claim checks at `now` (`aud`, `iss`, `exp`, `iat` and `auth_time` with clock skew, `sub`),
+/// then the identity.
 fn check_claims(
     claims: &Map<String, Value>,
     project_id: &str,

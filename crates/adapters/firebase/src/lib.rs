@@ -1,7 +1,6 @@
-//! Firebase adapter: verification of Firebase ID tokens against Google's x509 certificates
-//! (spec §18.1, §18.2), implementing the identity domain's `IdTokenVerifier` port, and FCM HTTP
-//! v1 push sending with a service-account OAuth2 token (§18.3, §18.4), implementing the
-//! notifications domain's `PushSender` port.
+//! Firebase adapter: verification of Firebase ID tokens against Google's x509 certificates,
+//! implementing the identity domain's `IdTokenVerifier` port, and FCM HTTP v1 push sending with
+//! a service-account OAuth2 token, implementing the notifications domain's `PushSender` port.
 
 mod certs;
 pub mod fcm;

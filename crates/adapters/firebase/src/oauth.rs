@@ -1,4 +1,4 @@
-//! Google OAuth2 access tokens for a service account (spec §18.4): the service-account JSON, the
+//! Google OAuth2 access tokens for a service account: the service-account JSON, the
 //! RS256-signed JWT-bearer grant posted to a configurable token URL, and an in-process cache that
 //! keeps a token until `expires_in − 300 s` and lets concurrent refreshes share one request.
 
@@ -43,7 +43,7 @@ pub enum ServiceAccountError {
     InvalidKey,
 }
 
-/// The fields of a Google service-account JSON key that FCM sending needs (§18.3).
+/// The fields of a Google service-account JSON key that FCM sending needs.
 #[derive(Clone)]
 pub struct ServiceAccount {
     /// Firebase/Google Cloud project.
@@ -113,7 +113,7 @@ struct AssertionClaims<'a> {
     exp: i64,
 }
 
-/// The signed JWT-bearer assertion of §18.4.
+/// The signed JWT-bearer assertion (RS256) of the OAuth2 token request.
 ///
 /// # Errors
 /// A signing error (not expected with a key that parsed).

@@ -1,5 +1,5 @@
 //! How an outbound call ended, reported to an observer that turns it into the metric
-//! `medico24_external_request_duration_seconds{service,outcome}` (spec §21.2).
+//! `medico24_external_request_duration_seconds{service,outcome}`.
 
 use std::sync::Arc;
 use std::time::Duration;

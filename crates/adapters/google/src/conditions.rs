@@ -63,7 +63,7 @@ pub struct GoogleConfig {
     pub air_quality_url: String,
     /// `GOOGLE_WEATHER_URL`.
     pub weather_url: String,
-    /// Bound on each call, connection and body included (10 s per §18).
+    /// Bound on each call, connection and body included (10 s by default).
     pub timeout: Duration,
 }
 

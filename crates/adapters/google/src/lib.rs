@@ -1,4 +1,4 @@
-//! Google adapter: the Air Quality and Weather current-conditions lookups of spec §18.5,
+//! Google adapter: the Air Quality and Weather current-conditions lookups,
 //! implementing the environment domain's `ConditionsProvider` port.
 
 mod conditions;

@@ -1,4 +1,4 @@
-//! Reading the fields of §18.5 out of Google's answers: required ones must be present with the
+//! Reading the conditions fields out of Google's answers: required ones must be present with the
 //! right type (else the answer is unusable), optional ones that are absent or malformed are
 //! simply `None`, and unknown members are ignored.
 

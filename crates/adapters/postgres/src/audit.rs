@@ -1,4 +1,4 @@
-//! Writing audit events inside the transaction of the change they record (§16.11).
+//! Writing audit events inside the transaction of the change they record.
 
 use crate::conn::PgConn;
 use diesel::sql_types::{Jsonb, Nullable, Text, Uuid as SqlUuid};

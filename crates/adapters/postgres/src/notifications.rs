@@ -32,7 +32,7 @@ use crate::audit::insert_audit_stamp;
 use crate::database::{Database, DatabaseError};
 use crate::schema::{broadcasts, notification_deliveries, notifications, push_tokens, users};
 
-/// The partial unique index that keeps a token active for one user (§20.2).
+/// The partial unique index that keeps a token active for one user.
 const ACTIVE_TOKEN_INDEX: &str = "uq_push_tokens_active_fcm_token";
 
 fn port(error: DieselError) -> PortError {
@@ -63,7 +63,7 @@ impl PgNotificationRepository {
         Self { db }
     }
 
-    /// Deletes expired `idempotency_keys` rows (the worker runs it hourly, §20.3); returns how
+    /// Deletes expired `idempotency_keys` rows (the worker runs it hourly); returns how
     /// many went.
     ///
     /// # Errors
@@ -260,7 +260,7 @@ struct PreparedRow {
 // Transaction bodies shared by several operations
 // ---------------------------------------------------------------------------------------------
 
-/// §15.1 steps 1–3 on `conn` (inside a transaction).
+/// Token registration on `conn` (inside a transaction).
 /// The advisory-lock class of a device token (the key is a hash of the token).
 const TOKEN_LOCK_CLASS: i32 = 0x5054_4f4b; // "PTOK"
 
@@ -323,9 +323,9 @@ async fn register_in(
         .await
 }
 
-/// §17.2 steps 1–4 for every notification in one statement: the notifications (`sent`, or
-/// `failed` without active tokens) and one pending delivery per active token. The result is in
-/// input order, targets by token age.
+/// The send pipeline up to sending, for every notification in one statement: the notifications
+/// (`sent`, or `failed` without active tokens) and one pending delivery per active token. The
+/// result is in input order, targets by token age.
 async fn prepare_in(
     conn: &mut PgConn,
     items: &[NewNotification],

@@ -33,7 +33,7 @@ use crate::database::{Database, DatabaseError};
 use crate::errors::is_unavailable;
 use crate::schema::{pharmacies, pharmacy_hours, pharmacy_locations};
 
-/// The "open now" rule of spec §12 as a boolean SQL expression over the row `pharmacies`, split
+/// The "open now" rule as a boolean SQL expression over the row `pharmacies`, split
 /// around the one bind parameter: the instant (`timestamptz`) at which it is evaluated. With
 /// `lt` the instant in the pharmacy's zone, `d` its ISO weekday and `(d + 5) % 7 + 1` the day
 /// before. `medico24_pharmacy::is_open_at` is the same rule in Rust; an integration test

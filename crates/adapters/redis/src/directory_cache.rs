@@ -1,5 +1,5 @@
-//! The clinic and doctor detail caches (`v2:clinic:{id}`, `v2:doctor:{id}`, spec §19): the
-//! §6.4 Clinic and §6.5 Doctor JSON representations (the domain types serialize to exactly
+//! The clinic and doctor detail caches (`v2:clinic:{id}`, `v2:doctor:{id}`): the
+//! Clinic and Doctor JSON representations (the domain types serialize to exactly
 //! those), cache-aside with their own TTLs, failing open so a Redis outage only costs database
 //! reads.
 

@@ -1,5 +1,5 @@
-//! The environment conditions cache (`v2:env:{lat3}:{lng3}`, spec §8 and §19): the seven
-//! provider fields in their §6.8 JSON form with the fetch time, kept for the stale period.
+//! The environment conditions cache (`v2:env:{lat3}:{lng3}`): the seven
+//! provider fields in their JSON form with the fetch time, kept for the stale period.
 //! Fails open, so a Redis outage only costs provider calls.
 
 use std::time::Duration;
@@ -24,7 +24,7 @@ struct Entry {
     fetched_at: String,
 }
 
-/// The provider fields exactly as §6.8 writes them (datetimes per §2.4).
+/// The provider fields exactly as the API writes them (datetimes in the wire format).
 #[derive(Serialize, Deserialize)]
 struct Data {
     aqi: i64,
@@ -74,7 +74,7 @@ impl Entry {
     }
 }
 
-/// `2030-01-01T04:30:00Z`, or six fraction digits when the sub-second part is non-zero (§2.4).
+/// `2030-01-01T04:30:00Z`, or six fraction digits when the sub-second part is non-zero.
 fn format_datetime(value: &DateTime<Utc>) -> String {
     if value.nanosecond() / 1000 == 0 {
         value.to_rfc3339_opts(SecondsFormat::Secs, true)

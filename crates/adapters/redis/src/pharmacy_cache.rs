@@ -1,4 +1,4 @@
-//! The pharmacy caches (spec §19): the detail body per id (`v2:pharmacy:{id}`) and listing pages
+//! The pharmacy caches: the detail body per id (`v2:pharmacy:{id}`) and listing pages
 //! under a generation counter (`v2:pharmacy:list_gen`,
 //! `v2:pharmacy:list:{gen}:{skip}:{limit}:{is_active}:{is_verified}:{supports_delivery}:{supports_pickup}`).
 //!

@@ -1,4 +1,4 @@
-//! The fixed-window rate limiter of spec §4: one counter per policy, client and minute.
+//! The fixed-window rate limiter: one counter per policy, client and minute.
 
 use std::sync::LazyLock;
 

@@ -1,4 +1,4 @@
-//! Server-side refresh sessions (spec §3.5): one hash per session and one set of session ids per
+//! Server-side refresh sessions: one hash per session and one set of session ids per
 //! user, kept consistent by Lua scripts so no reader sees half an update.
 
 use std::collections::HashMap;

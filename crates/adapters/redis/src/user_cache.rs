@@ -1,4 +1,4 @@
-//! The user cache (`v2:user:{id}`, spec §19): cache-aside JSON copies of `users` rows that fail
+//! The user cache (`v2:user:{id}`): cache-aside JSON copies of `users` rows that fail
 //! open, so a Redis outage only costs database reads.
 
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! The environment domain: current air quality and weather for a point, the rounding of
 //! coordinates to the cache grid, the freshness policy (fresh, served stale, expired) and the
-//! lookup use case of spec §8; the ports it needs (`ConditionsProvider`, `ConditionsCache`).
+//! conditions lookup use case; the ports it needs (`ConditionsProvider`, `ConditionsCache`).
 //!
 //! Concurrent lookups of one grid point are collapsed into one by the server (single flight),
 //! because that needs a runtime primitive and this crate stays runtime-agnostic.

@@ -5,7 +5,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-/// Current air quality and weather at one grid point (the seven provider fields of §6.8).
+/// Current air quality and weather at one grid point (the seven provider fields).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conditions {
     /// Air quality index (`indexes[0].aqi`).
@@ -40,7 +40,7 @@ pub struct CachedConditions {
 pub struct ConditionsReport {
     /// The conditions.
     pub conditions: Conditions,
-    /// `true` when the provider failed and an older cached entry is served instead (§8 step 6).
+    /// `true` when the provider failed and an older cached entry is served instead.
     pub stale: bool,
 }
 

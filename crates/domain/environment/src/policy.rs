@@ -1,5 +1,5 @@
-//! The freshness policy of §8: an entry is fresh for `ENV_CACHE_FRESH_SECONDS`; after that it is
-//! refetched, but still served (marked stale) while the provider fails, up to
+//! The freshness policy of cached conditions: an entry is fresh for `ENV_CACHE_FRESH_SECONDS`;
+//! after that it is refetched, but still served (marked stale) while the provider fails, up to
 //! `ENV_CACHE_STALE_SECONDS` after its fetch; older entries are useless.
 
 use std::time::Duration;

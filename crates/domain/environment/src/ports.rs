@@ -30,7 +30,7 @@ impl ProviderError {
     }
 }
 
-/// The source of current conditions (Google Air Quality + Weather, §18.5).
+/// The source of current conditions (Google Air Quality + Weather).
 pub trait ConditionsProvider: Send + Sync + 'static {
     /// Current conditions at `point` (its rounded coordinates are what is asked for).
     ///

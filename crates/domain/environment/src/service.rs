@@ -1,4 +1,4 @@
-//! The lookup use case of §8 (steps 2–7): serve a fresh cached entry, else fetch, store and
+//! The conditions lookup use case: serve a fresh cached entry, else fetch, store and
 //! serve; when the provider fails, serve a stale entry or report why nothing can be served.
 
 use medico24_kernel::Clock;
@@ -56,7 +56,7 @@ where
         }
     }
 
-    /// Current conditions at `point` (§8 steps 3–7).
+    /// Current conditions at `point`.
     ///
     /// 1. A cached entry younger than the fresh period is returned as is (`stale: false`).
     /// 2. Otherwise the provider is asked; a missing `observed_at` becomes the fetch time. The

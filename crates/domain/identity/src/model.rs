@@ -56,7 +56,7 @@ mod role_serde {
     }
 }
 
-/// What a verified Firebase ID token says about its holder (§18.1: the used claims).
+/// What a verified Firebase ID token says about its holder (the used claims).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FirebaseIdentity {
     /// `sub`: the Firebase uid (1–128 characters).
@@ -75,7 +75,7 @@ pub struct FirebaseIdentity {
     pub family_name: Option<String>,
 }
 
-/// The profile written by a login upsert (§9.1 step 2), derived from a [`FirebaseIdentity`].
+/// The profile written by a login upsert, derived from a [`FirebaseIdentity`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginProfile {
     /// Firebase uid.
@@ -107,7 +107,7 @@ pub enum LoginUpsert {
     Deactivated,
 }
 
-/// A server-side session (§3.5) as stored.
+/// A server-side session as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     /// Session id (`sid` claim), constant across rotations.
@@ -122,7 +122,7 @@ pub struct Session {
     pub refreshed_at: i64,
 }
 
-/// Outcome of a refresh-token rotation (§3.5).
+/// Outcome of a refresh-token rotation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RotateOutcome {
     /// The new `jti` is stored.
@@ -152,7 +152,7 @@ pub struct AuditContext {
     pub actor: Actor,
     /// `X-Request-ID` of the request.
     pub request_id: String,
-    /// Client IP (§4), when known.
+    /// Client IP, when known.
     pub ip: Option<std::net::IpAddr>,
 }
 

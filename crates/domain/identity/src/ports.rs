@@ -27,7 +27,7 @@ pub enum IdTokenError {
     NotConfigured,
 }
 
-/// Verifies Firebase ID tokens (§18.1, §18.2).
+/// Verifies Firebase ID tokens.
 pub trait IdTokenVerifier: Send + Sync + 'static {
     /// Verifies `id_token` and returns its identity claims.
     ///
@@ -64,7 +64,7 @@ pub struct RefreshClaims {
 #[error("invalid token")]
 pub struct InvalidToken;
 
-/// Mints and validates the service's own access and refresh tokens (§3.3, §3.4).
+/// Mints and validates the service's own access and refresh tokens.
 pub trait TokenSigner: Send + Sync + 'static {
     /// An access token for `user` issued at `now`.
     fn issue_access(&self, user: UserId, now: DateTime<Utc>) -> String;
@@ -120,7 +120,7 @@ impl ProfilePatch {
     }
 }
 
-/// Filters of the admin user list (§16.2).
+/// Filters of the admin user list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserFilter {
     /// Exact role.
@@ -131,7 +131,7 @@ pub struct UserFilter {
     pub search: Option<String>,
 }
 
-/// An admin's change to a user (§16.6); `None` = unchanged.
+/// An admin's change to a user; `None` = unchanged.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AdminUserChange {
     /// New role.
@@ -161,7 +161,7 @@ pub enum AdminUpdateOutcome {
     },
 }
 
-/// Filters of the audit list (§16.11).
+/// Filters of the audit list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditFilter {
     /// Exact actor.
@@ -180,7 +180,7 @@ pub struct AuditFilter {
 
 /// Persistence of users and the audit trail.
 pub trait UserRepository: Send + Sync + 'static {
-    /// The atomic login upsert of §9.1 step 2 (one statement keyed on `firebase_uid`, plus the
+    /// The atomic login upsert (one statement keyed on `firebase_uid`, plus the
     /// `patients` row for new users, in one transaction).
     ///
     /// # Errors
@@ -276,7 +276,7 @@ pub trait UserCache: Send + Sync + 'static {
     fn invalidate(&self, id: UserId) -> impl Future<Output = ()> + Send;
 }
 
-/// Server-side refresh sessions (§3.5).
+/// Server-side refresh sessions.
 pub trait SessionStore: Send + Sync + 'static {
     /// Stores a new session (hash + user set, atomically) for `ttl`.
     ///
@@ -331,7 +331,7 @@ pub trait SessionStore: Send + Sync + 'static {
     fn revoke_all(&self, user_id: UserId) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
-/// Rate-limit policies of §4.
+/// Rate-limit policies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RatePolicy {
     /// Every limited route not listed below.

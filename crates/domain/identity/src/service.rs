@@ -30,7 +30,7 @@ pub struct LoginResult {
     pub user: User,
 }
 
-/// Why a bearer token does not authenticate (§3.2, in check order).
+/// Why a bearer token does not authenticate (in check order).
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     /// Missing header, wrong scheme or empty credentials.
@@ -53,7 +53,7 @@ pub enum AuthError {
     Port(#[from] PortError),
 }
 
-/// Why a Firebase login failed (§9.1).
+/// Why a Firebase login failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
     /// The ID token was rejected.
@@ -79,7 +79,7 @@ pub enum LoginError {
     Port(PortError),
 }
 
-/// Why a refresh failed (§9.2).
+/// Why a refresh failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RefreshError {
     /// Invalid, expired or foreign refresh token.
@@ -102,7 +102,7 @@ pub enum RefreshError {
     Port(PortError),
 }
 
-/// Why an admin change of a user failed (§16.6).
+/// Why an admin change of a user failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminUpdateUserError {
     /// No such user.
@@ -152,7 +152,8 @@ where
         &self.users
     }
 
-    /// Resolves an `Authorization` header value to an active user (§3.2 steps 1–5).
+    /// Resolves an `Authorization` header value to an active user: a `Bearer` scheme with
+    /// credentials, a valid access token, a UUID subject, an existing user, an active account.
     ///
     /// # Errors
     /// The first failing step as an [`AuthError`].
@@ -185,7 +186,7 @@ where
         Ok(user)
     }
 
-    /// Firebase login (§9.1): verify, upsert, create a session, mint tokens.
+    /// Firebase login: verify, upsert, create a session, mint tokens.
     ///
     /// # Errors
     /// [`LoginError`] naming the failed step.
@@ -236,7 +237,7 @@ where
         })
     }
 
-    /// Refresh-token rotation (§9.2).
+    /// Refresh-token rotation.
     ///
     /// # Errors
     /// [`RefreshError`] naming the failed step.
@@ -292,7 +293,7 @@ where
         }
     }
 
-    /// Logout (§9.3): revokes the token's session when the token is valid and the session is
+    /// Logout: revokes the token's session when the token is valid and the session is
     /// the subject's; anything else writes nothing.
     ///
     /// # Errors
@@ -312,7 +313,7 @@ where
         }
     }
 
-    /// Revokes every session of `user` (§9.4).
+    /// Revokes every session of `user`.
     ///
     /// # Errors
     /// [`PortError::Unavailable`] when the store fails.
@@ -320,7 +321,7 @@ where
         self.sessions.revoke_all(user).await
     }
 
-    /// Merge-patch of the caller's profile (§10.2); an empty patch writes nothing.
+    /// Merge-patch of the caller's profile; an empty patch writes nothing.
     ///
     /// # Errors
     /// [`PortError`] when the database fails.
@@ -340,7 +341,7 @@ where
         Ok(updated.unwrap_or(user))
     }
 
-    /// Marks the caller onboarded (§10.3).
+    /// Marks the caller onboarded.
     ///
     /// # Errors
     /// [`PortError`] when the database fails.
@@ -350,7 +351,7 @@ where
         Ok(updated.unwrap_or(user))
     }
 
-    /// Any active user's public profile (§10.4); `None` for unknown or inactive users.
+    /// Any active user's public profile; `None` for unknown or inactive users.
     ///
     /// # Errors
     /// [`PortError`] when the database fails.
@@ -358,7 +359,7 @@ where
         Ok(self.load_user(id).await?.filter(|u| u.is_active))
     }
 
-    /// Deactivates the caller (§10.5): user and push tokens in one transaction, then the cache
+    /// Deactivates the caller: user and push tokens in one transaction, then the cache
     /// and every session (best effort).
     ///
     /// # Errors
@@ -372,7 +373,7 @@ where
         Ok(())
     }
 
-    /// Admin list of users (§16.2).
+    /// Admin list of users.
     ///
     /// # Errors
     /// [`PortError`] when the database fails.
@@ -384,7 +385,7 @@ where
         self.users.list(filter, page).await
     }
 
-    /// Admin change of a user's role or activation (§16.6).
+    /// Admin change of a user's role or activation.
     ///
     /// # Errors
     /// [`AdminUpdateUserError`].
@@ -420,7 +421,7 @@ where
         }
     }
 
-    /// Admin list of audit events (§16.11).
+    /// Admin list of audit events.
     ///
     /// # Errors
     /// [`PortError`] when the database fails.

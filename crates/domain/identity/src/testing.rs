@@ -511,7 +511,7 @@ impl UserCache for InMemoryUserCache {
 // SessionStore
 // ---------------------------------------------------------------------------------------------
 
-/// The Redis session keys of §3.5 in memory: one entry per `v2:auth:session:{sid}` and one set
+/// The Redis session keys in memory: one entry per `v2:auth:session:{sid}` and one set
 /// of sids per `v2:auth:user_sessions:{user_id}`. TTLs are recorded, not enforced; use
 /// [`InMemorySessions::expire`] to let one run out.
 #[derive(Debug, Clone, Default)]
@@ -754,7 +754,7 @@ impl IdTokenVerifier for FakeIdTokens {
 // TokenSigner
 // ---------------------------------------------------------------------------------------------
 
-/// Seconds an expired token is still accepted (§3.3).
+/// Seconds an expired token is still accepted.
 pub const LEEWAY_SECONDS: i64 = 10;
 
 /// A deterministic stand-in for the JWT signer. Tokens are readable strings,
@@ -954,7 +954,7 @@ pub mod contract {
         }
     }
 
-    /// §3.5: create, rotate (`Rotated`, `Reused` deleting the session, `Invalid` for another
+    /// Sessions: create, rotate (`Rotated`, `Reused` deleting the session, `Invalid` for another
     /// user, `Revoked` when missing), revoke one (only the owner's), revoke all (only the
     /// owner's).
     ///
@@ -1076,7 +1076,8 @@ pub mod contract {
         ok(store.revoke_all(bob).await, "revoke_all");
     }
 
-    /// §9.1 step 2, §10.2, §10.3, §10.5, §16.2, §16.6 and §16.11 as the repository sees them.
+    /// Login upsert, profile patch, onboarding, deactivation, admin list, admin change and audit
+    /// list as the repository sees them.
     /// `now` must have whole microseconds (the database's resolution).
     ///
     /// # Panics

@@ -1,4 +1,4 @@
-//! Who performed an audited write, from where: stamped on every `audit_events` row (§16.11).
+//! Who performed an audited write, from where: stamped on every `audit_events` row.
 
 use std::net::IpAddr;
 
@@ -13,7 +13,7 @@ pub struct AuditStamp {
     pub actor_type: &'static str,
     /// `X-Request-ID` of the request.
     pub request_id: String,
-    /// Client IP (§4), when known.
+    /// Client IP, when known.
     pub ip: Option<IpAddr>,
 }
 

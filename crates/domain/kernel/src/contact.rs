@@ -1,4 +1,4 @@
-//! Contact value rules shared by several domains: the phone rule (§11.1) and email syntax.
+//! Contact value rules shared by several domains: the phone rule and email syntax.
 
 /// Why a phone number is refused; the messages are the wire messages with the field name
 /// prefixed by the caller.

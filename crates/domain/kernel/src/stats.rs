@@ -1,4 +1,4 @@
-//! Read models of the admin console's statistics (spec §16.4, §16.5) and the port that computes
+//! Read models of the admin console's statistics and the port that computes
 //! them. They count rows of several domains at once (users, appointments, pharmacies,
 //! notifications), so they live in the kernel as cross-domain reporting models rather than in any
 //! one domain; nothing here changes state.
@@ -67,7 +67,7 @@ pub struct NotificationCounts {
     pub sent_this_month: i64,
 }
 
-/// `GET /admin/metrics` (§16.5).
+/// `GET /admin/metrics`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AdminMetrics {
     /// Users.
@@ -91,7 +91,7 @@ pub struct ChartDay {
     pub pharmacies: i64,
 }
 
-/// The counts behind `GET /admin/dashboard/stats` (§16.4).
+/// The counts behind `GET /admin/dashboard/stats`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DashboardCounts {
     /// Every user.
@@ -142,7 +142,7 @@ fn percent(part: i64, whole: i64) -> Option<f64> {
     (whole != 0).then(|| part as f64 / whole as f64 * 100.0)
 }
 
-/// Midnight UTC of `now`'s UTC calendar day ("today" of §1.5).
+/// Midnight UTC of `now`'s UTC calendar day (the start of "today" in the statistics).
 pub fn utc_day_start(now: DateTime<Utc>) -> DateTime<Utc> {
     now.date_naive().and_time(chrono::NaiveTime::MIN).and_utc()
 }
@@ -154,7 +154,7 @@ pub fn chart_start(now: DateTime<Utc>) -> DateTime<Utc> {
 
 /// Computes the admin statistics from the system of record.
 pub trait AdminStatsReader: Send + Sync + 'static {
-    /// The §16.5 counts at `now`.
+    /// The counts of `GET /admin/metrics` at `now`.
     ///
     /// # Errors
     /// [`PortError`] on infrastructure failure.
@@ -163,7 +163,8 @@ pub trait AdminStatsReader: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<AdminMetrics, PortError>> + Send;
 
-    /// The §16.4 counts at `now`, the chart covering [`chart_start`] … today.
+    /// The counts of `GET /admin/dashboard/stats` at `now`, the chart covering [`chart_start`] …
+    /// today.
     ///
     /// # Errors
     /// [`PortError`] on infrastructure failure.

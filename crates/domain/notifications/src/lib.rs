@@ -1,5 +1,5 @@
 //! The notifications domain: push tokens (one owner per token), notification records and their
-//! per-device deliveries, the send pipeline of spec §17.2 with its status rules, the consumer of
+//! per-device deliveries, the send pipeline with its status rules, the consumer of
 //! the transactional outbox, broadcasts in resumable batches, history and statistics; the ports
 //! these need (`NotificationRepository`, `PushSender`).
 

@@ -1,5 +1,5 @@
 //! Push tokens, notification records, deliveries, broadcasts and the value types they are built
-//! from (enumerations of spec §20.1, the FCM `data` map of §15.4).
+//! from (the enumerations of the schema, the FCM `data` map).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -136,12 +136,12 @@ text_enum!(
 );
 
 impl DeliveryStatus {
-    /// Counted as a successful delivery (§6.6: `sent`, `delivered`).
+    /// Counted as a successful delivery (`sent`, `delivered`).
     pub const fn is_success(&self) -> bool {
         matches!(self, DeliveryStatus::Sent | DeliveryStatus::Delivered)
     }
 
-    /// Counted as a failed delivery (§6.6: `failed`, `invalid_token`).
+    /// Counted as a failed delivery (`failed`, `invalid_token`).
     pub const fn is_failure(&self) -> bool {
         matches!(self, DeliveryStatus::Failed | DeliveryStatus::InvalidToken)
     }
@@ -235,10 +235,10 @@ impl fmt::Display for OutboxEventId {
     }
 }
 
-/// Largest serialized `data` object FCM accepts from us (§15.4).
+/// Largest serialized `data` object FCM accepts from us.
 pub const MAX_DATA_BYTES: usize = 4096;
 
-/// Why a `data` key is refused (§15.4); the texts are the wire messages.
+/// Why a `data` key is refused; the texts are the wire messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum DataKeyError {
     /// The empty string.
@@ -274,7 +274,7 @@ pub enum PushDataError {
 pub struct PushData(BTreeMap<String, String>);
 
 impl PushData {
-    /// Checks one key against the rules of §15.4.
+    /// Checks one key against FCM's rules for `data` keys.
     ///
     /// # Errors
     /// The rule the key breaks.
@@ -505,7 +505,7 @@ pub struct Broadcast {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
-/// Aggregates of a user's (or everyone's) notifications over a window (§15.10).
+/// Aggregates of a user's (or everyone's) notifications over a window.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NotificationStats {
     /// Notifications in the window.
@@ -518,7 +518,7 @@ pub struct NotificationStats {
     pub by_priority: BTreeMap<String, u64>,
 }
 
-/// Filters of a user's history (§15.6).
+/// Filters of a user's history.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct HistoryFilter {
     /// Exact status.
@@ -527,7 +527,7 @@ pub struct HistoryFilter {
     pub notification_type: Option<NotificationType>,
 }
 
-/// Filters of the admin notification logs (§16.7).
+/// Filters of the admin notification logs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LogFilter {
     /// Exact recipient.

@@ -1,12 +1,12 @@
-//! Outcomes of pushes and how they settle a notification (§17.2 steps 6–7): per-delivery
+//! Outcomes of pushes and how they settle a notification: per-delivery
 //! status and reason, then the notification's status and its failure summary
 //! (`All 2 deliveries failed: UNREGISTERED ×1, UNAVAILABLE ×1`).
 
 use crate::model::{DeliveryStatus, NotificationStatus};
 
-/// `failure_reason` of notifications and deliveries while the sender is disabled (§17.2).
+/// `failure_reason` of notifications and deliveries while the sender is disabled.
 pub const PROVIDER_NOT_CONFIGURED: &str = "push provider not configured";
-/// `failure_reason` of a notification whose recipient has no active token (§17.2 step 3).
+/// `failure_reason` of a notification whose recipient has no active token.
 pub const NO_ACTIVE_TOKENS: &str = "No active tokens for user";
 /// `failure_reason` of a pending delivery the recovery sweep does not send because its token
 /// was deactivated meanwhile (it may belong to another user by now).
@@ -119,7 +119,7 @@ pub struct NotificationOutcome {
     pub delivered: bool,
 }
 
-/// Step 7 of §17.2 over all of a notification's deliveries: every delivery succeeded →
+/// A notification's status from all of its deliveries: every delivery succeeded →
 /// `delivered`; none → `failed` with `All n deliveries failed: CODE ×k, …`; some →
 /// `partially_delivered` with `f of n deliveries failed: CODE ×k, …`. Codes are listed in order
 /// of first appearance. While any delivery is still pending the notification stays `sent`.

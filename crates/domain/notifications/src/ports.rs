@@ -31,19 +31,19 @@ pub struct PushMessage {
     pub data: PushData,
 }
 
-/// Sends pushes (§18.3): FCM HTTP v1, or nothing when no credentials are configured.
+/// Sends pushes: FCM HTTP v1, or nothing when no credentials are configured.
 pub trait PushSender: Send + Sync + 'static {
     /// Whether sending is configured. When `false` the service never calls
-    /// [`PushSender::send_all`] and records every delivery as failed (§17.2, sender disabled).
+    /// [`PushSender::send_all`] and records every delivery as failed (sender disabled).
     fn is_enabled(&self) -> bool;
 
-    /// Sends every message, with the retries of §18.3 and at most the configured number of
-    /// requests in flight, and returns one result per message in the same order. Never fails
-    /// as a whole: transport problems are per-message [`crate::PushOutcome::Failed`] results.
+    /// Sends every message, with retries (backoff, `Retry-After`) and at most the configured
+    /// number of requests in flight, and returns one result per message in the same order. Never
+    /// fails as a whole: transport problems are per-message [`crate::PushOutcome::Failed`] results.
     fn send_all(&self, messages: &[PushMessage]) -> impl Future<Output = Vec<PushResult>> + Send;
 }
 
-/// A notification to create (§17.2 step 1). The id is chosen by the domain.
+/// A notification to create (the first step of the send pipeline). The id is chosen by the domain.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewNotification {
     /// Id of the row to insert.
@@ -75,9 +75,9 @@ pub struct PushTarget {
     pub fcm_token: String,
 }
 
-/// A notification whose rows are committed (§17.2 steps 1–4): `targets` holds one pending
-/// delivery per active token of the recipient, ordered by the token's `created_at`, then id.
-/// Without targets the notification is already `failed` with `No active tokens for user`.
+/// A notification whose rows are committed (the pipeline before sending): `targets` holds one
+/// pending delivery per active token of the recipient, ordered by the token's `created_at`, then
+/// id. Without targets the notification is already `failed` with `No active tokens for user`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PreparedNotification {
     /// The notification row.
@@ -95,7 +95,7 @@ pub struct PreparedNotification {
 }
 
 /// A notification with deliveries left `pending` by a crash between commit and send, claimed by
-/// the recovery sweep (§17.1).
+/// the recovery sweep.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StalledNotification {
     /// The notification and its pending deliveries as targets.
@@ -106,7 +106,7 @@ pub struct StalledNotification {
     pub retry_count: i32,
 }
 
-/// The outcome of one delivery, to store (§17.2 step 6).
+/// The outcome of one delivery, to store after sending.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryRecord {
     /// The delivery row.
@@ -121,7 +121,7 @@ pub struct DeliveryRecord {
     pub failure_reason: Option<String>,
 }
 
-/// The settled state of one notification, to store (§17.2 step 7).
+/// The settled state of one notification, to store once its deliveries are settled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SettledNotification {
     /// The notification row.
@@ -156,7 +156,7 @@ pub struct OutboxEvent {
     pub attempts: i32,
 }
 
-/// How the outbox is claimed (§17.1).
+/// How the outbox is claimed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutboxClaim {
     /// Events per claim (20).
@@ -167,7 +167,7 @@ pub struct OutboxClaim {
     pub max_attempts: i32,
 }
 
-/// A broadcast to create (§16.9). The id is chosen by the domain.
+/// A broadcast to create. The id is chosen by the domain.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewBroadcast {
     /// Id of the row to insert.
@@ -203,7 +203,7 @@ pub struct BroadcastProgress {
 /// Time: every timestamp written or compared (`sent_at`, leases, staleness, …) is the `now`
 /// given by the service (its `Clock`), never the database's, so tests can move time.
 pub trait NotificationRepository: Send + Sync + 'static {
-    // --- push tokens (§15.1–§15.3) ----------------------------------------------------------
+    // --- push tokens ------------------------------------------------------------------------
 
     /// Registers `fcm_token` for `user` in one transaction: deactivate it for every other user;
     /// deactivate `user`'s other tokens on `platform`; insert it active, or reactivate the
@@ -245,7 +245,7 @@ pub trait NotificationRepository: Send + Sync + 'static {
     /// [`PortError`] on infrastructure failure.
     fn user_exists(&self, user: UserId) -> impl Future<Output = Result<bool, PortError>> + Send;
 
-    // --- the send pipeline (§17.2) -------------------------------------------------------------
+    // --- the send pipeline ---------------------------------------------------------------------
 
     /// Steps 1–4 for one notification in one transaction, with the audit event when given
     /// (resource `notification`, id = the notification's).
@@ -284,7 +284,7 @@ pub trait NotificationRepository: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 
-    /// The recovery sweep's claim (§17.1): up to `limit` notifications with deliveries still
+    /// The recovery sweep's claim: up to `limit` notifications with deliveries still
     /// `pending` more than `after` past the notification's `sent_at`, each with all its pending
     /// deliveries. Claiming re-stamps `sent_at` with the current time, so concurrent sweeps in
     /// other processes skip them for another `after`.
@@ -298,7 +298,7 @@ pub trait NotificationRepository: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<StalledNotification>, PortError>> + Send;
 
-    // --- history (§15.6–§15.10, §16.7) --------------------------------------------------------
+    // --- history ------------------------------------------------------------------------------
 
     /// One page of `user`'s notifications, `created_at DESC, id DESC`.
     ///
@@ -367,7 +367,7 @@ pub trait NotificationRepository: Send + Sync + 'static {
         page: PageRequest,
     ) -> impl Future<Output = Result<Page<Notification>, PortError>> + Send;
 
-    // --- the outbox (§17.1) --------------------------------------------------------------------
+    // --- the outbox ----------------------------------------------------------------------------
 
     /// Claims up to `claim.limit` events that are unprocessed, available, below
     /// `claim.max_attempts` and not leased, oldest first, skipping rows locked by other
@@ -425,7 +425,7 @@ pub trait NotificationRepository: Send + Sync + 'static {
     /// [`PortError`] on infrastructure failure.
     fn count_outbox_pending(&self) -> impl Future<Output = Result<u64, PortError>> + Send;
 
-    // --- broadcasts (§16.9, §16.10, §17.3) -----------------------------------------------------
+    // --- broadcasts ----------------------------------------------------------------------------
 
     /// Active users in the audience of `target`.
     ///

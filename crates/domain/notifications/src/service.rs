@@ -1,4 +1,4 @@
-//! Notification use cases: push tokens, the send pipeline (§17.2) for admin sends, outbox events
+//! Notification use cases: push tokens, the send pipeline for admin sends, outbox events
 //! and broadcasts, the recovery sweep, history, read marks, deletion, statistics and admin logs.
 
 use std::sync::Arc;
@@ -20,29 +20,29 @@ use crate::ports::{
     SettledNotification, StalledNotification,
 };
 
-/// Users per broadcast batch (§17.3).
+/// Users per broadcast batch.
 pub const BROADCAST_BATCH_USERS: u32 = 500;
-/// A `running` broadcast without progress for this long belongs to a dead process (§17.3).
+/// A `running` broadcast without progress for this long belongs to a dead process.
 pub const BROADCAST_STALE_AFTER: chrono::Duration = chrono::Duration::minutes(10);
-/// Outbox claim rules (§17.1).
+/// Outbox claim rules.
 pub const OUTBOX_CLAIM: OutboxClaim = OutboxClaim {
     limit: 20,
     lease: chrono::Duration::seconds(60),
     max_attempts: 10,
 };
-/// Deliveries still pending this long after `sent_at` are sent again (§17.1).
+/// Deliveries still pending this long after `sent_at` are sent again.
 pub const RECOVERY_AFTER: chrono::Duration = chrono::Duration::minutes(5);
 /// Notifications claimed per recovery sweep.
 pub const RECOVERY_BATCH: u32 = 200;
 
 /// Delay before an outbox event whose transaction failed is tried again: `min(2^attempts, 300)`
-/// seconds (§17.1).
+/// seconds.
 pub fn outbox_backoff(attempts: i32) -> chrono::Duration {
     let exponent = u32::try_from(attempts.clamp(0, 9)).unwrap_or(9);
     chrono::Duration::seconds(2_i64.pow(exponent).min(300))
 }
 
-/// The `outcome` label of `medico24_notifications_sent_total` (§21.2).
+/// The `outcome` label of `medico24_notifications_sent_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SendMetric {
     /// A delivery accepted by FCM.
@@ -74,7 +74,7 @@ impl SendMetric {
 /// turns it into `medico24_notifications_sent_total{outcome}`.
 pub type SendObserver = Arc<dyn Fn(SendMetric, u64) + Send + Sync>;
 
-/// An admin's message to one user (§15.4).
+/// An admin's message to one user.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SendNotification {
     /// Recipient.
@@ -107,7 +107,7 @@ impl SendResult {
     }
 }
 
-/// Why an admin send failed (§15.4).
+/// Why an admin send failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
     /// No user with the given id.
@@ -138,7 +138,7 @@ pub struct Viewer {
     pub is_admin: bool,
 }
 
-/// An admin's broadcast (§16.9).
+/// An admin's broadcast.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BroadcastCommand {
     /// Title (1–100).
@@ -211,7 +211,7 @@ impl From<StalledNotification> for Job {
     }
 }
 
-/// The last 6 characters of a token: the most a log line may show (§21.1).
+/// The last 6 characters of a token: the most a log line may show.
 pub fn token_tail(token: &str) -> &str {
     let start = token
         .char_indices()
@@ -262,7 +262,7 @@ where
 
     // --- push tokens ---------------------------------------------------------------------------
 
-    /// Registers the caller's device token (§15.1); the token then belongs to the caller alone.
+    /// Registers the caller's device token; the token then belongs to the caller alone.
     ///
     /// # Errors
     /// [`PortError`] on infrastructure failure.
@@ -280,7 +280,7 @@ where
         Ok(token)
     }
 
-    /// Deactivates one of the caller's tokens (§15.2); unknown tokens are fine.
+    /// Deactivates one of the caller's tokens; unknown tokens are fine.
     ///
     /// # Errors
     /// [`PortError`] on infrastructure failure.
@@ -288,7 +288,7 @@ where
         self.repo.deactivate_token(user, fcm_token).await
     }
 
-    /// Deactivates every token of the caller (§15.3).
+    /// Deactivates every token of the caller.
     ///
     /// # Errors
     /// [`PortError`] on infrastructure failure.
@@ -298,7 +298,7 @@ where
 
     // --- sending -------------------------------------------------------------------------------
 
-    /// An admin's send to one user (§15.4, §15.5): the whole pipeline inside the call.
+    /// An admin's send to one user: the whole pipeline inside the call.
     ///
     /// # Errors
     /// [`SendError::UserNotFound`] for an unknown recipient; [`SendError::Port`] when the
@@ -328,8 +328,8 @@ where
         Ok(self.deliver(vec![Job::from(prepared)]).await)
     }
 
-    /// Steps 5–8 of §17.2 for many notifications at once: one send of every pending delivery
-    /// (the sender bounds concurrency), then one write of every outcome. A failed write is
+    /// The sending half of the pipeline for many notifications at once: one send of every pending
+    /// delivery (the sender bounds concurrency), then one write of every outcome. A failed write is
     /// logged; the deliveries stay `pending` and the recovery sweep sends them again.
     async fn deliver(&self, jobs: Vec<Job>) -> SendResult {
         let no_tokens = jobs
@@ -458,7 +458,7 @@ where
         }
     }
 
-    // --- the outbox and the recovery sweep (§17.1) ---------------------------------------------
+    // --- the outbox and the recovery sweep -----------------------------------------------------
 
     /// One outbox pass: claim up to 20 events, turn each into a notification in its own
     /// transaction, then send them all. An event whose transaction fails is released with
@@ -551,7 +551,7 @@ where
         self.repo.count_outbox_pending().await
     }
 
-    // --- broadcasts (§16.9, §17.3) -------------------------------------------------------------
+    // --- broadcasts ----------------------------------------------------------------------------
 
     /// Creates a broadcast (audited). An audience of at most `sync_limit` users is sent inside
     /// the call; a larger one is committed `queued` for the worker.
@@ -637,9 +637,9 @@ where
             .unwrap_or(broadcast))
     }
 
-    /// Processes the next batch of 500 users after the broadcast's cursor (each through §17.2
-    /// as `system_announcement`/`normal`) and stores the progress; when no user is left, marks
-    /// the broadcast `completed`. `broadcast` is updated in place.
+    /// Processes the next batch of 500 users after the broadcast's cursor (each through the send
+    /// pipeline as `system_announcement`/`normal`) and stores the progress; when no user is left,
+    /// marks the broadcast `completed`. `broadcast` is updated in place.
     ///
     /// # Errors
     /// [`PortError`] when the audience or the progress cannot be read or written.
@@ -756,7 +756,7 @@ where
 
     // --- history -------------------------------------------------------------------------------
 
-    /// A page of `user`'s notifications, newest first (§15.6).
+    /// A page of `user`'s notifications, newest first.
     ///
     /// # Errors
     /// [`PortError`] on infrastructure failure.
@@ -769,7 +769,7 @@ where
         self.repo.history(user, filter, page).await
     }
 
-    /// A notification with its deliveries, for its owner or an admin (§15.7).
+    /// A notification with its deliveries, for its owner or an admin.
     ///
     /// # Errors
     /// [`NotificationError::NotFound`] when missing or someone else's (for non-admins).
@@ -786,7 +786,7 @@ where
         }
     }
 
-    /// Marks the caller's own notification read (§15.8); admins get no special rights here.
+    /// Marks the caller's own notification read; admins get no special rights here.
     ///
     /// # Errors
     /// [`NotificationError::NotFound`] unless the caller owns it.
@@ -802,7 +802,7 @@ where
         }
     }
 
-    /// Deletes a notification: the owner's own, or any for an admin (audited) (§15.9).
+    /// Deletes a notification: the owner's own, or any for an admin (audited).
     ///
     /// # Errors
     /// [`NotificationError::NotFound`] when missing or someone else's (for non-admins).
@@ -824,7 +824,7 @@ where
     }
 
     /// Counts over the last `days` days: the caller's notifications, or everyone's for an
-    /// admin (§15.10).
+    /// admin.
     ///
     /// # Errors
     /// [`PortError`] on infrastructure failure.
@@ -834,7 +834,7 @@ where
         self.repo.stats(scope, since).await
     }
 
-    /// Admin logs of every notification (§16.7).
+    /// Admin logs of every notification.
     ///
     /// # Errors
     /// [`PortError`] on infrastructure failure.
@@ -852,7 +852,7 @@ fn to_i64(n: u64) -> i64 {
 }
 
 /// The notification an outbox event carries: payload `{title, body, notification_type,
-/// priority, data}` as the appointments domain renders it (§17.4). `notification_type` and
+/// priority, data}` as the appointments domain renders it. `notification_type` and
 /// `priority` default to `other`/`normal` when absent; `data` values that are not strings are
 /// converted. Title and body are required.
 ///

@@ -494,7 +494,8 @@ impl NotificationRepository for InMemoryNotifications {
             .collect();
         let mut claimed = Vec::with_capacity(stalled_ids.len());
         for id in stalled_ids {
-            // Pending deliveries whose token went inactive are not sent (§21.1 privacy).
+            // Pending deliveries whose token went inactive are not sent (the token may belong to
+            // another user by now).
             let inactive: HashSet<PushTokenId> = state
                 .tokens
                 .iter()
@@ -1076,7 +1077,7 @@ pub mod contract {
         }
     }
 
-    /// §15.1: a token is active for one user at a time; re-registering keeps the row id;
+    /// Push tokens: a token is active for one user at a time; re-registering keeps the row id;
     /// registering another token on the same platform deactivates the previous one.
     ///
     /// # Panics
@@ -1136,9 +1137,9 @@ pub mod contract {
         assert_eq!(tokens, vec!["token-b"], "one active token per platform");
     }
 
-    /// §17.2: preparing creates one pending delivery per active token (or a failed notification
-    /// without tokens); recording results settles deliveries, deactivates invalid tokens and
-    /// stores the notification's state.
+    /// The send pipeline: preparing creates one pending delivery per active token (or a failed
+    /// notification without tokens); recording results settles deliveries, deactivates invalid
+    /// tokens and stores the notification's state.
     ///
     /// # Panics
     /// When the repository breaks one of these rules.
@@ -1231,7 +1232,7 @@ pub mod contract {
         assert!(!ok(repo.user_exists(UserId::new_v7()).await, "exists"));
     }
 
-    /// §15.8–§15.9: read marks are the owner's; deletion is the owner's or an admin's, audited
+    /// Read and delete: read marks are the owner's; deletion is the owner's or an admin's, audited
     /// only for an admin acting on someone else's.
     ///
     /// # Panics
@@ -1283,7 +1284,7 @@ pub mod contract {
         ));
     }
 
-    /// §17.1 recovery: a notification with deliveries pending longer than `after` is claimed
+    /// The recovery sweep: a notification with deliveries pending longer than `after` is claimed
     /// once (its `sent_at` re-stamped), with its pending deliveries as targets; a pending delivery
     /// whose token went inactive is settled `failed` / `token deactivated` instead of sent.
     ///
@@ -1350,8 +1351,8 @@ pub mod contract {
         assert_eq!(detail.notification.sent_at, Some(later));
     }
 
-    /// §17.1: claims lease and count attempts, completing twice yields nothing the second time,
-    /// retries move `available_at`, abandoned events are never claimed again.
+    /// The outbox: claims lease and count attempts, completing twice yields nothing the second
+    /// time, retries move `available_at`, abandoned events are never claimed again.
     ///
     /// # Panics
     /// When the repository breaks one of these rules.

@@ -13,7 +13,7 @@ pub const MAX_RADIUS_KM: f64 = 100.0;
 /// `resource_type` of every pharmacy audit event.
 pub const AUDIT_RESOURCE: &str = "pharmacy";
 
-/// Audit actions of the pharmacy writes (§16.11).
+/// Audit actions of the pharmacy writes.
 pub mod actions {
     /// `POST /pharmacies`.
     pub const CREATE: &str = "pharmacy.create";
@@ -117,7 +117,7 @@ pub struct Hours {
     pub is_closed: bool,
 }
 
-/// A pharmacy with its location and hours (the detail representation, §6.3).
+/// A pharmacy with its location and hours (the detail representation).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pharmacy {
     /// Primary key.
@@ -163,7 +163,7 @@ pub struct PharmacyListItem {
     pub distance_km: Option<f64>,
 }
 
-/// What the admin verify endpoint answers (§6.3 PharmacyVerify).
+/// What the admin verify endpoint answers (the PharmacyVerify representation).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PharmacyVerify {
     /// Pharmacy id.
@@ -336,7 +336,7 @@ impl Default for Window {
     }
 }
 
-/// Filters shared by the plain listing and the nearby search (§12.2).
+/// Filters shared by the plain listing and the nearby search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PharmacyFilter {
     /// Exact match (default `true`).
@@ -364,7 +364,7 @@ impl Default for PharmacyFilter {
     }
 }
 
-/// The nearby search of §12.3.
+/// The nearby search.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NearbyQuery {
     /// Search point.
@@ -407,7 +407,7 @@ pub struct HoursInput {
     pub is_closed: bool,
 }
 
-/// `POST /pharmacies` (§12.1), validated field by field by the caller.
+/// `POST /pharmacies`, validated field by field by the caller.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewPharmacy {
     /// Name (1–255).
@@ -430,7 +430,7 @@ pub struct NewPharmacy {
     pub hours: Vec<HoursInput>,
 }
 
-/// `PATCH /pharmacies/{id}` (§12.5): `None` = unchanged.
+/// `PATCH /pharmacies/{id}`: `None` = unchanged.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PharmacyPatch {
     /// Name.
@@ -451,7 +451,7 @@ pub struct PharmacyPatch {
     pub timezone: Option<Tz>,
 }
 
-/// `PATCH /pharmacies/{id}/location` (§12.7): `None` = unchanged.
+/// `PATCH /pharmacies/{id}/location`: `None` = unchanged.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LocationPatch {
     /// Street address.
@@ -470,7 +470,7 @@ pub struct LocationPatch {
     pub longitude: Option<Longitude>,
 }
 
-/// What the admin verify endpoint does (§16.8).
+/// What the admin verify endpoint does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VerifyChange {
     /// Set `is_verified` to this value.

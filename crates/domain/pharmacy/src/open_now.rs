@@ -1,4 +1,4 @@
-//! The "open now" rule of §12 as a pure function. The PostgreSQL adapter evaluates the same rule
+//! The "open now" rule as a pure function. The PostgreSQL adapter evaluates the same rule
 //! in SQL (so paging of `open_now=true` stays exact); a server integration test checks that both
 //! agree on a grid of instants.
 

@@ -33,7 +33,7 @@ pub enum CreatePharmacyError {
     Port(#[from] PortError),
 }
 
-/// Result of a location update (§12.7).
+/// Result of a location update.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LocationUpdate {
     /// The location row was changed (with the pharmacy's `updated_at`) and audited.
@@ -42,7 +42,7 @@ pub enum LocationUpdate {
     NoLocation(Pharmacy),
 }
 
-/// Result of deleting one day's hours (§12.10).
+/// Result of deleting one day's hours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeleteHours {
     /// The row was deleted (with the pharmacy's `updated_at`) and audited.
@@ -83,7 +83,7 @@ pub trait PharmacyRepository: Send + Sync + 'static {
         id: PharmacyId,
     ) -> impl Future<Output = Result<Option<Pharmacy>, PortError>> + Send;
 
-    /// The plain listing (§12.2): `filter` applied (`open_now` evaluated at `now` in each
+    /// The plain listing: `filter` applied (`open_now` evaluated at `now` in each
     /// pharmacy's zone), ordered `rating DESC, created_at DESC, id DESC`, `window` applied,
     /// `distance_km` `None`.
     ///
@@ -96,7 +96,7 @@ pub trait PharmacyRepository: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<PharmacyListItem>, PortError>> + Send;
 
-    /// The nearby search (§12.3): pharmacies whose location is within the radius (inclusive,
+    /// The nearby search: pharmacies whose location is within the radius (inclusive,
     /// on the sphere), filtered, ordered by distance then id, one item per pharmacy,
     /// `distance_km` set.
     ///
@@ -195,7 +195,7 @@ pub trait PharmacyRepository: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<PharmacyVerify>, PortError>> + Send;
 }
 
-/// The pharmacy caches of §19: the detail (`v2:pharmacy:{id}`) and plain-listing pages under a
+/// The pharmacy caches: the detail (`v2:pharmacy:{id}`) and plain-listing pages under a
 /// generation counter (`v2:pharmacy:list_gen`, `v2:pharmacy:list:{gen}:…`).
 ///
 /// Values are opaque strings: the exact JSON bodies the HTTP layer renders, so a cached answer

@@ -25,7 +25,7 @@ pub enum PharmacyError {
     Port(#[from] PortError),
 }
 
-/// Why deleting one day's hours failed (§12.10).
+/// Why deleting one day's hours failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DeleteHoursError {
     /// No such pharmacy (→ 404 `Pharmacy not found`).
@@ -72,7 +72,7 @@ where
         self.cache.bump_list_generation().await;
     }
 
-    /// Creates a pharmacy with its location and hours (§12.1).
+    /// Creates a pharmacy with its location and hours.
     ///
     /// # Errors
     /// [`CreatePharmacyError::DuplicateDay`] when a weekday is given twice (checked before any
@@ -99,7 +99,7 @@ where
         self.repo.find(id).await?.ok_or(PharmacyError::NotFound)
     }
 
-    /// The detail body (§12.4) through the cache: a hit is returned as stored; on a miss the
+    /// The detail body through the cache: a hit is returned as stored; on a miss the
     /// row is read, rendered with `render` and stored.
     ///
     /// # Errors
@@ -122,7 +122,7 @@ where
         Ok(body)
     }
 
-    /// The plain listing (§12.2), read from the database.
+    /// The plain listing, read from the database.
     ///
     /// # Errors
     /// [`PortError`].
@@ -167,7 +167,7 @@ where
         Ok(body)
     }
 
-    /// The nearby search (§12.3); never cached.
+    /// The nearby search; never cached.
     ///
     /// # Errors
     /// [`PortError`].
@@ -175,7 +175,7 @@ where
         self.repo.nearby(query, self.clock.now()).await
     }
 
-    /// Applies a patch (§12.5); an empty patch writes nothing and returns the current detail.
+    /// Applies a patch; an empty patch writes nothing and returns the current detail.
     ///
     /// # Errors
     /// [`PharmacyError::NotFound`]; [`PharmacyError::Port`].
@@ -197,7 +197,7 @@ where
         Ok(updated)
     }
 
-    /// Deletes a pharmacy (§12.6).
+    /// Deletes a pharmacy.
     ///
     /// # Errors
     /// [`PharmacyError::NotFound`]; [`PharmacyError::Port`].
@@ -209,7 +209,7 @@ where
         Ok(())
     }
 
-    /// Patches the location (§12.7); an empty patch, or a pharmacy without a location row,
+    /// Patches the location; an empty patch, or a pharmacy without a location row,
     /// writes nothing and returns the current detail.
     ///
     /// # Errors
@@ -237,7 +237,7 @@ where
         }
     }
 
-    /// Creates or replaces one day's hours (§12.8).
+    /// Creates or replaces one day's hours.
     ///
     /// # Errors
     /// [`PharmacyError::NotFound`]; [`PharmacyError::Port`].
@@ -256,7 +256,7 @@ where
         Ok(stored)
     }
 
-    /// The pharmacy's hours ordered by weekday (§12.9).
+    /// The pharmacy's hours ordered by weekday.
     ///
     /// # Errors
     /// [`PharmacyError::NotFound`]; [`PharmacyError::Port`].
@@ -267,7 +267,7 @@ where
             .ok_or(PharmacyError::NotFound)
     }
 
-    /// Deletes one day's hours (§12.10).
+    /// Deletes one day's hours.
     ///
     /// # Errors
     /// [`DeleteHoursError`].
@@ -291,7 +291,7 @@ where
         }
     }
 
-    /// Sets or toggles the verification flag (§16.8).
+    /// Sets or toggles the verification flag.
     ///
     /// # Errors
     /// [`PharmacyError::NotFound`]; [`PharmacyError::Port`].

@@ -475,7 +475,7 @@ struct CacheState {
     stats: PharmacyCacheStats,
 }
 
-/// The list key suffix of §19 (`{skip}:{limit}:{is_active}:{is_verified}:…`).
+/// The list key suffix of the listing cache (`{skip}:{limit}:{is_active}:{is_verified}:…`).
 pub fn list_key_suffix(filter: &PharmacyFilter, window: Window) -> String {
     let flag = |v: Option<bool>| match v {
         Some(true) => "true",
@@ -662,7 +662,7 @@ pub mod contract {
         }
     }
 
-    /// §12 as the repository sees it. `now` must have whole microseconds.
+    /// The pharmacy rules as the repository sees them. `now` must have whole microseconds.
     ///
     /// # Panics
     /// When the repository breaks one of these rules or returns a [`PortError`].

@@ -1,4 +1,4 @@
-//! Firebase ID tokens for the auth emulator mode (§18.2): unsigned (`alg: none`) tokens with
+//! Firebase ID tokens for the auth emulator mode: unsigned (`alg: none`) tokens with
 //! the claims a real Firebase token carries, for local development and demos.
 
 use base64::Engine;

@@ -15,19 +15,22 @@ use crate::http::middleware::AuthenticatedUser;
 use crate::security::constant_time_eq;
 use crate::state::AppState;
 
-/// The active user behind a valid bearer access token (§3.2 steps 1–5).
+/// The active user behind a valid bearer access token: a `Bearer` header, a valid
+/// access token, a UUID subject, an existing user, an active account (checked in that order).
 #[derive(Debug, Clone)]
 pub struct AuthUser(pub User);
 
-/// An [`AuthUser`] whose role is `admin` (§3.2 step 6, default message).
+/// An [`AuthUser`] whose role is `admin` (checked after authentication; 403
+/// `Admin access required` otherwise).
 #[derive(Debug, Clone)]
 pub struct AdminUser(pub User);
 
-/// A request carrying the right `X-Admin-Secret` (§3.6).
+/// A request carrying the right `X-Admin-Secret`.
 #[derive(Debug, Clone, Copy)]
 pub struct AdminSecret;
 
-/// Maps authentication failures to the §3.2 answers.
+/// Maps authentication failures to their documented answers: 401 for a missing or invalid
+/// token or an unknown user, 403 for a deactivated account.
 pub fn auth_error(error: AuthError) -> ApiError {
     match error {
         AuthError::NotAuthenticated => ApiError::unauthorized("Not authenticated"),
@@ -98,7 +101,7 @@ impl FromRequest for AdminUser {
     }
 }
 
-/// Checks a presented `X-Admin-Secret` against the configured one (§3.6).
+/// Checks a presented `X-Admin-Secret` against the configured one.
 ///
 /// # Errors
 /// 422 `missing` at `["header", "x-admin-secret"]` without the header; 401 `Invalid admin secret

@@ -1,4 +1,4 @@
-//! Access and refresh tokens (§3.3, §3.4): HS256 JWS with separate keys, validated against the
+//! Access and refresh tokens: HS256 JWS with separate keys, validated against the
 //! injected clock with 10 s leeway.
 
 use std::collections::HashSet;

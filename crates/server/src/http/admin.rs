@@ -1,4 +1,4 @@
-//! Admin user management and the audit trail (§16.2, §16.6, §16.11).
+//! Admin user management and the audit trail.
 
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};

@@ -1,4 +1,4 @@
-//! Admin notification console (§16.7, §16.9, §16.10): the logs of every notification, broadcasts
+//! Admin notification console: the logs of every notification, broadcasts
 //! (sent inside the request up to `BROADCAST_SYNC_LIMIT` users, queued for the worker beyond) and
 //! their progress.
 

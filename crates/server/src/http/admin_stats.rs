@@ -1,4 +1,4 @@
-//! Admin statistics (§16.4, §16.5): `GET /api/v1/admin/metrics` and
+//! Admin statistics: `GET /api/v1/admin/metrics` and
 //! `GET /api/v1/admin/dashboard/stats`. The counts come from the kernel's `AdminStatsReader`
 //! (SQL aggregates in the postgres adapter); this module adds the live dependency checks, the
 //! uptime, the push-provider status and the exact text formats of the dashboard. Concurrent

@@ -1,4 +1,4 @@
-//! Appointments (§11) and the admin appointment list (§16.3).
+//! Appointments and the admin appointment list.
 
 use actix_web::http::Method;
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -221,7 +221,7 @@ pub struct UpdateAppointmentRequest {
     /// Contact phone.
     #[schema(min_length = 7, max_length = 20)]
     pub contact_phone: Option<String>,
-    /// New status (§11.7 rules).
+    /// New status (allowed transitions depend on the current status and the caller's role).
     #[schema(value_type = Option<crate::openapi::enums::AppointmentStatus>)]
     pub status: Option<String>,
     /// Notes.

@@ -1,4 +1,4 @@
-//! Auth endpoints (§9): Firebase login, refresh rotation, logout, logout-all.
+//! Auth endpoints: Firebase login, refresh rotation, logout, logout-all.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use medico24_identity::{LoginError, RefreshError, User};

@@ -1,5 +1,5 @@
 //! The client IP of a request: the socket peer, or the `X-Forwarded-For` hop just before our
-//! trusted proxies (§4).
+//! trusted proxies.
 
 use std::net::{IpAddr, SocketAddr};
 

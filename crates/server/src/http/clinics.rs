@@ -1,4 +1,4 @@
-//! Clinics and doctor–clinic associations (§13, routes 21–34): reads are public and never look
+//! Clinics and doctor–clinic associations: reads are public and never look
 //! at `Authorization`; writes need an admin and are audited; the clinic detail is cached.
 
 use actix_web::http::Method;
@@ -32,10 +32,10 @@ const DOCTOR_NOT_FOUND: &str = "Doctor not found";
 const ASSOCIATION_NOT_FOUND: &str = "Doctor-clinic association not found";
 
 // ---------------------------------------------------------------------------------------------
-// Representations (§6.4)
+// Representations
 // ---------------------------------------------------------------------------------------------
 
-/// A clinic (§6.4 **Clinic**).
+/// A clinic (the **Clinic** representation).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ClinicResponse {
     /// Name.
@@ -108,7 +108,7 @@ impl From<&Clinic> for ClinicResponse {
     }
 }
 
-/// A clinic in a listing (§6.4 **ClinicListItem**).
+/// A clinic in a listing (the **ClinicListItem** representation).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ClinicListItemResponse {
     /// Clinic id.
@@ -161,7 +161,7 @@ impl From<&ClinicListItem> for ClinicListItemResponse {
     }
 }
 
-/// A doctor–clinic association (§6.4 **DoctorClinic**).
+/// A doctor–clinic association (the **DoctorClinic** representation).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DoctorClinicResponse {
     /// The doctor's primary clinic.
@@ -246,7 +246,7 @@ impl From<&Association> for DoctorClinicResponse {
     }
 }
 
-/// A doctor practising at the clinic (§6.4 **DoctorAtClinic**).
+/// A doctor practising at the clinic (the **DoctorAtClinic** representation).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DoctorAtClinicResponse {
     /// Doctor id.
@@ -306,7 +306,7 @@ impl From<&DoctorAtClinic> for DoctorAtClinicResponse {
     }
 }
 
-/// A clinic the doctor practises at (§6.4 **ClinicForDoctor**).
+/// A clinic the doctor practises at (the **ClinicForDoctor** representation).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ClinicForDoctorResponse {
     /// Clinic id.
@@ -424,7 +424,7 @@ pub struct ClinicUpdateRequest {
     pub status: Option<String>,
 }
 
-/// `POST /clinics/{id}/doctors` body: AssociationIn (§13.7) plus `doctor_id` and the optional,
+/// `POST /clinics/{id}/doctors` body: AssociationIn plus `doctor_id` and the optional,
 /// redundant `clinic_id`.
 #[derive(Debug, serde::Deserialize, ToSchema)]
 pub struct AssociationCreateRequest {
@@ -582,7 +582,7 @@ pub fn reject_nul_in_body(object: &Object) -> Result<(), ApiError> {
     }
 }
 
-/// A JSON object body (§2.2) without NUL characters.
+/// A JSON object body without NUL characters.
 ///
 /// # Errors
 /// As [`json_object`], and 422 for NUL characters.
@@ -615,7 +615,7 @@ pub fn read_geo(query: &mut QueryReader) -> Option<GeoQuery> {
     })
 }
 
-/// A fee member (§13.7): a number, `0 ≤ fee ≤ 99 999 999.99`, at most 2 decimals.
+/// A fee member: a number, `0 ≤ fee ≤ 99 999 999.99`, at most 2 decimals.
 pub fn read_fee(reader: &mut BodyReader<'_>, name: &str) -> Option<f64> {
     let fee = reader.optional_number(name, f64::NEG_INFINITY, f64::INFINITY)?;
     match check_fee(fee) {

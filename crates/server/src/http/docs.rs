@@ -1,4 +1,4 @@
-//! API documentation served by the service itself (§7.6): `/openapi.json`, Swagger UI at
+//! API documentation served by the service itself: `/openapi.json`, Swagger UI at
 //! `/docs` (assets vendored from crates.io) and ReDoc at `/redoc` (bundle embedded from the npm
 //! package `redoc`). A Content-Security-Policy keeps the pages from loading anything else, and
 //! nothing in them asks for anything else: the one remote image of the ReDoc bundle (the logo of

@@ -1,4 +1,4 @@
-//! The doctor directory (§14, routes 35–42): public listings, search and nearby search over
+//! The doctor directory: public listings, search and nearby search over
 //! clinic associations; admin-only, audited writes and verification; the doctor row is cached
 //! while its clinics are read live.
 
@@ -32,10 +32,10 @@ use crate::state::AppState;
 const DOCTOR_NOT_FOUND: &str = "Doctor not found";
 
 // ---------------------------------------------------------------------------------------------
-// Representations (§6.5)
+// Representations
 // ---------------------------------------------------------------------------------------------
 
-/// A doctor (§6.5 **Doctor**).
+/// A doctor (the **Doctor** representation).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DoctorResponse {
     /// Email.
@@ -128,7 +128,7 @@ impl From<&Doctor> for DoctorResponse {
     }
 }
 
-/// An association with its clinic's name and place (§6.5 **DoctorClinicSummary**).
+/// An association with its clinic's name and place (the **DoctorClinicSummary** representation).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DoctorClinicSummaryResponse {
     /// Every DoctorClinic member.
@@ -156,7 +156,7 @@ impl From<&DoctorClinicSummary> for DoctorClinicSummaryResponse {
     }
 }
 
-/// A doctor with their current clinics (§6.5 **DoctorDetail**).
+/// A doctor with their current clinics (the **DoctorDetail** representation).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DoctorDetailResponse {
     /// Every Doctor member.
@@ -179,7 +179,7 @@ impl From<&DoctorDetail> for DoctorDetailResponse {
     }
 }
 
-/// A doctor in a listing (§6.5 **DoctorListItem**).
+/// A doctor in a listing (the **DoctorListItem** representation).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DoctorListItemResponse {
     /// Doctor id.

@@ -1,4 +1,4 @@
-//! `GET /api/v1/environment/conditions` (§8): air quality and weather for a point, served from
+//! `GET /api/v1/environment/conditions`: air quality and weather for a point, served from
 //! the Redis cache when fresh, fetched from Google otherwise (one fetch per point at a time),
 //! and served stale with a `Warning` header when Google fails. Public: `Authorization` is never
 //! read.
@@ -26,7 +26,7 @@ pub const UNAVAILABLE: &str = "Environmental data currently unavailable";
 /// `Warning` header value of a stale answer.
 pub const STALE_WARNING: &str = "110 - \"Response is Stale\"";
 
-/// Current environmental conditions (§6.8).
+/// Current environmental conditions.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = EnvironmentalConditions)]
 pub struct EnvironmentalConditionsResponse {
@@ -83,7 +83,7 @@ impl From<ConditionsReport> for EnvironmentalConditionsResponse {
         (status = 503, description = "Provider not configured, or unreachable with nothing cached", body = ErrorResponse),
     ))]
 pub async fn conditions(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    // Checked before anything else, the query included (§8 step 1).
+    // An unconfigured provider is checked before anything else, the query included.
     let Some(environment) = state.environment.as_ref() else {
         return Err(ApiError::unavailable(NOT_CONFIGURED));
     };
@@ -112,7 +112,8 @@ pub async fn conditions(req: HttpRequest, state: web::Data<AppState>) -> ApiResu
     }
 }
 
-/// `lat`/`lng` from the query, validated (§2.3 numbers, ranges of §8) and rounded to the grid.
+/// `lat`/`lng` from the query, validated (numbers; `lat` in −90…90, `lng` in −180…180) and rounded
+/// to the grid.
 fn grid_point(req: &HttpRequest) -> ApiResult<GridPoint> {
     let mut query = QueryReader::new(req);
     let lat = query.required_number("lat", -90.0, 90.0);

@@ -1,4 +1,4 @@
-//! The error envelope of §2.5: one `ApiError` type for every non-2xx answer, and the renderer
+//! The error envelope: one `ApiError` type for every non-2xx answer, and the renderer
 //! that completes it with the request path and id.
 
 use std::borrow::Cow;

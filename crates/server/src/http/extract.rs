@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 
 use super::error::{ApiError, ValidationIssue};
 
-/// JSON bodies: the size limit, content types of §2.2, and 422 for malformed input.
+/// JSON bodies: the size limit, the accepted content types (`application/json` or `+json`), and
+/// 422 for malformed input.
 pub fn json_config(limit: usize) -> web::JsonConfig {
     web::JsonConfig::default()
         .limit(limit)

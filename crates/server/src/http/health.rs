@@ -1,4 +1,4 @@
-//! Root, liveness, readiness and dependency health (§7.1–§7.4).
+//! Root, liveness, readiness and dependency health.
 
 use std::future::Future;
 use std::time::{Duration, Instant};

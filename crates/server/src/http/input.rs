@@ -1,5 +1,6 @@
-//! Request input per §2.2–§2.3: JSON bodies read as objects and checked field by field
-//! (strict types with the spec's three allowances), query strings with lenient scalar parsing,
+//! Request input: JSON bodies read as objects and checked field by field (strict types, except
+//! that an integer may carry a zero fraction, a number may be an integer and a datetime may be
+//! a number of Unix seconds), query strings with lenient scalar parsing,
 //! path parameters parsed after authentication. Every failure found is reported, in discovery
 //! order, as one 422.
 
@@ -24,7 +25,7 @@ pub enum BodyKind {
     Optional,
 }
 
-/// Parses a request body as a JSON object (§2.2).
+/// Parses a request body as a JSON object.
 ///
 /// # Errors
 /// 422 with `content_type`, `missing`, `json_invalid` or `dict_type`.
@@ -290,7 +291,7 @@ impl<'a> BodyReader<'a> {
         self.optional_number(name, min, max)
     }
 
-    /// A required time of day (§2.3: `HH:MM`, `HH:MM:SS`, fraction dropped).
+    /// A required time of day (`HH:MM`, `HH:MM:SS`, fraction dropped).
     pub fn required_time(&mut self, name: &str) -> Option<NaiveTime> {
         match self.member(name) {
             Member::Absent | Member::Null => {
@@ -460,7 +461,8 @@ impl<'a> BodyReader<'a> {
         parsed
     }
 
-    /// A required datetime (§2.3 string, or a JSON number of Unix seconds).
+    /// A required datetime (a string as [`parse_datetime`] reads it, or a JSON number of Unix
+    /// seconds).
     pub fn required_datetime(&mut self, name: &str) -> Option<DateTime<Utc>> {
         match self.member(name) {
             Member::Absent | Member::Null => {
@@ -540,7 +542,7 @@ pub fn enum_message(allowed: &[&str]) -> String {
     }
 }
 
-/// Query parameters (§2.3): last occurrence wins (except repeatable keys), empty = absent.
+/// Query parameters: last occurrence wins (except repeatable keys), empty = absent.
 pub struct QueryReader {
     values: HashMap<String, Vec<String>>,
     issues: Vec<ValidationIssue>,
@@ -664,7 +666,7 @@ impl QueryReader {
         }
     }
 
-    /// An optional number (§2.3: decimal or exponent notation, finite) in `min..=max`.
+    /// An optional number (decimal or exponent notation, finite) in `min..=max`.
     pub fn number(&mut self, name: &str, min: f64, max: f64) -> Option<f64> {
         let value = self.last(name)?;
         let Some(n) = parse_number(value) else {
@@ -730,7 +732,7 @@ impl QueryReader {
         }
     }
 
-    /// An optional datetime (§2.3).
+    /// An optional datetime.
     pub fn datetime(&mut self, name: &str) -> Option<DateTime<Utc>> {
         let value = self.last(name)?;
         match parse_datetime(value) {
@@ -898,7 +900,8 @@ pub fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// §2.3 booleans.
+/// Booleans as query parameters: `true`/`1`/`yes`/`on`/`t`/`y` and
+/// `false`/`0`/`no`/`off`/`f`/`n`, case-insensitive.
 pub fn parse_bool(text: &str) -> Option<bool> {
     match text.to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" | "t" | "y" => Some(true),
@@ -907,7 +910,8 @@ pub fn parse_bool(text: &str) -> Option<bool> {
     }
 }
 
-/// §2.3 integers: optional sign, ASCII digits, optionally a fraction of zeros.
+/// Integers in query strings and paths: optional sign, ASCII digits, optionally a fraction of
+/// zeros.
 pub fn parse_int(text: &str) -> Option<i64> {
     let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
     if !fraction.chars().all(|c| c == '0') || (text.contains('.') && fraction.is_empty()) {
@@ -920,7 +924,7 @@ pub fn parse_int(text: &str) -> Option<i64> {
     whole.parse::<i64>().ok()
 }
 
-/// §2.3 numbers: decimal or exponent notation; no NaN or infinities.
+/// Numbers as query parameters: decimal or exponent notation; no NaN or infinities.
 pub fn parse_number(text: &str) -> Option<f64> {
     let valid_chars = text
         .bytes()
@@ -939,7 +943,7 @@ pub fn in_supported_range(instant: DateTime<Utc>) -> bool {
     (1..=9999).contains(&chrono::Datelike::year(&instant))
 }
 
-/// §2.3 datetimes: `YYYY-MM-DD`, then `T` or space, `HH:MM[:SS[.f…]]`, optional offset
+/// Datetimes as input: `YYYY-MM-DD`, then `T` or space, `HH:MM[:SS[.f…]]`, optional offset
 /// (`Z`, `±HH:MM`, `±HHMM`, `±HH`); no offset means UTC; a date alone is midnight UTC. An
 /// instant outside [`in_supported_range`] is refused like a malformed one.
 pub fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
@@ -1029,7 +1033,7 @@ fn parse_offset(offset: &str) -> Option<i32> {
     Some(sign * (hours * 3600 + minutes * 60))
 }
 
-/// §2.3 times: `HH:MM`, `HH:MM:SS` or `HH:MM:SS.ffffff`; the fraction is dropped.
+/// Times of day as input: `HH:MM`, `HH:MM:SS` or `HH:MM:SS.ffffff`; the fraction is dropped.
 pub fn parse_time(text: &str) -> Option<NaiveTime> {
     let time = parse_clock(text)?;
     NaiveTime::from_hms_opt(
@@ -1039,7 +1043,7 @@ pub fn parse_time(text: &str) -> Option<NaiveTime> {
     )
 }
 
-/// A UUID path parameter, parsed after authentication (§2.1).
+/// A UUID path parameter, parsed after authentication.
 ///
 /// # Errors
 /// 422 `uuid_parsing` at `["path", name]`.
@@ -1054,7 +1058,7 @@ pub fn path_uuid(req: &HttpRequest, name: &str) -> Result<uuid::Uuid, ApiError> 
     })
 }
 
-/// An integer path parameter in `min..=max` (§12.10).
+/// An integer path parameter in `min..=max`.
 ///
 /// # Errors
 /// 422 `int_parsing`, `greater_than_equal` or `less_than_equal` at `["path", name]`.

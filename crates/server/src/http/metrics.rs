@@ -1,4 +1,4 @@
-//! `GET /metrics`: Prometheus text, optionally behind `METRICS_TOKEN` (§7.5).
+//! `GET /metrics`: Prometheus text, optionally behind `METRICS_TOKEN`.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};

@@ -26,7 +26,7 @@ pub struct RequestContext {
     pub request_id: String,
     /// The path as received (before slash normalisation), for error bodies.
     pub original_path: String,
-    /// The resolved client IP (§4), when known.
+    /// The resolved client IP, when known.
     pub client_ip: Option<std::net::IpAddr>,
     /// The matched route template (`None` for a preflight or an unknown path). Resolved once
     /// here: each lookup walks actix's resource map, regex by regex.
@@ -250,8 +250,8 @@ fn generic_error_body(status: StatusCode) -> ErrorBody {
 const ALLOW_METHODS: &str = "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT";
 const EXPOSE_HEADERS: &str = "X-Request-ID, X-Process-Time, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, RateLimit, RateLimit-Policy, Retry-After, Warning, Idempotent-Replayed";
 
-/// CORS per §2.7: preflights are answered here; other responses to allowed origins get the
-/// allow/expose headers (errors included).
+/// CORS for the configured origins: preflights are answered here; other responses to allowed
+/// origins get the allow/expose headers (errors included).
 pub async fn cors(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,

@@ -30,7 +30,7 @@ use actix_web::web;
 use self::error::ApiError;
 use self::routing::RouteRegistry;
 
-/// Every route of the API catalogue (§5) that this build serves, under `prefix`.
+/// Every route of the API catalogue that this build serves, under `prefix`.
 pub fn api_routes(prefix: &str) -> RouteRegistry {
     let mut routes = RouteRegistry::new();
     routes
@@ -63,7 +63,7 @@ pub fn api_routes(prefix: &str) -> RouteRegistry {
     routes
 }
 
-/// The documentation routes (§7.6): served, but not part of the catalogue or the document.
+/// The documentation routes: served, but not part of the catalogue or the document.
 /// Each answers `HEAD` as well as `GET` (the server sends a `HEAD` answer without its body).
 pub fn docs_routes() -> RouteRegistry {
     let mut routes = RouteRegistry::new();

@@ -1,4 +1,4 @@
-//! Push tokens and notifications (§15): token registration and deactivation, admin sends (bearer
+//! Push tokens and notifications: token registration and deactivation, admin sends (bearer
 //! admin or `X-Admin-Secret`), history, detail, read marks, deletion and statistics.
 
 use std::collections::{BTreeMap, HashMap};
@@ -56,7 +56,7 @@ impl From<SendError> for ApiError {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Representations (§6.6)
+// Representations
 // ---------------------------------------------------------------------------------------------
 
 /// A registered device token (`PushToken`).
@@ -352,7 +352,7 @@ pub struct SendNotificationRequest {
 // Input helpers shared with the admin module
 // ---------------------------------------------------------------------------------------------
 
-/// Reads the optional `data` member (§15.4): an object of strings whose keys follow FCM's rules,
+/// Reads the optional `data` member: an object of strings whose keys follow FCM's rules,
 /// at most 4096 bytes serialized. Every broken rule is recorded on `reader`.
 pub fn read_data(reader: &mut BodyReader<'_>) -> Option<PushData> {
     let object: &Object = reader.optional_object("data")?;
@@ -431,7 +431,7 @@ fn secret_stamp(req: &HttpRequest) -> AuditStamp {
     )
 }
 
-/// The send body of §15.4.
+/// The body of an admin send to one user.
 fn read_send(req: &HttpRequest, body: &[u8]) -> ApiResult<SendNotification> {
     let object = json_object(req, body, BodyKind::Required)?;
     let mut r = BodyReader::new(&object);
@@ -526,7 +526,7 @@ pub async fn deactivate_token(
 ) -> ApiResult<HttpResponse> {
     let object = json_object(&req, &body, BodyKind::Required)?;
     let mut r = BodyReader::new(&object);
-    // `platform` is accepted and ignored (§15.2).
+    // `platform` is accepted and ignored.
     let token = r.required_string("fcm_token", 1, 4096);
     r.finish()?;
     let Some(token) = token else {

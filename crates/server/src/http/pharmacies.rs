@@ -1,4 +1,4 @@
-//! Pharmacies (§12) and the admin verify endpoint (§16.8): reads are public and never look at
+//! Pharmacies and the admin verify endpoint: reads are public and never look at
 //! `Authorization`; writes need an admin. The detail and plain listing are served through the
 //! Redis cache as the exact bodies rendered here, so cached and uncached answers are
 //! byte-identical.
@@ -32,7 +32,7 @@ const NOT_FOUND: &str = "Pharmacy not found";
 const HOURS_NOT_FOUND: &str = "Pharmacy hours not found";
 
 // ---------------------------------------------------------------------------------------------
-// Representations (§6.3), keys in the order of the spec
+// Representations; field order is the JSON key order clients see
 // ---------------------------------------------------------------------------------------------
 
 /// PharmacyLocation.
@@ -456,7 +456,7 @@ fn timezone(reader: &mut BodyReader<'_>) -> Option<Tz> {
     }
 }
 
-/// LocationIn (§12), all members required as the table says.
+/// LocationIn: every member required.
 fn new_location(reader: &mut BodyReader<'_>) -> Option<NewLocation> {
     let address_line = reader.required_string("address_line", 1, 500);
     let city = reader.required_string("city", 1, 100);

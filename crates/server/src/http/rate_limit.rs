@@ -1,4 +1,4 @@
-//! Fixed-window rate limiting per client IP and policy (§4), shared through Redis; runs before
+//! Fixed-window rate limiting per client IP and policy, shared through Redis; runs before
 //! authentication and body parsing; fails open when Redis fails.
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -37,7 +37,8 @@ pub fn policy_for(prefix: &str, template: &str) -> Option<RatePolicy> {
     }
 }
 
-/// The §4 headers for `count` requests against `limit` with `seconds_left` in the window.
+/// The rate-limit headers (`X-RateLimit-*`, `RateLimit`, `RateLimit-Policy`) for `count` requests
+/// against `limit` with `seconds_left` in the window.
 fn limit_headers(
     headers: &mut HeaderMap,
     policy: RatePolicy,

@@ -1,5 +1,5 @@
 //! Route registration: canonical templates, literal-before-parameter ordering, the other
-//! trailing-slash form, and 405 with `Allow` for every known path (§2.1).
+//! trailing-slash form, and 405 with `Allow` for every known path.
 
 use std::collections::BTreeSet;
 

@@ -1,4 +1,4 @@
-//! The caller's account (§10): profile read and merge-patch, onboarding, public profiles,
+//! The caller's account: profile read and merge-patch, onboarding, public profiles,
 //! self-deactivation.
 
 use actix_web::{HttpRequest, HttpResponse, web};

@@ -1,4 +1,4 @@
-//! Wire formats of §2.4: datetimes as RFC 3339 UTC with `Z` (six fraction digits only when the
+//! Wire formats: datetimes as RFC 3339 UTC with `Z` (six fraction digits only when the
 //! sub-second part is non-zero), and paging envelopes.
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, SecondsFormat, Timelike, Utc};

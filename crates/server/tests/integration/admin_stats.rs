@@ -1,4 +1,4 @@
-//! Admin statistics end to end (§16.4, §16.5): every number of `/admin/metrics` and
+//! Admin statistics end to end: every number of `/admin/metrics` and
 //! `/admin/dashboard/stats` checked against seeded data whose counts are known by construction
 //! (and cross-checked with the test's own SQL), the chart's dates and weekday names, the live
 //! status lines, and the admin-only access rules.

@@ -1,4 +1,4 @@
-//! Appointments end to end (§11, §16.3): booking rules, double booking and idempotency under
+//! Appointments end to end: booking rules, double booking and idempotency under
 //! concurrency, the status state machine by role, visibility, deletion, atomicity, lists.
 
 use medico24_testkit::{TestApp, spawn_app, spawn_app_with};
@@ -114,7 +114,7 @@ async fn booking_returns_the_full_appointment_and_writes_one_outbox_event() {
         patient.id
     ))
     .await;
-    assert_eq!(payload, 1, "rendered per §17.4 in DEFAULT_TIMEZONE");
+    assert_eq!(payload, 1, "rendered in DEFAULT_TIMEZONE");
     let metrics = app.get("/metrics").await.text().await.unwrap();
     assert!(metrics.contains(r#"medico24_appointments_created_total{source="patient_app"} 1"#));
 }

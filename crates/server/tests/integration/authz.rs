@@ -1,4 +1,4 @@
-//! The authorization matrix: every route of the catalogue (§5) × every kind of caller, executed.
+//! The authorization matrix: every route of the catalogue × every kind of caller, executed.
 //! Each cell asserts the auth outcome (401, 403, or "let through") and that nothing answers 5xx;
 //! object-level checks (another patient's resources) follow the matrix.
 
@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::support::{Session, call, login, login_admin, mount_certs, status_json};
 
-/// Who may call a route (§1.2).
+/// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Auth {
     /// Public: the bearer is never read.
@@ -23,7 +23,7 @@ enum Auth {
     M,
 }
 
-/// The 75 routes of §5 (path parameters filled with syntactically valid values).
+/// The 75 routes of the catalogue (path parameters filled with syntactically valid values).
 const ROUTES: [(&str, &str, Auth); 75] = [
     ("GET", "/", Auth::N),
     ("GET", "/metrics", Auth::M),

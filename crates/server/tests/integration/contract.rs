@@ -1,4 +1,4 @@
-//! The Flutter client's contract (§23): strict mirrors of the models it parses, checked against
+//! The Flutter client's contract: strict mirrors of the models it parses, checked against
 //! real responses of every route it calls. Required keys must be present and non-null, nullable
 //! keys must be present, numbers are JSON numbers, enums are the exact strings, datetimes carry
 //! `Z`.

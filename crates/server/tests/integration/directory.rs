@@ -1,4 +1,4 @@
-//! The care directory end to end (§13, §14): clinics with generated slugs and soft deletion,
+//! The care directory end to end: clinics with generated slugs and soft deletion,
 //! doctors with unique licenses/emails, languages and verification, associations both ways,
 //! nearby searches checked against PostGIS, the detail caches (hits, invalidation, Redis down),
 //! representations and key order, auth and audit on every write, and 422s instead of 500s.
@@ -1597,7 +1597,7 @@ async fn clinic_and_doctor_details_are_cached_until_a_write_through_the_api() {
             .unwrap(),
     )
     .unwrap();
-    assert_eq!(cached, first, "the cache holds the §6.4 representation");
+    assert_eq!(cached, first, "the cache holds the Clinic representation");
     let ttl = redis_ttl(&app, &format!("v2:clinic:{clinic}")).await;
     assert!(
         (1..=900).contains(&ttl),
@@ -1628,7 +1628,7 @@ async fn clinic_and_doctor_details_are_cached_until_a_write_through_the_api() {
         serde_json::from_str(&redis_get(&app, &format!("v2:doctor:{doc}")).await.unwrap()).unwrap();
     let mut without_clinics = first.clone();
     without_clinics.as_object_mut().unwrap().remove("clinics");
-    assert_eq!(cached, without_clinics, "the cache holds the §6.5 Doctor");
+    assert_eq!(cached, without_clinics, "the cache holds the Doctor JSON");
     app.db
         .execute(&format!(
             "UPDATE doctors SET bio = 'behind the back' WHERE id = '{doc}'"

@@ -1,4 +1,4 @@
-//! Environment conditions end to end (§8, §18.5) against the fake Google servers: configuration,
+//! Environment conditions end to end against the fake Google servers: configuration,
 //! validation, cache hits, stale serving, single flight, the 502/503 split, Redis outages, grid
 //! rounding, metrics, and the API key never reaching a response.
 

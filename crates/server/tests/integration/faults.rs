@@ -1,4 +1,4 @@
-//! Fault tests (§2.5, §3.5, §4, §7.3, §7.4, §17.1, §19): Redis and PostgreSQL go away in the
+//! Fault tests: Redis and PostgreSQL go away in the
 //! middle of a stream of concurrent requests and come back, and the outbox worker meets a failing
 //! FCM and a lost database, for one app only. The app reaches the shared services (and its fake
 //! FCM) through [`FaultProxy`]s that the test cuts, stalls and restores, so nothing is stopped for
@@ -48,7 +48,7 @@ struct Outcome {
     started: Phase,
     ended: Phase,
     status: StatusCode,
-    /// Whether the §4 headers were present.
+    /// Whether the rate-limit headers were present.
     limited: bool,
     body: Value,
 }
@@ -214,7 +214,7 @@ struct Read {
     path: String,
     /// Sent with the patient's access token.
     bearer: bool,
-    /// The §19 cache in front of it (its `medico24_cache_requests_total` label), if any.
+    /// The Redis cache in front of it (its `medico24_cache_requests_total` label), if any.
     cache: Option<&'static str>,
 }
 
@@ -277,7 +277,7 @@ async fn cached_reads(app: &TestApp) -> Vec<Read> {
         with_directory(app).await;
     }
     if served("GET", "/api/v1/clinics/") {
-        // No cache in front of the clinic list (§19): it reads the database either way.
+        // No cache in front of the clinic list: it reads the database either way.
         reads.push(Read::new(
             "clinics",
             "/api/v1/clinics/".to_owned(),
@@ -792,7 +792,7 @@ async fn postgres_cut_under_load_is_503_then_recovers_without_partial_writes() {
     }
     assert!(
         violations.is_empty(),
-        "{} of {} answers broke §2.5:\n{}",
+        "{} of {} answers broke the 2xx-or-503 rule:\n{}",
         violations.len(),
         outcomes.len(),
         violations.join("\n")

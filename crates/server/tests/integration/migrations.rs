@@ -1,8 +1,8 @@
-//! The embedded migrations build the whole schema of spec §20 and revert cleanly.
+//! The embedded migrations build the whole schema and revert cleanly.
 
 use medico24_testkit::TestDb;
 
-/// Tables of spec §20.2 and §20.3.
+/// Tables the migrated schema must have.
 const TABLES: [&str; 16] = [
     "users",
     "patients",

@@ -1,4 +1,4 @@
-//! Notifications end to end (§15, §16.7, §16.9, §16.10): push-token ownership, admin sends by
+//! Notifications end to end: push-token ownership, admin sends by
 //! bearer and by secret, validation of every body and query, history, detail, read marks,
 //! deletion, statistics, admin logs and broadcasts, with their audit rows. Push sending is
 //! disabled here (no service account) except where a test configures the fake FCM (`fcm.rs`).

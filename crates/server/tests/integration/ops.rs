@@ -4,8 +4,8 @@
 //! PromQL is parsed by promtool (`cargo xtask ops`/`cargo xtask test` install it): the rules
 //! files as they are, and every dashboard query as a recording rule of a temporary rules file.
 //! Metric names are taken from the expressions by a small tokenizer and compared with the
-//! `# TYPE` lines of the app's `/metrics`, the labelled §21.2 series that only appear after use,
-//! the exporters' prefixes and the names our recording rules define.
+//! `# TYPE` lines of the app's `/metrics`, the labelled `medico24_*` series that only appear after
+//! use, the exporters' prefixes and the names our recording rules define.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -15,7 +15,7 @@ use medico24_testkit::spawn_app;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-/// The `medico24_*` series of spec §21.2 with their types. Labelled families show up in
+/// The `medico24_*` series the service declares, with their types. Labelled families show up in
 /// `/metrics` only once used, so these names are accepted as exported; a test checks that each
 /// is registered in `crates/server/src/metrics.rs`, so the list cannot drift.
 const SPEC_MEDICO24_SERIES: &[(&str, &str)] = &[
@@ -625,7 +625,7 @@ async fn every_metric_in_dashboards_and_rules_is_exported_by_the_app_or_a_listed
         .collect();
     assert!(
         unknown.is_empty(),
-        "metrics that neither /metrics, spec §21.2, the exporters nor the recording rules provide:\n{}",
+        "metrics that neither /metrics, the series list, the exporters nor the recording rules provide:\n{}",
         unknown.join("\n")
     );
     app.stop().await;

@@ -1,4 +1,4 @@
-//! The outbox worker, the recovery sweep and queued broadcasts end to end (§17.1, §17.3): events
+//! The outbox worker, the recovery sweep and queued broadcasts end to end: events
 //! inserted exactly as the appointments adapter writes them, a worker dying mid-run, a queued
 //! broadcast to 5,000 users interrupted and resumed, the background loops, and the PostgreSQL
 //! repository against the domain's contract checks.
@@ -32,7 +32,7 @@ async fn mount_fcm_ok(app: &TestApp) {
         .await;
 }
 
-/// Inserts an event the way the appointments adapter does (§17.4 payload).
+/// Inserts an event the way the appointments adapter does (the rendered push message as payload).
 async fn insert_event(app: &TestApp, user: &str, title: &str) -> String {
     let id = uuid::Uuid::new_v4().to_string();
     let payload = json!({

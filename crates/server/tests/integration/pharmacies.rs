@@ -1,4 +1,4 @@
-//! Pharmacies end to end (§12, §16.8, §19, §23): representations and key order, auth, 404s and
+//! Pharmacies end to end: representations and key order, auth, 404s and
 //! 422s, the nearby search against a brute-force computation, the radius edge, "open now" in
 //! SQL against the Rust rule, the caches (hits, invalidation by every write, Redis down) and
 //! the audit trail; plus the repository contract on PostgreSQL.
@@ -148,7 +148,7 @@ fn is_hms(value: &Value) -> bool {
         .is_some_and(|s| s.len() == 8 && NaiveTime::parse_from_str(s, "%H:%M:%S").is_ok())
 }
 
-/// The §23 item 9 rules every pharmacy representation obeys.
+/// The shape rules the Flutter client relies on, which every pharmacy representation obeys.
 fn assert_pharmacy_shape(p: &Value, geo: bool) {
     assert!(p["rating"].is_f64(), "rating is a number: {p}");
     assert!(
@@ -403,7 +403,7 @@ async fn anonymous_writes_are_401_and_patient_writes_are_403() {
         assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}");
         assert_eq!(error["message"], "Admin access required");
     }
-    // Parse failures come after the role check (§2.1).
+    // Parse failures come after the role check.
     let (status, _) = status_json(
         call(
             &app,

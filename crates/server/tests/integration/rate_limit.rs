@@ -1,4 +1,4 @@
-//! Rate limiting (§4): per-policy fixed windows in Redis, headers, trusted proxies, fail-open.
+//! Rate limiting: per-policy fixed windows in Redis, headers, trusted proxies, fail-open.
 
 use medico24_testkit::spawn_app_with;
 use reqwest::StatusCode;

@@ -68,7 +68,7 @@ async fn listings_live_under_the_generation_and_a_bump_supersedes_them() {
         "an empty listing is a cached value"
     );
     let key = "v2:pharmacy:list:0:20:10:true:any:true:any";
-    assert!(t.exists(key).await, "key shape of §19");
+    assert!(t.exists(key).await, "key shape of the listing cache");
     let ttl = t.ttl(key).await;
     assert!((290..=300).contains(&ttl), "TTL {ttl}");
 

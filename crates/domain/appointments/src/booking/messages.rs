@@ -1,4 +1,4 @@
-//! The push messages announcing appointment events (§17.4), rendered when the change commits and
+//! The push messages announcing appointment events, rendered when the change commits and
 //! stored in the outbox.
 
 use chrono::{DateTime, Utc};

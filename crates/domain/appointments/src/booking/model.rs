@@ -48,7 +48,7 @@ impl AppointmentStatus {
         }
     }
 
-    /// Targets allowed from this status (§11.7), in table order.
+    /// Targets allowed from this status, in table order.
     pub const fn allowed_targets(&self) -> &'static [AppointmentStatus] {
         use AppointmentStatus::*;
         match self {
@@ -235,7 +235,7 @@ pub struct AppointmentChanges {
     pub notes: Option<String>,
 }
 
-/// Filters of appointment listings (§11.3, §16.3).
+/// Filters of appointment listings.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AppointmentFilter {
     /// Only this owner (always set for non-admin listings).

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::booking::messages::OutboxMessage;
 use crate::booking::model::{Appointment, AppointmentFilter};
 
-/// Which rows a caller may see (§11.1).
+/// Which rows a caller may see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Visibility {
     /// Only this user's non-deleted rows.
@@ -18,7 +18,7 @@ pub enum Visibility {
     Any,
 }
 
-/// An `Idempotency-Key` with the hash of the request it came with (§11.2).
+/// An `Idempotency-Key` with the hash of the request it came with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyRequest {
     /// The header value.

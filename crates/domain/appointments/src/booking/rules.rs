@@ -1,5 +1,5 @@
-//! The rules of §11: who may use which source, the status state machine with its role rule, and
-//! the end-after-start invariant.
+//! The appointment rules: who may use which source, the status state machine with its role rule,
+//! and the end-after-start invariant.
 
 use crate::booking::model::{AppointmentSource, AppointmentStatus, Caller};
 use medico24_kernel::Role;
@@ -23,7 +23,7 @@ pub enum TransitionError {
 }
 
 impl TransitionError {
-    /// The 409 message of §11.7.
+    /// The 409 message of a refused status change.
     pub fn message(&self) -> String {
         match self {
             TransitionError::NotPermitted => self.to_string(),
@@ -43,7 +43,7 @@ impl TransitionError {
     }
 }
 
-/// Checks a change from `from` to `to` (different statuses) by `caller`, in the order of §11.7:
+/// Checks a change from `from` to `to` (different statuses) by `caller`, in this order:
 /// the role rule first, then the state machine.
 ///
 /// # Errors
@@ -69,7 +69,7 @@ pub fn check_transition(
     }
 }
 
-/// Whether `caller` may create appointments with `source` (§11.2).
+/// Whether `caller` may create appointments with `source`.
 pub fn may_use_source(role: Role, source: AppointmentSource) -> bool {
     match source {
         AppointmentSource::PatientApp | AppointmentSource::Api => true,
@@ -99,8 +99,8 @@ mod tests {
         }
     }
 
-    /// §11.7 as a table: (from, to) → allowed for admins; patients additionally only to
-    /// confirmed/cancelled.
+    /// The status transitions as a table: (from, to) → allowed for admins; patients additionally
+    /// only to confirmed/cancelled.
     #[test]
     fn every_status_pair_and_role_is_answered_as_the_table_says() {
         use AppointmentStatus::*;

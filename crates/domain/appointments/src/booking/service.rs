@@ -1,4 +1,4 @@
-//! Appointment use cases (§11, §16.3): booking with idempotency, reading, changing under a row
+//! Appointment use cases: booking with idempotency, reading, changing under a row
 //! lock with the state machine, deleting, listing.
 
 use chrono::Duration;
@@ -21,7 +21,7 @@ use crate::booking::rules::{
     TransitionError, check_transition, end_is_after_start, may_use_source,
 };
 
-/// Why a booking failed (§11.2).
+/// Why a booking failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BookAppointmentError {
     /// The caller's role may not use this source (403).
@@ -50,7 +50,7 @@ pub enum BookAppointmentError {
     Port(PortError),
 }
 
-/// Why a change failed (§11.5, §11.6).
+/// Why a change failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ChangeAppointmentError {
     /// Missing, deleted or someone else's (404).
@@ -79,7 +79,7 @@ pub enum ChangeAppointmentError {
     Port(PortError),
 }
 
-/// Why a delete failed (§11.8).
+/// Why a delete failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DeleteAppointmentError {
     /// Missing, deleted (soft) or someone else's (404).
@@ -145,7 +145,7 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
         }
     }
 
-    /// Books an appointment for the caller (§11.2).
+    /// Books an appointment for the caller.
     ///
     /// # Errors
     /// [`BookAppointmentError`].
@@ -199,7 +199,7 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
         Ok((outcome, source))
     }
 
-    /// The appointment when visible to the caller (§11.4).
+    /// The appointment when visible to the caller.
     ///
     /// # Errors
     /// [`PortError`].
@@ -211,7 +211,7 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
         self.repository.find(id, visibility(caller)).await
     }
 
-    /// Partial update (§11.5): `None` fields unchanged; a new status follows §11.7.
+    /// Partial update: `None` fields unchanged; a new status follows the transition rules.
     ///
     /// # Errors
     /// [`ChangeAppointmentError`].
@@ -293,7 +293,7 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
         Ok(changed(&before, after))
     }
 
-    /// Status change (§11.6): the same status again only applies `notes`; `Some("")` clears them.
+    /// Status change: the same status again only applies `notes`; `Some("")` clears them.
     ///
     /// # Errors
     /// [`ChangeAppointmentError`].
@@ -348,7 +348,7 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
         Ok(changed(&before, after))
     }
 
-    /// Soft delete, or hard delete for admins (§11.8).
+    /// Soft delete, or hard delete for admins.
     ///
     /// # Errors
     /// [`DeleteAppointmentError`].
@@ -395,8 +395,8 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
         }
     }
 
-    /// The caller's own appointments (§11.3) or, with `filter.patient_id` free, everyone's for
-    /// the admin list (§16.3); an inverted date range is an empty page.
+    /// The caller's own appointments or, with `filter.patient_id` free, everyone's for
+    /// the admin list; an inverted date range is an empty page.
     ///
     /// # Errors
     /// [`PortError`].

@@ -213,7 +213,7 @@ pub trait DirectoryRepository: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<ClinicForDoctor>, PortError>> + Send;
 
     /// The current associations of a doctor with non-deleted clinics, with the clinics' names
-    /// and places, ordered `is_primary DESC, clinic name, id` (§14.4).
+    /// and places, ordered `is_primary DESC, clinic name, id`.
     ///
     /// # Errors
     /// [`PortError`] on infrastructure failure.
