@@ -12,8 +12,8 @@ use medico24_kernel::{PharmacyId, is_valid_email};
 use medico24_pharmacy::{
     Coordinates, CreatePharmacyError, DayOfWeek, DeleteHoursError, Hours, HoursInput, Latitude,
     Location, LocationPatch, Longitude, NearbyQuery, NewLocation, NewPharmacy, Pharmacy,
-    PharmacyError, PharmacyFilter, PharmacyListItem, PharmacyPatch, PharmacyVerify, PortError,
-    RadiusKm, VerifyChange, Window,
+    PharmacyError, PharmacyFilter, PharmacyListItem, PharmacyPatch, PharmacyVerify, RadiusKm,
+    VerifyChange, Window,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -568,18 +568,6 @@ fn pharmacy_id(req: &HttpRequest) -> ApiResult<PharmacyId> {
 // ---------------------------------------------------------------------------------------------
 // Error mapping
 // ---------------------------------------------------------------------------------------------
-
-impl From<PortError> for ApiError {
-    fn from(error: PortError) -> Self {
-        match error {
-            PortError::Unavailable(cause) => {
-                tracing::warn!(error = %cause, "backing service unavailable");
-                ApiError::unavailable("Service temporarily unavailable")
-            }
-            PortError::Unexpected(cause) => ApiError::internal(cause),
-        }
-    }
-}
 
 impl From<PharmacyError> for ApiError {
     fn from(error: PharmacyError) -> Self {
