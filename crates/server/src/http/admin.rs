@@ -2,9 +2,7 @@
 
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use medico24_identity::{
-    Actor, AdminUpdateUserError, AdminUserChange, AuditContext, AuditFilter, User, UserFilter,
-};
+use medico24_identity::{Actor, AdminUserChange, AuditContext, AuditFilter, User, UserFilter};
 use medico24_kernel::{PageRequest, Role, UserId};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -12,7 +10,7 @@ use utoipa::ToSchema;
 use actix_web::http::Method;
 
 use super::cursor::{CursorPaging, CursorScope, next_cursor};
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::input::{BodyKind, BodyReader, QueryReader, json_object, path_uuid};
 use super::middleware::RequestContext;
 use super::routing::RouteRegistry;
@@ -285,14 +283,7 @@ pub async fn update_user(
     let user = state
         .identity
         .admin_update_user(&admin.0, target, change, &audit)
-        .await
-        .map_err(|e| match e {
-            AdminUpdateUserError::NotFound => ApiError::not_found("User not found"),
-            AdminUpdateUserError::SelfLockout => {
-                ApiError::conflict("You cannot remove your own admin role or deactivate yourself")
-            }
-            AdminUpdateUserError::Port(port) => port.into(),
-        })?;
+        .await?;
     Ok(HttpResponse::Ok().json(AdminUserResponse::from(&user)))
 }
 

@@ -6,10 +6,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use medico24_appointments::directory::{
     Association, AssociationPatch, AssociationStatus, Clinic, ClinicFilter, ClinicForDoctor,
-    ClinicListItem, ClinicPatch, ClinicStatus, CreateAssociationError, CreateClinicError,
-    DecimalError, DeleteClinicError, DoctorAtClinic, EndAssociationError, GeoQuery,
-    NearbyClinicFilter, NewAssociation, NewClinic, RemoveAssociationError, SLUG_PATTERN,
-    UpdateAssociationError, UpdateClinicError, Window, check_fee, is_valid_slug,
+    ClinicListItem, ClinicPatch, ClinicStatus, DecimalError, DoctorAtClinic, GeoQuery,
+    NearbyClinicFilter, NewAssociation, NewClinic, SLUG_PATTERN, Window, check_fee, is_valid_slug,
 };
 use medico24_kernel::{AssociationId, ClinicId, DoctorId};
 use serde::Serialize;
@@ -17,7 +15,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::admin::audit_stamp;
-use super::error::{ApiError, ApiResult, ValidationIssue};
+use super::error::{ApiError, ApiResult, CLINIC_NOT_FOUND, ValidationIssue};
 use super::input::{
     BodyKind, BodyReader, Object, QueryReader, json_object, path_uuid, percent_decode,
 };
@@ -26,10 +24,6 @@ use super::wire;
 use crate::auth::AdminUser;
 use crate::openapi::{ErrorResponse, ValidationErrorResponse};
 use crate::state::AppState;
-
-const CLINIC_NOT_FOUND: &str = "Clinic not found";
-const DOCTOR_NOT_FOUND: &str = "Doctor not found";
-const ASSOCIATION_NOT_FOUND: &str = "Doctor-clinic association not found";
 
 // ---------------------------------------------------------------------------------------------
 // Representations (§6.4)
@@ -661,92 +655,6 @@ fn read_clinic_status(reader: &mut BodyReader<'_>) -> Option<ClinicStatus> {
     reader
         .optional_enum("status", &ClinicStatus::NAMES)
         .and_then(|s| s.parse().ok())
-}
-
-// ---------------------------------------------------------------------------------------------
-// Error mapping
-// ---------------------------------------------------------------------------------------------
-
-fn slug_taken(slug: &str) -> ApiError {
-    ApiError::bad_request(format!("Clinic with slug '{slug}' already exists"))
-}
-
-impl From<CreateClinicError> for ApiError {
-    fn from(error: CreateClinicError) -> Self {
-        match error {
-            CreateClinicError::SlugTaken(slug) => slug_taken(&slug),
-            CreateClinicError::Port(port) => port.into(),
-        }
-    }
-}
-
-impl From<UpdateClinicError> for ApiError {
-    fn from(error: UpdateClinicError) -> Self {
-        match error {
-            UpdateClinicError::NotFound => ApiError::not_found(CLINIC_NOT_FOUND),
-            UpdateClinicError::SlugTaken(slug) => slug_taken(&slug),
-            UpdateClinicError::Port(port) => port.into(),
-        }
-    }
-}
-
-impl From<DeleteClinicError> for ApiError {
-    fn from(error: DeleteClinicError) -> Self {
-        match error {
-            DeleteClinicError::NotFound => ApiError::not_found(CLINIC_NOT_FOUND),
-            DeleteClinicError::Port(port) => port.into(),
-        }
-    }
-}
-
-impl From<CreateAssociationError> for ApiError {
-    fn from(error: CreateAssociationError) -> Self {
-        match error {
-            CreateAssociationError::ClinicIdMismatch => {
-                ApiError::bad_request("Clinic ID in URL does not match request body")
-            }
-            CreateAssociationError::ClinicNotFound => ApiError::not_found(CLINIC_NOT_FOUND),
-            CreateAssociationError::DoctorNotFound => ApiError::not_found(DOCTOR_NOT_FOUND),
-            CreateAssociationError::AlreadyAssociated => {
-                ApiError::bad_request("Doctor is already associated with this clinic")
-            }
-            CreateAssociationError::Port(port) => port.into(),
-        }
-    }
-}
-
-impl From<UpdateAssociationError> for ApiError {
-    fn from(error: UpdateAssociationError) -> Self {
-        match error {
-            UpdateAssociationError::NotFound => ApiError::not_found(ASSOCIATION_NOT_FOUND),
-            UpdateAssociationError::Port(port) => port.into(),
-        }
-    }
-}
-
-impl From<EndAssociationError> for ApiError {
-    fn from(error: EndAssociationError) -> Self {
-        match error {
-            EndAssociationError::NotFound => ApiError::not_found(ASSOCIATION_NOT_FOUND),
-            EndAssociationError::EndBeforeStart => ApiError::invalid(
-                vec![json!("body"), json!("end_date")],
-                "value_error",
-                "end_date must not be before the association's start_date",
-            ),
-            EndAssociationError::Port(port) => port.into(),
-        }
-    }
-}
-
-impl From<RemoveAssociationError> for ApiError {
-    fn from(error: RemoveAssociationError) -> Self {
-        match error {
-            RemoveAssociationError::NoneOpen => {
-                ApiError::not_found("No active association found for this doctor and clinic")
-            }
-            RemoveAssociationError::Port(port) => port.into(),
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

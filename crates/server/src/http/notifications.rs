@@ -8,9 +8,9 @@ use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use medico24_kernel::{AuditStamp, NotificationId, UserId};
 use medico24_notifications::{
-    DataKeyError, Delivery, HistoryFilter, MAX_DATA_BYTES, Notification, NotificationError,
-    NotificationStatus, NotificationType, Platform, Priority, PushData, PushToken, SendAudit,
-    SendError, SendNotification, SendResult, Viewer,
+    DataKeyError, Delivery, HistoryFilter, MAX_DATA_BYTES, Notification, NotificationStatus,
+    NotificationType, Platform, Priority, PushData, PushToken, SendAudit, SendNotification,
+    SendResult, Viewer,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -30,31 +30,6 @@ use crate::state::AppState;
 const SEND_FORBIDDEN: &str = "Only admins can send notifications";
 /// Message of the 403 on `GET /notifications/history/{user_id}` for non-admins.
 const HISTORY_FORBIDDEN: &str = "Only admins can view other users' notifications";
-/// Message of the 404s.
-const NOT_FOUND: &str = "Notification not found";
-
-impl From<NotificationError> for ApiError {
-    fn from(error: NotificationError) -> Self {
-        match error {
-            NotificationError::NotFound => ApiError::not_found(NOT_FOUND),
-            NotificationError::Port(port) => port.into(),
-        }
-    }
-}
-
-impl From<SendError> for ApiError {
-    fn from(error: SendError) -> Self {
-        match error {
-            SendError::UserNotFound => ApiError::invalid(
-                vec![json!("body"), json!("user_id")],
-                "value_error",
-                "User not found",
-            ),
-            SendError::Port(port) => port.into(),
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Representations (§6.6)
 // ---------------------------------------------------------------------------------------------
