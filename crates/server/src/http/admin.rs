@@ -16,7 +16,7 @@ use super::middleware::RequestContext;
 use super::routing::RouteRegistry;
 use super::wire;
 use crate::auth::AdminUser;
-use crate::openapi::{ErrorResponse, ValidationErrorResponse};
+use crate::openapi::schemas::{ErrorResponse, ValidationErrorResponse};
 use crate::state::AppState;
 
 const ROLES: [&str; 4] = ["patient", "doctor", "pharmacy", "admin"];

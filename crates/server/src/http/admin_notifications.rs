@@ -21,7 +21,7 @@ use super::notifications::{NotificationRecordResponse, STATUSES, read_data};
 use super::routing::RouteRegistry;
 use super::wire;
 use crate::auth::AdminUser;
-use crate::openapi::{ErrorResponse, ValidationErrorResponse};
+use crate::openapi::schemas::{ErrorResponse, ValidationErrorResponse};
 use crate::state::AppState;
 
 /// A page of notifications for admins (`NotificationLogPage`).

@@ -22,7 +22,7 @@ use super::routing::RouteRegistry;
 use super::users::check_phone_field;
 use super::wire;
 use crate::auth::{AdminUser, AuthUser};
-use crate::openapi::{ConflictResponse, ErrorResponse, ValidationErrorResponse};
+use crate::openapi::schemas::{ConflictResponse, ErrorResponse, ValidationErrorResponse};
 use crate::state::AppState;
 
 const STATUSES: [&str; 6] = [

@@ -11,7 +11,7 @@ use super::error::{ApiError, ApiResult};
 use super::input::{BodyKind, BodyReader, json_object};
 use super::routing::RouteRegistry;
 use crate::auth::AuthUser;
-use crate::openapi::{ErrorResponse, ValidationErrorResponse};
+use crate::openapi::schemas::{ErrorResponse, ValidationErrorResponse};
 use crate::state::AppState;
 
 /// Longest ID token looked at; longer ones are invalid without verification.

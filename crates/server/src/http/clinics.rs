@@ -22,7 +22,7 @@ use super::input::{
 use super::routing::RouteRegistry;
 use super::wire;
 use crate::auth::AdminUser;
-use crate::openapi::{ErrorResponse, ValidationErrorResponse};
+use crate::openapi::schemas::{ErrorResponse, ValidationErrorResponse};
 use crate::state::AppState;
 
 // ---------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ use super::routing::RouteRegistry;
 use super::users::check_phone_field;
 use super::wire;
 use crate::auth::AdminUser;
-use crate::openapi::{ErrorResponse, ValidationErrorResponse};
+use crate::openapi::schemas::{ErrorResponse, ValidationErrorResponse};
 use crate::state::AppState;
 
 // ---------------------------------------------------------------------------------------------

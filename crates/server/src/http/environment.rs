@@ -15,7 +15,7 @@ use super::error::{ApiError, ApiResult};
 use super::input::QueryReader;
 use super::routing::RouteRegistry;
 use super::wire;
-use crate::openapi::{ErrorResponse, ValidationErrorResponse};
+use crate::openapi::schemas::{ErrorResponse, ValidationErrorResponse};
 use crate::state::AppState;
 
 /// Message of the 503 when `GOOGLE_MAPS_API_KEY` is empty.

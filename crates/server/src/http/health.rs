@@ -191,7 +191,7 @@ pub async fn detailed(state: web::Data<AppState>) -> HttpResponse {
     security(),
     responses(
         (status = 200, description = "Ready to serve", body = ReadyResponse),
-        (status = 503, description = "Database unavailable", body = crate::openapi::ErrorResponse),
+        (status = 503, description = "Database unavailable", body = crate::openapi::schemas::ErrorResponse),
     ))]
 pub async fn ready(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let checks = check_dependencies(&state).await;

@@ -23,7 +23,7 @@ use super::middleware::RequestContext;
 use super::routing::RouteRegistry;
 use super::wire;
 use crate::auth::{AdminSecret, AuthUser};
-use crate::openapi::{ErrorResponse, ValidationErrorResponse};
+use crate::openapi::schemas::{ErrorResponse, ValidationErrorResponse};
 use crate::state::AppState;
 
 /// Message of the 403 on `POST /notifications/send` for non-admins.

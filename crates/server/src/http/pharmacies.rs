@@ -24,7 +24,7 @@ use super::input::{BodyKind, BodyReader, QueryReader, json_object, path_int, pat
 use super::routing::RouteRegistry;
 use super::wire;
 use crate::auth::AdminUser;
-use crate::openapi::{ErrorResponse, ValidationErrorResponse};
+use crate::openapi::schemas::{ErrorResponse, ValidationErrorResponse};
 use crate::state::AppState;
 
 // ---------------------------------------------------------------------------------------------

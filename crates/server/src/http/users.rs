@@ -15,7 +15,7 @@ use super::input::{BodyKind, BodyReader, json_object, path_uuid};
 use super::routing::RouteRegistry;
 use super::wire;
 use crate::auth::AuthUser;
-use crate::openapi::{ErrorResponse, ValidationErrorResponse};
+use crate::openapi::schemas::{ErrorResponse, ValidationErrorResponse};
 use crate::state::AppState;
 
 /// A user as its owner sees it.
