@@ -14,10 +14,11 @@ use serde_json::Value;
 use std::collections::HashMap;
 use utoipa::ToSchema;
 
-use super::admin::{audit_stamp, page_request};
+use super::audit::audit_stamp;
 use super::error::{ApiError, ApiResult};
 use super::input::{BodyKind, BodyReader, QueryReader, json_object, path_uuid};
 use super::notifications::{NotificationRecordResponse, STATUSES, read_data};
+use super::paging::page_request;
 use super::routing::RouteRegistry;
 use super::wire;
 use crate::auth::AdminUser;

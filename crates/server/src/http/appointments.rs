@@ -14,10 +14,11 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use super::admin::{audit_stamp, page_request};
+use super::audit::audit_stamp;
 use super::cursor::{CursorPaging, CursorScope, next_cursor};
 use super::error::{APPOINTMENT_NOT_FOUND, ApiError, ApiResult};
 use super::input::{BodyKind, BodyReader, QueryReader, json_object, path_uuid};
+use super::paging::page_request;
 use super::routing::RouteRegistry;
 use super::users::check_phone_field;
 use super::wire;

@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::admin::audit_stamp;
+use super::audit::audit_stamp;
 use super::error::{ApiError, ApiResult, CLINIC_NOT_FOUND, ValidationIssue};
 use super::input::{
     BodyKind, BodyReader, Object, QueryReader, json_object, path_uuid, percent_decode,

@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::admin::audit_stamp;
+use super::audit::audit_stamp;
 use super::clinics::{
     DoctorClinicResponse, directory_body, read_fee, read_geo, read_i32, read_window,
     reject_nul_in_query,

@@ -16,10 +16,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::admin::{audit_stamp, page_request};
+use super::audit::audit_stamp;
 use super::error::{ApiError, ApiResult};
 use super::input::{BodyKind, BodyReader, Object, QueryReader, json_object, path_uuid};
 use super::middleware::RequestContext;
+use super::paging::page_request;
 use super::routing::RouteRegistry;
 use super::wire;
 use crate::auth::{AdminSecret, AuthUser};

@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::admin::audit_stamp;
+use super::audit::audit_stamp;
 use super::error::{ApiError, ApiResult};
 use super::input::{BodyKind, BodyReader, QueryReader, json_object, path_int, path_uuid};
 use super::routing::RouteRegistry;
