@@ -14,8 +14,8 @@ use medico24_kernel::stats::{AdminMetrics, AdminStatsReader, DashboardCounts};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::checks::{CheckResult, CheckStatus, check_dependencies};
 use super::error::ApiResult;
-use super::health::{CheckResult, CheckStatus, check_dependencies};
 use super::routing::RouteRegistry;
 use crate::auth::AdminUser;
 use crate::openapi::schemas::ErrorResponse;

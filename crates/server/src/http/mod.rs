@@ -6,6 +6,7 @@ pub mod admin_stats;
 pub mod appointments;
 pub mod audit;
 pub mod auth;
+pub mod checks;
 pub mod client_ip;
 pub mod clinics;
 pub mod cursor;
