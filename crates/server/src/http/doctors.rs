@@ -15,14 +15,14 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::audit::audit_stamp;
-use super::clinics::{
-    DoctorClinicResponse, directory_body, read_fee, read_geo, read_i32, read_window,
+use super::bodies::DoctorClinicResponse;
+use super::error::{ApiError, ApiResult, DOCTOR_NOT_FOUND};
+use super::fields::{
+    check_phone_field, directory_body, read_fee, read_geo, read_i32, read_window,
     reject_nul_in_query,
 };
-use super::error::{ApiError, ApiResult, DOCTOR_NOT_FOUND};
 use super::input::{BodyKind, BodyReader, QueryReader, path_uuid};
 use super::routing::RouteRegistry;
-use super::users::check_phone_field;
 use super::wire;
 use crate::auth::AdminUser;
 use crate::openapi::schemas::{ErrorResponse, ValidationErrorResponse};
