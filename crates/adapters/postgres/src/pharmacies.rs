@@ -30,7 +30,6 @@ use serde_json::json;
 
 use crate::audit::insert_audit_stamp;
 use crate::database::{Database, DatabaseError};
-use crate::errors::is_unavailable;
 use crate::schema::{pharmacies, pharmacy_hours, pharmacy_locations};
 
 /// The "open now" rule as a boolean SQL expression over the row `pharmacies`, split
@@ -457,16 +456,6 @@ enum TxError {
     Query(#[from] DieselError),
     #[error(transparent)]
     BadDay(#[from] BadDay),
-}
-
-impl From<DatabaseError> for PortError {
-    fn from(error: DatabaseError) -> Self {
-        match error {
-            DatabaseError::Unavailable(cause) => PortError::Unavailable(cause),
-            DatabaseError::Query(e) if is_unavailable(&e) => PortError::Unavailable(e.to_string()),
-            other => PortError::Unexpected(other.to_string()),
-        }
-    }
 }
 
 impl From<TxError> for PortError {

@@ -11,16 +11,8 @@ use crate::model::{
     PharmacyFilter, PharmacyListItem, PharmacyPatch, PharmacyVerify, VerifyChange, Window,
 };
 
-/// Infrastructure failure behind a port.
-#[derive(Debug, thiserror::Error)]
-pub enum PortError {
-    /// The backing service is unreachable, timed out or its pool is exhausted (→ 503).
-    #[error("unavailable: {0}")]
-    Unavailable(String),
-    /// Anything else (→ 500); the text is logged, never sent.
-    #[error("unexpected: {0}")]
-    Unexpected(String),
-}
+/// Infrastructure failure behind a port: the kernel's, shared with every other domain.
+pub use medico24_kernel::PortError;
 
 /// Why creating a pharmacy failed.
 #[derive(Debug, thiserror::Error)]

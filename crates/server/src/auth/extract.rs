@@ -5,7 +5,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
-use medico24_identity::{AuthError, User};
+use medico24_identity::User;
 use medico24_kernel::Role;
 use serde_json::json;
 
@@ -29,19 +29,6 @@ pub struct AdminUser(pub User);
 #[derive(Debug, Clone, Copy)]
 pub struct AdminSecret;
 
-/// Maps authentication failures to their documented answers: 401 for a missing or invalid
-/// token or an unknown user, 403 for a deactivated account.
-pub fn auth_error(error: AuthError) -> ApiError {
-    match error {
-        AuthError::NotAuthenticated => ApiError::unauthorized("Not authenticated"),
-        AuthError::InvalidCredentials => ApiError::unauthorized("Could not validate credentials"),
-        AuthError::InvalidUserId => ApiError::unauthorized("Invalid user ID format"),
-        AuthError::UserNotFound => ApiError::unauthorized("User not found"),
-        AuthError::Deactivated => ApiError::forbidden("User account is deactivated"),
-        AuthError::Port(port) => port.into(),
-    }
-}
-
 async fn authenticate(req: HttpRequest) -> Result<User, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
@@ -51,11 +38,7 @@ async fn authenticate(req: HttpRequest) -> Result<User, ApiError> {
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let user = state
-        .identity
-        .authenticate(authorization)
-        .await
-        .map_err(auth_error)?;
+    let user = state.identity.authenticate(authorization).await?;
     req.extensions_mut()
         .insert(AuthenticatedUser(user.id.as_uuid()));
     Ok(user)

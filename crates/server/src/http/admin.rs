@@ -1,64 +1,26 @@
 //! Admin user management and the audit trail.
 
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use medico24_identity::{
-    Actor, AdminUpdateUserError, AdminUserChange, AuditContext, AuditFilter, User, UserFilter,
-};
-use medico24_kernel::{PageRequest, Role, UserId};
+use medico24_identity::{Actor, AdminUserChange, AuditFilter, User, UserFilter};
+use medico24_kernel::{Role, UserId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use actix_web::http::Method;
 
+use super::audit::audit_context;
 use super::cursor::{CursorPaging, CursorScope, next_cursor};
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::input::{BodyKind, BodyReader, QueryReader, json_object, path_uuid};
-use super::middleware::RequestContext;
+use super::paging::page_request;
 use super::routing::RouteRegistry;
 use super::wire;
 use crate::auth::AdminUser;
-use crate::openapi::{ErrorResponse, ValidationErrorResponse};
+use crate::openapi::schemas::{ErrorResponse, ValidationErrorResponse};
 use crate::state::AppState;
 
 const ROLES: [&str; 4] = ["patient", "doctor", "pharmacy", "admin"];
-
-/// The audit context of the current request, acting as `actor`.
-pub fn audit_context(req: &HttpRequest, actor: Actor) -> AuditContext {
-    let context = req.extensions().get::<RequestContext>().cloned();
-    AuditContext {
-        actor,
-        request_id: context
-            .as_ref()
-            .map(|c| c.request_id.clone())
-            .unwrap_or_default(),
-        ip: context.and_then(|c| c.client_ip),
-    }
-}
-
-/// The kernel audit stamp of the current request, acting as the authenticated `actor`.
-pub fn audit_stamp(req: &HttpRequest, actor: UserId) -> medico24_kernel::AuditStamp {
-    let context = req.extensions().get::<RequestContext>().cloned();
-    medico24_kernel::AuditStamp::user(
-        actor,
-        context
-            .as_ref()
-            .map(|c| c.request_id.clone())
-            .unwrap_or_default(),
-        context.and_then(|c| c.client_ip),
-    )
-}
-
-/// Reads `page` (≥ 1, default 1) and `page_size` (1–100, default `default_size`).
-pub fn page_request(query: &mut QueryReader, default_size: i64) -> PageRequest {
-    let page = query.int("page", 1, 1, i64::from(u32::MAX));
-    let size = query.int("page_size", default_size, 1, 100);
-    // Out-of-range values were reported as issues above; clamping only keeps the type valid.
-    PageRequest::clamped(
-        u32::try_from(page).unwrap_or(1),
-        u32::try_from(size).unwrap_or(20),
-    )
-}
 
 /// A user as an admin sees it (no Firebase uid).
 #[derive(Debug, Serialize, ToSchema)]
@@ -285,14 +247,7 @@ pub async fn update_user(
     let user = state
         .identity
         .admin_update_user(&admin.0, target, change, &audit)
-        .await
-        .map_err(|e| match e {
-            AdminUpdateUserError::NotFound => ApiError::not_found("User not found"),
-            AdminUpdateUserError::SelfLockout => {
-                ApiError::conflict("You cannot remove your own admin role or deactivate yourself")
-            }
-            AdminUpdateUserError::Port(port) => port.into(),
-        })?;
+        .await?;
     Ok(HttpResponse::Ok().json(AdminUserResponse::from(&user)))
 }
 

@@ -14,14 +14,16 @@ use serde_json::Value;
 use std::collections::HashMap;
 use utoipa::ToSchema;
 
-use super::admin::{audit_stamp, page_request};
+use super::audit::audit_stamp;
+use super::bodies::NotificationRecordResponse;
 use super::error::{ApiError, ApiResult};
+use super::fields::{NOTIFICATION_STATUSES, read_data};
 use super::input::{BodyKind, BodyReader, QueryReader, json_object, path_uuid};
-use super::notifications::{NotificationRecordResponse, STATUSES, read_data};
+use super::paging::page_request;
 use super::routing::RouteRegistry;
 use super::wire;
 use crate::auth::AdminUser;
-use crate::openapi::{ErrorResponse, ValidationErrorResponse};
+use crate::openapi::schemas::{ErrorResponse, ValidationErrorResponse};
 use crate::state::AppState;
 
 /// A page of notifications for admins (`NotificationLogPage`).
@@ -181,7 +183,7 @@ pub async fn logs(
     let filter = LogFilter {
         user_id: query.uuid("user_id").map(UserId::from_uuid),
         status: query
-            .enumeration("status", &STATUSES)
+            .enumeration("status", &NOTIFICATION_STATUSES)
             .and_then(|s| s.parse::<NotificationStatus>().ok()),
         from: query.datetime("from_date"),
         to: query.datetime("to_date"),

@@ -14,11 +14,11 @@ use medico24_kernel::stats::{AdminMetrics, AdminStatsReader, DashboardCounts};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::checks::{CheckResult, CheckStatus, check_dependencies};
 use super::error::ApiResult;
-use super::health::{CheckResult, CheckStatus, check_dependencies};
 use super::routing::RouteRegistry;
 use crate::auth::AdminUser;
-use crate::openapi::ErrorResponse;
+use crate::openapi::schemas::ErrorResponse;
 use crate::state::AppState;
 
 /// Below this 24 h delivery rate (in %) push delivery is reported as a `warning`.

@@ -5,25 +5,25 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use medico24_appointments::booking::{
-    Appointment, AppointmentChanges, AppointmentFilter, AppointmentStatus, BookAppointmentError,
-    Caller, ChangeAppointmentError, Changed, CreateOutcome, DeleteAppointmentError,
-    IdempotencyRequest, NewAppointment, TransitionError,
+    Appointment, AppointmentChanges, AppointmentFilter, AppointmentStatus, Caller, Changed,
+    CreateOutcome, IdempotencyRequest, NewAppointment,
 };
-use medico24_kernel::{AppointmentId, PhoneError, UserId};
+use medico24_kernel::{AppointmentId, UserId};
 use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use super::admin::{audit_stamp, page_request};
+use super::audit::audit_stamp;
 use super::cursor::{CursorPaging, CursorScope, next_cursor};
-use super::error::{ApiError, ApiResult};
+use super::error::{APPOINTMENT_NOT_FOUND, ApiError, ApiResult};
+use super::fields::check_phone_field;
 use super::input::{BodyKind, BodyReader, QueryReader, json_object, path_uuid};
+use super::paging::page_request;
 use super::routing::RouteRegistry;
-use super::users::check_phone_field;
 use super::wire;
 use crate::auth::{AdminUser, AuthUser};
-use crate::openapi::{ConflictResponse, ErrorResponse, ValidationErrorResponse};
+use crate::openapi::schemas::{ConflictResponse, ErrorResponse, ValidationErrorResponse};
 use crate::state::AppState;
 
 const STATUSES: [&str; 6] = [
@@ -247,86 +247,6 @@ fn caller(user: &AuthUser) -> Caller {
     }
 }
 
-fn phone_issue(reader: &mut BodyReader<'_>, error: PhoneError) {
-    let message = match error {
-        PhoneError::Length => "contact_phone must be between 7 and 20 characters",
-        PhoneError::Characters => "contact_phone must contain only digits, spaces, +, -, ( and )",
-        PhoneError::TooFewDigits => "contact_phone must contain at least 7 digits",
-    };
-    reader.issue("contact_phone", "value_error", message);
-}
-
-fn body_issue(name: &str, message: &str) -> ApiError {
-    ApiError::invalid(vec![json!("body"), json!(name)], "value_error", message)
-}
-
-fn book_error(error: BookAppointmentError) -> ApiError {
-    match error {
-        BookAppointmentError::SourceNotAllowed(source) => ApiError::forbidden(format!(
-            "Not allowed to create appointments with source '{}'",
-            source.as_str()
-        )),
-        BookAppointmentError::EndBeforeStart => body_issue(
-            "appointment_end_at",
-            "appointment_end_at must be after appointment_at",
-        ),
-        BookAppointmentError::InvalidPhone(error) => {
-            let object = serde_json::Map::new();
-            let mut reader = BodyReader::new(&object);
-            phone_issue(&mut reader, error);
-            reader
-                .finish()
-                .err()
-                .unwrap_or_else(|| ApiError::internal("phone issue lost"))
-        }
-        BookAppointmentError::UnknownDoctor => body_issue("doctor_id", "Doctor not found"),
-        BookAppointmentError::UnknownClinic => body_issue("clinic_id", "Clinic not found"),
-        BookAppointmentError::Overlap => overlap(),
-        BookAppointmentError::IdempotencyConflict => {
-            ApiError::conflict("Idempotency-Key was already used with a different request body")
-        }
-        BookAppointmentError::Port(port) => port.into(),
-    }
-}
-
-fn overlap() -> ApiError {
-    ApiError::conflict("The doctor already has an appointment that overlaps this time")
-}
-
-fn not_found() -> ApiError {
-    ApiError::not_found("Appointment not found")
-}
-
-fn change_error(error: ChangeAppointmentError) -> ApiError {
-    match error {
-        ChangeAppointmentError::NotFound => not_found(),
-        ChangeAppointmentError::Transition(TransitionError::NotPermitted) => {
-            ApiError::forbidden("Patients may only confirm or cancel appointments")
-        }
-        ChangeAppointmentError::Transition(illegal @ TransitionError::Illegal { allowed, .. }) => {
-            let allowed: Vec<&str> = allowed.iter().map(AppointmentStatus::as_str).collect();
-            ApiError::conflict(illegal.message()).with_extra("allowed_statuses", json!(allowed))
-        }
-        ChangeAppointmentError::EndBeforeStart => body_issue(
-            "appointment_end_at",
-            "appointment_end_at must be after appointment_at",
-        ),
-        ChangeAppointmentError::InvalidPhone(error) => {
-            let object = serde_json::Map::new();
-            let mut reader = BodyReader::new(&object);
-            phone_issue(&mut reader, error);
-            reader
-                .finish()
-                .err()
-                .unwrap_or_else(|| ApiError::internal("phone issue lost"))
-        }
-        ChangeAppointmentError::UnknownDoctor => body_issue("doctor_id", "Doctor not found"),
-        ChangeAppointmentError::UnknownClinic => body_issue("clinic_id", "Clinic not found"),
-        ChangeAppointmentError::Overlap => overlap(),
-        ChangeAppointmentError::Port(port) => port.into(),
-    }
-}
-
 /// Canonical JSON: object keys sorted at every level, no whitespace.
 fn canonical_json(value: &Value) -> String {
     match value {
@@ -455,8 +375,7 @@ pub async fn create(
     let (outcome, source) = state
         .appointments
         .book(&caller(&user), new, idempotency)
-        .await
-        .map_err(book_error)?;
+        .await?;
     match outcome {
         CreateOutcome::Created(appointment) => {
             state
@@ -552,7 +471,7 @@ pub async fn get(
         .appointments
         .get(&caller(&user), id)
         .await?
-        .ok_or_else(not_found)?;
+        .ok_or_else(|| ApiError::not_found(APPOINTMENT_NOT_FOUND))?;
     Ok(HttpResponse::Ok().json(AppointmentResponse::from(&appointment)))
 }
 
@@ -601,8 +520,7 @@ pub async fn update(
     let changed = state
         .appointments
         .update(&caller(&user), id, changes, audit_stamp(&req, user.0.id))
-        .await
-        .map_err(change_error)?;
+        .await?;
     record_change(&state, &changed);
     Ok(HttpResponse::Ok().json(AppointmentResponse::from(&changed.appointment)))
 }
@@ -648,8 +566,7 @@ pub async fn change_status(
             notes,
             audit_stamp(&req, user.0.id),
         )
-        .await
-        .map_err(change_error)?;
+        .await?;
     record_change(&state, &changed);
     Ok(HttpResponse::Ok().json(AppointmentResponse::from(&changed.appointment)))
 }
@@ -681,14 +598,7 @@ pub async fn delete(
     state
         .appointments
         .delete(&caller(&user), id, hard, audit_stamp(&req, user.0.id))
-        .await
-        .map_err(|e| match e {
-            DeleteAppointmentError::NotFound => not_found(),
-            DeleteAppointmentError::HardDeleteNotAllowed => {
-                ApiError::forbidden("Only admins can hard-delete appointments")
-            }
-            DeleteAppointmentError::Port(port) => port.into(),
-        })?;
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

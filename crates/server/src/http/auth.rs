@@ -1,7 +1,7 @@
 //! Auth endpoints: Firebase login, refresh rotation, logout, logout-all.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use medico24_identity::{LoginError, RefreshError, User};
+use medico24_identity::{LoginError, User};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -11,7 +11,7 @@ use super::error::{ApiError, ApiResult};
 use super::input::{BodyKind, BodyReader, json_object};
 use super::routing::RouteRegistry;
 use crate::auth::AuthUser;
-use crate::openapi::{ErrorResponse, ValidationErrorResponse};
+use crate::openapi::schemas::{ErrorResponse, ValidationErrorResponse};
 use crate::state::AppState;
 
 /// Longest ID token looked at; longer ones are invalid without verification.
@@ -91,41 +91,6 @@ impl LoginUser {
     }
 }
 
-fn login_error(error: LoginError) -> ApiError {
-    match error {
-        LoginError::InvalidIdToken => {
-            ApiError::bad_request("Authentication failed: invalid Firebase ID token")
-        }
-        LoginError::NoUsableEmail => ApiError::bad_request(
-            "Authentication failed: the Firebase account has no usable email address",
-        ),
-        LoginError::ProviderUnavailable => {
-            ApiError::unavailable("Authentication service temporarily unavailable")
-        }
-        LoginError::NotConfigured => {
-            ApiError::unavailable("Authentication provider not configured")
-        }
-        LoginError::Deactivated => ApiError::forbidden("User account is deactivated"),
-        LoginError::SessionStoreUnavailable => ApiError::unavailable("Session store unavailable"),
-        LoginError::Port(port) => port.into(),
-    }
-}
-
-fn refresh_error(error: RefreshError) -> ApiError {
-    match error {
-        RefreshError::InvalidToken => {
-            ApiError::unauthorized("Could not refresh token: Invalid refresh token")
-        }
-        RefreshError::Revoked => {
-            ApiError::unauthorized("Could not refresh token: Token has been revoked")
-        }
-        RefreshError::UserNotFound => ApiError::unauthorized("User not found"),
-        RefreshError::Deactivated => ApiError::forbidden("User account is deactivated"),
-        RefreshError::SessionStoreUnavailable => ApiError::unavailable("Session store unavailable"),
-        RefreshError::Port(port) => port.into(),
-    }
-}
-
 /// Exchanges a Firebase ID token for a session and tokens.
 #[utoipa::path(post, path = "/api/v1/auth/firebase/verify", tag = "auth", operation_id = "firebase_verify",
     security(),
@@ -151,9 +116,9 @@ pub async fn firebase_verify(
     reader.finish()?;
     let id_token = id_token.unwrap_or_default();
     if id_token.chars().count() > MAX_ID_TOKEN_CHARS || id_token.is_empty() {
-        return Err(login_error(LoginError::InvalidIdToken));
+        return Err(LoginError::InvalidIdToken.into());
     }
-    let result = state.identity.login(&id_token).await.map_err(login_error)?;
+    let result = state.identity.login(&id_token).await?;
     tracing::info!(user.id = %result.user.id, "login");
     Ok(HttpResponse::Ok().json(LoginResponse {
         access_token: result.tokens.access_token,
@@ -190,11 +155,7 @@ pub async fn refresh(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let token = refresh_token_from(&req, &body)?;
-    let pair = state
-        .identity
-        .refresh(&token)
-        .await
-        .map_err(refresh_error)?;
+    let pair = state.identity.refresh(&token).await?;
     Ok(HttpResponse::Ok().json(TokenPairResponse {
         access_token: pair.access_token,
         refresh_token: pair.refresh_token,

@@ -5,31 +5,27 @@ use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use medico24_appointments::directory::{
-    Association, AssociationPatch, AssociationStatus, Clinic, ClinicFilter, ClinicForDoctor,
-    ClinicListItem, ClinicPatch, ClinicStatus, CreateAssociationError, CreateClinicError,
-    DecimalError, DeleteClinicError, DoctorAtClinic, EndAssociationError, GeoQuery,
-    NearbyClinicFilter, NewAssociation, NewClinic, RemoveAssociationError, SLUG_PATTERN,
-    UpdateAssociationError, UpdateClinicError, Window, check_fee, is_valid_slug,
+    AssociationPatch, AssociationStatus, Clinic, ClinicFilter, ClinicForDoctor, ClinicListItem,
+    ClinicPatch, ClinicStatus, DoctorAtClinic, NearbyClinicFilter, NewAssociation, NewClinic,
+    SLUG_PATTERN, is_valid_slug,
 };
 use medico24_kernel::{AssociationId, ClinicId, DoctorId};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::admin::audit_stamp;
-use super::error::{ApiError, ApiResult, ValidationIssue};
-use super::input::{
-    BodyKind, BodyReader, Object, QueryReader, json_object, path_uuid, percent_decode,
+use super::audit::audit_stamp;
+use super::bodies::DoctorClinicResponse;
+use super::error::{ApiError, ApiResult, CLINIC_NOT_FOUND};
+use super::fields::{
+    directory_body, read_fee, read_geo, read_i32, read_window, reject_nul_in_query,
 };
+use super::input::{BodyKind, BodyReader, QueryReader, path_uuid, percent_decode};
 use super::routing::RouteRegistry;
 use super::wire;
 use crate::auth::AdminUser;
-use crate::openapi::{ErrorResponse, ValidationErrorResponse};
+use crate::openapi::schemas::{ErrorResponse, ValidationErrorResponse};
 use crate::state::AppState;
-
-const CLINIC_NOT_FOUND: &str = "Clinic not found";
-const DOCTOR_NOT_FOUND: &str = "Doctor not found";
-const ASSOCIATION_NOT_FOUND: &str = "Doctor-clinic association not found";
 
 // ---------------------------------------------------------------------------------------------
 // Representations
@@ -157,91 +153,6 @@ impl From<&ClinicListItem> for ClinicListItemResponse {
             status: c.status.as_str().to_owned(),
             is_active: c.is_active,
             distance_km: c.distance_km,
-        }
-    }
-}
-
-/// A doctor–clinic association (the **DoctorClinic** representation).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DoctorClinicResponse {
-    /// The doctor's primary clinic.
-    pub is_primary: bool,
-    /// Fee at this clinic.
-    pub consultation_fee: Option<f64>,
-    /// Slot length at this clinic.
-    pub consultation_duration_minutes: Option<i32>,
-    /// Department.
-    pub department: Option<String>,
-    /// Designation.
-    pub designation: Option<String>,
-    /// Days of the week.
-    pub available_days: Option<Vec<String>>,
-    /// Time slot objects.
-    #[schema(value_type = Option<Vec<Object>>)]
-    pub available_time_slots: Option<Vec<Value>>,
-    /// Whether patients may book here.
-    pub appointment_booking_enabled: bool,
-    /// Association id.
-    #[schema(format = Uuid)]
-    pub id: String,
-    /// Doctor id.
-    #[schema(format = Uuid)]
-    pub doctor_id: String,
-    /// Clinic id.
-    #[schema(format = Uuid)]
-    pub clinic_id: String,
-    /// Start.
-    #[serde(serialize_with = "wire::datetime")]
-    #[schema(value_type = String, format = DateTime)]
-    pub start_date: DateTime<Utc>,
-    /// End (null = current).
-    #[serde(serialize_with = "wire::optional_datetime")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub end_date: Option<DateTime<Utc>>,
-    /// Appointments booked here.
-    pub total_appointments: i32,
-    /// Appointments completed here.
-    pub completed_appointments: i32,
-    /// Rating at this clinic.
-    pub rating_at_clinic: Option<f64>,
-    /// Ratings at this clinic.
-    pub rating_count_at_clinic: i32,
-    /// Association status.
-    #[schema(value_type = crate::openapi::enums::AssociationStatus)]
-    pub status: String,
-    /// Creation time.
-    #[serde(serialize_with = "wire::datetime")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: DateTime<Utc>,
-    /// Last update.
-    #[serde(serialize_with = "wire::datetime")]
-    #[schema(value_type = String, format = DateTime)]
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<&Association> for DoctorClinicResponse {
-    fn from(a: &Association) -> Self {
-        Self {
-            is_primary: a.is_primary,
-            consultation_fee: a.consultation_fee,
-            consultation_duration_minutes: a.consultation_duration_minutes,
-            department: a.department.clone(),
-            designation: a.designation.clone(),
-            available_days: a.available_days.clone(),
-            available_time_slots: a.available_time_slots.clone(),
-            appointment_booking_enabled: a.appointment_booking_enabled,
-            id: a.id.to_string(),
-            doctor_id: a.doctor_id.to_string(),
-            clinic_id: a.clinic_id.to_string(),
-            start_date: a.start_date,
-            end_date: a.end_date,
-            total_appointments: a.total_appointments,
-            completed_appointments: a.completed_appointments,
-            rating_at_clinic: a.rating_at_clinic,
-            rating_count_at_clinic: a.rating_count_at_clinic,
-            status: a.status.as_str().to_owned(),
-            created_at: a.created_at,
-            updated_at: a.updated_at,
         }
     }
 }
@@ -498,146 +409,8 @@ pub struct AssociationEndRequest {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Shared input helpers (also used by the doctors module)
+// Input helpers
 // ---------------------------------------------------------------------------------------------
-
-/// The message of a NUL character in text input: PostgreSQL text and jsonb cannot hold one, so
-/// it is refused up front (422) rather than failing in the database (500).
-const NUL_MESSAGE: &str = "Input should not contain NUL characters";
-
-/// 422 when the value of one of the free-text query parameters `keys` contains a NUL character
-/// (other parameters are parsed strictly or ignored, so they never reach the database).
-///
-/// # Errors
-/// 422 `value_error` at `["query", key]`.
-pub fn reject_nul_in_query(req: &HttpRequest, keys: &[&str]) -> Result<(), ApiError> {
-    let issues: Vec<ValidationIssue> = req
-        .query_string()
-        .split('&')
-        .filter_map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let (key, value) = (percent_decode(key), percent_decode(value));
-            (keys.contains(&key.as_str()) && value.contains('\0')).then(|| {
-                ValidationIssue::new(vec![json!("query"), json!(key)], "value_error", NUL_MESSAGE)
-            })
-        })
-        .collect();
-    if issues.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::validation(issues))
-    }
-}
-
-/// 422 when any string or key anywhere in a JSON body contains a NUL character.
-///
-/// # Errors
-/// 422 `value_error` at the location of each such value.
-pub fn reject_nul_in_body(object: &Object) -> Result<(), ApiError> {
-    fn walk(value: &Value, loc: &mut Vec<Value>, issues: &mut Vec<ValidationIssue>) {
-        match value {
-            Value::String(text) if text.contains('\0') => {
-                issues.push(ValidationIssue::new(
-                    loc.clone(),
-                    "value_error",
-                    NUL_MESSAGE,
-                ));
-            }
-            Value::Array(items) => {
-                for (index, item) in items.iter().enumerate() {
-                    loc.push(json!(index));
-                    walk(item, loc, issues);
-                    loc.pop();
-                }
-            }
-            Value::Object(members) => {
-                for (key, member) in members {
-                    loc.push(json!(key));
-                    if key.contains('\0') {
-                        issues.push(ValidationIssue::new(
-                            loc.clone(),
-                            "value_error",
-                            NUL_MESSAGE,
-                        ));
-                    } else {
-                        walk(member, loc, issues);
-                    }
-                    loc.pop();
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut issues = Vec::new();
-    let mut loc = vec![json!("body")];
-    for (key, member) in object {
-        loc.push(json!(key));
-        walk(member, &mut loc, &mut issues);
-        loc.pop();
-    }
-    if issues.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::validation(issues))
-    }
-}
-
-/// A JSON object body without NUL characters.
-///
-/// # Errors
-/// As [`json_object`], and 422 for NUL characters.
-pub fn directory_body(req: &HttpRequest, body: &[u8], kind: BodyKind) -> Result<Object, ApiError> {
-    let object = json_object(req, body, kind)?;
-    reject_nul_in_body(&object)?;
-    Ok(object)
-}
-
-/// `skip` (≥ 0, default 0) and `limit` (1–100, default 20).
-pub fn read_window(query: &mut QueryReader) -> Window {
-    let skip = query.int("skip", 0, 0, i64::MAX);
-    let limit = query.int("limit", 20, 1, 100);
-    // Out-of-range values were reported; the conversions only keep the types valid.
-    Window::new(
-        u64::try_from(skip).unwrap_or(0),
-        u32::try_from(limit).unwrap_or(20),
-    )
-}
-
-/// `latitude`, `longitude` (required) and `radius_km` (0 < r ≤ 100, default 10).
-pub fn read_geo(query: &mut QueryReader) -> Option<GeoQuery> {
-    let latitude = query.required_number("latitude", -90.0, 90.0);
-    let longitude = query.required_number("longitude", -180.0, 180.0);
-    let radius_km = query.number_above("radius_km", 0.0, 100.0).unwrap_or(10.0);
-    Some(GeoQuery {
-        latitude: latitude?,
-        longitude: longitude?,
-        radius_km,
-    })
-}
-
-/// A fee member: a number, `0 ≤ fee ≤ 99 999 999.99`, at most 2 decimals.
-pub fn read_fee(reader: &mut BodyReader<'_>, name: &str) -> Option<f64> {
-    let fee = reader.optional_number(name, f64::NEG_INFINITY, f64::INFINITY)?;
-    match check_fee(fee) {
-        Ok(fee) => Some(fee),
-        Err(error) => {
-            let kind = match error {
-                DecimalError::BelowMinimum(_) => "greater_than_equal",
-                DecimalError::AboveMaximum(_) => "less_than_equal",
-                DecimalError::TooManyDecimals(_) => "decimal_max_places",
-            };
-            reader.issue(name, kind, error.to_string());
-            None
-        }
-    }
-}
-
-/// An optional integer member that fits the `integer` columns.
-pub fn read_i32(reader: &mut BodyReader<'_>, name: &str, min: i32, max: i32) -> Option<i32> {
-    reader
-        .optional_int(name, i64::from(min), i64::from(max))
-        .and_then(|n| i32::try_from(n).ok())
-}
 
 /// A supplied slug: `""` counts as not supplied; otherwise 1–255 characters matching the
 /// pattern (422 `string_pattern_mismatch`).
@@ -661,92 +434,6 @@ fn read_clinic_status(reader: &mut BodyReader<'_>) -> Option<ClinicStatus> {
     reader
         .optional_enum("status", &ClinicStatus::NAMES)
         .and_then(|s| s.parse().ok())
-}
-
-// ---------------------------------------------------------------------------------------------
-// Error mapping
-// ---------------------------------------------------------------------------------------------
-
-fn slug_taken(slug: &str) -> ApiError {
-    ApiError::bad_request(format!("Clinic with slug '{slug}' already exists"))
-}
-
-impl From<CreateClinicError> for ApiError {
-    fn from(error: CreateClinicError) -> Self {
-        match error {
-            CreateClinicError::SlugTaken(slug) => slug_taken(&slug),
-            CreateClinicError::Port(port) => port.into(),
-        }
-    }
-}
-
-impl From<UpdateClinicError> for ApiError {
-    fn from(error: UpdateClinicError) -> Self {
-        match error {
-            UpdateClinicError::NotFound => ApiError::not_found(CLINIC_NOT_FOUND),
-            UpdateClinicError::SlugTaken(slug) => slug_taken(&slug),
-            UpdateClinicError::Port(port) => port.into(),
-        }
-    }
-}
-
-impl From<DeleteClinicError> for ApiError {
-    fn from(error: DeleteClinicError) -> Self {
-        match error {
-            DeleteClinicError::NotFound => ApiError::not_found(CLINIC_NOT_FOUND),
-            DeleteClinicError::Port(port) => port.into(),
-        }
-    }
-}
-
-impl From<CreateAssociationError> for ApiError {
-    fn from(error: CreateAssociationError) -> Self {
-        match error {
-            CreateAssociationError::ClinicIdMismatch => {
-                ApiError::bad_request("Clinic ID in URL does not match request body")
-            }
-            CreateAssociationError::ClinicNotFound => ApiError::not_found(CLINIC_NOT_FOUND),
-            CreateAssociationError::DoctorNotFound => ApiError::not_found(DOCTOR_NOT_FOUND),
-            CreateAssociationError::AlreadyAssociated => {
-                ApiError::bad_request("Doctor is already associated with this clinic")
-            }
-            CreateAssociationError::Port(port) => port.into(),
-        }
-    }
-}
-
-impl From<UpdateAssociationError> for ApiError {
-    fn from(error: UpdateAssociationError) -> Self {
-        match error {
-            UpdateAssociationError::NotFound => ApiError::not_found(ASSOCIATION_NOT_FOUND),
-            UpdateAssociationError::Port(port) => port.into(),
-        }
-    }
-}
-
-impl From<EndAssociationError> for ApiError {
-    fn from(error: EndAssociationError) -> Self {
-        match error {
-            EndAssociationError::NotFound => ApiError::not_found(ASSOCIATION_NOT_FOUND),
-            EndAssociationError::EndBeforeStart => ApiError::invalid(
-                vec![json!("body"), json!("end_date")],
-                "value_error",
-                "end_date must not be before the association's start_date",
-            ),
-            EndAssociationError::Port(port) => port.into(),
-        }
-    }
-}
-
-impl From<RemoveAssociationError> for ApiError {
-    fn from(error: RemoveAssociationError) -> Self {
-        match error {
-            RemoveAssociationError::NoneOpen => {
-                ApiError::not_found("No active association found for this doctor and clinic")
-            }
-            RemoveAssociationError::Port(port) => port.into(),
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -131,7 +131,7 @@ pub struct CursorPaging {
 impl CursorPaging {
     /// Reads `page` (≥ 1, default 1), `page_size` (1–100, default `default_size`) and `cursor`.
     pub fn read(query: &mut QueryReader, default_size: i64) -> Self {
-        let numbered = super::admin::page_request(query, default_size);
+        let numbered = super::paging::page_request(query, default_size);
         Self {
             numbered,
             page_sent: query.has("page"),

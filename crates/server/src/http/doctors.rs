@@ -6,30 +6,27 @@ use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use medico24_appointments::directory::{
-    ChangeDoctorError, CreateDoctorError, DEFAULT_CONSULTATION_MINUTES, Doctor,
-    DoctorClinicSummary, DoctorDetail, DoctorFilter, DoctorListItem, DoctorPatch,
-    NearbyDoctorFilter, NewDoctor, Verification,
+    DEFAULT_CONSULTATION_MINUTES, Doctor, DoctorClinicSummary, DoctorDetail, DoctorFilter,
+    DoctorListItem, DoctorPatch, NearbyDoctorFilter, NewDoctor, Verification,
 };
 use medico24_kernel::{DoctorId, is_valid_email};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::admin::audit_stamp;
-use super::clinics::{
-    DoctorClinicResponse, directory_body, read_fee, read_geo, read_i32, read_window,
+use super::audit::audit_stamp;
+use super::bodies::DoctorClinicResponse;
+use super::error::{ApiError, ApiResult, DOCTOR_NOT_FOUND};
+use super::fields::{
+    check_phone_field, directory_body, read_fee, read_geo, read_i32, read_window,
     reject_nul_in_query,
 };
-use super::error::{ApiError, ApiResult};
 use super::input::{BodyKind, BodyReader, QueryReader, path_uuid};
 use super::routing::RouteRegistry;
-use super::users::check_phone_field;
 use super::wire;
 use crate::auth::AdminUser;
-use crate::openapi::{ErrorResponse, ValidationErrorResponse};
+use crate::openapi::schemas::{ErrorResponse, ValidationErrorResponse};
 use crate::state::AppState;
-
-const DOCTOR_NOT_FOUND: &str = "Doctor not found";
 
 // ---------------------------------------------------------------------------------------------
 // Representations
@@ -333,33 +330,6 @@ pub struct DoctorVerifyRequest {
     pub verification_documents: Option<Value>,
     /// Ignored.
     pub notes: Option<String>,
-}
-
-// ---------------------------------------------------------------------------------------------
-// Error mapping
-// ---------------------------------------------------------------------------------------------
-
-impl From<CreateDoctorError> for ApiError {
-    fn from(error: CreateDoctorError) -> Self {
-        match error {
-            CreateDoctorError::LicenseTaken(license) => ApiError::bad_request(format!(
-                "Doctor with license number '{license}' already exists"
-            )),
-            CreateDoctorError::EmailTaken(email) => {
-                ApiError::bad_request(format!("Doctor with email '{email}' already exists"))
-            }
-            CreateDoctorError::Port(port) => port.into(),
-        }
-    }
-}
-
-impl From<ChangeDoctorError> for ApiError {
-    fn from(error: ChangeDoctorError) -> Self {
-        match error {
-            ChangeDoctorError::NotFound => ApiError::not_found(DOCTOR_NOT_FOUND),
-            ChangeDoctorError::Port(port) => port.into(),
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,22 +7,19 @@ use actix_web::http::Method;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use medico24_environment::{ConditionsError, ConditionsReport, GridPoint, InvalidCoordinates};
+use medico24_environment::{ConditionsReport, GridPoint};
 use serde::Serialize;
-use serde_json::json;
 use utoipa::ToSchema;
 
-use super::error::{ApiError, ApiResult, ErrorCode};
+use super::error::{ApiError, ApiResult};
 use super::input::QueryReader;
 use super::routing::RouteRegistry;
 use super::wire;
-use crate::openapi::{ErrorResponse, ValidationErrorResponse};
+use crate::openapi::schemas::{ErrorResponse, ValidationErrorResponse};
 use crate::state::AppState;
 
 /// Message of the 503 when `GOOGLE_MAPS_API_KEY` is empty.
 pub const NOT_CONFIGURED: &str = "environment provider not configured";
-/// Message of the 502/503 when the provider fails and nothing can be served.
-pub const UNAVAILABLE: &str = "Environmental data currently unavailable";
 /// `Warning` header value of a stale answer.
 pub const STALE_WARNING: &str = "110 - \"Response is Stale\"";
 
@@ -104,11 +101,7 @@ pub async fn conditions(req: HttpRequest, state: web::Data<AppState>) -> ApiResu
             }
             Ok(response.json(EnvironmentalConditionsResponse::from(report)))
         }
-        // The adapter has logged the failure (service and kind); the key never reaches a log.
-        Err(ConditionsError::ProviderUnreachable(_)) => Err(ApiError::unavailable(UNAVAILABLE)),
-        Err(ConditionsError::ProviderFailed(_)) => {
-            Err(ApiError::new(ErrorCode::BadGateway, UNAVAILABLE))
-        }
+        Err(failure) => Err(failure.into()),
     }
 }
 
@@ -124,13 +117,7 @@ fn grid_point(req: &HttpRequest) -> ApiResult<GridPoint> {
             "query reader returned no coordinate without an issue",
         ));
     };
-    GridPoint::round(lat, lng).map_err(|invalid| {
-        let (field, message) = match invalid {
-            InvalidCoordinates::Latitude => ("lat", "Input should be between -90 and 90"),
-            InvalidCoordinates::Longitude => ("lng", "Input should be between -180 and 180"),
-        };
-        ApiError::invalid(vec![json!("query"), json!(field)], "value_error", message)
-    })
+    Ok(GridPoint::round(lat, lng)?)
 }
 
 /// Registers the environment route under `prefix`.

@@ -13,7 +13,7 @@ use crate::state::AppState;
     responses(
         (status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String,
             example = "# HELP http_requests_total Total HTTP requests.\n# TYPE http_requests_total counter\nhttp_requests_total{handler=\"/api/v1/ping\",method=\"GET\",status=\"2xx\"} 1\n"),
-        (status = 401, description = "Missing or wrong metrics token", body = crate::openapi::ErrorResponse),
+        (status = 401, description = "Missing or wrong metrics token", body = crate::openapi::schemas::ErrorResponse),
     ))]
 pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     if let Some(expected) = &state.settings.metrics_token {

@@ -8,53 +8,29 @@ use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use medico24_kernel::{AuditStamp, NotificationId, UserId};
 use medico24_notifications::{
-    DataKeyError, Delivery, HistoryFilter, MAX_DATA_BYTES, Notification, NotificationError,
-    NotificationStatus, NotificationType, Platform, Priority, PushData, PushToken, SendAudit,
-    SendError, SendNotification, SendResult, Viewer,
+    Delivery, HistoryFilter, NotificationStatus, NotificationType, Platform, Priority, PushToken,
+    SendAudit, SendNotification, SendResult, Viewer,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::admin::{audit_stamp, page_request};
+use super::audit::audit_stamp;
+use super::bodies::NotificationRecordResponse;
 use super::error::{ApiError, ApiResult};
-use super::input::{BodyKind, BodyReader, Object, QueryReader, json_object, path_uuid};
+use super::fields::{NOTIFICATION_STATUSES, read_data};
+use super::input::{BodyKind, BodyReader, QueryReader, json_object, path_uuid};
 use super::middleware::RequestContext;
+use super::paging::page_request;
 use super::routing::RouteRegistry;
 use super::wire;
 use crate::auth::{AdminSecret, AuthUser};
-use crate::openapi::{ErrorResponse, ValidationErrorResponse};
+use crate::openapi::schemas::{ErrorResponse, ValidationErrorResponse};
 use crate::state::AppState;
 
 /// Message of the 403 on `POST /notifications/send` for non-admins.
 const SEND_FORBIDDEN: &str = "Only admins can send notifications";
 /// Message of the 403 on `GET /notifications/history/{user_id}` for non-admins.
 const HISTORY_FORBIDDEN: &str = "Only admins can view other users' notifications";
-/// Message of the 404s.
-const NOT_FOUND: &str = "Notification not found";
-
-impl From<NotificationError> for ApiError {
-    fn from(error: NotificationError) -> Self {
-        match error {
-            NotificationError::NotFound => ApiError::not_found(NOT_FOUND),
-            NotificationError::Port(port) => port.into(),
-        }
-    }
-}
-
-impl From<SendError> for ApiError {
-    fn from(error: SendError) -> Self {
-        match error {
-            SendError::UserNotFound => ApiError::invalid(
-                vec![json!("body"), json!("user_id")],
-                "value_error",
-                "User not found",
-            ),
-            SendError::Port(port) => port.into(),
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Representations
 // ---------------------------------------------------------------------------------------------
@@ -95,96 +71,6 @@ impl From<PushToken> for PushTokenResponse {
             is_active: token.is_active,
             last_used_at: token.last_used_at,
             created_at: token.created_at,
-        }
-    }
-}
-
-/// A notification (`NotificationRecord`).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct NotificationRecordResponse {
-    /// Id.
-    #[schema(format = Uuid)]
-    pub id: String,
-    /// Recipient.
-    #[schema(format = Uuid)]
-    pub user_id: String,
-    /// Title.
-    pub title: String,
-    /// Body.
-    pub body: String,
-    /// Kind.
-    #[schema(value_type = crate::openapi::enums::NotificationType)]
-    pub notification_type: String,
-    /// Priority.
-    #[schema(value_type = crate::openapi::enums::NotificationPriority)]
-    pub priority: String,
-    /// Data sent with it.
-    #[schema(value_type = Option<Object>)]
-    pub data: Option<Value>,
-    /// `pending`, `sent`, `delivered`, `partially_delivered`, `failed` or `read`.
-    #[schema(value_type = crate::openapi::enums::NotificationStatus)]
-    pub status: String,
-    /// When its deliveries were created.
-    #[serde(serialize_with = "wire::optional_datetime")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub sent_at: Option<DateTime<Utc>>,
-    /// When at least one device accepted it.
-    #[serde(serialize_with = "wire::optional_datetime")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub delivered_at: Option<DateTime<Utc>>,
-    /// When it was read.
-    #[serde(serialize_with = "wire::optional_datetime")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub read_at: Option<DateTime<Utc>>,
-    /// Summary of failed deliveries.
-    pub failure_reason: Option<String>,
-    /// Retries performed across deliveries.
-    pub retry_count: i64,
-    /// Kept from the reference (3).
-    pub max_retries: i64,
-    /// Kept from the reference.
-    #[serde(serialize_with = "wire::optional_datetime")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub scheduled_for: Option<DateTime<Utc>>,
-    /// Kept from the reference.
-    #[serde(serialize_with = "wire::optional_datetime")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub expires_at: Option<DateTime<Utc>>,
-    /// `{"outbox_id"}` or `{"broadcast_id"}` when it came from there.
-    #[schema(value_type = Option<Object>)]
-    pub metadata: Option<Value>,
-    /// Creation.
-    #[serde(serialize_with = "wire::datetime")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: DateTime<Utc>,
-    /// Last update.
-    #[serde(serialize_with = "wire::datetime")]
-    #[schema(value_type = String, format = DateTime)]
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<Notification> for NotificationRecordResponse {
-    fn from(n: Notification) -> Self {
-        Self {
-            id: n.id.to_string(),
-            user_id: n.user_id.to_string(),
-            title: n.title,
-            body: n.body,
-            notification_type: n.notification_type.as_str().to_owned(),
-            priority: n.priority.as_str().to_owned(),
-            data: n.data,
-            status: n.status.as_str().to_owned(),
-            sent_at: n.sent_at,
-            delivered_at: n.delivered_at,
-            read_at: n.read_at,
-            failure_reason: n.failure_reason,
-            retry_count: i64::from(n.retry_count),
-            max_retries: i64::from(n.max_retries),
-            scheduled_for: n.scheduled_for,
-            expires_at: n.expires_at,
-            metadata: n.metadata,
-            created_at: n.created_at,
-            updated_at: n.updated_at,
         }
     }
 }
@@ -352,53 +238,6 @@ pub struct SendNotificationRequest {
 // Input helpers shared with the admin module
 // ---------------------------------------------------------------------------------------------
 
-/// Reads the optional `data` member: an object of strings whose keys follow FCM's rules,
-/// at most 4096 bytes serialized. Every broken rule is recorded on `reader`.
-pub fn read_data(reader: &mut BodyReader<'_>) -> Option<PushData> {
-    let object: &Object = reader.optional_object("data")?;
-    let mut loc = reader.loc("data");
-    let mut map = BTreeMap::new();
-    let mut valid = true;
-    for (key, value) in object {
-        loc.push(json!(key));
-        match value {
-            Value::String(text) => {
-                map.insert(key.clone(), text.clone());
-            }
-            _ => {
-                valid = false;
-                reader.issue_at(loc.clone(), "string_type", "Input should be a valid string");
-            }
-        }
-        if let Err(rule) = PushData::check_key(key) {
-            valid = false;
-            let message = match rule {
-                DataKeyError::Empty => "data keys must not be empty".to_owned(),
-                DataKeyError::Reserved => format!("data key '{key}' is reserved"),
-                DataKeyError::ReservedPrefix => {
-                    "data keys must not start with 'google' or 'gcm'".to_owned()
-                }
-            };
-            reader.issue_at(loc.clone(), "value_error", message);
-        }
-        loc.pop();
-    }
-    if !valid {
-        return None;
-    }
-    match PushData::new(map) {
-        Ok(data) => Some(data),
-        Err(_) => {
-            reader.issue(
-                "data",
-                "value_error",
-                format!("data must not exceed {MAX_DATA_BYTES} bytes when serialized"),
-            );
-            None
-        }
-    }
-}
-
 const TYPES: [&str; 7] = [
     "appointment_reminder",
     "appointment_confirmation",
@@ -409,16 +248,6 @@ const TYPES: [&str; 7] = [
     "other",
 ];
 const PRIORITIES: [&str; 4] = ["low", "normal", "high", "urgent"];
-/// Notification statuses, for query filters.
-pub const STATUSES: [&str; 6] = [
-    "pending",
-    "sent",
-    "delivered",
-    "partially_delivered",
-    "failed",
-    "read",
-];
-
 /// The audit stamp of a request authorised by `X-Admin-Secret`.
 fn secret_stamp(req: &HttpRequest) -> AuditStamp {
     let context = req.extensions().get::<RequestContext>().cloned();
@@ -431,7 +260,7 @@ fn secret_stamp(req: &HttpRequest) -> AuditStamp {
     )
 }
 
-/// The body of an admin send to one user.
+/// The body of the admin sends (`/notifications/send` and `/notifications/admin-send`).
 fn read_send(req: &HttpRequest, body: &[u8]) -> ApiResult<SendNotification> {
     let object = json_object(req, body, BodyKind::Required)?;
     let mut r = BodyReader::new(&object);
@@ -615,7 +444,7 @@ async fn history_of(req: &HttpRequest, state: &AppState, user: UserId) -> ApiRes
     let page = page_request(&mut query, 50);
     let filter = HistoryFilter {
         status: query
-            .enumeration("status", &STATUSES)
+            .enumeration("status", &NOTIFICATION_STATUSES)
             .and_then(|s| s.parse::<NotificationStatus>().ok()),
         notification_type: query
             .enumeration("notification_type", &TYPES)

@@ -10,26 +10,22 @@ use chrono::{DateTime, NaiveTime, Utc};
 use chrono_tz::Tz;
 use medico24_kernel::{PharmacyId, is_valid_email};
 use medico24_pharmacy::{
-    Coordinates, CreatePharmacyError, DayOfWeek, DeleteHoursError, Hours, HoursInput, Latitude,
-    Location, LocationPatch, Longitude, NearbyQuery, NewLocation, NewPharmacy, Pharmacy,
-    PharmacyError, PharmacyFilter, PharmacyListItem, PharmacyPatch, PharmacyVerify, PortError,
-    RadiusKm, VerifyChange, Window,
+    Coordinates, DayOfWeek, Hours, HoursInput, Latitude, Location, LocationPatch, Longitude,
+    NearbyQuery, NewLocation, NewPharmacy, Pharmacy, PharmacyFilter, PharmacyListItem,
+    PharmacyPatch, PharmacyVerify, RadiusKm, VerifyChange, Window,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::admin::audit_stamp;
+use super::audit::audit_stamp;
 use super::error::{ApiError, ApiResult};
 use super::input::{BodyKind, BodyReader, QueryReader, json_object, path_int, path_uuid};
 use super::routing::RouteRegistry;
 use super::wire;
 use crate::auth::AdminUser;
-use crate::openapi::{ErrorResponse, ValidationErrorResponse};
+use crate::openapi::schemas::{ErrorResponse, ValidationErrorResponse};
 use crate::state::AppState;
-
-const NOT_FOUND: &str = "Pharmacy not found";
-const HOURS_NOT_FOUND: &str = "Pharmacy hours not found";
 
 // ---------------------------------------------------------------------------------------------
 // Representations; field order is the JSON key order clients see
@@ -563,54 +559,6 @@ fn radius(query: &mut QueryReader) -> RadiusKm {
 
 fn pharmacy_id(req: &HttpRequest) -> ApiResult<PharmacyId> {
     Ok(PharmacyId::from_uuid(path_uuid(req, "pharmacy_id")?))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Error mapping
-// ---------------------------------------------------------------------------------------------
-
-impl From<PortError> for ApiError {
-    fn from(error: PortError) -> Self {
-        match error {
-            PortError::Unavailable(cause) => {
-                tracing::warn!(error = %cause, "backing service unavailable");
-                ApiError::unavailable("Service temporarily unavailable")
-            }
-            PortError::Unexpected(cause) => ApiError::internal(cause),
-        }
-    }
-}
-
-impl From<PharmacyError> for ApiError {
-    fn from(error: PharmacyError) -> Self {
-        match error {
-            PharmacyError::NotFound => ApiError::not_found(NOT_FOUND),
-            PharmacyError::Port(port) => port.into(),
-        }
-    }
-}
-
-impl From<DeleteHoursError> for ApiError {
-    fn from(error: DeleteHoursError) -> Self {
-        match error {
-            DeleteHoursError::PharmacyNotFound => ApiError::not_found(NOT_FOUND),
-            DeleteHoursError::HoursNotFound => ApiError::not_found(HOURS_NOT_FOUND),
-            DeleteHoursError::Port(port) => port.into(),
-        }
-    }
-}
-
-impl From<CreatePharmacyError> for ApiError {
-    fn from(error: CreatePharmacyError) -> Self {
-        match error {
-            CreatePharmacyError::DuplicateDay(day) => ApiError::invalid(
-                vec![json!("body"), json!("hours")],
-                "value_error",
-                format!("day_of_week {} is given more than once", day.get()),
-            ),
-            CreatePharmacyError::Port(port) => port.into(),
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

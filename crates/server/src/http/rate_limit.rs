@@ -15,9 +15,9 @@ use super::middleware::{RequestContext, is_preflight};
 use crate::state::AppState;
 
 /// Which policy limits the route `template` (the canonical template it is registered under),
-/// or `None` when it is not limited. Applied where the route is registered
-/// ([`super::routing::RouteRegistry::register`]): a request is limited by the route that
-/// actually runs, however its path was spelled (the router decodes escapes such as `%61`, so
+/// or `None` when it is not limited. Applied where the route is registered (the route registry
+/// asks it for each canonical template; this module knows nothing of the registry): a request is
+/// limited by the route that actually runs, however its path was spelled (the router decodes escapes such as `%61`, so
 /// the raw path is no guide), and a request that matches no route reaches no handler.
 pub fn policy_for(prefix: &str, template: &str) -> Option<RatePolicy> {
     let relative = template.strip_prefix(prefix)?;

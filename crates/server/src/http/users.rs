@@ -4,18 +4,19 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use medico24_identity::{ProfilePatch, User};
-use medico24_kernel::{PhoneError, UserId, check_phone};
+use medico24_kernel::UserId;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use actix_web::http::Method;
 
 use super::error::{ApiError, ApiResult};
+use super::fields::check_phone_field;
 use super::input::{BodyKind, BodyReader, json_object, path_uuid};
 use super::routing::RouteRegistry;
 use super::wire;
 use crate::auth::AuthUser;
-use crate::openapi::{ErrorResponse, ValidationErrorResponse};
+use crate::openapi::schemas::{ErrorResponse, ValidationErrorResponse};
 use crate::state::AppState;
 
 /// A user as its owner sees it.
@@ -121,20 +122,6 @@ pub struct UpdateMeRequest {
     /// Phone: 7–20 characters of digits, spaces, `+`, `-`, `(`, `)`, at least 7 digits.
     #[schema(min_length = 7, max_length = 20)]
     pub phone: Option<String>,
-}
-
-/// Adds the phone rule's issue for `field`, if broken.
-pub fn check_phone_field(reader: &mut BodyReader<'_>, field: &str, phone: &str) {
-    if let Err(error) = check_phone(phone) {
-        let message = match error {
-            PhoneError::Length => format!("{field} must be between 7 and 20 characters"),
-            PhoneError::Characters => {
-                format!("{field} must contain only digits, spaces, +, -, ( and )")
-            }
-            PhoneError::TooFewDigits => format!("{field} must contain at least 7 digits"),
-        };
-        reader.issue(field, "value_error", message);
-    }
 }
 
 /// The caller.

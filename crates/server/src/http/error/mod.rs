@@ -1,5 +1,18 @@
-//! The error envelope: one `ApiError` type for every non-2xx answer, and the renderer
-//! that completes it with the request path and id.
+//! The error envelope shared by every non-2xx answer: one `ApiError` type, the renderer that
+//! completes it with the request path and id, and (in the submodules) every mapping of a domain
+//! or port error to an `ApiError`, one submodule per domain.
+
+mod appointments;
+mod directory;
+mod environment;
+mod identity;
+mod kernel;
+mod notifications;
+mod pharmacy;
+
+pub use appointments::APPOINTMENT_NOT_FOUND;
+pub use directory::{CLINIC_NOT_FOUND, DOCTOR_NOT_FOUND};
+pub use kernel::phone_message;
 
 use std::borrow::Cow;
 
@@ -328,36 +341,5 @@ impl ResponseError for ApiError {
     }
 }
 
-impl From<medico24_postgres::DatabaseError> for ApiError {
-    fn from(error: medico24_postgres::DatabaseError) -> Self {
-        match error {
-            medico24_postgres::DatabaseError::Unavailable(cause) => {
-                tracing::warn!(error = %cause, "database unavailable");
-                ApiError::unavailable("Database unavailable")
-            }
-            medico24_postgres::DatabaseError::Query(query)
-                if medico24_postgres::errors::is_unavailable(&query) =>
-            {
-                tracing::warn!(error = %query, "database connection lost or statement timed out");
-                ApiError::unavailable("Database unavailable")
-            }
-            other @ (medico24_postgres::DatabaseError::Query(_)
-            | medico24_postgres::DatabaseError::Config(_)) => ApiError::internal(other),
-        }
-    }
-}
-
 /// Result type of handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
-
-impl From<medico24_identity::PortError> for ApiError {
-    fn from(error: medico24_identity::PortError) -> Self {
-        match error {
-            medico24_identity::PortError::Unavailable(cause) => {
-                tracing::warn!(error = %cause, "backing service unavailable");
-                ApiError::unavailable("Service temporarily unavailable")
-            }
-            medico24_identity::PortError::Unexpected(cause) => ApiError::internal(cause),
-        }
-    }
-}
