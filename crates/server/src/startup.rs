@@ -125,7 +125,7 @@ impl Application {
         ));
 
         let directory_cache_requests = metrics.cache_requests.clone();
-        let directory = Arc::new(medico24_appointments::directory::DirectoryService::new(
+        let directory = Arc::new(medico24_directory::DirectoryService::new(
             medico24_postgres::PgDirectoryRepository::new(db.clone()),
             medico24_redis::RedisDirectoryCache::new(
                 redis.clone(),

@@ -35,7 +35,7 @@ pub type Pharmacies = medico24_pharmacy::PharmacyService<
 >;
 
 /// The care-directory service (clinics, doctors, associations) with its production adapters.
-pub type Directory = medico24_appointments::directory::DirectoryService<
+pub type Directory = medico24_directory::DirectoryService<
     medico24_postgres::PgDirectoryRepository,
     medico24_redis::RedisDirectoryCache,
     SystemClock,

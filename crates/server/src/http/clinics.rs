@@ -4,7 +4,7 @@
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use medico24_appointments::directory::{
+use medico24_directory::{
     Association, AssociationPatch, AssociationStatus, Clinic, ClinicFilter, ClinicForDoctor,
     ClinicListItem, ClinicPatch, ClinicStatus, CreateAssociationError, CreateClinicError,
     DecimalError, DeleteClinicError, DoctorAtClinic, EndAssociationError, GeoQuery,

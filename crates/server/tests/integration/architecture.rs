@@ -6,10 +6,11 @@ use std::process::Command;
 
 use serde_json::Value;
 
-const DOMAIN_CRATES: [&str; 6] = [
+const DOMAIN_CRATES: [&str; 7] = [
     "medico24-kernel",
     "medico24-identity",
     "medico24-appointments",
+    "medico24-directory",
     "medico24-pharmacy",
     "medico24-notifications",
     "medico24-environment",

@@ -1,5 +1,5 @@
-//! Pure rules of the care directory: clinic slugs (§13), decimal money and coordinates (§13,
-//! §13.7), and the wire form of datetimes used when directory values are cached as JSON.
+//! Pure rules of the care directory: clinic slugs, decimal money (fees) and coordinates, and
+//! the wire form of datetimes used when directory values are cached as JSON.
 
 /// The pattern a supplied slug must match, as reported in 422 messages.
 pub const SLUG_PATTERN: &str = "^[a-z0-9]+(-[a-z0-9]+)*$";
@@ -12,7 +12,7 @@ pub const FALLBACK_SLUG: &str = "clinic";
 /// How many times a create is attempted when a generated slug loses a race to another insert.
 pub const SLUG_ATTEMPTS: usize = 5;
 
-/// Largest fee `numeric(10,2)` holds (§13.7).
+/// Largest fee `numeric(10,2)` holds.
 pub const FEE_MAX: f64 = 99_999_999.99;
 /// Decimal places of a fee.
 pub const FEE_DECIMALS: usize = 2;
@@ -31,7 +31,7 @@ pub fn is_valid_slug(slug: &str) -> bool {
         })
 }
 
-/// The slug generated from a clinic `name` (§13): lowercase; every run of characters other than
+/// The slug generated from a clinic `name`: lowercase; every run of characters other than
 /// ASCII letters and digits becomes one `-`; no leading or trailing `-`; at most 240 characters;
 /// `clinic` when nothing is left.
 pub fn slug_from_name(name: &str) -> String {
@@ -118,7 +118,7 @@ pub fn decimal_places(value: f64) -> usize {
     }
 }
 
-/// The fee rule (§13.7): `0 ≤ fee ≤ 99 999 999.99`, at most two decimal places.
+/// The fee rule: `0 ≤ fee ≤ 99 999 999.99`, at most two decimal places.
 ///
 /// # Errors
 /// The first rule broken.
@@ -146,8 +146,9 @@ pub fn round_coordinate(value: f64) -> f64 {
     round_to(value, COORDINATE_DECIMALS)
 }
 
-/// `serde(with)` for `DateTime<Utc>` in the wire form of §2.4, so directory values cached as
-/// JSON are exactly their §6 representations.
+/// `serde(with)` for `DateTime<Utc>` in the API's wire form (RFC 3339 in UTC with a `Z`, whole
+/// seconds or microseconds), so directory values cached as JSON are exactly their API
+/// representations.
 pub mod wire_datetime {
     use chrono::{DateTime, SecondsFormat, Timelike, Utc};
     use serde::{Deserialize, Deserializer, Serializer};

@@ -6,15 +6,15 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use medico24_kernel::{AssociationId, AuditStamp, ClinicId, DoctorId, PortError};
 
-use crate::directory::association::{
+use crate::association::{
     Association, AssociationPatch, ClinicForDoctor, DoctorAtClinic, DoctorClinicSummary,
     NewAssociation,
 };
-use crate::directory::clinic::{
+use crate::clinic::{
     Clinic, ClinicFilter, ClinicInsert, ClinicListItem, ClinicPatch, GeoQuery, NearbyClinicFilter,
     Window,
 };
-use crate::directory::doctor::{
+use crate::doctor::{
     Doctor, DoctorFilter, DoctorListItem, DoctorPatch, NearbyDoctorFilter, NewDoctor, Verification,
 };
 
@@ -213,7 +213,7 @@ pub trait DirectoryRepository: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<ClinicForDoctor>, PortError>> + Send;
 
     /// The current associations of a doctor with non-deleted clinics, with the clinics' names
-    /// and places, ordered `is_primary DESC, clinic name, id` (§14.4).
+    /// and places, ordered `is_primary DESC, clinic name, id`.
     ///
     /// # Errors
     /// [`PortError`] on infrastructure failure.

@@ -1,4 +1,4 @@
-//! Doctor–clinic associations (§6.4, §13.7–§13.12): the record, the views joined with doctors
+//! Doctor–clinic associations: the record, the views joined with doctors
 //! and clinics, and the create/update commands.
 
 use std::fmt;
@@ -9,7 +9,7 @@ use medico24_kernel::{AssociationId, ClinicId, DoctorId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::directory::clinic::UnknownValue;
+use crate::clinic::UnknownValue;
 
 /// Association status (`doctor_clinics_status_check`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -66,7 +66,7 @@ impl FromStr for AssociationStatus {
     }
 }
 
-/// A `doctor_clinics` row (§6.4 **DoctorClinic**).
+/// A `doctor_clinics` row (the API's **DoctorClinic** representation).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Association {
     /// The doctor's primary clinic.
@@ -143,7 +143,7 @@ pub fn slots_from_json(value: Option<Value>) -> Option<Vec<Value>> {
     }
 }
 
-/// A doctor practising at a clinic (§6.4 **DoctorAtClinic**).
+/// A doctor practising at a clinic (the API's **DoctorAtClinic** representation).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DoctorAtClinic {
     /// The doctor.
@@ -178,7 +178,7 @@ pub struct DoctorAtClinic {
     pub status: AssociationStatus,
 }
 
-/// A clinic a doctor practises at (§6.4 **ClinicForDoctor**).
+/// A clinic a doctor practises at (the API's **ClinicForDoctor** representation).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClinicForDoctor {
     /// The clinic.
@@ -205,7 +205,8 @@ pub struct ClinicForDoctor {
     pub status: AssociationStatus,
 }
 
-/// An association with its clinic's name and place (§6.5 **DoctorClinicSummary**).
+/// An association with its clinic's name and place (the API's **DoctorClinicSummary**
+/// representation).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DoctorClinicSummary {
     /// The association.
@@ -220,7 +221,7 @@ pub struct DoctorClinicSummary {
     pub longitude: Option<f64>,
 }
 
-/// The AssociationIn fields (§13.7) of a create, validated at the edge.
+/// The AssociationIn fields of a create, validated at the edge.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewAssociation {
     /// The doctor (body `doctor_id`).
@@ -265,7 +266,7 @@ impl NewAssociation {
     }
 }
 
-/// A partial association update (§13.10): `None` = unchanged.
+/// A partial association update: `None` = unchanged.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AssociationPatch {
     /// Primary flag.

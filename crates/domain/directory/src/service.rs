@@ -1,24 +1,22 @@
-//! Care-directory use cases (§13, §14): clinics with generated slugs, doctors with verification,
+//! Care-directory use cases: clinics with generated slugs, doctors with verification,
 //! doctor–clinic associations, nearby searches, and the detail caches around them.
 
 use chrono::{DateTime, Utc};
 use medico24_kernel::{AssociationId, AuditStamp, ClinicId, Clock, DoctorId, PortError};
 
-use crate::directory::association::{
+use crate::association::{
     Association, AssociationPatch, ClinicForDoctor, DoctorAtClinic, NewAssociation,
 };
-use crate::directory::clinic::{
+use crate::clinic::{
     Clinic, ClinicFilter, ClinicInsert, ClinicListItem, ClinicPatch, GeoQuery, NearbyClinicFilter,
     NewClinic, Window,
 };
-use crate::directory::doctor::{
+use crate::doctor::{
     Doctor, DoctorDetail, DoctorFilter, DoctorListItem, DoctorPatch, NearbyDoctorFilter, NewDoctor,
     Verification,
 };
-use crate::directory::ports::{DirectoryCache, DirectoryRepository, RepoWriteError};
-use crate::directory::rules::{
-    SLUG_ATTEMPTS, first_free_slug, is_suffixed_form_of, slug_from_name,
-};
+use crate::ports::{DirectoryCache, DirectoryRepository, RepoWriteError};
+use crate::rules::{SLUG_ATTEMPTS, first_free_slug, is_suffixed_form_of, slug_from_name};
 
 /// A repository outcome the calling use case does not expect: a bug in an adapter.
 fn unexpected(operation: &str, error: &RepoWriteError) -> PortError {
@@ -27,7 +25,7 @@ fn unexpected(operation: &str, error: &RepoWriteError) -> PortError {
     ))
 }
 
-/// Why a clinic could not be created (§13.1).
+/// Why a clinic could not be created.
 #[derive(Debug, thiserror::Error)]
 pub enum CreateClinicError {
     /// The slug is taken by another clinic, deleted ones included (400).
@@ -38,7 +36,7 @@ pub enum CreateClinicError {
     Port(#[from] PortError),
 }
 
-/// Why a clinic could not be updated (§13.5).
+/// Why a clinic could not be updated.
 #[derive(Debug, thiserror::Error)]
 pub enum UpdateClinicError {
     /// Missing or deleted (404 `Clinic not found`).
@@ -52,7 +50,7 @@ pub enum UpdateClinicError {
     Port(#[from] PortError),
 }
 
-/// Why a clinic could not be deleted (§13.6).
+/// Why a clinic could not be deleted.
 #[derive(Debug, thiserror::Error)]
 pub enum DeleteClinicError {
     /// Missing or already deleted (404 `Clinic not found`).
@@ -63,7 +61,7 @@ pub enum DeleteClinicError {
     Port(#[from] PortError),
 }
 
-/// Why an association could not be created (§13.8).
+/// Why an association could not be created.
 #[derive(Debug, thiserror::Error)]
 pub enum CreateAssociationError {
     /// The body's `clinic_id` differs from the path's (400).
@@ -83,7 +81,7 @@ pub enum CreateAssociationError {
     Port(#[from] PortError),
 }
 
-/// Why an association could not be updated (§13.10).
+/// Why an association could not be updated.
 #[derive(Debug, thiserror::Error)]
 pub enum UpdateAssociationError {
     /// No such association (404).
@@ -94,7 +92,7 @@ pub enum UpdateAssociationError {
     Port(#[from] PortError),
 }
 
-/// Why an association could not be ended (§13.11).
+/// Why an association could not be ended.
 #[derive(Debug, thiserror::Error)]
 pub enum EndAssociationError {
     /// No such association (404).
@@ -108,7 +106,7 @@ pub enum EndAssociationError {
     Port(#[from] PortError),
 }
 
-/// Why a doctor–clinic pair could not be dissociated (§13.12).
+/// Why a doctor–clinic pair could not be dissociated.
 #[derive(Debug, thiserror::Error)]
 pub enum RemoveAssociationError {
     /// The pair has no open association (404).
@@ -119,7 +117,7 @@ pub enum RemoveAssociationError {
     Port(#[from] PortError),
 }
 
-/// Why a doctor could not be created (§14.1).
+/// Why a doctor could not be created.
 #[derive(Debug, thiserror::Error)]
 pub enum CreateDoctorError {
     /// Another doctor has the license number (400).
@@ -133,7 +131,7 @@ pub enum CreateDoctorError {
     Port(#[from] PortError),
 }
 
-/// Why a doctor could not be changed (§14.5, §14.6).
+/// Why a doctor could not be changed.
 #[derive(Debug, thiserror::Error)]
 pub enum ChangeDoctorError {
     /// No such doctor (404 `Doctor not found`).
@@ -169,7 +167,7 @@ where
 
     // ------------------------------------------------------------------ clinics
 
-    /// Creates a clinic (§13.1). A supplied slug must be free; otherwise one is generated from
+    /// Creates a clinic. A supplied slug must be free; otherwise one is generated from
     /// the name with the first free `-N` suffix, retrying when a concurrent insert takes it.
     ///
     /// # Errors
@@ -234,7 +232,7 @@ where
         self.repo.find_clinic_by_slug(slug).await
     }
 
-    /// Lists clinics (§13.2).
+    /// Lists clinics.
     ///
     /// # Errors
     /// [`PortError`] when the database fails.
@@ -246,7 +244,7 @@ where
         self.repo.list_clinics(filter, window).await
     }
 
-    /// Clinics near a point (§13.3).
+    /// Clinics near a point.
     ///
     /// # Errors
     /// [`PortError`] when the database fails.
@@ -259,7 +257,7 @@ where
         self.repo.nearby_clinics(geo, filter, window).await
     }
 
-    /// Partially updates a clinic (§13.5); an empty patch returns the current clinic.
+    /// Partially updates a clinic; an empty patch returns the current clinic.
     ///
     /// # Errors
     /// [`UpdateClinicError`].
@@ -291,7 +289,7 @@ where
         Ok(updated)
     }
 
-    /// Soft-deletes a clinic (§13.6).
+    /// Soft-deletes a clinic.
     ///
     /// # Errors
     /// [`DeleteClinicError`].
@@ -312,7 +310,7 @@ where
 
     // ------------------------------------------------------------------ associations
 
-    /// Associates a doctor with a clinic (§13.8).
+    /// Associates a doctor with a clinic.
     ///
     /// # Errors
     /// [`CreateAssociationError`], checked in the order mismatch, clinic, doctor, open pair.
@@ -340,7 +338,7 @@ where
         }
     }
 
-    /// The doctors of a clinic (§13.9).
+    /// The doctors of a clinic.
     ///
     /// # Errors
     /// [`PortError`] when the database fails.
@@ -352,7 +350,7 @@ where
         self.repo.clinic_doctors(clinic, active_only).await
     }
 
-    /// The clinics of a doctor (§13.9).
+    /// The clinics of a doctor.
     ///
     /// # Errors
     /// [`PortError`] when the database fails.
@@ -364,7 +362,7 @@ where
         self.repo.doctor_clinics(doctor, active_only).await
     }
 
-    /// Partially updates an association (§13.10); an empty patch returns it unchanged.
+    /// Partially updates an association; an empty patch returns it unchanged.
     ///
     /// # Errors
     /// [`UpdateAssociationError`].
@@ -389,8 +387,8 @@ where
         }
     }
 
-    /// Ends an association at `end_date` (default now), which must not precede its start
-    /// (§13.11). Ending again overwrites the end.
+    /// Ends an association at `end_date` (default now), which must not precede its start.
+    /// Ending again overwrites the end.
     ///
     /// # Errors
     /// [`EndAssociationError`].
@@ -417,7 +415,7 @@ where
         }
     }
 
-    /// Ends every open association of a doctor with a clinic (§13.12).
+    /// Ends every open association of a doctor with a clinic.
     ///
     /// # Errors
     /// [`RemoveAssociationError`].
@@ -439,7 +437,7 @@ where
 
     // ------------------------------------------------------------------ doctors
 
-    /// Creates an unverified doctor (§14.1).
+    /// Creates an unverified doctor.
     ///
     /// # Errors
     /// [`CreateDoctorError`].
@@ -461,7 +459,7 @@ where
         }
     }
 
-    /// Lists doctors with every filter (§14.2, `GET /doctors/`).
+    /// Lists doctors with every filter (`GET /doctors/`).
     ///
     /// # Errors
     /// [`PortError`] when the database fails.
@@ -473,7 +471,7 @@ where
         self.repo.list_doctors(filter, window).await
     }
 
-    /// Searches doctors (§14.2, `GET /doctors/search`): `max_experience` and `languages` are
+    /// Searches doctors (`GET /doctors/search`): `max_experience` and `languages` are
     /// ignored there.
     ///
     /// # Errors
@@ -491,7 +489,7 @@ where
         self.repo.list_doctors(&filter, window).await
     }
 
-    /// Doctors practising near a point (§14.3).
+    /// Doctors practising near a point.
     ///
     /// # Errors
     /// [`PortError`] when the database fails.
@@ -503,7 +501,7 @@ where
         self.repo.nearby_doctors(filter, window).await
     }
 
-    /// A doctor (through the cache) with their current clinics (read live) (§14.4).
+    /// A doctor (through the cache) with their current clinics (read live).
     ///
     /// # Errors
     /// [`PortError`] when the database fails.
@@ -522,7 +520,7 @@ where
         Ok(Some(DoctorDetail { doctor, clinics }))
     }
 
-    /// Partially updates a doctor (§14.5); an empty patch returns the current doctor.
+    /// Partially updates a doctor; an empty patch returns the current doctor.
     ///
     /// # Errors
     /// [`ChangeDoctorError`].
@@ -543,7 +541,7 @@ where
         self.after_doctor_write(id, "update_doctor", result).await
     }
 
-    /// Verifies a doctor as the calling admin (§14.6).
+    /// Verifies a doctor as the calling admin.
     ///
     /// # Errors
     /// [`ChangeDoctorError`].
@@ -560,7 +558,7 @@ where
         self.after_doctor_write(id, "verify_doctor", result).await
     }
 
-    /// Clears a doctor's verification (§14.6).
+    /// Clears a doctor's verification.
     ///
     /// # Errors
     /// [`ChangeDoctorError`].

@@ -1,4 +1,4 @@
-//! Clinics (§6.4, §13): the record, its list item, the create and update commands and the
+//! Clinics: the record, its list item, the create and update commands and the
 //! listing filters.
 
 use std::fmt;
@@ -9,7 +9,7 @@ use medico24_kernel::ClinicId;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::directory::rules::wire_datetime;
+use crate::rules::wire_datetime;
 
 /// The text is not a known enumeration value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -75,7 +75,7 @@ impl FromStr for ClinicStatus {
     }
 }
 
-/// A clinic (`clinics` row without `geo`). Its serde form is exactly the §6.4 **Clinic**
+/// A clinic (`clinics` row without `geo`). Its serde form is exactly the API's **Clinic**
 /// representation, which is what the clinic cache stores.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Clinic {
@@ -118,7 +118,7 @@ pub struct Clinic {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
-/// A clinic in a listing (§6.4 **ClinicListItem**).
+/// A clinic in a listing (the API's **ClinicListItem** representation).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClinicListItem {
     /// Primary key.
@@ -170,7 +170,7 @@ impl ClinicListItem {
     }
 }
 
-/// A validated create command (§13.1). Field constraints are checked at the edge; the slug is
+/// A validated create command. Field constraints are checked at the edge; the slug is
 /// either a valid supplied slug or `None` (generate one from the name).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct NewClinic {
@@ -221,7 +221,7 @@ impl ClinicInsert {
     }
 }
 
-/// A partial update (§13.5): `None` = unchanged (`null` and absent mean the same).
+/// A partial update: `None` = unchanged (`null` and absent mean the same).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ClinicPatch {
     /// Name.
@@ -279,7 +279,7 @@ impl ClinicPatch {
     }
 }
 
-/// Filters of `GET /clinics/` and `/clinics/search` (§13.2).
+/// Filters of `GET /clinics/` and `/clinics/search`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ClinicFilter {
     /// Exact `is_active` (the edge defaults it to `true`).
@@ -292,7 +292,7 @@ pub struct ClinicFilter {
     pub min_rating: Option<f64>,
 }
 
-/// A search point and radius (§13.3, §14.3).
+/// A search point and radius.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GeoQuery {
     /// Latitude (−90…90).
@@ -303,7 +303,7 @@ pub struct GeoQuery {
     pub radius_km: f64,
 }
 
-/// Filters of `GET /clinics/nearby` (§13.3).
+/// Filters of `GET /clinics/nearby`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct NearbyClinicFilter {
     /// Exact `is_active` (the edge defaults it to `true`).
@@ -312,7 +312,7 @@ pub struct NearbyClinicFilter {
     pub min_rating: Option<f64>,
 }
 
-/// `skip`/`limit` of the directory listings (§6.9).
+/// `skip`/`limit` of the directory listings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
     /// Rows to skip (≥ 0).

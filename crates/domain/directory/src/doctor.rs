@@ -1,4 +1,4 @@
-//! Doctors (§6.5, §14): the directory record, its list item and detail, the create and update
+//! Doctors: the directory record, its list item and detail, the create and update
 //! commands and the listing filters. Doctors are directory records, not users.
 
 use chrono::{DateTime, Utc};
@@ -6,14 +6,14 @@ use medico24_kernel::{ClinicId, DoctorId, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::directory::association::DoctorClinicSummary;
-use crate::directory::clinic::GeoQuery;
-use crate::directory::rules::wire_datetime;
+use crate::association::DoctorClinicSummary;
+use crate::clinic::GeoQuery;
+use crate::rules::wire_datetime;
 
-/// Default slot length of a new doctor (§14.1).
+/// Default slot length of a new doctor.
 pub const DEFAULT_CONSULTATION_MINUTES: i32 = 30;
 
-/// A `doctors` row. Its serde form is exactly the §6.5 **Doctor** representation (with
+/// A `doctors` row. Its serde form is exactly the API's **Doctor** representation (with
 /// `total_consultations` named `total_patients_treated`), which is what the doctor cache stores.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Doctor {
@@ -71,7 +71,7 @@ pub struct Doctor {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A doctor with the clinics they currently practise at (§14.4).
+/// A doctor with the clinics they currently practise at.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DoctorDetail {
     /// The doctor.
@@ -80,7 +80,7 @@ pub struct DoctorDetail {
     pub clinics: Vec<DoctorClinicSummary>,
 }
 
-/// A doctor in a listing (§6.5 **DoctorListItem**).
+/// A doctor in a listing (the API's **DoctorListItem** representation).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DoctorListItem {
     /// Primary key.
@@ -141,7 +141,7 @@ impl DoctorListItem {
     }
 }
 
-/// A validated create command (§14.1).
+/// A validated create command.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewDoctor {
     /// Valid email, ≤ 254.
@@ -191,7 +191,7 @@ impl NewDoctor {
     }
 }
 
-/// A partial doctor update (§14.5): `None` = unchanged.
+/// A partial doctor update: `None` = unchanged.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DoctorPatch {
     /// Specialization.
@@ -258,7 +258,7 @@ impl DoctorPatch {
     }
 }
 
-/// Filters of `GET /doctors/` and `/doctors/search` (§14.2).
+/// Filters of `GET /doctors/` and `/doctors/search`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DoctorFilter {
     /// Case-insensitive substring, matched literally.
@@ -277,7 +277,7 @@ pub struct DoctorFilter {
     pub languages: Vec<String>,
 }
 
-/// Filters of `GET /doctors/nearby` (§14.3).
+/// Filters of `GET /doctors/nearby`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NearbyDoctorFilter {
     /// Search point and radius.
@@ -290,7 +290,7 @@ pub struct NearbyDoctorFilter {
     pub min_rating: Option<f64>,
 }
 
-/// Verification data of `POST /doctors/{id}/verify` (§14.6).
+/// Verification data of `POST /doctors/{id}/verify`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verification {
     /// The admin verifying.

@@ -1,4 +1,4 @@
-//! The care directory (§13, §14): clinics with URL-safe unique slugs, doctors with admin
+//! The care directory: clinics with URL-safe unique slugs, doctors with admin
 //! verification, doctor–clinic associations, nearby searches on the sphere, the detail caches,
 //! and the ports the adapters implement.
 
