@@ -10,11 +10,11 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use medico24_firebase::{FirebaseIdTokenVerifier, IdTokenVerifierConfig};
 use medico24_identity::IdentityService;
+use medico24_jwt::JwtTokens;
 use medico24_kernel::SystemClock;
 use medico24_postgres::{Database, PgUserRepository};
 use medico24_redis::{Redis, RedisRateLimiter, RedisSessionStore, RedisUserCache};
 
-use crate::auth::JwtTokens;
 use crate::config::Settings;
 use crate::http::{self, middleware};
 use crate::metrics::Metrics;

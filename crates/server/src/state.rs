@@ -6,11 +6,11 @@ use std::time::Instant;
 use medico24_appointments::booking::AppointmentService;
 use medico24_firebase::FirebaseIdTokenVerifier;
 use medico24_identity::IdentityService;
+use medico24_jwt::JwtTokens;
 use medico24_kernel::SystemClock;
 use medico24_postgres::{Database, PgAppointmentRepository, PgUserRepository};
 use medico24_redis::{Redis, RedisRateLimiter, RedisSessionStore, RedisUserCache};
 
-use crate::auth::JwtTokens;
 use crate::config::Settings;
 use crate::metrics::Metrics;
 

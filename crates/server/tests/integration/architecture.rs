@@ -130,6 +130,7 @@ fn adapters_do_not_depend_on_each_other_or_on_the_server() {
         "medico24-redis",
         "medico24-firebase",
         "medico24-google",
+        "medico24-jwt",
     ];
     for adapter in adapters {
         let closure = normal_closure(&meta, adapter);
