@@ -10,7 +10,6 @@ pub mod environment;
 pub mod http;
 pub mod metrics;
 pub mod openapi;
-pub mod push;
 pub mod security;
 pub mod startup;
 pub mod state;

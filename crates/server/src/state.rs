@@ -44,7 +44,7 @@ pub type Directory = medico24_directory::DirectoryService<
 /// The notification service (push tokens, sends, outbox, broadcasts) with its production adapters.
 pub type Notifications = medico24_notifications::NotificationService<
     medico24_postgres::PgNotificationRepository,
-    crate::push::PushProvider,
+    medico24_firebase::PushProvider,
     SystemClock,
 >;
 
