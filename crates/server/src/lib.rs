@@ -6,7 +6,6 @@ pub mod auth;
 pub mod cli;
 pub mod coalesce;
 pub mod config;
-pub mod environment;
 pub mod http;
 pub mod metrics;
 pub mod openapi;

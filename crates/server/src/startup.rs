@@ -344,7 +344,7 @@ fn build_environment(
     redis: &Redis,
     http_client: &reqwest::Client,
     metrics: &Metrics,
-) -> anyhow::Result<Option<crate::environment::EnvironmentConditions>> {
+) -> anyhow::Result<Option<crate::state::Environment>> {
     let Some(key) = &settings.google_maps_api_key else {
         return Ok(None);
     };
@@ -381,7 +381,5 @@ fn build_environment(
             settings.cache_ttls.env_stale,
         ),
     );
-    Ok(Some(crate::environment::EnvironmentConditions::new(
-        service,
-    )))
+    Ok(Some(medico24_google::EnvironmentConditions::new(service)))
 }

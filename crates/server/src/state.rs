@@ -48,6 +48,10 @@ pub type Notifications = medico24_notifications::NotificationService<
     SystemClock,
 >;
 
+/// Environment conditions over Google and Redis, one lookup per grid point in flight.
+pub type Environment =
+    medico24_google::EnvironmentConditions<medico24_redis::RedisConditionsCache, SystemClock>;
+
 /// Everything a request may need; cloned cheaply (all members are handles).
 pub struct AppState {
     /// Configuration.
@@ -69,7 +73,7 @@ pub struct AppState {
     /// Request counters of the rate limiter.
     pub rate_limiter: RedisRateLimiter,
     /// Environment conditions; `None` when `GOOGLE_MAPS_API_KEY` is empty (→ 503).
-    pub environment: Option<crate::environment::EnvironmentConditions>,
+    pub environment: Option<Environment>,
     /// Admin console statistics (read-only SQL aggregates).
     pub admin_stats: medico24_postgres::PgAdminStats,
     /// The admin statistics answers, each computed once for all the requests waiting for it.
