@@ -8,13 +8,16 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
-use medico24_firebase::{FirebaseIdTokenVerifier, IdTokenVerifierConfig};
+use medico24_firebase::{
+    CallObserver, FcmConfig, FcmPushSender, FirebaseIdTokenVerifier, IdTokenVerifierConfig,
+    PushProvider, ServiceAccount, TokioSleeper,
+};
 use medico24_identity::IdentityService;
+use medico24_jwt::JwtTokens;
 use medico24_kernel::SystemClock;
 use medico24_postgres::{Database, PgUserRepository};
 use medico24_redis::{Redis, RedisRateLimiter, RedisSessionStore, RedisUserCache};
 
-use crate::auth::JwtTokens;
 use crate::config::Settings;
 use crate::http::{self, middleware};
 use crate::metrics::Metrics;
@@ -23,6 +26,9 @@ use crate::state::AppState;
 
 /// Timeout of every outbound HTTP call.
 const OUTBOUND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Timeout of one FCM send or OAuth2 token request.
+const FCM_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a read waits for a connection to the read replica before reading from the primary.
 const REPLICA_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -125,7 +131,7 @@ impl Application {
         ));
 
         let directory_cache_requests = metrics.cache_requests.clone();
-        let directory = Arc::new(medico24_appointments::directory::DirectoryService::new(
+        let directory = Arc::new(medico24_directory::DirectoryService::new(
             medico24_postgres::PgDirectoryRepository::new(db.clone()),
             medico24_redis::RedisDirectoryCache::new(
                 redis.clone(),
@@ -145,7 +151,7 @@ impl Application {
         let sent_counter = metrics.notifications_sent.clone();
         let notifications = Arc::new(medico24_notifications::NotificationService::new(
             medico24_postgres::PgNotificationRepository::new(db.clone()),
-            crate::push::PushProvider::from_settings(&settings, &http_client, &metrics),
+            push_provider(&settings, &http_client, &metrics),
             SystemClock,
             Some(Arc::new(
                 move |outcome: medico24_notifications::SendMetric, count| {
@@ -291,6 +297,44 @@ fn build_identity(
     )
 }
 
+/// FCM when `FIREBASE_CONFIG_JSON`/`FIREBASE_CREDENTIALS_PATH` holds a usable service account;
+/// disabled without one. An unusable account (missing fields, bad key) is logged and leaves
+/// sending disabled rather than stopping the service.
+fn push_provider(settings: &Settings, http: &reqwest::Client, metrics: &Metrics) -> PushProvider {
+    let Some(json) = &settings.firebase_service_account else {
+        return PushProvider::Disabled;
+    };
+    let account = match ServiceAccount::from_json(json.expose()) {
+        Ok(account) => account,
+        Err(error) => {
+            tracing::error!(%error, "the Firebase service account is unusable; push sending is disabled");
+            return PushProvider::Disabled;
+        }
+    };
+    let mut config = FcmConfig::new(settings.fcm_base_url.clone());
+    config
+        .token_url
+        .clone_from(&settings.google_oauth_token_url);
+    config.concurrency = settings.fcm_concurrency;
+    config.max_retries = settings.fcm_max_retries;
+    config.request_timeout = FCM_REQUEST_TIMEOUT;
+    config.backoff_base = settings.fcm_backoff_base;
+    let external = metrics.external_duration.clone();
+    let observer: CallObserver = Arc::new(move |service, outcome, elapsed| {
+        external
+            .with_label_values(&[service, outcome.as_str()])
+            .observe(elapsed.as_secs_f64());
+    });
+    PushProvider::Fcm(FcmPushSender::new(
+        account,
+        config,
+        http.clone(),
+        SystemClock,
+        TokioSleeper,
+        Some(observer),
+    ))
+}
+
 /// The environment conditions over Google and Redis, or `None` without `GOOGLE_MAPS_API_KEY`.
 ///
 /// # Errors
@@ -300,7 +344,7 @@ fn build_environment(
     redis: &Redis,
     http_client: &reqwest::Client,
     metrics: &Metrics,
-) -> anyhow::Result<Option<crate::environment::EnvironmentConditions>> {
+) -> anyhow::Result<Option<crate::state::Environment>> {
     let Some(key) = &settings.google_maps_api_key else {
         return Ok(None);
     };
@@ -337,7 +381,5 @@ fn build_environment(
             settings.cache_ttls.env_stale,
         ),
     );
-    Ok(Some(crate::environment::EnvironmentConditions::new(
-        service,
-    )))
+    Ok(Some(medico24_google::EnvironmentConditions::new(service)))
 }

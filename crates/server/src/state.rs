@@ -6,11 +6,11 @@ use std::time::Instant;
 use medico24_appointments::booking::AppointmentService;
 use medico24_firebase::FirebaseIdTokenVerifier;
 use medico24_identity::IdentityService;
+use medico24_jwt::JwtTokens;
 use medico24_kernel::SystemClock;
 use medico24_postgres::{Database, PgAppointmentRepository, PgUserRepository};
 use medico24_redis::{Redis, RedisRateLimiter, RedisSessionStore, RedisUserCache};
 
-use crate::auth::JwtTokens;
 use crate::config::Settings;
 use crate::metrics::Metrics;
 
@@ -35,7 +35,7 @@ pub type Pharmacies = medico24_pharmacy::PharmacyService<
 >;
 
 /// The care-directory service (clinics, doctors, associations) with its production adapters.
-pub type Directory = medico24_appointments::directory::DirectoryService<
+pub type Directory = medico24_directory::DirectoryService<
     medico24_postgres::PgDirectoryRepository,
     medico24_redis::RedisDirectoryCache,
     SystemClock,
@@ -44,9 +44,13 @@ pub type Directory = medico24_appointments::directory::DirectoryService<
 /// The notification service (push tokens, sends, outbox, broadcasts) with its production adapters.
 pub type Notifications = medico24_notifications::NotificationService<
     medico24_postgres::PgNotificationRepository,
-    crate::push::PushProvider,
+    medico24_firebase::PushProvider,
     SystemClock,
 >;
+
+/// Environment conditions over Google and Redis, one lookup per grid point in flight.
+pub type Environment =
+    medico24_google::EnvironmentConditions<medico24_redis::RedisConditionsCache, SystemClock>;
 
 /// Everything a request may need; cloned cheaply (all members are handles).
 pub struct AppState {
@@ -69,7 +73,7 @@ pub struct AppState {
     /// Request counters of the rate limiter.
     pub rate_limiter: RedisRateLimiter,
     /// Environment conditions; `None` when `GOOGLE_MAPS_API_KEY` is empty (→ 503).
-    pub environment: Option<crate::environment::EnvironmentConditions>,
+    pub environment: Option<Environment>,
     /// Admin console statistics (read-only SQL aggregates).
     pub admin_stats: medico24_postgres::PgAdminStats,
     /// The admin statistics answers, each computed once for all the requests waiting for it.

@@ -16,7 +16,7 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{Bool, Float8, Int8, Jsonb, Nullable, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use medico24_appointments::directory::{
+use medico24_directory::{
     Association, AssociationPatch, AssociationStatus, Clinic, ClinicFilter, ClinicForDoctor,
     ClinicInsert, ClinicListItem, ClinicPatch, ClinicStatus, DirectoryRepository, Doctor,
     DoctorAtClinic, DoctorClinicSummary, DoctorFilter, DoctorListItem, DoctorPatch, GeoQuery,

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use medico24_appointments::directory::{Clinic, DirectoryCache, Doctor};
+use medico24_directory::{Clinic, DirectoryCache, Doctor};
 use medico24_kernel::{ClinicId, DoctorId};
 use serde::Serialize;
 use serde::de::DeserializeOwned;

@@ -1,5 +1,4 @@
 //! The appointments domain: bookings with their state machine, ownership and double-booking
-//! rules (`booking`), and the care directory of doctors, clinics and their associations.
+//! rules (`booking`). The care directory of doctors and clinics is the `medico24-directory` crate.
 
 pub mod booking;
-pub mod directory;

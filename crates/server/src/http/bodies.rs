@@ -2,7 +2,7 @@
 //! and doctor routes) and a notification record (user and admin notification routes).
 
 use chrono::{DateTime, Utc};
-use medico24_appointments::directory::Association;
+use medico24_directory::Association;
 use medico24_notifications::Notification;
 use serde::Serialize;
 use serde_json::Value;

@@ -4,7 +4,7 @@
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use medico24_appointments::directory::{
+use medico24_directory::{
     AssociationPatch, AssociationStatus, Clinic, ClinicFilter, ClinicForDoctor, ClinicListItem,
     ClinicPatch, ClinicStatus, DoctorAtClinic, NearbyClinicFilter, NewAssociation, NewClinic,
     SLUG_PATTERN, is_valid_slug,

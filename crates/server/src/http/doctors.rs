@@ -5,7 +5,7 @@
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use medico24_appointments::directory::{
+use medico24_directory::{
     DEFAULT_CONSULTATION_MINUTES, Doctor, DoctorClinicSummary, DoctorDetail, DoctorFilter,
     DoctorListItem, DoctorPatch, NearbyDoctorFilter, NewDoctor, Verification,
 };

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use actix_web::HttpRequest;
-use medico24_appointments::directory::{DecimalError, GeoQuery, Window, check_fee};
+use medico24_directory::{DecimalError, GeoQuery, Window, check_fee};
 use medico24_kernel::check_phone;
 use medico24_notifications::{DataKeyError, MAX_DATA_BYTES, PushData};
 use serde_json::{Value, json};

@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 
 use medico24_appointments::booking::{AppointmentSource as Source, AppointmentStatus as Status};
-use medico24_appointments::directory::{AssociationStatus as Association, ClinicStatus as Clinic};
+use medico24_directory::{AssociationStatus as Association, ClinicStatus as Clinic};
 use medico24_notifications as notifications;
 use serde_json::Value;
 use utoipa::openapi::RefOr;

@@ -10,10 +10,11 @@ use std::process::Command;
 
 use serde_json::Value;
 
-const DOMAIN_CRATES: [&str; 6] = [
+const DOMAIN_CRATES: [&str; 7] = [
     "medico24-kernel",
     "medico24-identity",
     "medico24-appointments",
+    "medico24-directory",
     "medico24-pharmacy",
     "medico24-notifications",
     "medico24-environment",
@@ -133,6 +134,7 @@ fn adapters_do_not_depend_on_each_other_or_on_the_server() {
         "medico24-redis",
         "medico24-firebase",
         "medico24-google",
+        "medico24-jwt",
     ];
     for adapter in adapters {
         let closure = normal_closure(&meta, adapter);
@@ -149,15 +151,17 @@ fn adapters_do_not_depend_on_each_other_or_on_the_server() {
 // The HTTP layer's own arrows, read from the sources of `crates/server/src/http/`
 // ---------------------------------------------------------------------------------------------
 
-const ADAPTER_CRATES: [&str; 8] = [
+const ADAPTER_CRATES: [&str; 10] = [
     "medico24_postgres",
     "medico24_redis",
     "medico24_firebase",
     "medico24_google",
+    "medico24_jwt",
     "medico24-postgres",
     "medico24-redis",
     "medico24-firebase",
     "medico24-google",
+    "medico24-jwt",
 ];
 
 fn http_dir() -> PathBuf {

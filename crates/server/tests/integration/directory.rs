@@ -5,7 +5,7 @@
 
 use diesel::QueryableByName;
 use diesel::sql_types::{Float8, Text};
-use medico24_appointments::directory::is_valid_slug;
+use medico24_directory::is_valid_slug;
 use medico24_testkit::{TestApp, spawn_app_with};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -2102,7 +2102,7 @@ async fn the_demo_seed_matches_the_directory_representations() {
 
 #[tokio::test]
 async fn the_postgres_repository_meets_the_directory_repository_contract() {
-    use medico24_appointments::directory::testing::contract;
+    use medico24_directory::testing::contract;
     use medico24_postgres::PgDirectoryRepository;
     let db = medico24_testkit::TestDb::new().await;
     let database = db.pool(2);

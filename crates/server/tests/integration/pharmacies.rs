@@ -10,6 +10,7 @@ use chrono_tz::Tz;
 use diesel::QueryableByName;
 use diesel::sql_types::{Bool, Float8, Text};
 use medico24_identity::TokenSigner;
+use medico24_jwt::JwtTokens;
 use medico24_kernel::{AuditStamp, PharmacyId, UserId};
 use medico24_pharmacy::testing::contract;
 use medico24_pharmacy::{
@@ -17,7 +18,6 @@ use medico24_pharmacy::{
     PharmacyRepository, RadiusKm, Window, is_open_now,
 };
 use medico24_postgres::PgPharmacyRepository;
-use medico24_server::auth::JwtTokens;
 use medico24_testkit::{TestApp, TestDb, spawn_app_with};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};

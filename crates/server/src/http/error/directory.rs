@@ -1,6 +1,6 @@
 //! Mapping of the directory's errors: clinics, doctors and the associations between them.
 
-use medico24_appointments::directory::{
+use medico24_directory::{
     ChangeDoctorError, CreateAssociationError, CreateClinicError, CreateDoctorError,
     DeleteClinicError, EndAssociationError, RemoveAssociationError, UpdateAssociationError,
     UpdateClinicError,

@@ -1,5 +1,5 @@
-//! Pure rules of the care directory: clinic slugs, decimal money and coordinates, and the wire
-//! form of datetimes used when directory values are cached as JSON.
+//! Pure rules of the care directory: clinic slugs, decimal money (fees) and coordinates, and
+//! the wire form of datetimes used when directory values are cached as JSON.
 
 /// The pattern a supplied slug must match, as reported in 422 messages.
 pub const SLUG_PATTERN: &str = "^[a-z0-9]+(-[a-z0-9]+)*$";
@@ -146,8 +146,8 @@ pub fn round_coordinate(value: f64) -> f64 {
     round_to(value, COORDINATE_DECIMALS)
 }
 
-/// `serde(with)` for `DateTime<Utc>` in the wire form (RFC 3339 UTC with `Z`, six fraction
-/// digits only when non-zero), so directory values cached as JSON are exactly their API
+/// `serde(with)` for `DateTime<Utc>` in the API's wire form (RFC 3339 in UTC with a `Z`, whole
+/// seconds or microseconds), so directory values cached as JSON are exactly their API
 /// representations.
 pub mod wire_datetime {
     use chrono::{DateTime, SecondsFormat, Timelike, Utc};

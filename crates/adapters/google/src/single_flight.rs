@@ -1,5 +1,6 @@
-//! Environment conditions as the HTTP layer uses them: the domain's `EnvironmentService` over
-//! Google and Redis, behind a per-grid-point single flight.
+//! Google lookups collapsed per grid point: the domain's `EnvironmentService` over the Google
+//! provider and a conditions cache, behind a per-grid-point single flight, so concurrent
+//! requests for one point cause at most one upstream fetch in this process.
 //!
 //! Design: the single flight wraps the whole lookup (cache read, fetch, store), not only the
 //! provider call. The first request for a point spawns the lookup as a task; requests for the
@@ -18,13 +19,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use futures_util::future::{BoxFuture, FutureExt, Shared};
-use medico24_environment::{ConditionsError, ConditionsReport, EnvironmentService, GridPoint};
-use medico24_google::GoogleConditions;
-use medico24_kernel::SystemClock;
-use medico24_redis::RedisConditionsCache;
+use medico24_environment::{
+    ConditionsCache, ConditionsError, ConditionsReport, EnvironmentService, GridPoint,
+};
+use medico24_kernel::Clock;
 
-/// The environment service with its production adapters.
-pub type Environment = EnvironmentService<GoogleConditions, RedisConditionsCache, SystemClock>;
+use crate::conditions::GoogleConditions;
+
+/// The environment service over Google, with cache `C` and clock `K`.
+pub type Environment<C, K> = EnvironmentService<GoogleConditions, C, K>;
 
 /// The answer of one lookup, shared by every request that waited for it.
 pub type Lookup = Result<ConditionsReport, ConditionsError>;
@@ -137,22 +140,26 @@ where
 }
 
 /// Environment lookups with at most one in flight per grid point in this process.
-pub struct EnvironmentConditions {
-    service: Arc<Environment>,
+pub struct EnvironmentConditions<C, K> {
+    service: Arc<Environment<C, K>>,
     flights: SingleFlight<GridPoint, Lookup>,
 }
 
-impl EnvironmentConditions {
+impl<C, K> EnvironmentConditions<C, K>
+where
+    C: ConditionsCache,
+    K: Clock,
+{
     /// Wraps `service`.
-    pub fn new(service: Environment) -> Self {
+    pub fn new(service: Environment<C, K>) -> Self {
         Self {
             service: Arc::new(service),
             flights: SingleFlight::new(),
         }
     }
 
-    /// Current conditions at `point` (fresh cache entry, else a provider fetch, else a
-    /// stale entry), shared with concurrent lookups of it.
+    /// Current conditions at `point` (cache read, fetch on a miss or a stale entry, store),
+    /// shared with concurrent lookups of it.
     ///
     /// # Errors
     /// [`FlightAborted`] when the shared lookup panicked.

@@ -6,15 +6,15 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use medico24_kernel::{AssociationId, AuditStamp, ClinicId, DoctorId, PortError};
 
-use crate::directory::association::{
+use crate::association::{
     Association, AssociationPatch, ClinicForDoctor, DoctorAtClinic, DoctorClinicSummary,
     NewAssociation,
 };
-use crate::directory::clinic::{
+use crate::clinic::{
     Clinic, ClinicFilter, ClinicInsert, ClinicListItem, ClinicPatch, GeoQuery, NearbyClinicFilter,
     Window,
 };
-use crate::directory::doctor::{
+use crate::doctor::{
     Doctor, DoctorFilter, DoctorListItem, DoctorPatch, NearbyDoctorFilter, NewDoctor, Verification,
 };
 

@@ -9,7 +9,7 @@ use medico24_kernel::{AssociationId, ClinicId, DoctorId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::directory::clinic::UnknownValue;
+use crate::clinic::UnknownValue;
 
 /// Association status (`doctor_clinics_status_check`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -66,7 +66,7 @@ impl FromStr for AssociationStatus {
     }
 }
 
-/// A `doctor_clinics` row (the **DoctorClinic** representation).
+/// A `doctor_clinics` row (the API's **DoctorClinic** representation).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Association {
     /// The doctor's primary clinic.
@@ -143,7 +143,7 @@ pub fn slots_from_json(value: Option<Value>) -> Option<Vec<Value>> {
     }
 }
 
-/// A doctor practising at a clinic (the **DoctorAtClinic** representation).
+/// A doctor practising at a clinic (the API's **DoctorAtClinic** representation).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DoctorAtClinic {
     /// The doctor.
@@ -178,7 +178,7 @@ pub struct DoctorAtClinic {
     pub status: AssociationStatus,
 }
 
-/// A clinic a doctor practises at (the **ClinicForDoctor** representation).
+/// A clinic a doctor practises at (the API's **ClinicForDoctor** representation).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClinicForDoctor {
     /// The clinic.
@@ -205,7 +205,8 @@ pub struct ClinicForDoctor {
     pub status: AssociationStatus,
 }
 
-/// An association with its clinic's name and place (the **DoctorClinicSummary** representation).
+/// An association with its clinic's name and place (the API's **DoctorClinicSummary**
+/// representation).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DoctorClinicSummary {
     /// The association.

@@ -4,21 +4,19 @@
 use chrono::{DateTime, Utc};
 use medico24_kernel::{AssociationId, AuditStamp, ClinicId, Clock, DoctorId, PortError};
 
-use crate::directory::association::{
+use crate::association::{
     Association, AssociationPatch, ClinicForDoctor, DoctorAtClinic, NewAssociation,
 };
-use crate::directory::clinic::{
+use crate::clinic::{
     Clinic, ClinicFilter, ClinicInsert, ClinicListItem, ClinicPatch, GeoQuery, NearbyClinicFilter,
     NewClinic, Window,
 };
-use crate::directory::doctor::{
+use crate::doctor::{
     Doctor, DoctorDetail, DoctorFilter, DoctorListItem, DoctorPatch, NearbyDoctorFilter, NewDoctor,
     Verification,
 };
-use crate::directory::ports::{DirectoryCache, DirectoryRepository, RepoWriteError};
-use crate::directory::rules::{
-    SLUG_ATTEMPTS, first_free_slug, is_suffixed_form_of, slug_from_name,
-};
+use crate::ports::{DirectoryCache, DirectoryRepository, RepoWriteError};
+use crate::rules::{SLUG_ATTEMPTS, first_free_slug, is_suffixed_form_of, slug_from_name};
 
 /// A repository outcome the calling use case does not expect: a bug in an adapter.
 fn unexpected(operation: &str, error: &RepoWriteError) -> PortError {

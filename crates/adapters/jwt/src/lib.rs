@@ -1,5 +1,7 @@
-//! Access and refresh tokens: HS256 JWS with separate keys, validated against the
-//! injected clock with 10 s leeway.
+//! JWT adapter: the service's own access and refresh tokens, implementing the identity
+//! domain's `TokenSigner` port. Both are HS256 JWS with separate keys (a refresh token signed
+//! with the access key is refused, and the other way round), carry a `type` claim naming their
+//! kind, and are validated against the injected clock with 10 s leeway.
 
 use std::collections::HashSet;
 use std::time::Duration;

@@ -9,7 +9,7 @@ use medico24_kernel::ClinicId;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::directory::rules::wire_datetime;
+use crate::rules::wire_datetime;
 
 /// The text is not a known enumeration value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -75,7 +75,7 @@ impl FromStr for ClinicStatus {
     }
 }
 
-/// A clinic (`clinics` row without `geo`). Its serde form is exactly the **Clinic**
+/// A clinic (`clinics` row without `geo`). Its serde form is exactly the API's **Clinic**
 /// representation, which is what the clinic cache stores.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Clinic {
@@ -118,7 +118,7 @@ pub struct Clinic {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
-/// A clinic in a listing (the **ClinicListItem** representation).
+/// A clinic in a listing (the API's **ClinicListItem** representation).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClinicListItem {
     /// Primary key.

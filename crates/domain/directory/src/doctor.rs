@@ -6,14 +6,14 @@ use medico24_kernel::{ClinicId, DoctorId, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::directory::association::DoctorClinicSummary;
-use crate::directory::clinic::GeoQuery;
-use crate::directory::rules::wire_datetime;
+use crate::association::DoctorClinicSummary;
+use crate::clinic::GeoQuery;
+use crate::rules::wire_datetime;
 
 /// Default slot length of a new doctor.
 pub const DEFAULT_CONSULTATION_MINUTES: i32 = 30;
 
-/// A `doctors` row. Its serde form is exactly the **Doctor** representation (with
+/// A `doctors` row. Its serde form is exactly the API's **Doctor** representation (with
 /// `total_consultations` named `total_patients_treated`), which is what the doctor cache stores.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Doctor {
@@ -80,7 +80,7 @@ pub struct DoctorDetail {
     pub clinics: Vec<DoctorClinicSummary>,
 }
 
-/// A doctor in a listing (the **DoctorListItem** representation).
+/// A doctor in a listing (the API's **DoctorListItem** representation).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DoctorListItem {
     /// Primary key.

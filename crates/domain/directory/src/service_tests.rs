@@ -7,18 +7,16 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use medico24_kernel::{AssociationId, AuditStamp, ClinicId, DoctorId, FixedClock, UserId};
 use serde_json::{Map, json};
 
-use crate::directory::association::{AssociationPatch, AssociationStatus};
-use crate::directory::clinic::{
-    ClinicFilter, ClinicPatch, GeoQuery, NearbyClinicFilter, NewClinic, Window,
-};
-use crate::directory::doctor::{DoctorFilter, DoctorPatch, NearbyDoctorFilter, Verification};
-use crate::directory::ports::DirectoryRepository;
-use crate::directory::service::{
+use crate::association::{AssociationPatch, AssociationStatus};
+use crate::clinic::{ClinicFilter, ClinicPatch, GeoQuery, NearbyClinicFilter, NewClinic, Window};
+use crate::doctor::{DoctorFilter, DoctorPatch, NearbyDoctorFilter, Verification};
+use crate::ports::DirectoryRepository;
+use crate::service::{
     ChangeDoctorError, CreateAssociationError, CreateClinicError, CreateDoctorError,
     DeleteClinicError, DirectoryService, EndAssociationError, RemoveAssociationError,
     UpdateAssociationError, UpdateClinicError,
 };
-use crate::directory::testing::{
+use crate::testing::{
     InMemoryDirectory, InMemoryDirectoryCache, clinic_row, new_association, new_doctor,
     sphere_distance_km,
 };
@@ -640,13 +638,10 @@ fn nearby_doctors_come_once_per_clinic_and_only_verified_by_default() {
 #[test]
 fn the_in_memory_directory_meets_the_repository_contract() {
     let repo = InMemoryDirectory::new(FixedClock::at(t0()));
-    run(crate::directory::testing::contract::directory_repository(
-        &repo,
-        t0(),
-    ));
+    run(crate::testing::contract::directory_repository(&repo, t0()));
     assert_eq!(
         repo.audit_events().len(),
-        crate::directory::testing::contract::AUDITED_WRITES,
+        crate::testing::contract::AUDITED_WRITES,
         "every successful write is audited once"
     );
 }

@@ -10,20 +10,20 @@ use chrono::{DateTime, Utc};
 use medico24_kernel::{AssociationId, AuditStamp, ClinicId, Clock, DoctorId, PortError};
 use serde_json::Value;
 
-use crate::directory::association::{
+use crate::association::{
     Association, AssociationPatch, AssociationStatus, ClinicForDoctor, DoctorAtClinic,
     DoctorClinicSummary, NewAssociation,
 };
-use crate::directory::clinic::{
+use crate::clinic::{
     Clinic, ClinicFilter, ClinicInsert, ClinicListItem, ClinicPatch, ClinicStatus, GeoQuery,
     NearbyClinicFilter, Window,
 };
-use crate::directory::doctor::{
+use crate::doctor::{
     Doctor, DoctorFilter, DoctorListItem, DoctorPatch, NearbyDoctorFilter, NewDoctor, Verification,
     doctor_matches,
 };
-use crate::directory::ports::{DirectoryCache, DirectoryRepository, RepoWriteError};
-use crate::directory::rules::{is_suffixed_form_of, round_coordinate, round_to};
+use crate::ports::{DirectoryCache, DirectoryRepository, RepoWriteError};
+use crate::rules::{is_suffixed_form_of, round_coordinate, round_to};
 
 /// Mean Earth radius PostGIS uses for sphere distances (metres).
 pub const SPHERE_RADIUS_M: f64 = 6_371_008.771_4;
@@ -211,7 +211,7 @@ pub fn new_doctor(name: &str, license: &str, email: &str) -> NewDoctor {
         qualification: None,
         experience_years: None,
         consultation_fee: None,
-        consultation_duration_minutes: crate::directory::doctor::DEFAULT_CONSULTATION_MINUTES,
+        consultation_duration_minutes: crate::doctor::DEFAULT_CONSULTATION_MINUTES,
         bio: None,
         languages_spoken: None,
         medical_council_registration: None,
@@ -1058,12 +1058,12 @@ pub mod contract {
     use serde_json::Map;
 
     use super::{new_association, new_doctor, sphere_distance_km};
-    use crate::directory::association::{AssociationPatch, AssociationStatus};
-    use crate::directory::clinic::{
+    use crate::association::{AssociationPatch, AssociationStatus};
+    use crate::clinic::{
         ClinicFilter, ClinicInsert, ClinicPatch, GeoQuery, NearbyClinicFilter, NewClinic, Window,
     };
-    use crate::directory::doctor::{DoctorFilter, DoctorPatch, NearbyDoctorFilter, Verification};
-    use crate::directory::ports::{DirectoryRepository, RepoWriteError};
+    use crate::doctor::{DoctorFilter, DoctorPatch, NearbyDoctorFilter, Verification};
+    use crate::ports::{DirectoryRepository, RepoWriteError};
 
     /// How many audit events a run of [`directory_repository`] writes: one per successful write.
     pub const AUDITED_WRITES: usize = 16;
