@@ -5,6 +5,7 @@
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
+use medico24_identity::RatePolicy;
 use medico24_kernel::{BroadcastId, UserId};
 use medico24_notifications::{
     Broadcast, BroadcastCommand, BroadcastStarted, BroadcastTarget, LogFilter, NotificationStatus,
@@ -308,6 +309,7 @@ pub fn routes(routes: &mut RouteRegistry, prefix: &str) {
     routes
         .route(Method::GET, &p("/logs"), logs)
         .route(Method::POST, &p("/broadcast"), broadcast)
+        .limited(Some(RatePolicy::AdminSend))
         .route(Method::GET, &p("/broadcasts/{broadcast_id}"), get_broadcast);
 }
 

@@ -1,6 +1,7 @@
 //! Auth endpoints: Firebase login, refresh rotation, logout, logout-all.
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use medico24_identity::RatePolicy;
 use medico24_identity::{LoginError, User};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -209,19 +210,25 @@ pub async fn logout_all(user: AuthUser, state: web::Data<AppState>) -> ApiResult
 
 /// Registers the auth routes under `prefix`.
 pub fn routes(routes: &mut RouteRegistry, prefix: &str) {
+    // Credential endpoints get the tight authentication budget (guessing, token stuffing).
+    let auth = Some(RatePolicy::Auth);
     routes
         .route(
             Method::POST,
             &format!("{prefix}/auth/firebase/verify"),
             firebase_verify,
         )
+        .limited(auth)
         .route(Method::POST, &format!("{prefix}/auth/refresh"), refresh)
+        .limited(auth)
         .route(Method::POST, &format!("{prefix}/auth/logout"), logout)
+        .limited(auth)
         .route(
             Method::POST,
             &format!("{prefix}/auth/logout-all"),
             logout_all,
-        );
+        )
+        .limited(auth);
 }
 
 /// OpenAPI paths of this module.

@@ -8,6 +8,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use medico24_environment::{ConditionsReport, GridPoint};
+use medico24_identity::RatePolicy;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -122,11 +123,14 @@ fn grid_point(req: &HttpRequest) -> ApiResult<GridPoint> {
 
 /// Registers the environment route under `prefix`.
 pub fn routes(routes: &mut RouteRegistry, prefix: &str) {
-    routes.route(
-        Method::GET,
-        &format!("{prefix}/environment/conditions"),
-        conditions,
-    );
+    // Each miss costs paid upstream calls: the environment budget.
+    routes
+        .route(
+            Method::GET,
+            &format!("{prefix}/environment/conditions"),
+            conditions,
+        )
+        .limited(Some(RatePolicy::Environment));
 }
 
 /// OpenAPI paths of this module.

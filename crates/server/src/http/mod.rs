@@ -38,21 +38,29 @@ use self::routing::RouteRegistry;
 /// Every route of the API catalogue that this build serves, under `prefix`.
 pub fn api_routes(prefix: &str) -> RouteRegistry {
     let mut routes = RouteRegistry::new();
+    // Probes and scrapes are not limited: a load balancer or Prometheus polling from one
+    // address must never be refused.
     routes
         .route(Method::GET, "/", health::root)
+        .limited(None)
         .route(Method::GET, "/metrics", metrics::metrics)
+        .limited(None)
         .route(Method::GET, &format!("{prefix}/health"), health::health)
+        .limited(None)
         .route(
             Method::GET,
             &format!("{prefix}/health/detailed"),
             health::detailed,
         )
+        .limited(None)
         .route(
             Method::GET,
             &format!("{prefix}/health/ready"),
             health::ready,
         )
-        .route(Method::GET, &format!("{prefix}/ping"), health::ping);
+        .limited(None)
+        .route(Method::GET, &format!("{prefix}/ping"), health::ping)
+        .limited(None);
     // One line per capability module.
     auth::routes(&mut routes, prefix);
     users::routes(&mut routes, prefix);
@@ -71,7 +79,7 @@ pub fn api_routes(prefix: &str) -> RouteRegistry {
 /// The documentation routes: served, but not part of the catalogue or the document.
 /// Each answers `HEAD` as well as `GET` (the server sends a `HEAD` answer without its body).
 pub fn docs_routes() -> RouteRegistry {
-    let mut routes = RouteRegistry::new();
+    let mut routes = RouteRegistry::unlimited();
     for method in [Method::GET, Method::HEAD] {
         routes
             .route(method.clone(), "/openapi.json", docs::openapi_json)
@@ -88,11 +96,60 @@ pub fn configure(cfg: &mut web::ServiceConfig, prefix: &str, max_body_bytes: usi
     cfg.app_data(extract::json_config(max_body_bytes))
         .app_data(extract::query_config())
         .app_data(extract::path_config());
-    api_routes(prefix).register(cfg, |template| rate_limit::policy_for(prefix, template));
-    docs_routes().register(cfg, |_| None);
+    api_routes(prefix).register(cfg);
+    docs_routes().register(cfg);
 }
 
 /// Answer for paths no route matches.
 pub async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::not_found("Not Found"))
+}
+
+#[cfg(test)]
+mod tests {
+    use medico24_identity::RatePolicy;
+
+    #[test]
+    fn every_route_declares_its_rate_limit_policy_where_it_is_registered() {
+        let policies = super::api_routes("/api/v1").policies();
+        let special = [
+            ("/", None),
+            ("/metrics", None),
+            ("/api/v1/health", None),
+            ("/api/v1/health/detailed", None),
+            ("/api/v1/health/ready", None),
+            ("/api/v1/ping", None),
+            ("/api/v1/auth/firebase/verify", Some(RatePolicy::Auth)),
+            ("/api/v1/auth/refresh", Some(RatePolicy::Auth)),
+            ("/api/v1/auth/logout", Some(RatePolicy::Auth)),
+            ("/api/v1/auth/logout-all", Some(RatePolicy::Auth)),
+            ("/api/v1/notifications/send", Some(RatePolicy::AdminSend)),
+            (
+                "/api/v1/notifications/admin-send",
+                Some(RatePolicy::AdminSend),
+            ),
+            (
+                "/api/v1/admin/notifications/broadcast",
+                Some(RatePolicy::AdminSend),
+            ),
+            (
+                "/api/v1/environment/conditions",
+                Some(RatePolicy::Environment),
+            ),
+        ];
+        for (template, policy) in special {
+            assert_eq!(policies.get(template), Some(&policy), "{template}");
+        }
+        for (template, policy) in &policies {
+            if !special.iter().any(|(t, _)| t == template) {
+                assert_eq!(*policy, Some(RatePolicy::Default), "{template}");
+            }
+        }
+        assert!(
+            super::docs_routes()
+                .policies()
+                .values()
+                .all(Option::is_none)
+        );
+    }
 }

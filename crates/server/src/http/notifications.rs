@@ -1,6 +1,7 @@
 //! Push tokens and notifications: token registration and deactivation, admin sends (bearer
 //! admin or `X-Admin-Secret`), history, detail, read marks, deletion and statistics.
 
+use medico24_identity::RatePolicy;
 use std::collections::{BTreeMap, HashMap};
 
 use actix_web::http::Method;
@@ -639,8 +640,11 @@ pub fn routes(routes: &mut RouteRegistry, prefix: &str) {
         .route(Method::POST, &p("/register-token"), register_token)
         .route(Method::DELETE, &p("/deactivate-token"), deactivate_token)
         .route(Method::DELETE, &p("/deactivate-all"), deactivate_all)
+        // Sends reach devices: the admin-send budget.
         .route(Method::POST, &p("/send"), send)
+        .limited(Some(RatePolicy::AdminSend))
         .route(Method::POST, &p("/admin-send"), admin_send)
+        .limited(Some(RatePolicy::AdminSend))
         .route(Method::GET, &p("/history"), history)
         .route(Method::GET, &p("/history/{user_id}"), history_of_user)
         .route(Method::GET, &p("/stats/summary"), stats)

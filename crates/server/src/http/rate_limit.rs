@@ -14,29 +14,6 @@ use super::error::ApiError;
 use super::middleware::{RequestContext, is_preflight};
 use crate::state::AppState;
 
-/// Which policy limits the route `template` (the canonical template it is registered under),
-/// or `None` when it is not limited. Applied where the route is registered (the route registry
-/// asks it for each canonical template; this module knows nothing of the registry): a request is
-/// limited by the route that actually runs, however its path was spelled (the router decodes escapes such as `%61`, so
-/// the raw path is no guide), and a request that matches no route reaches no handler.
-pub fn policy_for(prefix: &str, template: &str) -> Option<RatePolicy> {
-    let relative = template.strip_prefix(prefix)?;
-    if !(relative.is_empty() || relative.starts_with('/')) {
-        return None;
-    }
-    match relative.trim_end_matches('/') {
-        "/health" | "/health/detailed" | "/health/ready" | "/ping" => None,
-        "/auth/firebase/verify" | "/auth/refresh" | "/auth/logout" | "/auth/logout-all" => {
-            Some(RatePolicy::Auth)
-        }
-        "/notifications/admin-send" | "/notifications/send" | "/admin/notifications/broadcast" => {
-            Some(RatePolicy::AdminSend)
-        }
-        "/environment/conditions" => Some(RatePolicy::Environment),
-        _ => Some(RatePolicy::Default),
-    }
-}
-
 /// The rate-limit headers (`X-RateLimit-*`, `RateLimit`, `RateLimit-Policy`) for `count` requests
 /// against `limit` with `seconds_left` in the window.
 fn limit_headers(
@@ -148,40 +125,4 @@ pub async fn rate_limit(
         seconds_left,
     );
     Ok(response)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn policies_follow_the_route_table() {
-        let p = "/api/v1";
-        for (template, policy) in [
-            ("/api/v1/health", None),
-            ("/api/v1/health/", None),
-            ("/api/v1/ping", None),
-            ("/metrics", None),
-            ("/", None),
-            ("/docs", None),
-            ("/api/v1x/auth/refresh", None),
-            ("/api/v1/auth/refresh", Some(RatePolicy::Auth)),
-            ("/api/v1/auth/firebase/verify", Some(RatePolicy::Auth)),
-            (
-                "/api/v1/admin/notifications/broadcast",
-                Some(RatePolicy::AdminSend),
-            ),
-            (
-                "/api/v1/environment/conditions",
-                Some(RatePolicy::Environment),
-            ),
-            ("/api/v1/users/me", Some(RatePolicy::Default)),
-            (
-                "/api/v1/pharmacies/{pharmacy_id}",
-                Some(RatePolicy::Default),
-            ),
-        ] {
-            assert_eq!(policy_for(p, template), policy, "{template}");
-        }
-    }
 }

@@ -1,7 +1,7 @@
 //! Route registration: canonical templates, literal-before-parameter ordering, the other
 //! trailing-slash form, and 405 with `Allow` for every known path.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use actix_web::dev::HttpServiceFactory;
 use actix_web::http::Method;
@@ -35,18 +35,62 @@ pub struct RouteCatalog {
 struct ResourceSpec {
     canonical: String,
     routes: Vec<(Method, Route)>,
+    /// The rate-limit policy of every method of the resource; `None` = not limited.
+    policy: Option<RatePolicy>,
 }
 
-/// Collects routes, then registers them on an actix `ServiceConfig` in matching order.
-#[derive(Default)]
+/// Collects routes with their rate-limit policies, then registers them on an actix
+/// `ServiceConfig` in matching order.
 pub struct RouteRegistry {
     resources: Vec<ResourceSpec>,
+    /// The policy a newly routed resource starts with.
+    default_policy: Option<RatePolicy>,
+    /// Index of the resource routed last (the one [`Self::limited`] applies to).
+    last: Option<usize>,
+}
+
+impl Default for RouteRegistry {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl RouteRegistry {
-    /// An empty registry.
+    /// An empty registry whose routes are limited by [`RatePolicy::Default`] unless declared
+    /// otherwise with [`Self::limited`].
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            resources: Vec::new(),
+            default_policy: Some(RatePolicy::Default),
+            last: None,
+        }
+    }
+
+    /// An empty registry whose routes are not rate limited (the documentation pages).
+    pub fn unlimited() -> Self {
+        Self {
+            default_policy: None,
+            ..Self::new()
+        }
+    }
+
+    /// Declares the rate-limit policy of the resource routed last (`None`: not limited). The
+    /// limiter wraps the resource itself, so it applies to the route that runs, however the
+    /// request spelled its path.
+    pub fn limited(&mut self, policy: Option<RatePolicy>) -> &mut Self {
+        if let Some(resource) = self.last.and_then(|i| self.resources.get_mut(i)) {
+            resource.policy = policy;
+        }
+        self
+    }
+
+    /// The rate-limit policy of every registered template, keyed by its form without a
+    /// trailing slash (the form the OpenAPI document names).
+    pub fn policies(&self) -> BTreeMap<String, Option<RatePolicy>> {
+        self.resources
+            .iter()
+            .map(|r| (routed_path(&r.canonical).to_owned(), r.policy))
+            .collect()
     }
 
     /// Serves `method canonical` with `handler`. The canonical template is what OpenAPI, logs and
@@ -58,12 +102,21 @@ impl RouteRegistry {
         F::Output: Responder + 'static,
     {
         let route = web::method(method.clone()).to(handler);
-        match self.resources.iter_mut().find(|r| r.canonical == canonical) {
-            Some(resource) => resource.routes.push((method, route)),
-            None => self.resources.push(ResourceSpec {
-                canonical: canonical.to_owned(),
-                routes: vec![(method, route)],
-            }),
+        match self.resources.iter().position(|r| r.canonical == canonical) {
+            Some(index) => {
+                if let Some(resource) = self.resources.get_mut(index) {
+                    resource.routes.push((method, route));
+                }
+                self.last = Some(index);
+            }
+            None => {
+                self.resources.push(ResourceSpec {
+                    canonical: canonical.to_owned(),
+                    routes: vec![(method, route)],
+                    policy: self.default_policy,
+                });
+                self.last = Some(self.resources.len() - 1);
+            }
         }
         self
     }
@@ -94,14 +147,8 @@ impl RouteRegistry {
     /// scope's own resources; paths no resource matches fall through to the app's default
     /// service as before.
     ///
-    /// `policy` names each route's rate-limit policy by its canonical template; the limiter
-    /// wraps the resource itself, so it applies to the route that runs, however the request
-    /// spelled its path.
-    pub fn register(
-        mut self,
-        cfg: &mut ServiceConfig,
-        policy: impl Fn(&str) -> Option<RatePolicy>,
-    ) {
+    /// Each resource is wrapped by the limiter of the policy declared where it was routed.
+    pub fn register(mut self, cfg: &mut ServiceConfig) {
         self.resources
             .sort_by_cached_key(|r| match_order_key(&r.canonical));
         let mut open: Option<(String, actix_web::Scope)> = None;
@@ -117,13 +164,11 @@ impl RouteRegistry {
             match open.take() {
                 Some((prefix, group)) => {
                     let inner = routed.get(prefix.len()..).unwrap_or_default();
-                    let limit = policy(&spec.canonical);
-                    let group = group.service(resource(spec, inner, limit));
+                    let group = group.service(resource(spec, inner));
                     open = Some((prefix, group));
                 }
                 None => {
-                    let limit = policy(&spec.canonical);
-                    cfg.service(resource(spec, &routed, limit));
+                    cfg.service(resource(spec, &routed));
                 }
             }
         }
@@ -133,13 +178,10 @@ impl RouteRegistry {
     }
 }
 
-/// One resource served at `path` (relative to its scope): the spec's routes, 405 with `Allow`
-/// for other methods, limited by `limit`, panics caught.
-fn resource(
-    spec: ResourceSpec,
-    path: &str,
-    limit: Option<RatePolicy>,
-) -> impl HttpServiceFactory + 'static {
+/// One resource served at `path` (relative to its scope): its routes, 405 with `Allow` for
+/// other methods, limited by its policy, panics caught.
+fn resource(spec: ResourceSpec, path: &str) -> impl HttpServiceFactory + 'static {
+    let limit = spec.policy;
     let allow = allow_header(spec.routes.iter().map(|(m, _)| m));
     let mut resource = web::resource(path).name(&spec.canonical);
     for (_, route) in spec.routes {

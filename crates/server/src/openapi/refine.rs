@@ -26,8 +26,6 @@ use utoipa::openapi::schema::{ArrayItems, ObjectBuilder, Schema, SchemaType, Typ
 use utoipa::openapi::server::ServerBuilder;
 use utoipa::openapi::{Content, OpenApi, Ref, RefOr, Required};
 
-use crate::http::rate_limit::policy_for;
-
 /// The header every answer carries.
 pub const REQUEST_ID: &str = "X-Request-ID";
 /// Headers every answer of a rate-limited route carries while the limiter works (it lets
@@ -221,12 +219,15 @@ fn header_ref(name: &str) -> RefOr<Header> {
 
 /// Declares the reusable headers and references them from the answers that carry them.
 fn declare_headers(doc: &mut OpenApi) {
+    // Which operations are limited is declared where the routes are registered.
+    let policies = crate::http::api_routes("/api/v1").policies();
     let components = doc.components.get_or_insert_with(Default::default);
     for (name, header) in header_components() {
         components.headers.insert(name.to_owned(), RefOr::T(header));
     }
     for (path, item) in doc.paths.paths.iter_mut() {
-        let limited = policy_for("/api/v1", path).is_some();
+        let routed = crate::http::routing::routed_path(path);
+        let limited = policies.get(routed).is_some_and(Option::is_some);
         for operation in operations_mut(item) {
             let id = operation.operation_id.clone().unwrap_or_default();
             for (status, response) in operation.responses.responses.iter_mut() {
