@@ -26,7 +26,7 @@ pub enum AssociationStatus {
 }
 
 impl AssociationStatus {
-    /// Every status, in the order of the spec.
+    /// Every status, in the order the API documents them.
     pub const ALL: [AssociationStatus; 4] = [
         AssociationStatus::Active,
         AssociationStatus::OnLeave,
@@ -34,7 +34,7 @@ impl AssociationStatus {
         AssociationStatus::Inactive,
     ];
 
-    /// The stored and wire names, in the order of the spec.
+    /// The stored and wire names, in the order the API documents them.
     pub const NAMES: [&'static str; 4] =
         ["active", "on_leave", "temporarily_unavailable", "inactive"];
 

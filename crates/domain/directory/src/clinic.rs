@@ -31,7 +31,7 @@ pub enum ClinicStatus {
 }
 
 impl ClinicStatus {
-    /// Every status, in the order of the spec.
+    /// Every status, in the order the API documents them.
     pub const ALL: [ClinicStatus; 4] = [
         ClinicStatus::Active,
         ClinicStatus::Inactive,
@@ -39,7 +39,7 @@ impl ClinicStatus {
         ClinicStatus::PermanentlyClosed,
     ];
 
-    /// The stored and wire names, in the order of the spec.
+    /// The stored and wire names, in the order the API documents them.
     pub const NAMES: [&'static str; 4] = [
         "active",
         "inactive",

@@ -17,7 +17,7 @@ pub enum Role {
 }
 
 impl Role {
-    /// Every role, in the order of the spec.
+    /// Every role, in the order the API documents them.
     pub const ALL: [Role; 4] = [Role::Patient, Role::Doctor, Role::Pharmacy, Role::Admin];
 
     /// The stored and wire form.

@@ -23,9 +23,9 @@ macro_rules! text_enum {
         }
 
         impl $name {
-            /// Every value, in the order of the spec.
+            /// Every value, in the order the API documents them.
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
-            /// Every stored and wire form, in the order of the spec.
+            /// Every stored and wire form, in the order the API documents them.
             pub const NAMES: &'static [&'static str] = &[$($text),+];
 
             /// The stored and wire form.

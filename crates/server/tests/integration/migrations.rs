@@ -22,7 +22,7 @@ const TABLES: [&str; 16] = [
     "notification_outbox",
 ];
 
-/// Named constraints the spec requires.
+/// Named constraints the schema must carry (clients and operators refer to them by name).
 const CONSTRAINTS: [&str; 14] = [
     "users_role_check",
     "appointments_status_check",
@@ -40,7 +40,7 @@ const CONSTRAINTS: [&str; 14] = [
     "broadcasts_target_check",
 ];
 
-/// Named indexes the spec requires.
+/// Named indexes the schema must carry.
 const INDEXES: [&str; 12] = [
     "idx_pharmacies_listing",
     "idx_notifications_logs_order",

@@ -26,7 +26,7 @@ pub enum AppointmentStatus {
 }
 
 impl AppointmentStatus {
-    /// Every status, in the order of the spec.
+    /// Every status, in the order the API documents them.
     pub const ALL: [AppointmentStatus; 6] = [
         AppointmentStatus::Scheduled,
         AppointmentStatus::Confirmed,
@@ -97,7 +97,7 @@ pub enum AppointmentSource {
 }
 
 impl AppointmentSource {
-    /// Every source, in the order of the spec.
+    /// Every source, in the order the API documents them.
     pub const ALL: [AppointmentSource; 4] = [
         AppointmentSource::PatientApp,
         AppointmentSource::DoctorApp,

@@ -300,7 +300,7 @@ impl ApiError {
         self
     }
 
-    /// Adds the one endpoint-specific member the spec allows (`allowed_statuses`).
+    /// Adds the one endpoint-specific member the contract allows (`allowed_statuses`).
     #[must_use]
     pub fn with_extra(mut self, key: &'static str, value: Value) -> Self {
         self.0.body.extra = Some((key, value));
