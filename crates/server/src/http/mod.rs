@@ -4,6 +4,7 @@ pub mod admin;
 pub mod admin_notifications;
 pub mod admin_stats;
 pub mod appointments;
+pub mod associations;
 pub mod audit;
 pub mod auth;
 pub mod bodies;
@@ -70,6 +71,7 @@ pub fn api_routes(prefix: &str) -> RouteRegistry {
     appointments::routes(&mut routes, prefix);
     pharmacies::routes(&mut routes, prefix);
     clinics::routes(&mut routes, prefix);
+    associations::routes(&mut routes, prefix);
     doctors::routes(&mut routes, prefix);
     notifications::routes(&mut routes, prefix);
     admin_notifications::routes(&mut routes, prefix);
