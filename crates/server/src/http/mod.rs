@@ -25,6 +25,8 @@ pub mod middleware;
 pub mod notifications;
 pub mod paging;
 pub mod pharmacies;
+pub mod pharmacy_admin;
+pub mod pharmacy_bodies;
 pub mod rate_limit;
 pub mod routing;
 pub mod users;
@@ -70,6 +72,7 @@ pub fn api_routes(prefix: &str) -> RouteRegistry {
     environment::routes(&mut routes, prefix);
     appointments::routes(&mut routes, prefix);
     pharmacies::routes(&mut routes, prefix);
+    pharmacy_admin::routes(&mut routes, prefix);
     clinics::routes(&mut routes, prefix);
     associations::routes(&mut routes, prefix);
     doctors::routes(&mut routes, prefix);
