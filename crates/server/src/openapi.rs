@@ -365,7 +365,9 @@ pub fn document(settings: &Settings) -> OpenApiDoc {
     doc.merge(crate::http::environment::Docs::openapi());
     doc.merge(crate::http::appointments::Docs::openapi());
     doc.merge(crate::http::pharmacies::Docs::openapi());
+    doc.merge(crate::http::pharmacy_admin::Docs::openapi());
     doc.merge(crate::http::clinics::Docs::openapi());
+    doc.merge(crate::http::associations::Docs::openapi());
     doc.merge(crate::http::doctors::Docs::openapi());
     doc.merge(crate::http::notifications::Docs::openapi());
     doc.merge(crate::http::admin_notifications::Docs::openapi());

@@ -1,17 +1,19 @@
 //! Field readers and input rules shared by more than one handler module: the phone rule, text
-//! without NUL characters, the directory's paging window, geo query and fee, and a push
-//! notification's `data`.
+//! without NUL characters, the directory's paging window, geo query and fee, a push
+//! notification's `data`, and the `pharmacy_id` path parameter.
 
 use std::collections::BTreeMap;
 
 use actix_web::HttpRequest;
 use medico24_directory::{DecimalError, GeoQuery, Window, check_fee};
-use medico24_kernel::check_phone;
+use medico24_kernel::{PharmacyId, check_phone};
 use medico24_notifications::{DataKeyError, MAX_DATA_BYTES, PushData};
 use serde_json::{Value, json};
 
 use super::error::{ApiError, ValidationIssue, phone_message};
-use super::input::{BodyKind, BodyReader, Object, QueryReader, json_object, percent_decode};
+use super::input::{
+    BodyKind, BodyReader, Object, QueryReader, json_object, path_uuid, percent_decode,
+};
 
 /// Adds the phone rule's issue for `field`, if broken.
 pub fn check_phone_field(reader: &mut BodyReader<'_>, field: &str, phone: &str) {
@@ -214,3 +216,11 @@ pub const NOTIFICATION_STATUSES: [&str; 6] = [
     "failed",
     "read",
 ];
+
+/// The `pharmacy_id` path parameter (public and admin pharmacy routes).
+///
+/// # Errors
+/// 422 `uuid_parsing` at `["path", "pharmacy_id"]`.
+pub fn pharmacy_id(req: &HttpRequest) -> Result<PharmacyId, ApiError> {
+    Ok(PharmacyId::from_uuid(path_uuid(req, "pharmacy_id")?))
+}

@@ -1,5 +1,9 @@
 //! Tests of the input layer: datetimes, scalars, bodies.
 
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::body::{nesting_depth, nul_locations};
 use super::*;
 
 fn utc(text: &str) -> DateTime<Utc> {
