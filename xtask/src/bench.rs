@@ -993,7 +993,7 @@ fn nearby_against_ceiling(
 }
 
 /// The nearby 5 km statement the API runs for the first page (`NearbyStatement` in
-/// `crates/adapters/postgres/src/pharmacies.rs`: the index-ordered KNN scan over
+/// `crates/adapters/postgres/src/pharmacies/nearby.rs`: the index-ordered KNN scan over
 /// `idx_pharmacy_geo` with each row's location, `limit + 1` rows, and the hours of each as
 /// arrays), through pgbench as the server sends it: a prepared statement with every value a bind
 /// parameter (`-M prepared`, pgbench's `:variables`): the database's own ceiling for that
