@@ -94,14 +94,15 @@ pub const MAX_BODY_DEPTH: usize = 32;
 pub(super) fn nesting_depth(value: &Value) -> usize {
     let mut deepest = 0;
     let mut pending = vec![(value, 0_usize)];
+    // Runs on every request body: one stack, no allocation per container.
     while let Some((value, above)) = pending.pop() {
-        let children: Box<dyn Iterator<Item = &Value>> = match value {
-            Value::Array(items) => Box::new(items.iter()),
-            Value::Object(map) => Box::new(map.values()),
+        let level = above + 1;
+        match value {
+            Value::Array(items) => pending.extend(items.iter().map(|child| (child, level))),
+            Value::Object(map) => pending.extend(map.values().map(|child| (child, level))),
             _ => continue,
-        };
-        deepest = deepest.max(above + 1);
-        pending.extend(children.map(|child| (child, above + 1)));
+        }
+        deepest = deepest.max(level);
     }
     deepest
 }
