@@ -39,6 +39,33 @@ pub fn check_phone(phone: &str) -> Result<(), PhoneError> {
     Ok(())
 }
 
+/// A phone number that follows the phone rule ([`check_phone`]); holding one is the proof that it
+/// was checked, so the rule runs once, where the number enters the system.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phone(String);
+
+impl Phone {
+    /// Checks `text` against the phone rule.
+    ///
+    /// # Errors
+    /// The first rule broken.
+    pub fn parse(text: impl Into<String>) -> Result<Self, PhoneError> {
+        let text = text.into();
+        check_phone(&text)?;
+        Ok(Self(text))
+    }
+
+    /// The number as it was given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The number as it was given.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
 /// Whether `email` is a syntactically usable address: at most 254 characters, one `@` with a
 /// non-empty local part and a domain of dot-separated labels, no whitespace or control
 /// characters.

@@ -11,7 +11,7 @@ pub mod stats;
 
 pub use audit::AuditStamp;
 pub use clock::{Clock, FixedClock, SystemClock};
-pub use contact::{PhoneError, check_phone, is_valid_email};
+pub use contact::{Phone, PhoneError, check_phone, is_valid_email};
 pub use id::{
     AppointmentId, AssociationId, AuditEventId, BroadcastId, ClinicId, DoctorId, NotificationId,
     PharmacyId, PushTokenId, UserId,

@@ -5,10 +5,10 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use medico24_appointments::booking::{
-    Appointment, AppointmentChanges, AppointmentFilter, AppointmentStatus, Caller, Changed,
-    CreateOutcome, IdempotencyRequest, NewAppointment,
+    Appointment, AppointmentChanges, AppointmentFilter, AppointmentSource, AppointmentStatus,
+    Caller, Changed, CreateOutcome, IdempotencyRequest, NewAppointment,
 };
-use medico24_kernel::{AppointmentId, UserId};
+use medico24_kernel::{AppointmentId, Phone, UserId};
 use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -17,24 +17,16 @@ use utoipa::ToSchema;
 use super::audit::audit_stamp;
 use super::cursor::{CursorPaging, CursorScope, next_cursor};
 use super::error::{APPOINTMENT_NOT_FOUND, ApiError, ApiResult};
-use super::fields::check_phone_field;
-use super::input::{BodyKind, BodyReader, QueryReader, json_object, path_uuid};
+use super::input::{
+    self, BodyKind, QueryReader, Text, json_object, parse_object, path_uuid, request_body,
+};
 use super::paging::page_request;
 use super::routing::RouteRegistry;
 use super::wire;
 use crate::auth::{AdminUser, AuthUser};
+use crate::openapi::enums;
 use crate::openapi::schemas::{ConflictResponse, ErrorResponse, ValidationErrorResponse};
 use crate::state::AppState;
-
-const STATUSES: [&str; 6] = [
-    "scheduled",
-    "confirmed",
-    "rescheduled",
-    "cancelled",
-    "completed",
-    "no_show",
-];
-const SOURCES: [&str; 4] = ["patient_app", "doctor_app", "admin_panel", "api"];
 
 /// An appointment.
 #[derive(Debug, Serialize, ToSchema)]
@@ -159,85 +151,66 @@ pub struct AdminAppointmentPage {
     pub next_cursor: Option<String>,
 }
 
-/// Body of `POST /appointments/`.
-#[derive(Debug, serde::Deserialize, ToSchema)]
-pub struct CreateAppointmentRequest {
-    /// Doctor name.
-    #[schema(min_length = 1, max_length = 200)]
-    pub doctor_name: String,
-    /// Clinic name.
-    #[schema(max_length = 200)]
-    pub clinic_name: Option<String>,
-    /// Start (no offset means UTC; past allowed).
-    #[schema(value_type = String, format = DateTime)]
-    pub appointment_at: String,
-    /// End, strictly after the start.
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub appointment_end_at: Option<String>,
-    /// Reason.
-    #[schema(min_length = 1, max_length = 500)]
-    pub reason: String,
-    /// Contact phone: 7–20 characters of digits, spaces, `+`, `-`, `(`, `)`; at least 7 digits.
-    #[schema(min_length = 7, max_length = 20)]
-    pub contact_phone: String,
-    /// Notes.
-    #[schema(max_length = 1000)]
-    pub notes: Option<String>,
-    /// Existing doctor.
-    #[schema(format = Uuid)]
-    pub doctor_id: Option<String>,
-    /// Existing, non-deleted clinic.
-    #[schema(format = Uuid)]
-    pub clinic_id: Option<String>,
-    /// `patient_app` (default) or `api`; `doctor_app`/`admin_panel` need the doctor or admin role.
-    #[schema(value_type = Option<crate::openapi::enums::AppointmentSource>)]
-    pub source: Option<String>,
+request_body! {
+    /// Body of `POST /appointments/`.
+    pub struct CreateAppointmentRequest {
+        /// Doctor name.
+        pub doctor_name: Text<1, 200>,
+        /// Clinic name.
+        pub clinic_name: Option<Text<0, 200>>,
+        /// Start (no offset means UTC; past allowed).
+        pub appointment_at: DateTime<Utc>,
+        /// End, strictly after the start.
+        pub appointment_end_at: Option<DateTime<Utc>>,
+        /// Reason.
+        pub reason: Text<1, 500>,
+        /// Contact phone: 7–20 characters of digits, spaces, `+`, `-`, `(`, `)`; at least 7 digits.
+        pub contact_phone: Phone,
+        /// Notes.
+        pub notes: Option<Text<0, 1000>>,
+        /// Existing doctor.
+        pub doctor_id: Option<uuid::Uuid>,
+        /// Existing, non-deleted clinic.
+        pub clinic_id: Option<uuid::Uuid>,
+        /// `patient_app` (default) or `api`; `doctor_app`/`admin_panel` need the doctor or admin role.
+        pub source: Option<AppointmentSource>,
+    }
 }
 
-/// Body of `PUT /appointments/{id}` (partial; null = unchanged).
-#[derive(Debug, serde::Deserialize, ToSchema)]
-pub struct UpdateAppointmentRequest {
-    /// Doctor name.
-    #[schema(min_length = 1, max_length = 200)]
-    pub doctor_name: Option<String>,
-    /// Clinic name.
-    #[schema(max_length = 200)]
-    pub clinic_name: Option<String>,
-    /// Directory doctor.
-    #[schema(format = Uuid)]
-    pub doctor_id: Option<String>,
-    /// Directory clinic.
-    #[schema(format = Uuid)]
-    pub clinic_id: Option<String>,
-    /// Start.
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub appointment_at: Option<String>,
-    /// End.
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub appointment_end_at: Option<String>,
-    /// Reason.
-    #[schema(min_length = 1, max_length = 500)]
-    pub reason: Option<String>,
-    /// Contact phone.
-    #[schema(min_length = 7, max_length = 20)]
-    pub contact_phone: Option<String>,
-    /// New status (allowed transitions depend on the current status and the caller's role).
-    #[schema(value_type = Option<crate::openapi::enums::AppointmentStatus>)]
-    pub status: Option<String>,
-    /// Notes.
-    #[schema(max_length = 1000)]
-    pub notes: Option<String>,
+request_body! {
+    /// Body of `PUT /appointments/{id}` (partial; null = unchanged).
+    pub struct UpdateAppointmentRequest {
+        /// Doctor name.
+        pub doctor_name: Option<Text<1, 200>>,
+        /// Clinic name.
+        pub clinic_name: Option<Text<0, 200>>,
+        /// Directory doctor.
+        pub doctor_id: Option<uuid::Uuid>,
+        /// Directory clinic.
+        pub clinic_id: Option<uuid::Uuid>,
+        /// Start.
+        pub appointment_at: Option<DateTime<Utc>>,
+        /// End.
+        pub appointment_end_at: Option<DateTime<Utc>>,
+        /// Reason.
+        pub reason: Option<Text<1, 500>>,
+        /// Contact phone.
+        pub contact_phone: Option<Phone>,
+        /// New status (allowed transitions depend on the current status and the caller's role).
+        pub status: Option<AppointmentStatus>,
+        /// Notes.
+        pub notes: Option<Text<0, 1000>>,
+    }
 }
 
-/// Body of `PATCH /appointments/{id}/status`.
-#[derive(Debug, serde::Deserialize, ToSchema)]
-pub struct StatusChangeRequest {
-    /// Target status.
-    #[schema(value_type = crate::openapi::enums::AppointmentStatus)]
-    pub status: String,
-    /// Replaces the notes; `""` clears them.
-    #[schema(max_length = 1000)]
-    pub notes: Option<String>,
+request_body! {
+    /// Body of `PATCH /appointments/{id}/status`.
+    pub struct StatusChangeRequest {
+        /// Target status.
+        pub status: AppointmentStatus,
+        /// Replaces the notes; `""` clears them.
+        pub notes: Option<Text<0, 1000>>,
+    }
 }
 
 fn caller(user: &AuthUser) -> Caller {
@@ -330,47 +303,19 @@ pub async fn create(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let object = json_object(&req, &body, BodyKind::Required)?;
-    let mut r = BodyReader::new(&object);
-    let doctor_name = r.required_string("doctor_name", 1, 200);
-    let clinic_name = r.optional_string("clinic_name", 0, 200);
-    let appointment_at = r.required_datetime("appointment_at");
-    let appointment_end_at = r.optional_datetime("appointment_end_at");
-    let reason = r.required_string("reason", 1, 500);
-    let contact_phone = r.required_string("contact_phone", 0, usize::MAX);
-    if let Some(phone) = &contact_phone {
-        check_phone_field(&mut r, "contact_phone", phone);
-    }
-    let notes = r.optional_string("notes", 0, 1000);
-    let doctor_id = r.optional_uuid("doctor_id");
-    let clinic_id = r.optional_uuid("clinic_id");
-    let source = r.optional_enum("source", &SOURCES);
-    if let (Some(start), Some(end)) = (appointment_at, appointment_end_at)
-        && end <= start
-    {
-        r.issue(
-            "appointment_end_at",
-            "value_error",
-            "appointment_end_at must be after appointment_at",
-        );
-    }
-    r.finish()?;
+    let request: CreateAppointmentRequest = parse_object(&object)?;
     let idempotency = idempotency(&req, &object)?;
-    let (Some(doctor_name), Some(appointment_at), Some(reason), Some(contact_phone)) =
-        (doctor_name, appointment_at, reason, contact_phone)
-    else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
     let new = NewAppointment {
-        doctor_name,
-        clinic_name,
-        appointment_at,
-        appointment_end_at,
-        reason,
-        contact_phone,
-        notes,
-        doctor_id,
-        clinic_id,
-        source: source.and_then(|s| s.parse().ok()),
+        doctor_name: request.doctor_name.into(),
+        clinic_name: request.clinic_name.map(Into::into),
+        appointment_at: request.appointment_at,
+        appointment_end_at: request.appointment_end_at,
+        reason: request.reason.into(),
+        contact_phone: request.contact_phone,
+        notes: request.notes.map(Into::into),
+        doctor_id: request.doctor_id,
+        clinic_id: request.clinic_id,
+        source: request.source,
     };
     let (outcome, source) = state
         .appointments
@@ -398,7 +343,7 @@ pub async fn create(
 fn list_filter(query: &mut QueryReader) -> AppointmentFilter {
     AppointmentFilter {
         status: query
-            .enumeration("status", &STATUSES)
+            .enumeration("status", &enums::AppointmentStatus::values())
             .and_then(|s| s.parse().ok()),
         doctor_id: query.uuid("doctor_id"),
         clinic_id: query.uuid("clinic_id"),
@@ -497,26 +442,19 @@ pub async fn update(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let id = AppointmentId::from_uuid(path_uuid(&req, "appointment_id")?);
-    let object = json_object(&req, &body, BodyKind::Required)?;
-    let mut r = BodyReader::new(&object);
+    let request: UpdateAppointmentRequest = input::body(&req, &body)?;
     let changes = AppointmentChanges {
-        doctor_name: r.optional_string("doctor_name", 1, 200),
-        clinic_name: r.optional_string("clinic_name", 0, 200),
-        doctor_id: r.optional_uuid("doctor_id"),
-        clinic_id: r.optional_uuid("clinic_id"),
-        appointment_at: r.optional_datetime("appointment_at"),
-        appointment_end_at: r.optional_datetime("appointment_end_at"),
-        reason: r.optional_string("reason", 1, 500),
-        contact_phone: r.optional_string("contact_phone", 0, usize::MAX),
-        status: r
-            .optional_enum("status", &STATUSES)
-            .and_then(|s| s.parse().ok()),
-        notes: r.optional_string("notes", 0, 1000),
+        doctor_name: request.doctor_name.map(Into::into),
+        clinic_name: request.clinic_name.map(Into::into),
+        doctor_id: request.doctor_id,
+        clinic_id: request.clinic_id,
+        appointment_at: request.appointment_at,
+        appointment_end_at: request.appointment_end_at,
+        reason: request.reason.map(Into::into),
+        contact_phone: request.contact_phone,
+        status: request.status,
+        notes: request.notes.map(Into::into),
     };
-    if let Some(phone) = &changes.contact_phone {
-        check_phone_field(&mut r, "contact_phone", phone);
-    }
-    r.finish()?;
     let changed = state
         .appointments
         .update(&caller(&user), id, changes, audit_stamp(&req, user.0.id))
@@ -547,23 +485,14 @@ pub async fn change_status(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let id = AppointmentId::from_uuid(path_uuid(&req, "appointment_id")?);
-    let object = json_object(&req, &body, BodyKind::Required)?;
-    let mut r = BodyReader::new(&object);
-    let status = r
-        .required_enum("status", &STATUSES)
-        .and_then(|s| s.parse::<AppointmentStatus>().ok());
-    let notes = r.optional_string("notes", 0, 1000);
-    r.finish()?;
-    let Some(status) = status else {
-        return Err(ApiError::internal("validated status missing"));
-    };
+    let request: StatusChangeRequest = input::body(&req, &body)?;
     let changed = state
         .appointments
         .change_status(
             &caller(&user),
             id,
-            status,
-            notes,
+            request.status,
+            request.notes.map(Into::into),
             audit_stamp(&req, user.0.id),
         )
         .await?;

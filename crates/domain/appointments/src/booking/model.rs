@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use medico24_kernel::{AppointmentId, Role, UserId};
+use medico24_kernel::{AppointmentId, Phone, Role, UserId};
 use serde::{Deserialize, Serialize};
 
 /// Appointment status (`appointments_status_check`).
@@ -185,7 +185,8 @@ impl Caller {
     }
 }
 
-/// Fields of a new booking (already validated for shape by the HTTP layer).
+/// Fields of a new booking. Their shape (lengths, types) is the HTTP layer's; the phone rule is
+/// carried by [`Phone`]; that the end follows the start is checked by the service.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewAppointment {
     /// Doctor name snapshot.
@@ -199,7 +200,7 @@ pub struct NewAppointment {
     /// Reason.
     pub reason: String,
     /// Contact phone.
-    pub contact_phone: String,
+    pub contact_phone: Phone,
     /// Notes.
     pub notes: Option<String>,
     /// Directory doctor.
@@ -228,7 +229,7 @@ pub struct AppointmentChanges {
     /// Reason.
     pub reason: Option<String>,
     /// Contact phone.
-    pub contact_phone: Option<String>,
+    pub contact_phone: Option<Phone>,
     /// Status (state machine applies).
     pub status: Option<AppointmentStatus>,
     /// Notes.

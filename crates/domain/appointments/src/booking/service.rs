@@ -3,9 +3,7 @@
 
 use chrono::Duration;
 use chrono_tz::Tz;
-use medico24_kernel::{
-    AppointmentId, AuditStamp, Clock, Page, PageRequest, PortError, check_phone,
-};
+use medico24_kernel::{AppointmentId, AuditStamp, Clock, Page, PageRequest, PortError};
 use serde_json::{Value, json};
 
 use crate::booking::messages::{created_message, status_changed_message};
@@ -30,9 +28,6 @@ pub enum BookAppointmentError {
     /// The end is not after the start (422).
     #[error("end before start")]
     EndBeforeStart,
-    /// The phone breaks the phone rule (422).
-    #[error("invalid phone")]
-    InvalidPhone(medico24_kernel::PhoneError),
     /// Unknown doctor (422).
     #[error("unknown doctor")]
     UnknownDoctor,
@@ -62,9 +57,6 @@ pub enum ChangeAppointmentError {
     /// The merged record ends before it starts (422).
     #[error("end before start")]
     EndBeforeStart,
-    /// The phone breaks the phone rule (422).
-    #[error("invalid phone")]
-    InvalidPhone(medico24_kernel::PhoneError),
     /// Unknown doctor (422).
     #[error("unknown doctor")]
     UnknownDoctor,
@@ -162,7 +154,6 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
         if !end_is_after_start(new.appointment_at, new.appointment_end_at) {
             return Err(BookAppointmentError::EndBeforeStart);
         }
-        check_phone(&new.contact_phone).map_err(BookAppointmentError::InvalidPhone)?;
         let now = self.clock.now();
         let appointment = Appointment {
             id: AppointmentId::new_v7(),
@@ -174,7 +165,7 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
             appointment_at: new.appointment_at,
             appointment_end_at: new.appointment_end_at,
             reason: new.reason,
-            contact_phone: new.contact_phone,
+            contact_phone: new.contact_phone.into_string(),
             notes: new.notes,
             status: AppointmentStatus::Scheduled,
             source,
@@ -249,8 +240,7 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
                     next.reason = v;
                 }
                 if let Some(v) = changes.contact_phone {
-                    check_phone(&v).map_err(ChangeAppointmentError::InvalidPhone)?;
-                    next.contact_phone = v;
+                    next.contact_phone = v.into_string();
                 }
                 if let Some(v) = changes.notes {
                     next.notes = Some(v);

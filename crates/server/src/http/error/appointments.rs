@@ -7,7 +7,6 @@ use medico24_appointments::booking::{
 use serde_json::json;
 
 use super::ApiError;
-use super::kernel::phone_message;
 
 /// Message of the 404 for an unknown (or not visible) appointment.
 pub const APPOINTMENT_NOT_FOUND: &str = "Appointment not found";
@@ -40,9 +39,6 @@ impl From<BookAppointmentError> for ApiError {
                 source.as_str()
             )),
             BookAppointmentError::EndBeforeStart => end_before_start(),
-            BookAppointmentError::InvalidPhone(error) => {
-                body_issue("contact_phone", phone_message("contact_phone", error))
-            }
             BookAppointmentError::UnknownDoctor => body_issue("doctor_id", "Doctor not found"),
             BookAppointmentError::UnknownClinic => body_issue("clinic_id", "Clinic not found"),
             BookAppointmentError::Overlap => overlap(),
@@ -68,9 +64,6 @@ impl From<ChangeAppointmentError> for ApiError {
                 ApiError::conflict(illegal.message()).with_extra("allowed_statuses", json!(allowed))
             }
             ChangeAppointmentError::EndBeforeStart => end_before_start(),
-            ChangeAppointmentError::InvalidPhone(error) => {
-                body_issue("contact_phone", phone_message("contact_phone", error))
-            }
             ChangeAppointmentError::UnknownDoctor => body_issue("doctor_id", "Doctor not found"),
             ChangeAppointmentError::UnknownClinic => body_issue("clinic_id", "Clinic not found"),
             ChangeAppointmentError::Overlap => overlap(),

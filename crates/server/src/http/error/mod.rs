@@ -316,6 +316,11 @@ impl ApiError {
     pub fn message(&self) -> &str {
         &self.0.body.message
     }
+
+    /// The body as the failing layer built it (before the edge adds `path` and `request_id`).
+    pub fn body(&self) -> &ErrorBody {
+        &self.0.body
+    }
 }
 
 impl std::fmt::Display for ApiError {
