@@ -1,8 +1,7 @@
 //! Pharmacy use cases over their ports, with cache-aside reads: the detail is cached per id, the
 //! plain listing (without `open_now`) per page under the list generation; every committed write
-//! drops the detail and bumps the generation.
-
-use std::fmt::Display;
+//! drops the detail and bumps the generation. The caller renders what a miss loaded and hands
+//! the body back to be remembered; the domain never knows the wire format.
 
 use medico24_kernel::{AuditStamp, Clock, PharmacyId};
 
@@ -39,8 +38,34 @@ pub enum DeleteHoursError {
     Port(#[from] PortError),
 }
 
-fn render_failed(error: impl Display) -> PortError {
-    PortError::Unexpected(format!("rendering a response body failed: {error}"))
+/// A detail read through the cache ([`PharmacyService::detail_view`]).
+#[derive(Debug, Clone, PartialEq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a return value the caller matches at once; boxing would only add an allocation per miss"
+)]
+pub enum DetailView {
+    /// A hit: the stored body, exactly as it was remembered.
+    Cached(String),
+    /// A miss: the row read from the repository. The caller renders it and may hand the body
+    /// to [`PharmacyService::remember_detail`].
+    Loaded(Pharmacy),
+}
+
+/// A plain listing read through the cache ([`PharmacyService::list_view`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListView {
+    /// A hit: the stored body, exactly as it was remembered.
+    Cached(String),
+    /// A miss: the page read from the repository.
+    Loaded {
+        /// The page, in listing order (possibly empty).
+        items: Vec<PharmacyListItem>,
+        /// The list generation the page was read under: pass it, with the rendered body, to
+        /// [`PharmacyService::remember_list`]. `None` when the page must not be cached
+        /// (`open_now`, or the generation could not be read).
+        generation: Option<u64>,
+    },
 }
 
 /// The pharmacy use cases.
@@ -99,27 +124,23 @@ where
         self.repo.find(id).await?.ok_or(PharmacyError::NotFound)
     }
 
-    /// The detail body through the cache: a hit is returned as stored; on a miss the
-    /// row is read, rendered with `render` and stored.
+    /// The detail through the cache: a hit is the stored body; on a miss the row is read from
+    /// the repository (and nothing is stored: see [`Self::remember_detail`]).
     ///
     /// # Errors
-    /// [`PharmacyError::NotFound`]; [`PharmacyError::Port`] (also when `render` fails).
-    pub async fn detail_body<F, E>(
-        &self,
-        id: PharmacyId,
-        render: F,
-    ) -> Result<String, PharmacyError>
-    where
-        F: FnOnce(&Pharmacy) -> Result<String, E>,
-        E: Display,
-    {
+    /// [`PharmacyError::NotFound`]; [`PharmacyError::Port`].
+    pub async fn detail_view(&self, id: PharmacyId) -> Result<DetailView, PharmacyError> {
         if let Some(body) = self.cache.get_detail(id).await {
-            return Ok(body);
+            return Ok(DetailView::Cached(body));
         }
-        let pharmacy = self.detail(id).await?;
-        let body = render(&pharmacy).map_err(render_failed)?;
-        self.cache.put_detail(id, &body).await;
-        Ok(body)
+        self.detail(id).await.map(DetailView::Loaded)
+    }
+
+    /// Stores the body the caller rendered from a [`DetailView::Loaded`] of `id`; later
+    /// [`Self::detail_view`]s return it as [`DetailView::Cached`] until a write drops it.
+    /// Fails open: a cache failure only means the next read misses.
+    pub async fn remember_detail(&self, id: PharmacyId, body: &str) {
+        self.cache.put_detail(id, body).await;
     }
 
     /// The plain listing, read from the database.
@@ -134,21 +155,19 @@ where
         self.repo.list(filter, window, self.clock.now()).await
     }
 
-    /// The plain listing body: without `open_now` it is cached under the current generation
-    /// (empty listings too); with `open_now` (which depends on the clock) it never is.
+    /// The plain listing through the cache: without `open_now` it is looked up under the
+    /// current list generation, and a hit is the stored body (an empty page too); with
+    /// `open_now` (which depends on the clock) or an unreadable generation the cache is
+    /// bypassed. On a miss the page is read from the repository (and nothing is stored: see
+    /// [`Self::remember_list`]).
     ///
     /// # Errors
-    /// [`PortError`] (also when `render` fails).
-    pub async fn list_body<F, E>(
+    /// [`PortError`] when the repository read fails.
+    pub async fn list_view(
         &self,
         filter: &PharmacyFilter,
         window: Window,
-        render: F,
-    ) -> Result<String, PortError>
-    where
-        F: FnOnce(&[PharmacyListItem]) -> Result<String, E>,
-        E: Display,
-    {
+    ) -> Result<ListView, PortError> {
         let generation = if filter.open_now {
             None
         } else {
@@ -157,14 +176,29 @@ where
         if let Some(generation) = generation
             && let Some(body) = self.cache.get_list(generation, filter, window).await
         {
-            return Ok(body);
+            return Ok(ListView::Cached(body));
         }
         let items = self.list(filter, window).await?;
-        let body = render(&items).map_err(render_failed)?;
-        if let Some(generation) = generation {
-            self.cache.put_list(generation, filter, window, &body).await;
+        Ok(ListView::Loaded { items, generation })
+    }
+
+    /// Stores the body the caller rendered from a [`ListView::Loaded`] for `filter` and
+    /// `window` under that view's `generation`; `None` stores nothing, and neither does an
+    /// `open_now` filter whatever the generation. A write bumps the
+    /// generation, so a page remembered under an older one is never served again. Fails open:
+    /// a cache failure only means the next read misses.
+    pub async fn remember_list(
+        &self,
+        generation: Option<u64>,
+        filter: &PharmacyFilter,
+        window: Window,
+        body: &str,
+    ) {
+        if let Some(generation) = generation
+            && !filter.open_now
+        {
+            self.cache.put_list(generation, filter, window, body).await;
         }
-        Ok(body)
     }
 
     /// The nearby search; never cached.

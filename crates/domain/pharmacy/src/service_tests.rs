@@ -7,7 +7,7 @@ use crate::model::{
     DayOfWeek, HoursInput, LocationPatch, PharmacyFilter, PharmacyPatch, VerifyChange, Window,
 };
 use crate::ports::{CreatePharmacyError, PortError};
-use crate::service::{DeleteHoursError, PharmacyError, PharmacyService};
+use crate::service::{DeleteHoursError, DetailView, ListView, PharmacyError, PharmacyService};
 use crate::testing::{InMemoryPharmacies, InMemoryPharmacyCache, contract::sample};
 
 type Service = PharmacyService<InMemoryPharmacies, InMemoryPharmacyCache, FixedClock>;
@@ -51,33 +51,75 @@ fn setup() -> (
     )
 }
 
-fn render_detail(p: &crate::model::Pharmacy) -> Result<String, String> {
-    Ok(format!("{}|{}|{}", p.id, p.name, p.is_verified))
+fn render_detail(p: &crate::model::Pharmacy) -> String {
+    format!("{}|{}|{}", p.id, p.name, p.is_verified)
 }
 
-fn render_list(items: &[crate::model::PharmacyListItem]) -> Result<String, String> {
-    Ok(items
+fn render_list(items: &[crate::model::PharmacyListItem]) -> String {
+    items
         .iter()
         .map(|i| i.pharmacy.name.clone())
         .collect::<Vec<_>>()
-        .join(","))
+        .join(",")
+}
+
+/// What the HTTP handler does: serve a hit as stored, render a miss and remember it.
+fn detail_body(service: &Service, id: PharmacyId) -> Result<String, PharmacyError> {
+    Ok(match run(service.detail_view(id))? {
+        DetailView::Cached(body) => body,
+        DetailView::Loaded(pharmacy) => {
+            let body = render_detail(&pharmacy);
+            run(service.remember_detail(id, &body));
+            body
+        }
+    })
+}
+
+/// What the HTTP handler does for a plain listing.
+fn list_body(service: &Service, filter: &PharmacyFilter, window: Window) -> String {
+    match run(service.list_view(filter, window)).unwrap() {
+        ListView::Cached(body) => body,
+        ListView::Loaded { items, generation } => {
+            let body = render_list(&items);
+            run(service.remember_list(generation, filter, window, &body));
+            body
+        }
+    }
 }
 
 #[test]
 fn the_detail_is_cached_on_first_read_and_served_from_the_cache_after() {
     let (service, repo, cache, _) = setup();
     let created = run(service.create(&sample("A", 19.0, 72.8), &stamp())).unwrap();
-    let first = run(service.detail_body(created.id, render_detail)).unwrap();
+    let first = run(service.detail_view(created.id)).unwrap();
+    assert_eq!(
+        first,
+        DetailView::Loaded(created.clone()),
+        "a miss reads the row"
+    );
     let calls = repo.calls();
-    let second = run(service.detail_body(created.id, render_detail)).unwrap();
-    assert_eq!(first, second);
+    assert_eq!(
+        run(service.detail_view(created.id)).unwrap(),
+        first,
+        "nothing was stored until the caller remembered a body"
+    );
+    assert_eq!(repo.calls(), calls + 1);
+    run(service.remember_detail(created.id, "the stored body"));
+    let calls = repo.calls();
+    let second = run(service.detail_view(created.id)).unwrap();
+    assert_eq!(second, DetailView::Cached("the stored body".into()));
     assert_eq!(
         repo.calls(),
         calls,
         "the second read did not touch the repository"
     );
     assert_eq!(cache.stats().detail_hits, 1);
-    assert_eq!(cache.stats().detail_misses, 1);
+    assert_eq!(cache.stats().detail_misses, 2);
+    assert_eq!(
+        detail_body(&service, created.id).unwrap(),
+        "the stored body",
+        "a hit is served as stored, not re-rendered"
+    );
 }
 
 #[test]
@@ -88,7 +130,7 @@ fn every_write_drops_the_detail_and_bumps_the_list_generation() {
     assert_eq!(cache.generation(), 1, "create bumps the generation");
     let id = created.id;
     let cached = |service: &Service| {
-        run(service.detail_body(id, render_detail)).unwrap();
+        detail_body(service, id).unwrap();
         assert!(cache.cached_detail(id).is_some());
     };
     let day = DayOfWeek::new(2).unwrap();
@@ -234,20 +276,36 @@ fn plain_listings_are_cached_per_generation_and_open_now_listings_never() {
     let (service, repo, cache, _) = setup();
     let filter = PharmacyFilter::default();
     let window = Window::default();
-    let empty = run(service.list_body(&filter, window, render_list)).unwrap();
+    let miss = run(service.list_view(&filter, window)).unwrap();
+    assert_eq!(
+        miss,
+        ListView::Loaded {
+            items: Vec::new(),
+            generation: Some(0)
+        },
+        "a missing counter is generation 0"
+    );
+    let empty = list_body(&service, &filter, window);
     assert_eq!(empty, "");
     let calls = repo.calls();
     assert_eq!(
-        run(service.list_body(&filter, window, render_list)).unwrap(),
-        ""
+        run(service.list_view(&filter, window)).unwrap(),
+        ListView::Cached(String::new())
     );
     assert_eq!(repo.calls(), calls, "an empty listing is cached too");
 
     run(service.create(&sample("A", 19.0, 72.8), &stamp())).unwrap();
-    assert_eq!(
-        run(service.list_body(&filter, window, render_list)).unwrap(),
-        "A",
+    assert!(
+        matches!(
+            run(service.list_view(&filter, window)).unwrap(),
+            ListView::Loaded { ref items, generation: Some(1) } if items.len() == 1
+        ),
         "the create superseded the cached empty page"
+    );
+    assert_eq!(list_body(&service, &filter, window), "A");
+    assert_eq!(
+        run(service.list_view(&filter, window)).unwrap(),
+        ListView::Cached("A".into())
     );
 
     let open_now = PharmacyFilter {
@@ -256,14 +314,17 @@ fn plain_listings_are_cached_per_generation_and_open_now_listings_never() {
     };
     let before = cache.stats();
     // Monday 15:30 in Kolkata: the sample is open 09:00–17:00 on Mondays.
-    assert_eq!(
-        run(service.list_body(&open_now, window, render_list)).unwrap(),
-        "A"
-    );
-    assert_eq!(
-        run(service.list_body(&open_now, window, render_list)).unwrap(),
-        "A"
-    );
+    for _ in 0..2 {
+        match run(service.list_view(&open_now, window)).unwrap() {
+            ListView::Loaded { items, generation } => {
+                assert_eq!(render_list(&items), "A");
+                assert_eq!(generation, None, "an open_now page is not cacheable");
+                run(service.remember_list(generation, &open_now, window, "A"));
+            }
+            ListView::Cached(body) => panic!("open_now served from the cache: {body}"),
+        }
+    }
+    run(service.remember_list(Some(cache.generation()), &open_now, window, "A"));
     let after = cache.stats();
     assert_eq!(
         (after.list_hits, after.list_misses, after.puts),
@@ -298,8 +359,8 @@ fn an_outage_of_the_cache_only_costs_database_reads() {
     cache.simulate_outage(true);
     let calls = repo.calls();
     for _ in 0..2 {
-        run(service.detail_body(created.id, render_detail)).unwrap();
-        run(service.list_body(&PharmacyFilter::default(), Window::default(), render_list)).unwrap();
+        detail_body(&service, created.id).unwrap();
+        list_body(&service, &PharmacyFilter::default(), Window::default());
     }
     assert_eq!(repo.calls(), calls + 4, "every read went to the repository");
     run(service.verify(created.id, VerifyChange::Toggle, &stamp())).unwrap();
@@ -310,7 +371,7 @@ fn repository_failures_surface_as_port_errors() {
     let (service, repo, _, _) = setup();
     repo.fail_with_unavailable(true);
     assert!(matches!(
-        run(service.detail_body(PharmacyId::new_v7(), render_detail)),
+        run(service.detail_view(PharmacyId::new_v7())),
         Err(PharmacyError::Port(PortError::Unavailable(_)))
     ));
     assert!(matches!(
@@ -320,15 +381,31 @@ fn repository_failures_surface_as_port_errors() {
 }
 
 #[test]
-fn a_failing_renderer_is_an_unexpected_error_and_nothing_is_cached() {
+fn a_miss_stores_nothing_until_the_caller_remembers_a_body() {
     let (service, _, cache, _) = setup();
     let created = run(service.create(&sample("A", 19.0, 72.8), &stamp())).unwrap();
-    let result = run(service.detail_body(created.id, |_| Err::<String, _>("boom")));
+    let puts = cache.stats().puts;
+    let filter = PharmacyFilter::default();
+    let window = Window::default();
     assert!(matches!(
-        result,
-        Err(PharmacyError::Port(PortError::Unexpected(_)))
+        run(service.detail_view(created.id)).unwrap(),
+        DetailView::Loaded(_)
+    ));
+    assert!(matches!(
+        run(service.list_view(&filter, window)).unwrap(),
+        ListView::Loaded { .. }
     ));
     assert!(cache.cached_detail(created.id).is_none());
+    run(service.remember_list(None, &filter, window, "ignored"));
+    assert_eq!(
+        cache.stats().puts,
+        puts,
+        "a view without a generation is not stored"
+    );
+    assert!(matches!(
+        run(service.detail_view(PharmacyId::new_v7())),
+        Err(PharmacyError::NotFound)
+    ));
 }
 
 #[test]

@@ -7,7 +7,8 @@ use actix_web::http::Method;
 use actix_web::http::header::ContentType;
 use actix_web::{HttpRequest, HttpResponse, web};
 use medico24_pharmacy::{
-    Coordinates, NearbyQuery, Pharmacy, PharmacyFilter, PharmacyListItem, RadiusKm, Window,
+    Coordinates, DetailView, ListView, NearbyQuery, Pharmacy, PharmacyFilter, PharmacyListItem,
+    RadiusKm, Window,
 };
 
 use super::error::{ApiError, ApiResult};
@@ -40,6 +41,11 @@ fn render_items(items: &[PharmacyListItem]) -> serde_json::Result<Vec<u8>> {
         items.iter().map(PharmacyListItemResponse::from),
     )?;
     Ok(out)
+}
+
+/// A body that could not be rendered (a 500; nothing is cached).
+fn render_failed(error: serde_json::Error) -> ApiError {
+    ApiError::internal(format!("rendering a response body failed: {error}"))
 }
 
 /// A 200 with an already rendered JSON body.
@@ -120,10 +126,17 @@ pub async fn list_pharmacies(
     if let (Some(latitude), Some(longitude)) = (latitude, longitude) {
         return nearby_body(&state, latitude, longitude, radius, filter, window).await;
     }
-    let body = state
-        .pharmacies
-        .list_body(&filter, window, render_list)
-        .await?;
+    let body = match state.pharmacies.list_view(&filter, window).await? {
+        ListView::Cached(body) => body,
+        ListView::Loaded { items, generation } => {
+            let body = render_list(&items).map_err(render_failed)?;
+            state
+                .pharmacies
+                .remember_list(generation, &filter, window, &body)
+                .await;
+            body
+        }
+    };
     Ok(json_body(body))
 }
 
@@ -201,7 +214,14 @@ pub async fn nearby_pharmacies(
     ))]
 pub async fn get_pharmacy(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let id = pharmacy_id(&req)?;
-    let body = state.pharmacies.detail_body(id, render_detail).await?;
+    let body = match state.pharmacies.detail_view(id).await? {
+        DetailView::Cached(body) => body,
+        DetailView::Loaded(pharmacy) => {
+            let body = render_detail(&pharmacy).map_err(render_failed)?;
+            state.pharmacies.remember_detail(id, &body).await;
+            body
+        }
+    };
     Ok(json_body(body))
 }
 
