@@ -15,16 +15,16 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::audit::audit_stamp;
-use super::cursor::{CursorPaging, CursorScope, next_cursor};
+use super::cursor::{CursorParams, CursorScope, next_cursor};
 use super::error::{APPOINTMENT_NOT_FOUND, ApiError, ApiResult};
 use super::input::{
-    self, BodyKind, QueryReader, Text, json_object, parse_object, path_uuid, request_body,
+    self, BodyKind, FlagOr, Query, Text, json_object, parse_object, path_uuid, request_body,
+    request_query,
 };
-use super::paging::page_request;
+use super::paging::PageParams;
 use super::routing::RouteRegistry;
 use super::wire;
 use crate::auth::{AdminUser, AuthUser};
-use crate::openapi::enums;
 use crate::openapi::schemas::{ConflictResponse, ErrorResponse, ValidationErrorResponse};
 use crate::state::AppState;
 
@@ -340,31 +340,57 @@ pub async fn create(
     }
 }
 
-fn list_filter(query: &mut QueryReader) -> AppointmentFilter {
-    AppointmentFilter {
-        status: query
-            .enumeration("status", &enums::AppointmentStatus::values())
-            .and_then(|s| s.parse().ok()),
-        doctor_id: query.uuid("doctor_id"),
-        clinic_id: query.uuid("clinic_id"),
-        from: query.datetime("from_date"),
-        to: query.datetime("to_date"),
-        ..AppointmentFilter::default()
+request_query! {
+    /// Filters of the appointment listings.
+    pub struct AppointmentFilterParams {
+        /// Exact status
+        pub status: Option<AppointmentStatus>,
+        /// Exact doctor
+        pub doctor_id: Option<uuid::Uuid>,
+        /// Exact clinic
+        pub clinic_id: Option<uuid::Uuid>,
+        /// Inclusive lower bound on appointment_at
+        pub from_date: Option<DateTime<Utc>>,
+        /// Inclusive upper bound on appointment_at
+        pub to_date: Option<DateTime<Utc>>,
+    }
+}
+
+impl AppointmentFilterParams {
+    fn filter(self) -> AppointmentFilter {
+        AppointmentFilter {
+            status: self.status,
+            doctor_id: self.doctor_id,
+            clinic_id: self.clinic_id,
+            from: self.from_date,
+            to: self.to_date,
+            ..AppointmentFilter::default()
+        }
+    }
+}
+
+request_query! {
+    /// What only the admin listing filters on.
+    pub struct AdminAppointmentParams {
+        /// Exact owner
+        pub patient_id: Option<uuid::Uuid>,
+        /// Include soft-deleted rows (default false)
+        pub include_deleted: FlagOr<false>,
+    }
+}
+
+request_query! {
+    /// How an appointment is deleted.
+    pub struct DeleteParams {
+        /// Remove the row (admins only)
+        pub hard_delete: FlagOr<false>,
     }
 }
 
 /// The caller's appointments, newest first.
 #[utoipa::path(get, path = "/api/v1/appointments/", tag = "appointments", operation_id = "list_appointments",
     security(("bearerAuth" = [])),
-    params(
-        ("status" = Option<crate::openapi::enums::AppointmentStatus>, Query, description = "Exact status"),
-        ("doctor_id" = Option<uuid::Uuid>, Query, description = "Exact doctor"),
-        ("clinic_id" = Option<uuid::Uuid>, Query, description = "Exact clinic"),
-        ("from_date" = Option<String>, Query, format = DateTime, description = "Inclusive lower bound on appointment_at"),
-        ("to_date" = Option<String>, Query, format = DateTime, description = "Inclusive upper bound on appointment_at"),
-        ("page" = Option<i64>, Query, minimum = 1, description = "Page (default 1)"),
-        ("page_size" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
-    ),
+    params(AppointmentFilterParams, PageParams),
     responses(
         (status = 200, description = "A page of appointments", body = AppointmentPage),
         (status = 401, description = "Not authenticated", body = ErrorResponse),
@@ -378,13 +404,15 @@ pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let mut query = QueryReader::new(&req);
-    let page = page_request(&mut query, 20);
+    let mut query = Query::new(&req);
+    let page = query.read::<PageParams>();
+    let filter = query.read::<AppointmentFilterParams>();
+    let (page, filter) = query.complete((page, filter))?;
+    let page = page.request();
     let filter = AppointmentFilter {
         patient_id: Some(user.0.id),
-        ..list_filter(&mut query)
+        ..filter.filter()
     };
-    query.finish()?;
     let result = state.appointments.list(&filter, page).await?;
     Ok(HttpResponse::Ok().json(AppointmentPage {
         total: result.total,
@@ -505,7 +533,7 @@ pub async fn change_status(
     security(("bearerAuth" = [])),
     params(
         ("appointment_id" = uuid::Uuid, Path, description = "Appointment id"),
-        ("hard_delete" = Option<bool>, Query, description = "Remove the row (admins only)"),
+        DeleteParams,
     ),
     responses(
         (status = 204, description = "Deleted"),
@@ -521,9 +549,7 @@ pub async fn delete(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let id = AppointmentId::from_uuid(path_uuid(&req, "appointment_id")?);
-    let mut query = QueryReader::new(&req);
-    let hard = query.bool("hard_delete").unwrap_or(false);
-    query.finish()?;
+    let hard = input::query::<DeleteParams>(&req)?.hard_delete.get();
     state
         .appointments
         .delete(&caller(&user), id, hard, audit_stamp(&req, user.0.id))
@@ -537,18 +563,7 @@ pub async fn delete(
 /// same at any depth, while `page=N` reads and skips the `(N − 1) × page_size` rows before it.
 #[utoipa::path(get, path = "/api/v1/admin/appointments", tag = "admin", operation_id = "admin_list_appointments",
     security(("bearerAuth" = [])),
-    params(
-        ("status" = Option<crate::openapi::enums::AppointmentStatus>, Query, description = "Exact status"),
-        ("patient_id" = Option<uuid::Uuid>, Query, description = "Exact owner"),
-        ("doctor_id" = Option<uuid::Uuid>, Query, description = "Exact doctor"),
-        ("clinic_id" = Option<uuid::Uuid>, Query, description = "Exact clinic"),
-        ("from_date" = Option<String>, Query, format = DateTime, description = "Inclusive lower bound on appointment_at"),
-        ("to_date" = Option<String>, Query, format = DateTime, description = "Inclusive upper bound on appointment_at"),
-        ("include_deleted" = Option<bool>, Query, description = "Include soft-deleted rows (default false)"),
-        ("page" = Option<i64>, Query, minimum = 1, description = "Page (default 1); not with `cursor`"),
-        ("page_size" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
-        ("cursor" = Option<String>, Query, max_length = 200, description = "`next_cursor` of the previous page; the filters and `page_size` must be those of that request"),
-    ),
+    params(AppointmentFilterParams, AdminAppointmentParams, CursorParams),
     responses(
         (status = 200, description = "A page of appointments", body = AdminAppointmentPage),
         (status = 401, description = "Not authenticated", body = ErrorResponse),
@@ -561,24 +576,21 @@ pub async fn admin_list(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let mut query = QueryReader::new(&req);
-    let paging = CursorPaging::read(&mut query, 20);
-    let filter = AppointmentFilter {
-        patient_id: query.uuid("patient_id").map(UserId::from_uuid),
-        include_deleted: query.bool("include_deleted").unwrap_or(false),
-        ..list_filter(&mut query)
-    };
-    let micros = |at: Option<DateTime<Utc>>| at.map(|at| at.timestamp_micros());
-    let scope = CursorScope::new("admin_appointments", paging.page_size())
-        .field("status", filter.status.map(|s| s.as_str()))
-        .field("patient_id", filter.patient_id)
-        .field("doctor_id", filter.doctor_id)
-        .field("clinic_id", filter.clinic_id)
-        .field("from_date", micros(filter.from))
-        .field("to_date", micros(filter.to))
-        .field("include_deleted", Some(filter.include_deleted));
-    let page = paging.resolve(&mut query, &scope);
-    query.finish()?;
+    let mut query = Query::new(&req);
+    let paging = query.read::<CursorParams>();
+    let common = query.read::<AppointmentFilterParams>();
+    let admin = query.read::<AdminAppointmentParams>();
+    let filter = common.zip(admin).map(|(common, admin)| AppointmentFilter {
+        patient_id: admin.patient_id.map(UserId::from_uuid),
+        include_deleted: admin.include_deleted.get(),
+        ..common.filter()
+    });
+    let scope = filter
+        .as_ref()
+        .zip(paging.as_ref())
+        .map(|(filter, paging)| admin_scope(filter, paging.page_size()));
+    let page = CursorParams::resolve(paging, &mut query, scope.as_ref());
+    let (page, filter, scope) = query.complete((page, filter, scope))?;
     let result = state.appointments.list(&filter, page).await?;
     Ok(HttpResponse::Ok().json(AdminAppointmentPage {
         total_pages: result.total_pages(),
@@ -595,6 +607,19 @@ pub async fn admin_list(
             })
             .collect(),
     }))
+}
+
+/// The cursor scope of the admin listing: its filters and page size.
+fn admin_scope(filter: &AppointmentFilter, page_size: u32) -> CursorScope {
+    let micros = |at: Option<DateTime<Utc>>| at.map(|at| at.timestamp_micros());
+    CursorScope::new("admin_appointments", page_size)
+        .field("status", filter.status.map(|s| s.as_str()))
+        .field("patient_id", filter.patient_id)
+        .field("doctor_id", filter.doctor_id)
+        .field("clinic_id", filter.clinic_id)
+        .field("from_date", micros(filter.from))
+        .field("to_date", micros(filter.to))
+        .field("include_deleted", Some(filter.include_deleted))
 }
 
 /// Registers the appointment routes under `prefix`.

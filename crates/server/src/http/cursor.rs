@@ -13,7 +13,8 @@ use medico24_kernel::paging::SeekKey;
 use medico24_kernel::{Page, PageRequest};
 use sha2::{Digest, Sha256};
 
-use super::input::QueryReader;
+use super::input::{IntOr, Query, QueryReader, Text, request_query};
+use super::paging::{MAX_PAGE, numbered};
 
 /// Query parameter that carries a cursor.
 pub const CURSOR_PARAM: &str = "cursor";
@@ -117,6 +118,74 @@ impl Cursor {
             },
             fingerprint: fingerprint.try_into().ok()?,
         })
+    }
+}
+
+request_query! {
+    /// Paging of a listing that can also be walked by cursor, 20 rows by default.
+    pub struct CursorParams {
+        /// Page number (default 1); not with `cursor`
+        pub page: IntOr<1, { MAX_PAGE }, 1>,
+        /// Page size (default 20)
+        pub page_size: IntOr<1, 100, 20>,
+        /// `next_cursor` of the previous page; the filters and `page_size` must be those of that request
+        pub cursor: Option<Text<0, { MAX_CURSOR_CHARS }>>,
+    }
+}
+
+impl CursorParams {
+    /// The page size asked for (default included).
+    pub fn page_size(&self) -> u32 {
+        numbered(1, self.page_size.get()).page_size()
+    }
+
+    /// The page to read: the numbered page, or the one the cursor leads to; `None` when the
+    /// paging itself could not be read.
+    ///
+    /// Runs after the listing's filters were read (`scope` is `None` when they broke a rule), so
+    /// a cursor's issues follow theirs in the 422. A cursor that comes with `page` (the cursor
+    /// carries its own page number), that cannot be decoded, or that belongs to another
+    /// listing, filters or page size is reported as an issue of `query`.
+    pub fn resolve(
+        paging: Option<Self>,
+        query: &mut Query,
+        scope: Option<&CursorScope>,
+    ) -> Option<PageRequest> {
+        let paging = paging?;
+        let numbered = numbered(paging.page.get(), paging.page_size.get());
+        let Some(text) = paging.cursor else {
+            return Some(numbered);
+        };
+        if query.has("page") {
+            query.report(
+                "page",
+                "value_error",
+                "page cannot be combined with cursor: the cursor already names its page",
+            );
+            return None;
+        }
+        let Some(cursor) = Cursor::decode(&text) else {
+            query.report(CURSOR_PARAM, "value_error", "Invalid cursor");
+            return None;
+        };
+        // A filter that failed to parse changes the scope; report that failure alone.
+        let scope = scope?;
+        if cursor.fingerprint != scope.fingerprint() {
+            if !query.has_issues() {
+                query.report(
+                    CURSOR_PARAM,
+                    "value_error",
+                    "The cursor belongs to another query: send the filters and page_size of \
+                     the request that returned it",
+                );
+            }
+            return None;
+        }
+        Some(PageRequest::after(
+            cursor.page,
+            numbered.page_size(),
+            cursor.key,
+        ))
     }
 }
 

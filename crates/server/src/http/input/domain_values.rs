@@ -8,14 +8,16 @@ use utoipa::openapi::schema::Schema;
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
+use super::params::FromParam;
 use super::request::{Components, FromJson, Reading};
 use super::scalars::enum_message;
 use super::values::{expect_str, string_schema};
 use crate::http::error::phone_message;
 use crate::openapi::enums;
 
-/// Lets a body member be the domain enumeration `$domain`: read from one of the values of the
-/// set `$set` (the set lists exactly the domain's values), documented as a reference to it.
+/// Lets a body member or a query parameter be the domain enumeration `$domain`: read from one of
+/// the values of the set `$set` (the set lists exactly the domain's values), documented as a
+/// reference to it.
 macro_rules! member_of_set {
     ($($domain:ty => $set:ty),* $(,)?) => {$(
         impl FromJson for $domain {
@@ -38,6 +40,20 @@ macro_rules! member_of_set {
                 }
             }
         }
+
+        impl FromParam for $domain {
+            fn from_param(text: &str, reading: &mut Reading) -> Option<Self> {
+                let parsed = text.parse::<$domain>().ok();
+                if parsed.is_none() {
+                    reading.issue("enum", enum_message(&<$set>::values()));
+                }
+                parsed
+            }
+
+            fn schema() -> RefOr<Schema> {
+                RefOr::Ref(Ref::from_schema_name(<$set as ToSchema>::name()))
+            }
+        }
     )*};
 }
 
@@ -51,6 +67,7 @@ member_of_set!(
     medico24_notifications::NotificationType => enums::NotificationType,
     medico24_notifications::Priority => enums::NotificationPriority,
     medico24_notifications::BroadcastTarget => enums::BroadcastTarget,
+    medico24_notifications::NotificationStatus => enums::NotificationStatus,
 );
 
 /// A phone number: 7–20 characters of digits, spaces, `+`, `-`, `(`, `)`, at least 7 digits.

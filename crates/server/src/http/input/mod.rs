@@ -4,12 +4,13 @@
 //! authentication. Every failure found is reported, in discovery order, as one 422.
 //!
 //! The gate every JSON body passes lives in `body`, typed bodies in `request` (the reading and
-//! the `request_body!` declaration) and `values` (the member types), the query-string reader in
-//! `query`, path parameters in `path` and the scalar parsers they share in `scalars`; this
-//! module re-exports them.
+//! the `request_body!` declaration) and `values` (the member types), typed query parameters in
+//! `params` (`request_query!`), path parameters in `path` and the scalar parsers they share in
+//! `scalars`; this module re-exports them.
 
 mod body;
 mod domain_values;
+mod params;
 mod path;
 mod query;
 mod request;
@@ -17,6 +18,11 @@ mod scalars;
 mod values;
 
 pub use self::body::{BodyKind, BodyReader, MAX_BODY_DEPTH, Object, json_object};
+pub(crate) use self::params::request_query;
+pub use self::params::{
+    Above, FlagOr, FromParam, FromQuery, IntOr, ParamMember, Parts, Query, Repeated, query,
+    query_parameter, with_default,
+};
 pub use self::path::{path_int, path_uuid};
 pub use self::query::QueryReader;
 pub(crate) use self::request::request_body;

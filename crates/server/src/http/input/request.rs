@@ -27,8 +27,13 @@ pub struct Reading {
 impl Reading {
     /// A read of a request body: locations start at `["body"]`.
     pub fn body() -> Self {
+        Self::at_root("body")
+    }
+
+    /// A read whose locations start at `[root]` (`"body"`, `"query"`).
+    pub fn at_root(root: &str) -> Self {
         Self {
-            loc: vec![json!("body")],
+            loc: vec![json!(root)],
             issues: Vec::new(),
         }
     }
@@ -65,9 +70,17 @@ impl Reading {
     pub fn finish<T>(self, value: Option<T>) -> Result<T, ApiError> {
         match value {
             Some(value) if self.issues.is_empty() => Ok(value),
+            _ => Err(self.into_error()),
+        }
+    }
+
+    /// The issues found, as one 422.
+    pub fn into_error(self) -> ApiError {
+        if self.issues.is_empty() {
             // A value is only missing when an issue explains why.
-            _ if self.issues.is_empty() => Err(ApiError::internal("a body read failed silently")),
-            _ => Err(ApiError::validation(self.issues)),
+            ApiError::internal("a request read failed without an issue")
+        } else {
+            ApiError::validation(self.issues)
         }
     }
 }

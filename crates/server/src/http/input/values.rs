@@ -23,6 +23,11 @@ pub struct Text<const MIN: usize, const MAX: usize>(String);
 pub type AnyText = Text<0, { usize::MAX }>;
 
 impl<const MIN: usize, const MAX: usize> Text<MIN, MAX> {
+    /// Text whose bounds the caller has checked.
+    pub(super) fn new_unchecked(text: String) -> Self {
+        Self(text)
+    }
+
     /// The text.
     pub fn into_string(self) -> String {
         self.0
@@ -121,6 +126,11 @@ fn check_bounds<N: PartialOrd + std::fmt::Display>(
 pub struct Int<const MIN: i64, const MAX: i64>(i64);
 
 impl<const MIN: i64, const MAX: i64> Int<MIN, MAX> {
+    /// An integer whose bounds the caller has checked.
+    pub(super) fn new_unchecked(n: i64) -> Self {
+        Self(n)
+    }
+
     /// The integer.
     pub fn get(self) -> i64 {
         self.0
@@ -162,6 +172,11 @@ impl<const MIN: i64, const MAX: i64> FromJson for Int<MIN, MAX> {
 pub struct Number<const MIN: i64, const MAX: i64>(f64);
 
 impl<const MIN: i64, const MAX: i64> Number<MIN, MAX> {
+    /// A number whose bounds the caller has checked.
+    pub(super) fn new_unchecked(n: f64) -> Self {
+        Self(n)
+    }
+
     /// The number.
     pub fn get(self) -> f64 {
         self.0
