@@ -13,7 +13,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult};
-use super::input::QueryReader;
+use super::input::{self, Number, request_query};
 use super::routing::RouteRegistry;
 use super::wire;
 use crate::openapi::schemas::{ErrorResponse, ValidationErrorResponse};
@@ -68,10 +68,7 @@ impl From<ConditionsReport> for EnvironmentalConditionsResponse {
 #[utoipa::path(get, path = "/api/v1/environment/conditions", tag = "environment",
     operation_id = "environment_conditions",
     security(),
-    params(
-        ("lat" = f64, Query, minimum = -90.0, maximum = 90.0, description = "Latitude (rounded to 3 decimals for lookup and caching)"),
-        ("lng" = f64, Query, minimum = -180.0, maximum = 180.0, description = "Longitude (rounded to 3 decimals for lookup and caching)"),
-    ),
+    params(ConditionsParams),
     responses(
         (status = 200, description = "Current conditions; `stale: true` with `Warning: 110 - \"Response is Stale\"` when the provider failed and cached values up to 2 h old are served",
             body = EnvironmentalConditionsResponse),
@@ -106,19 +103,20 @@ pub async fn conditions(req: HttpRequest, state: web::Data<AppState>) -> ApiResu
     }
 }
 
-/// `lat`/`lng` from the query, validated (numbers; `lat` in −90…90, `lng` in −180…180) and rounded
-/// to the grid.
+request_query! {
+    /// The point asked about.
+    pub struct ConditionsParams {
+        /// Latitude (rounded to 3 decimals for lookup and caching)
+        pub lat: Number<-90, 90>,
+        /// Longitude (rounded to 3 decimals for lookup and caching)
+        pub lng: Number<-180, 180>,
+    }
+}
+
+/// `lat`/`lng` from the query, rounded to the grid.
 fn grid_point(req: &HttpRequest) -> ApiResult<GridPoint> {
-    let mut query = QueryReader::new(req);
-    let lat = query.required_number("lat", -90.0, 90.0);
-    let lng = query.required_number("lng", -180.0, 180.0);
-    query.finish()?;
-    let (Some(lat), Some(lng)) = (lat, lng) else {
-        return Err(ApiError::internal(
-            "query reader returned no coordinate without an issue",
-        ));
-    };
-    Ok(GridPoint::round(lat, lng)?)
+    let point = input::query::<ConditionsParams>(req)?;
+    Ok(GridPoint::round(point.lat.get(), point.lng.get())?)
 }
 
 /// Registers the environment route under `prefix`.

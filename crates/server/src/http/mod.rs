@@ -29,6 +29,7 @@ pub mod pharmacy_admin;
 pub mod pharmacy_bodies;
 pub mod rate_limit;
 pub mod routing;
+pub mod search;
 pub mod users;
 pub mod wire;
 

@@ -13,9 +13,10 @@ use medico24_pharmacy::{
 
 use super::error::{ApiError, ApiResult};
 use super::fields::pharmacy_id;
-use super::input::QueryReader;
+use super::input::{Above, FlagOr, Number, Query, request_query};
 use super::pharmacy_bodies::{PharmacyHoursResponse, PharmacyListItemResponse, PharmacyResponse};
 use super::routing::RouteRegistry;
+use super::search::{PointParams, WindowParams};
 use crate::openapi::schemas::{ErrorResponse, ValidationErrorResponse};
 use crate::state::AppState;
 
@@ -59,31 +60,55 @@ fn json_body(body: impl actix_web::body::MessageBody + 'static) -> HttpResponse 
 // Reading the query
 // ---------------------------------------------------------------------------------------------
 
-fn read_filter(query: &mut QueryReader) -> PharmacyFilter {
-    PharmacyFilter {
-        is_active: query.bool("is_active").unwrap_or(true),
-        is_verified: query.bool("is_verified"),
-        supports_delivery: query.bool("supports_delivery"),
-        supports_pickup: query.bool("supports_pickup"),
-        open_now: query.bool("open_now").unwrap_or(false),
+request_query! {
+    /// Filters of the pharmacy listings.
+    pub struct PharmacyFilterParams {
+        /// Exact match (default true)
+        pub is_active: FlagOr<true>,
+        /// Exact match
+        pub is_verified: Option<bool>,
+        /// Exact match
+        pub supports_delivery: Option<bool>,
+        /// Exact match
+        pub supports_pickup: Option<bool>,
+        /// `true`: only pharmacies open now
+        pub open_now: FlagOr<false>,
     }
 }
 
-fn read_window(query: &mut QueryReader) -> Window {
-    let skip = query.int("skip", 0, 0, i64::MAX);
-    let limit = query.int("limit", 20, 1, 100);
-    // Out-of-range values were reported above; the fallback only keeps the type valid.
-    Window::new(
-        u64::try_from(skip).unwrap_or(0),
-        u32::try_from(limit).unwrap_or(20),
-    )
-    .unwrap_or_default()
+impl PharmacyFilterParams {
+    fn filter(&self) -> PharmacyFilter {
+        PharmacyFilter {
+            is_active: self.is_active.get(),
+            is_verified: self.is_verified,
+            supports_delivery: self.supports_delivery,
+            supports_pickup: self.supports_pickup,
+            open_now: self.open_now.get(),
+        }
+    }
 }
 
-fn radius(query: &mut QueryReader) -> RadiusKm {
-    query
-        .number_above("radius_km", 0.0, 100.0)
-        .and_then(|km| RadiusKm::new(km).ok())
+request_query! {
+    /// The optional search point of the listing: with both coordinates it is a nearby search.
+    pub struct OptionalPointParams {
+        /// With `longitude`: search point
+        pub latitude: Option<Number<-90, 90>>,
+        /// With `latitude`: search point
+        pub longitude: Option<Number<-180, 180>>,
+        /// Geo search radius (default 10)
+        pub radius_km: Option<Above<0, 100>>,
+    }
+}
+
+fn window(params: &WindowParams) -> Window {
+    // Read within the window's bounds.
+    Window::new(params.skip(), params.limit()).unwrap_or_default()
+}
+
+fn radius(radius_km: Option<Above<0, 100>>) -> RadiusKm {
+    // Read within the radius' bounds.
+    radius_km
+        .and_then(|km| RadiusKm::new(km.get()).ok())
         .unwrap_or(RadiusKm::DEFAULT)
 }
 
@@ -94,18 +119,7 @@ fn radius(query: &mut QueryReader) -> RadiusKm {
 /// Lists pharmacies; with both `latitude` and `longitude` this is the nearby search.
 #[utoipa::path(get, path = "/api/v1/pharmacies", tag = "pharmacies", operation_id = "list_pharmacies",
     security(),
-    params(
-        ("skip" = Option<i64>, Query, minimum = 0, description = "Rows to skip (default 0)"),
-        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
-        ("latitude" = Option<f64>, Query, minimum = -90, maximum = 90, description = "With `longitude`: search point"),
-        ("longitude" = Option<f64>, Query, minimum = -180, maximum = 180, description = "With `latitude`: search point"),
-        ("radius_km" = Option<f64>, Query, exclusive_minimum = 0, maximum = 100, description = "Geo search radius (default 10)"),
-        ("is_active" = Option<bool>, Query, description = "Exact match (default true)"),
-        ("is_verified" = Option<bool>, Query, description = "Exact match"),
-        ("supports_delivery" = Option<bool>, Query, description = "Exact match"),
-        ("supports_pickup" = Option<bool>, Query, description = "Exact match"),
-        ("open_now" = Option<bool>, Query, description = "`true`: only pharmacies open now"),
-    ),
+    params(WindowParams, OptionalPointParams, PharmacyFilterParams),
     responses(
         (status = 200, description = "Pharmacies (a bare array)", body = Vec<PharmacyListItemResponse>),
         (status = 422, description = "Invalid query", body = ValidationErrorResponse),
@@ -116,15 +130,23 @@ pub async fn list_pharmacies(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let mut query = QueryReader::new(&req);
-    let window = read_window(&mut query);
-    let latitude = query.number("latitude", -90.0, 90.0);
-    let longitude = query.number("longitude", -180.0, 180.0);
-    let radius = radius(&mut query);
-    let filter = read_filter(&mut query);
-    query.finish()?;
-    if let (Some(latitude), Some(longitude)) = (latitude, longitude) {
-        return nearby_body(&state, latitude, longitude, radius, filter, window).await;
+    let mut query = Query::new(&req);
+    let window_params = query.read::<WindowParams>();
+    let point = query.read::<OptionalPointParams>();
+    let filter = query.read::<PharmacyFilterParams>();
+    let (window_params, point, filter) = query.complete((window_params, point, filter))?;
+    let (window, filter) = (window(&window_params), filter.filter());
+    if let (Some(latitude), Some(longitude)) = (point.latitude, point.longitude) {
+        let radius = radius(point.radius_km);
+        return nearby_body(
+            &state,
+            latitude.get(),
+            longitude.get(),
+            radius,
+            filter,
+            window,
+        )
+        .await;
     }
     let body = match state.pharmacies.list_view(&filter, window).await? {
         ListView::Cached(body) => body,
@@ -164,18 +186,7 @@ async fn nearby_body(
 /// Pharmacies within `radius_km` of a point, nearest first.
 #[utoipa::path(get, path = "/api/v1/pharmacies/search/nearby", tag = "pharmacies", operation_id = "nearby_pharmacies",
     security(),
-    params(
-        ("latitude" = f64, Query, minimum = -90, maximum = 90, description = "Search point"),
-        ("longitude" = f64, Query, minimum = -180, maximum = 180, description = "Search point"),
-        ("radius_km" = Option<f64>, Query, exclusive_minimum = 0, maximum = 100, description = "Radius, inclusive (default 10)"),
-        ("skip" = Option<i64>, Query, minimum = 0, description = "Rows to skip (default 0)"),
-        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
-        ("is_active" = Option<bool>, Query, description = "Exact match (default true)"),
-        ("is_verified" = Option<bool>, Query, description = "Exact match"),
-        ("supports_delivery" = Option<bool>, Query, description = "Exact match"),
-        ("supports_pickup" = Option<bool>, Query, description = "Exact match"),
-        ("open_now" = Option<bool>, Query, description = "`true`: only pharmacies open now"),
-    ),
+    params(PointParams, WindowParams, PharmacyFilterParams),
     responses(
         (status = 200, description = "Pharmacies by distance (a bare array)", body = Vec<PharmacyListItemResponse>),
         (status = 422, description = "Invalid query", body = ValidationErrorResponse),
@@ -186,18 +197,14 @@ pub async fn nearby_pharmacies(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let mut query = QueryReader::new(&req);
-    let latitude = query.required_number("latitude", -90.0, 90.0);
-    let longitude = query.required_number("longitude", -180.0, 180.0);
-    let radius = radius(&mut query);
-    let window = read_window(&mut query);
-    let filter = read_filter(&mut query);
-    query.finish()?;
-    let (Some(latitude), Some(longitude)) = (latitude, longitude) else {
-        return Err(ApiError::internal(
-            "nearby query validated without coordinates",
-        ));
-    };
+    let mut query = Query::new(&req);
+    let point = query.read::<PointParams>();
+    let window_params = query.read::<WindowParams>();
+    let filter = query.read::<PharmacyFilterParams>();
+    let (point, window_params, filter) = query.complete((point, window_params, filter))?;
+    let (latitude, longitude) = (point.latitude.get(), point.longitude.get());
+    let radius = radius(point.radius_km);
+    let (window, filter) = (window(&window_params), filter.filter());
     nearby_body(&state, latitude, longitude, radius, filter, window).await
 }
 
