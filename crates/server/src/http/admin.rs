@@ -12,15 +12,13 @@ use actix_web::http::Method;
 use super::audit::audit_context;
 use super::cursor::{CursorPaging, CursorScope, next_cursor};
 use super::error::ApiResult;
-use super::input::{BodyKind, BodyReader, QueryReader, json_object, path_uuid};
+use super::input::{self, QueryReader, path_uuid, request_body};
 use super::paging::page_request;
 use super::routing::RouteRegistry;
 use super::wire;
 use crate::auth::AdminUser;
 use crate::openapi::schemas::{ErrorResponse, ValidationErrorResponse};
 use crate::state::AppState;
-
-const ROLES: [&str; 4] = ["patient", "doctor", "pharmacy", "admin"];
 
 /// A user as an admin sees it (no Firebase uid).
 #[derive(Debug, Serialize, ToSchema)]
@@ -105,14 +103,14 @@ pub struct AdminUserPage {
     pub next_cursor: Option<String>,
 }
 
-/// `PATCH /admin/users/{id}` body.
-#[derive(Debug, serde::Deserialize, ToSchema)]
-pub struct AdminUserUpdateRequest {
-    /// New role.
-    #[schema(value_type = Option<crate::openapi::enums::Role>)]
-    pub role: Option<String>,
-    /// New activation state.
-    pub is_active: Option<bool>,
+request_body! {
+    /// `PATCH /admin/users/{id}` body.
+    pub struct AdminUserUpdateRequest {
+        /// New role.
+        pub role: Option<Role>,
+        /// New activation state.
+        pub is_active: Option<bool>,
+    }
 }
 
 /// One audit event.
@@ -190,7 +188,7 @@ pub async fn list_users(
     let paging = CursorPaging::read(&mut query, 20);
     let filter = UserFilter {
         role: query
-            .enumeration("role", &ROLES)
+            .enumeration("role", &crate::openapi::enums::Role::values())
             .and_then(|r| r.parse::<Role>().ok()),
         is_active: query.bool("is_active"),
         search: query.string("search", 200),
@@ -234,15 +232,11 @@ pub async fn update_user(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let target = UserId::from_uuid(path_uuid(&req, "user_id")?);
-    let object = json_object(&req, &body, BodyKind::Required)?;
-    let mut reader = BodyReader::new(&object);
+    let body: AdminUserUpdateRequest = input::body(&req, &body)?;
     let change = AdminUserChange {
-        role: reader
-            .optional_enum("role", &ROLES)
-            .and_then(|r| r.parse::<Role>().ok()),
-        is_active: reader.optional_bool("is_active"),
+        role: body.role,
+        is_active: body.is_active,
     };
-    reader.finish()?;
     let audit = audit_context(&req, Actor::User(admin.0.id));
     let user = state
         .identity
@@ -328,3 +322,31 @@ pub fn routes(routes: &mut RouteRegistry, prefix: &str) {
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(list_users, update_user, list_audit))]
 pub struct Docs;
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::http::input::{enum_message, parse_object};
+
+    #[test]
+    fn a_role_outside_the_set_names_the_roles_in_document_order() {
+        let Value::Object(body) = json!({"role": "Admin", "is_active": "yes"}) else {
+            unreachable!()
+        };
+        let error = parse_object::<AdminUserUpdateRequest>(&body).unwrap_err();
+        let details = error.body().render("/", "r")["details"].clone();
+        assert_eq!(details[0]["loc"], json!(["body", "role"]));
+        assert_eq!(
+            details[0]["msg"],
+            enum_message(&["patient", "doctor", "pharmacy", "admin"])
+        );
+        assert_eq!(details[1]["type"], "bool_type");
+        let Value::Object(body) = json!({"role": "doctor", "is_active": null}) else {
+            unreachable!()
+        };
+        let read = parse_object::<AdminUserUpdateRequest>(&body).unwrap();
+        assert_eq!((read.role, read.is_active), (Some(Role::Doctor), None));
+    }
+}

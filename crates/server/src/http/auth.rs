@@ -4,12 +4,15 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use medico24_identity::RatePolicy;
 use medico24_identity::{LoginError, User};
 use serde::Serialize;
+use serde_json::Value;
 use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
 
 use actix_web::http::Method;
 
 use super::error::{ApiError, ApiResult};
-use super::input::{BodyKind, BodyReader, json_object};
+use super::input::{self, AnyText, FromJson, Reading, expect_str, request_body, string_schema};
 use super::routing::RouteRegistry;
 use crate::auth::AuthUser;
 use crate::openapi::schemas::{ErrorResponse, ValidationErrorResponse};
@@ -18,19 +21,36 @@ use crate::state::AppState;
 /// Longest ID token looked at; longer ones are invalid without verification.
 const MAX_ID_TOKEN_CHARS: usize = 16_384;
 
-/// `POST /auth/firebase/verify` body.
-#[derive(Debug, serde::Deserialize, ToSchema)]
-pub struct FirebaseLoginRequest {
-    /// Firebase ID token.
-    #[schema(max_length = 16384)]
-    pub id_token: String,
+/// A Firebase ID token as sent: any string. Its length is not a validation rule: an empty or
+/// over-long token is answered as an invalid token (400), like any other token that does not
+/// verify. The schema still names the longest token looked at.
+#[derive(Debug)]
+pub struct IdToken(String);
+
+impl FromJson for IdToken {
+    fn from_json(value: &Value, reading: &mut Reading) -> Option<Self> {
+        expect_str(value, reading).map(|text| Self(text.to_owned()))
+    }
+
+    fn schema() -> RefOr<Schema> {
+        string_schema(0, MAX_ID_TOKEN_CHARS).into()
+    }
 }
 
-/// `POST /auth/refresh` and `/auth/logout` body.
-#[derive(Debug, serde::Deserialize, ToSchema)]
-pub struct RefreshRequest {
-    /// Refresh token from login or a previous refresh.
-    pub refresh_token: String,
+request_body! {
+    /// `POST /auth/firebase/verify` body.
+    pub struct FirebaseLoginRequest {
+        /// Firebase ID token.
+        pub id_token: IdToken,
+    }
+}
+
+request_body! {
+    /// `POST /auth/refresh` and `/auth/logout` body.
+    pub struct RefreshRequest {
+        /// Refresh token from login or a previous refresh.
+        pub refresh_token: AnyText,
+    }
 }
 
 /// An access and a refresh token.
@@ -110,12 +130,10 @@ pub async fn firebase_verify(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let object = json_object(&req, &body, BodyKind::Required)?;
-    let mut reader = BodyReader::new(&object);
+    let FirebaseLoginRequest {
+        id_token: IdToken(id_token),
+    } = input::body(&req, &body)?;
     // Over-long tokens are "invalid" (400), not a validation error.
-    let id_token = reader.required_string("id_token", 0, usize::MAX);
-    reader.finish()?;
-    let id_token = id_token.unwrap_or_default();
     if id_token.chars().count() > MAX_ID_TOKEN_CHARS || id_token.is_empty() {
         return Err(LoginError::InvalidIdToken.into());
     }
@@ -130,11 +148,8 @@ pub async fn firebase_verify(
 }
 
 fn refresh_token_from(req: &HttpRequest, body: &[u8]) -> ApiResult<String> {
-    let object = json_object(req, body, BodyKind::Required)?;
-    let mut reader = BodyReader::new(&object);
-    let token = reader.required_string("refresh_token", 0, usize::MAX);
-    reader.finish()?;
-    Ok(token.unwrap_or_default())
+    let body: RefreshRequest = input::body(req, body)?;
+    Ok(body.refresh_token.into())
 }
 
 /// Rotates a refresh token: a new pair in the same session; a retired token kills the session.
@@ -235,3 +250,43 @@ pub fn routes(routes: &mut RouteRegistry, prefix: &str) {
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(firebase_verify, refresh, logout, logout_all))]
 pub struct Docs;
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::http::input::parse_object;
+
+    fn object(body: Value) -> serde_json::Map<String, Value> {
+        let Value::Object(object) = body else {
+            panic!("test bodies are objects")
+        };
+        object
+    }
+
+    #[test]
+    fn an_id_token_of_any_length_is_read_and_only_its_absence_or_type_is_a_422() {
+        let long = "t".repeat(MAX_ID_TOKEN_CHARS + 1);
+        let read = parse_object::<FirebaseLoginRequest>(&object(json!({"id_token": long})));
+        assert_eq!(read.map(|r| r.id_token.0.len()).ok(), Some(long.len()));
+        let read = parse_object::<FirebaseLoginRequest>(&object(json!({"id_token": ""})));
+        assert!(read.is_ok());
+        for body in [json!({}), json!({"id_token": 1})] {
+            let error = parse_object::<FirebaseLoginRequest>(&object(body)).unwrap_err();
+            let details = error.body().render("/", "r")["details"].clone();
+            assert_eq!(details[0]["loc"], json!(["body", "id_token"]));
+        }
+    }
+
+    #[test]
+    fn a_refresh_token_is_any_string() {
+        let read = parse_object::<RefreshRequest>(&object(json!({"refresh_token": ""})));
+        assert_eq!(
+            read.map(|r| String::from(r.refresh_token)).ok(),
+            Some(String::new())
+        );
+        let error = parse_object::<RefreshRequest>(&object(json!({"refresh_token": null})));
+        assert!(error.is_err());
+    }
+}

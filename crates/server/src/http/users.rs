@@ -4,15 +4,14 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use medico24_identity::{ProfilePatch, User};
-use medico24_kernel::UserId;
+use medico24_kernel::{Phone, UserId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use actix_web::http::Method;
 
 use super::error::{ApiError, ApiResult};
-use super::fields::check_phone_field;
-use super::input::{BodyKind, BodyReader, json_object, path_uuid};
+use super::input::{self, Patch, Text, path_uuid, request_body};
 use super::routing::RouteRegistry;
 use super::wire;
 use crate::auth::AuthUser;
@@ -104,24 +103,20 @@ pub struct UserProfileResponse {
     pub is_onboarded: bool,
 }
 
-/// `PATCH /users/me` body (JSON merge patch: absent = unchanged, `null` = clear).
-#[derive(Debug, serde::Deserialize, ToSchema)]
-pub struct UpdateMeRequest {
-    /// Display name.
-    #[schema(max_length = 200)]
-    pub full_name: Option<String>,
-    /// Given name.
-    #[schema(max_length = 200)]
-    pub given_name: Option<String>,
-    /// Family name.
-    #[schema(max_length = 200)]
-    pub family_name: Option<String>,
-    /// Avatar URL.
-    #[schema(max_length = 2048)]
-    pub photo_url: Option<String>,
-    /// Phone: 7–20 characters of digits, spaces, `+`, `-`, `(`, `)`, at least 7 digits.
-    #[schema(min_length = 7, max_length = 20)]
-    pub phone: Option<String>,
+request_body! {
+    /// `PATCH /users/me` body (JSON merge patch: absent = unchanged, `null` = clear).
+    pub struct UpdateMeRequest {
+        /// Display name.
+        pub full_name: Patch<Text<0, 200>>,
+        /// Given name.
+        pub given_name: Patch<Text<0, 200>>,
+        /// Family name.
+        pub family_name: Patch<Text<0, 200>>,
+        /// Avatar URL.
+        pub photo_url: Patch<Text<0, 2048>>,
+        /// Phone: 7–20 characters of digits, spaces, `+`, `-`, `(`, `)`, at least 7 digits.
+        pub phone: Patch<Phone>,
+    }
 }
 
 /// The caller.
@@ -155,19 +150,14 @@ pub async fn update_me(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let object = json_object(&req, &body, BodyKind::Required)?;
-    let mut reader = BodyReader::new(&object);
+    let body: UpdateMeRequest = input::body(&req, &body)?;
     let patch = ProfilePatch {
-        full_name: reader.patch_string("full_name", 0, 200),
-        given_name: reader.patch_string("given_name", 0, 200),
-        family_name: reader.patch_string("family_name", 0, 200),
-        photo_url: reader.patch_string("photo_url", 0, 2048),
-        phone: reader.patch_string("phone", 0, usize::MAX),
+        full_name: body.full_name.map(String::from).into_option(),
+        given_name: body.given_name.map(String::from).into_option(),
+        family_name: body.family_name.map(String::from).into_option(),
+        photo_url: body.photo_url.map(String::from).into_option(),
+        phone: body.phone.map(Phone::into_string).into_option(),
     };
-    if let Some(Some(phone)) = &patch.phone {
-        check_phone_field(&mut reader, "phone", phone);
-    }
-    reader.finish()?;
     let updated = state.identity.update_profile(user.0, &patch).await?;
     Ok(HttpResponse::Ok().json(UserResponse::from(&updated)))
 }
@@ -255,3 +245,74 @@ pub fn routes(routes: &mut RouteRegistry, prefix: &str) {
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(get_me, update_me, delete_me, onboard_me, get_profile))]
 pub struct Docs;
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::http::input::parse_object;
+
+    fn read(body: Value) -> Result<UpdateMeRequest, Vec<(Value, String, String)>> {
+        let Value::Object(object) = body else {
+            panic!("test bodies are objects")
+        };
+        parse_object::<UpdateMeRequest>(&object).map_err(|error| {
+            let body = error.body().render("/", "r");
+            body["details"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|issue| {
+                    (
+                        issue["loc"].clone(),
+                        issue["type"].as_str().unwrap().to_owned(),
+                        issue["msg"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect()
+        })
+    }
+
+    #[test]
+    fn absent_keeps_null_clears_and_a_value_sets() {
+        let patch =
+            read(json!({"full_name": null, "phone": "+91 22 1234 5678", "photo_url": ""})).unwrap();
+        assert_eq!(patch.given_name, Patch::Keep);
+        assert!(matches!(patch.full_name, Patch::Clear));
+        assert_eq!(patch.photo_url.map(String::from), Patch::Set(String::new()));
+        assert_eq!(
+            patch.phone.map(Phone::into_string),
+            Patch::Set("+91 22 1234 5678".to_owned())
+        );
+        assert_eq!(read(json!({"phone": null})).unwrap().phone, Patch::Clear);
+    }
+
+    #[test]
+    fn the_phone_rule_and_the_lengths_are_reported_in_member_order() {
+        let found = read(json!({"phone": "12x", "family_name": "x".repeat(201), "given_name": 3}))
+            .unwrap_err();
+        assert_eq!(
+            found,
+            vec![
+                (
+                    json!(["body", "given_name"]),
+                    "string_type".to_owned(),
+                    "Input should be a valid string".to_owned()
+                ),
+                (
+                    json!(["body", "family_name"]),
+                    "string_too_long".to_owned(),
+                    "String should have at most 200 characters".to_owned()
+                ),
+                (
+                    json!(["body", "phone"]),
+                    "value_error".to_owned(),
+                    "phone must be between 7 and 20 characters".to_owned()
+                ),
+            ]
+        );
+        let found = read(json!({"phone": 5})).unwrap_err();
+        assert_eq!(found[0].1, "string_type");
+    }
+}
