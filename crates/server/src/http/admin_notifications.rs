@@ -9,17 +9,16 @@ use medico24_identity::RatePolicy;
 use medico24_kernel::{BroadcastId, UserId};
 use medico24_notifications::{
     Broadcast, BroadcastCommand, BroadcastStarted, BroadcastTarget, LogFilter, NotificationStatus,
+    PushData,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
-use std::collections::HashMap;
 use utoipa::ToSchema;
 
 use super::audit::audit_stamp;
 use super::bodies::NotificationRecordResponse;
 use super::error::{ApiError, ApiResult};
-use super::fields::{NOTIFICATION_STATUSES, read_data};
-use super::input::{BodyKind, BodyReader, QueryReader, json_object, path_uuid};
+use super::input::{self, QueryReader, Text, path_uuid, request_body};
 use super::paging::page_request;
 use super::routing::RouteRegistry;
 use super::wire;
@@ -42,20 +41,18 @@ pub struct NotificationLogPage {
     pub total_pages: u64,
 }
 
-/// `POST /admin/notifications/broadcast` body.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct BroadcastRequest {
-    /// Title.
-    #[schema(min_length = 1, max_length = 100)]
-    pub title: String,
-    /// Body.
-    #[schema(min_length = 1, max_length = 500)]
-    pub body: String,
-    /// Audience: active users, of one role unless `all`.
-    #[schema(value_type = crate::openapi::enums::BroadcastTarget)]
-    pub target: String,
-    /// String pairs for the app (rules as for sends).
-    pub data: Option<HashMap<String, String>>,
+request_body! {
+    /// `POST /admin/notifications/broadcast` body.
+    pub struct BroadcastRequest {
+        /// Title.
+        pub title: Text<1, 100>,
+        /// Body.
+        pub body: Text<1, 500>,
+        /// Audience: active users, of one role unless `all`.
+        pub target: BroadcastTarget,
+        /// String pairs for the app (rules as for sends).
+        pub data: Option<PushData>,
+    }
 }
 
 /// A broadcast sent inside the request (`BroadcastResult`).
@@ -184,7 +181,10 @@ pub async fn logs(
     let filter = LogFilter {
         user_id: query.uuid("user_id").map(UserId::from_uuid),
         status: query
-            .enumeration("status", &NOTIFICATION_STATUSES)
+            .enumeration(
+                "status",
+                &crate::openapi::enums::NotificationStatus::values(),
+            )
             .and_then(|s| s.parse::<NotificationStatus>().ok()),
         from: query.datetime("from_date"),
         to: query.datetime("to_date"),
@@ -225,25 +225,12 @@ pub async fn broadcast(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let object = json_object(&req, &body, BodyKind::Required)?;
-    let mut r = BodyReader::new(&object);
-    let title = r.required_string("title", 1, 100);
-    let text = r.required_string("body", 1, 500);
-    let target = r.required_enum("target", BroadcastTarget::NAMES);
-    let data = read_data(&mut r);
-    r.finish()?;
-    let (Some(title), Some(text), Some(target)) = (
-        title,
-        text,
-        target.and_then(|t| t.parse::<BroadcastTarget>().ok()),
-    ) else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
+    let request: BroadcastRequest = input::body(&req, &body)?;
     let command = BroadcastCommand {
-        title,
-        body: text,
-        target,
-        data: data.unwrap_or_default(),
+        title: request.title.into(),
+        body: request.body.into(),
+        target: request.target,
+        data: request.data.unwrap_or_default(),
         created_by: admin.0.id,
     };
     let stamp = audit_stamp(&req, admin.0.id);

@@ -1,13 +1,10 @@
 //! Field readers and input rules shared by more than one handler module: the phone rule, text
-//! without NUL characters, the directory's paging window, geo query and fee, a push
-//! notification's `data`, and the `pharmacy_id` path parameter.
-
-use std::collections::BTreeMap;
+//! without NUL characters, the directory's paging window, geo query and fee, and the
+//! `pharmacy_id` path parameter.
 
 use actix_web::HttpRequest;
 use medico24_directory::{DecimalError, GeoQuery, Window, check_fee};
 use medico24_kernel::{PharmacyId, check_phone};
-use medico24_notifications::{DataKeyError, MAX_DATA_BYTES, PushData};
 use serde_json::{Value, json};
 
 use super::error::{ApiError, ValidationIssue, phone_message};
@@ -159,63 +156,6 @@ pub fn read_i32(reader: &mut BodyReader<'_>, name: &str, min: i32, max: i32) -> 
         .optional_int(name, i64::from(min), i64::from(max))
         .and_then(|n| i32::try_from(n).ok())
 }
-
-/// Reads the optional `data` member of a notification: an object of strings whose keys follow FCM's rules,
-/// at most 4096 bytes serialized. Every broken rule is recorded on `reader`.
-pub fn read_data(reader: &mut BodyReader<'_>) -> Option<PushData> {
-    let object: &Object = reader.optional_object("data")?;
-    let mut loc = reader.loc("data");
-    let mut map = BTreeMap::new();
-    let mut valid = true;
-    for (key, value) in object {
-        loc.push(json!(key));
-        match value {
-            Value::String(text) => {
-                map.insert(key.clone(), text.clone());
-            }
-            _ => {
-                valid = false;
-                reader.issue_at(loc.clone(), "string_type", "Input should be a valid string");
-            }
-        }
-        if let Err(rule) = PushData::check_key(key) {
-            valid = false;
-            let message = match rule {
-                DataKeyError::Empty => "data keys must not be empty".to_owned(),
-                DataKeyError::Reserved => format!("data key '{key}' is reserved"),
-                DataKeyError::ReservedPrefix => {
-                    "data keys must not start with 'google' or 'gcm'".to_owned()
-                }
-            };
-            reader.issue_at(loc.clone(), "value_error", message);
-        }
-        loc.pop();
-    }
-    if !valid {
-        return None;
-    }
-    match PushData::new(map) {
-        Ok(data) => Some(data),
-        Err(_) => {
-            reader.issue(
-                "data",
-                "value_error",
-                format!("data must not exceed {MAX_DATA_BYTES} bytes when serialized"),
-            );
-            None
-        }
-    }
-}
-
-/// Notification statuses, for query filters.
-pub const NOTIFICATION_STATUSES: [&str; 6] = [
-    "pending",
-    "sent",
-    "delivered",
-    "partially_delivered",
-    "failed",
-    "read",
-];
 
 /// The `pharmacy_id` path parameter (public and admin pharmacy routes).
 ///

@@ -2,24 +2,28 @@
 //! admin or `X-Admin-Secret`), history, detail, read marks, deletion and statistics.
 
 use medico24_identity::RatePolicy;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use actix_web::http::Method;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use medico24_kernel::{AuditStamp, NotificationId, UserId};
 use medico24_notifications::{
-    Delivery, HistoryFilter, NotificationStatus, NotificationType, Platform, Priority, PushToken,
-    SendAudit, SendNotification, SendResult, Viewer,
+    Delivery, HistoryFilter, NotificationStatus, NotificationType, Platform, Priority, PushData,
+    PushToken, SendAudit, SendNotification, SendResult, Viewer,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde_json::Value;
 use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
 
 use super::audit::audit_stamp;
 use super::bodies::NotificationRecordResponse;
-use super::error::{ApiError, ApiResult};
-use super::fields::{NOTIFICATION_STATUSES, read_data};
-use super::input::{BodyKind, BodyReader, QueryReader, json_object, path_uuid};
+use super::error::ApiResult;
+use super::input::{
+    self, FromJson, QueryReader, Reading, Text, path_uuid, request_body, string_schema,
+};
 use super::middleware::RequestContext;
 use super::paging::page_request;
 use super::routing::RouteRegistry;
@@ -188,67 +192,66 @@ pub struct NotificationStatsResponse {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Request bodies (documentation; bodies are read with `BodyReader`)
+// Request bodies
 // ---------------------------------------------------------------------------------------------
 
-/// `POST /notifications/register-token` body.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct RegisterTokenRequest {
-    /// The device's FCM registration token.
-    #[schema(min_length = 1, max_length = 4096)]
-    pub fcm_token: String,
-    /// Device platform.
-    #[schema(value_type = crate::openapi::enums::Platform)]
-    pub platform: String,
+request_body! {
+    /// `POST /notifications/register-token` body.
+    pub struct RegisterTokenRequest {
+        /// The device's FCM registration token.
+        pub fcm_token: Text<1, 4096>,
+        /// Device platform.
+        pub platform: Platform,
+    }
 }
 
-/// `DELETE /notifications/deactivate-token` body.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct DeactivateTokenRequest {
-    /// The token to stop using.
-    #[schema(min_length = 1, max_length = 4096)]
-    pub fcm_token: String,
-    /// Ignored.
-    pub platform: Option<String>,
+/// A member that is accepted with any value and not used (documented as text).
+#[derive(Debug)]
+pub struct Ignored;
+
+impl FromJson for Ignored {
+    fn from_json(_value: &Value, _reading: &mut Reading) -> Option<Self> {
+        Some(Self)
+    }
+
+    fn schema() -> RefOr<Schema> {
+        string_schema(0, usize::MAX).into()
+    }
 }
 
-/// `POST /notifications/send` and `/notifications/admin-send` body.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct SendNotificationRequest {
-    /// Recipient (an existing user).
-    #[schema(format = Uuid)]
-    pub user_id: String,
-    /// Title.
-    #[schema(min_length = 1, max_length = 100)]
-    pub title: String,
-    /// Body.
-    #[schema(min_length = 1, max_length = 500)]
-    pub body: String,
-    /// String pairs for the app; keys non-empty, not `from`, `notification`, `message_type`,
-    /// not starting with `google` or `gcm`; at most 4096 bytes serialized.
-    pub data: Option<HashMap<String, String>>,
-    /// Kind (default `other`).
-    #[schema(value_type = Option<crate::openapi::enums::NotificationType>)]
-    pub notification_type: Option<String>,
-    /// Priority (default `normal`).
-    #[schema(value_type = Option<crate::openapi::enums::NotificationPriority>)]
-    pub priority: Option<String>,
+request_body! {
+    /// `DELETE /notifications/deactivate-token` body.
+    pub struct DeactivateTokenRequest {
+        /// The token to stop using.
+        pub fcm_token: Text<1, 4096>,
+        /// Ignored.
+        pub platform: Option<Ignored>,
+    }
+}
+
+request_body! {
+    /// `POST /notifications/send` and `/notifications/admin-send` body.
+    pub struct SendNotificationRequest {
+        /// Recipient (an existing user).
+        pub user_id: uuid::Uuid,
+        /// Title.
+        pub title: Text<1, 100>,
+        /// Body.
+        pub body: Text<1, 500>,
+        /// String pairs for the app; keys non-empty, not `from`, `notification`, `message_type`,
+        /// not starting with `google` or `gcm`; at most 4096 bytes serialized.
+        pub data: Option<PushData>,
+        /// Kind (default `other`).
+        pub notification_type: Option<NotificationType>,
+        /// Priority (default `normal`).
+        pub priority: Option<Priority>,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Input helpers shared with the admin module
+// Helpers
 // ---------------------------------------------------------------------------------------------
 
-const TYPES: [&str; 7] = [
-    "appointment_reminder",
-    "appointment_confirmation",
-    "appointment_cancelled",
-    "prescription_ready",
-    "pharmacy_update",
-    "system_announcement",
-    "other",
-];
-const PRIORITIES: [&str; 4] = ["low", "normal", "high", "urgent"];
 /// The audit stamp of a request authorised by `X-Admin-Secret`.
 fn secret_stamp(req: &HttpRequest) -> AuditStamp {
     let context = req.extensions().get::<RequestContext>().cloned();
@@ -263,29 +266,14 @@ fn secret_stamp(req: &HttpRequest) -> AuditStamp {
 
 /// The body of the admin sends (`/notifications/send` and `/notifications/admin-send`).
 fn read_send(req: &HttpRequest, body: &[u8]) -> ApiResult<SendNotification> {
-    let object = json_object(req, body, BodyKind::Required)?;
-    let mut r = BodyReader::new(&object);
-    let user_id = r.required_uuid("user_id");
-    let title = r.required_string("title", 1, 100);
-    let text = r.required_string("body", 1, 500);
-    let data = read_data(&mut r);
-    let notification_type = r.optional_enum("notification_type", &TYPES);
-    let priority = r.optional_enum("priority", &PRIORITIES);
-    r.finish()?;
-    let (Some(user_id), Some(title), Some(text)) = (user_id, title, text) else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
+    let request: SendNotificationRequest = input::body(req, body)?;
     Ok(SendNotification {
-        user_id: UserId::from_uuid(user_id),
-        title,
-        body: text,
-        data: data.unwrap_or_default(),
-        notification_type: notification_type
-            .and_then(|t| t.parse().ok())
-            .unwrap_or(NotificationType::Other),
-        priority: priority
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(Priority::Normal),
+        user_id: UserId::from_uuid(request.user_id),
+        title: request.title.into(),
+        body: request.body.into(),
+        data: request.data.unwrap_or_default(),
+        notification_type: request.notification_type.unwrap_or(NotificationType::Other),
+        priority: request.priority.unwrap_or(Priority::Normal),
     })
 }
 
@@ -319,15 +307,8 @@ pub async fn register_token(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let object = json_object(&req, &body, BodyKind::Required)?;
-    let mut r = BodyReader::new(&object);
-    let token = r.required_string("fcm_token", 1, 4096);
-    let platform = r.required_enum("platform", Platform::NAMES);
-    r.finish()?;
-    let (Some(token), Some(platform)) = (token, platform.and_then(|p| p.parse::<Platform>().ok()))
-    else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
+    let request: RegisterTokenRequest = input::body(&req, &body)?;
+    let (token, platform) = (String::from(request.fcm_token), request.platform);
     let registered = state
         .notifications
         .register_token(user.0.id, &token, platform)
@@ -354,14 +335,9 @@ pub async fn deactivate_token(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let object = json_object(&req, &body, BodyKind::Required)?;
-    let mut r = BodyReader::new(&object);
     // `platform` is accepted and ignored.
-    let token = r.required_string("fcm_token", 1, 4096);
-    r.finish()?;
-    let Some(token) = token else {
-        return Err(ApiError::internal("validated fields missing"));
-    };
+    let request: DeactivateTokenRequest = input::body(&req, &body)?;
+    let token = String::from(request.fcm_token);
     state
         .notifications
         .deactivate_token(user.0.id, &token)
@@ -445,10 +421,16 @@ async fn history_of(req: &HttpRequest, state: &AppState, user: UserId) -> ApiRes
     let page = page_request(&mut query, 50);
     let filter = HistoryFilter {
         status: query
-            .enumeration("status", &NOTIFICATION_STATUSES)
+            .enumeration(
+                "status",
+                &crate::openapi::enums::NotificationStatus::values(),
+            )
             .and_then(|s| s.parse::<NotificationStatus>().ok()),
         notification_type: query
-            .enumeration("notification_type", &TYPES)
+            .enumeration(
+                "notification_type",
+                &crate::openapi::enums::NotificationType::values(),
+            )
             .and_then(|t| t.parse::<NotificationType>().ok()),
     };
     query.finish()?;
@@ -669,3 +651,6 @@ pub fn routes(routes: &mut RouteRegistry, prefix: &str) {
     stats
 ))]
 pub struct Docs;
+
+#[cfg(test)]
+mod tests;

@@ -1,15 +1,19 @@
 //! How the domain's value types are read from a request body: the closed value sets (a string
-//! from the set, documented as a reference to the set's named `enum` schema) and the phone
-//! number (the phone rule, reported under the member's name).
+//! from the set, documented as a reference to the set's named `enum` schema), the phone number
+//! (the phone rule, reported under the member's name) and a push notification's `data` (FCM's
+//! rules for its keys and size).
+
+use std::collections::BTreeMap;
 
 use medico24_kernel::Phone;
-use serde_json::Value;
-use utoipa::openapi::schema::Schema;
+use medico24_notifications::{DataKeyError, MAX_DATA_BYTES, PushData};
+use serde_json::{Value, json};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
 use super::params::FromParam;
-use super::request::{Components, FromJson, Reading};
+use super::request::{Components, FromJson, Reading, expect_object};
 use super::scalars::enum_message;
 use super::values::{expect_str, string_schema};
 use crate::http::error::phone_message;
@@ -86,5 +90,64 @@ impl FromJson for Phone {
 
     fn schema() -> RefOr<Schema> {
         string_schema(7, 20).into()
+    }
+}
+
+/// A push notification's `data`: an object of strings whose keys follow FCM's rules, at most
+/// [`MAX_DATA_BYTES`] bytes serialized. A value that is not a string and a key that breaks a
+/// rule are reported at that key; the size is reported at the member.
+impl FromJson for PushData {
+    fn from_json(value: &Value, reading: &mut Reading) -> Option<Self> {
+        let object = expect_object(value, reading)?;
+        let mut map = BTreeMap::new();
+        let mut valid = true;
+        for (key, value) in object {
+            reading.at(json!(key), |reading| {
+                match value {
+                    Value::String(text) => {
+                        map.insert(key.clone(), text.clone());
+                    }
+                    _ => {
+                        valid = false;
+                        reading.issue("string_type", "Input should be a valid string");
+                    }
+                }
+                if let Err(rule) = PushData::check_key(key) {
+                    valid = false;
+                    reading.issue("value_error", data_key_message(key, rule));
+                }
+            });
+        }
+        if !valid {
+            return None;
+        }
+        // Every key was checked above, so only the size can still be refused.
+        let data = PushData::new(map).ok();
+        if data.is_none() {
+            reading.issue(
+                "value_error",
+                format!("data must not exceed {MAX_DATA_BYTES} bytes when serialized"),
+            );
+        }
+        data
+    }
+
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .additional_properties(Some(ObjectBuilder::new().schema_type(Type::String)))
+            .property_names(Some(ObjectBuilder::new().schema_type(Type::String)))
+            .into()
+    }
+}
+
+/// The wire message of a `data` key that breaks `rule`.
+fn data_key_message(key: &str, rule: DataKeyError) -> String {
+    match rule {
+        DataKeyError::Empty => "data keys must not be empty".to_owned(),
+        DataKeyError::Reserved => format!("data key '{key}' is reserved"),
+        DataKeyError::ReservedPrefix => {
+            "data keys must not start with 'google' or 'gcm'".to_owned()
+        }
     }
 }
