@@ -23,7 +23,7 @@ const MAX_ID_TOKEN_CHARS: usize = 16_384;
 
 /// A Firebase ID token as sent: any string. Its length is not a validation rule: an empty or
 /// over-long token is answered as an invalid token (400), like any other token that does not
-/// verify. The schema still names the longest token looked at.
+/// verify, so the schema declares no length bound (the description names the limit).
 #[derive(Debug)]
 pub struct IdToken(String);
 
@@ -33,14 +33,15 @@ impl FromJson for IdToken {
     }
 
     fn schema() -> RefOr<Schema> {
-        string_schema(0, MAX_ID_TOKEN_CHARS).into()
+        string_schema(0, usize::MAX).into()
     }
 }
 
 request_body! {
     /// `POST /auth/firebase/verify` body.
     pub struct FirebaseLoginRequest {
-        /// Firebase ID token.
+        /// Firebase ID token; an empty one or one longer than 16 384 characters is answered as an
+        /// invalid token (400).
         pub id_token: IdToken,
     }
 }

@@ -21,9 +21,7 @@ use utoipa::openapi::schema::Schema;
 use super::audit::audit_stamp;
 use super::bodies::NotificationRecordResponse;
 use super::error::ApiResult;
-use super::input::{
-    self, FromJson, QueryReader, Reading, Text, path_uuid, request_body, string_schema,
-};
+use super::input::{self, FromJson, QueryReader, Reading, Text, path_uuid, request_body};
 use super::middleware::RequestContext;
 use super::paging::page_request;
 use super::routing::RouteRegistry;
@@ -205,7 +203,7 @@ request_body! {
     }
 }
 
-/// A member that is accepted with any value and not used (documented as text).
+/// A member that is accepted with any value and not used (documented as any value).
 #[derive(Debug)]
 pub struct Ignored;
 
@@ -215,7 +213,9 @@ impl FromJson for Ignored {
     }
 
     fn schema() -> RefOr<Schema> {
-        string_schema(0, usize::MAX).into()
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::SchemaType::AnyValue)
+            .into()
     }
 }
 
@@ -224,7 +224,7 @@ request_body! {
     pub struct DeactivateTokenRequest {
         /// The token to stop using.
         pub fcm_token: Text<1, 4096>,
-        /// Ignored.
+        /// Accepted for older clients and ignored (any value).
         pub platform: Option<Ignored>,
     }
 }
