@@ -10,10 +10,10 @@ use utoipa::ToSchema;
 use actix_web::http::Method;
 
 use super::audit::audit_context;
-use super::cursor::{CursorPaging, CursorScope, next_cursor};
+use super::cursor::{CursorParams, CursorScope, next_cursor};
 use super::error::ApiResult;
-use super::input::{self, QueryReader, path_uuid, request_body};
-use super::paging::page_request;
+use super::input::{self, Query, Text, path_uuid, request_body, request_query};
+use super::paging::PageParams;
 use super::routing::RouteRegistry;
 use super::wire;
 use crate::auth::AdminUser;
@@ -158,20 +158,51 @@ pub struct AuditPage {
     pub total_pages: u64,
 }
 
+request_query! {
+    /// Filters of the admin user list.
+    pub struct UserFilterParams {
+        /// Exact role
+        pub role: Option<Role>,
+        /// Activation state
+        pub is_active: Option<bool>,
+        /// Substring of name or email
+        pub search: Option<Text<0, 200>>,
+    }
+}
+
+/// The cursor scope of the user list: its filters and page size.
+fn user_scope(filter: &UserFilter, page_size: u32) -> CursorScope {
+    CursorScope::new("admin_users", page_size)
+        .field("role", filter.role.as_ref().map(Role::as_str))
+        .field("is_active", filter.is_active)
+        .field("search", filter.search.as_deref())
+}
+
+request_query! {
+    /// Filters of the audit log.
+    pub struct AuditFilterParams {
+        /// Acting user
+        pub actor_user_id: Option<uuid::Uuid>,
+        /// Exact action
+        pub action: Option<Text<0, 200>>,
+        /// Exact resource type
+        pub resource_type: Option<Text<0, 200>>,
+        /// Exact resource id
+        pub resource_id: Option<Text<0, 200>>,
+        /// Inclusive lower bound on `at`
+        pub from_date: Option<DateTime<Utc>>,
+        /// Inclusive upper bound on `at`
+        pub to_date: Option<DateTime<Utc>>,
+    }
+}
+
 /// Lists users (newest first).
 ///
 /// Pages are numbered (`page`), or reached by following `next_cursor`: a cursor page costs the
 /// same at any depth, while `page=N` reads and skips the `(N − 1) × page_size` rows before it.
 #[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", operation_id = "admin_list_users",
     security(("bearerAuth" = [])),
-    params(
-        ("page" = Option<i64>, Query, minimum = 1, description = "Page number (default 1); not with `cursor`"),
-        ("page_size" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
-        ("cursor" = Option<String>, Query, max_length = 200, description = "`next_cursor` of the previous page; the filters and `page_size` must be those of that request"),
-        ("role" = Option<crate::openapi::enums::Role>, Query, description = "Exact role"),
-        ("is_active" = Option<bool>, Query, description = "Activation state"),
-        ("search" = Option<String>, Query, max_length = 200, description = "Substring of name or email"),
-    ),
+    params(CursorParams, UserFilterParams),
     responses(
         (status = 200, description = "A page of users", body = AdminUserPage),
         (status = 401, description = "Not authenticated", body = ErrorResponse),
@@ -184,21 +215,19 @@ pub async fn list_users(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let mut query = QueryReader::new(&req);
-    let paging = CursorPaging::read(&mut query, 20);
-    let filter = UserFilter {
-        role: query
-            .enumeration("role", &crate::openapi::enums::Role::values())
-            .and_then(|r| r.parse::<Role>().ok()),
-        is_active: query.bool("is_active"),
-        search: query.string("search", 200),
-    };
-    let scope = CursorScope::new("admin_users", paging.page_size())
-        .field("role", filter.role.as_ref().map(Role::as_str))
-        .field("is_active", filter.is_active)
-        .field("search", filter.search.as_deref());
-    let page = paging.resolve(&mut query, &scope);
-    query.finish()?;
+    let mut query = Query::new(&req);
+    let paging = query.read::<CursorParams>();
+    let filter = query.read::<UserFilterParams>().map(|filter| UserFilter {
+        role: filter.role,
+        is_active: filter.is_active,
+        search: filter.search.map(String::from),
+    });
+    let scope = filter
+        .as_ref()
+        .zip(paging.as_ref())
+        .map(|(filter, paging)| user_scope(filter, paging.page_size()));
+    let page = CursorParams::resolve(paging, &mut query, scope.as_ref());
+    let (page, filter, scope) = query.complete((page, filter, scope))?;
     let result = state.identity.list_users(&filter, page).await?;
     Ok(HttpResponse::Ok().json(AdminUserPage {
         total_pages: result.total_pages(),
@@ -248,16 +277,7 @@ pub async fn update_user(
 /// Lists audit events (newest first).
 #[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", operation_id = "admin_list_audit",
     security(("bearerAuth" = [])),
-    params(
-        ("page" = Option<i64>, Query, minimum = 1, description = "Page number (default 1)"),
-        ("page_size" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
-        ("actor_user_id" = Option<uuid::Uuid>, Query, description = "Acting user"),
-        ("action" = Option<String>, Query, description = "Exact action"),
-        ("resource_type" = Option<String>, Query, description = "Exact resource type"),
-        ("resource_id" = Option<String>, Query, description = "Exact resource id"),
-        ("from_date" = Option<String>, Query, format = DateTime, description = "Inclusive lower bound on `at`"),
-        ("to_date" = Option<String>, Query, format = DateTime, description = "Inclusive upper bound on `at`"),
-    ),
+    params(PageParams, AuditFilterParams),
     responses(
         (status = 200, description = "A page of audit events", body = AuditPage),
         (status = 401, description = "Not authenticated", body = ErrorResponse),
@@ -270,17 +290,19 @@ pub async fn list_audit(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let mut query = QueryReader::new(&req);
-    let page = page_request(&mut query, 20);
+    let mut query = Query::new(&req);
+    let page = query.read::<PageParams>();
+    let filter = query.read::<AuditFilterParams>();
+    let (page, filter) = query.complete((page, filter))?;
+    let page = page.request();
     let filter = AuditFilter {
-        actor_user_id: query.uuid("actor_user_id").map(UserId::from_uuid),
-        action: query.string("action", 200),
-        resource_type: query.string("resource_type", 200),
-        resource_id: query.string("resource_id", 200),
-        from: query.datetime("from_date"),
-        to: query.datetime("to_date"),
+        actor_user_id: filter.actor_user_id.map(UserId::from_uuid),
+        action: filter.action.map(String::from),
+        resource_type: filter.resource_type.map(String::from),
+        resource_id: filter.resource_id.map(String::from),
+        from: filter.from_date,
+        to: filter.to_date,
     };
-    query.finish()?;
     let result = state.identity.list_audit(&filter, page).await?;
     Ok(HttpResponse::Ok().json(AuditPage {
         total_pages: result.total_pages(),

@@ -18,8 +18,8 @@ use utoipa::ToSchema;
 use super::audit::audit_stamp;
 use super::bodies::NotificationRecordResponse;
 use super::error::{ApiError, ApiResult};
-use super::input::{self, QueryReader, Text, path_uuid, request_body};
-use super::paging::page_request;
+use super::input::{self, Query, Text, path_uuid, request_body, request_query};
+use super::paging::PageParams;
 use super::routing::RouteRegistry;
 use super::wire;
 use crate::auth::AdminUser;
@@ -152,17 +152,24 @@ impl From<Broadcast> for BroadcastResponse {
     }
 }
 
+request_query! {
+    /// Filters of the notification log.
+    pub struct LogFilterParams {
+        /// Recipient
+        pub user_id: Option<uuid::Uuid>,
+        /// Exact status
+        pub status: Option<NotificationStatus>,
+        /// Inclusive lower bound on `sent_at`
+        pub from_date: Option<DateTime<Utc>>,
+        /// Inclusive upper bound on `sent_at`
+        pub to_date: Option<DateTime<Utc>>,
+    }
+}
+
 /// Every notification, most recently sent first.
 #[utoipa::path(get, path = "/api/v1/admin/notifications/logs", tag = "admin", operation_id = "admin_notification_logs",
     security(("bearerAuth" = [])),
-    params(
-        ("page" = Option<i64>, Query, minimum = 1, description = "Page number (default 1)"),
-        ("page_size" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
-        ("user_id" = Option<uuid::Uuid>, Query, description = "Recipient"),
-        ("status" = Option<crate::openapi::enums::NotificationStatus>, Query, description = "Exact status"),
-        ("from_date" = Option<String>, Query, format = DateTime, description = "Inclusive lower bound on `sent_at`"),
-        ("to_date" = Option<String>, Query, format = DateTime, description = "Inclusive upper bound on `sent_at`"),
-    ),
+    params(PageParams, LogFilterParams),
     responses(
         (status = 200, description = "A page of notifications", body = NotificationLogPage),
         (status = 401, description = "Not authenticated", body = ErrorResponse),
@@ -176,20 +183,17 @@ pub async fn logs(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let mut query = QueryReader::new(&req);
-    let page = page_request(&mut query, 20);
+    let mut query = Query::new(&req);
+    let page = query.read::<PageParams>();
+    let filter = query.read::<LogFilterParams>();
+    let (page, filter) = query.complete((page, filter))?;
+    let page = page.request();
     let filter = LogFilter {
-        user_id: query.uuid("user_id").map(UserId::from_uuid),
-        status: query
-            .enumeration(
-                "status",
-                &crate::openapi::enums::NotificationStatus::values(),
-            )
-            .and_then(|s| s.parse::<NotificationStatus>().ok()),
-        from: query.datetime("from_date"),
-        to: query.datetime("to_date"),
+        user_id: filter.user_id.map(UserId::from_uuid),
+        status: filter.status,
+        from: filter.from_date,
+        to: filter.to_date,
     };
-    query.finish()?;
     let result = state.notifications.logs(filter, page).await?;
     Ok(HttpResponse::Ok().json(NotificationLogPage {
         total_pages: result.total_pages(),

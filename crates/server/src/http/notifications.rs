@@ -21,9 +21,11 @@ use utoipa::openapi::schema::Schema;
 use super::audit::audit_stamp;
 use super::bodies::NotificationRecordResponse;
 use super::error::ApiResult;
-use super::input::{self, FromJson, QueryReader, Reading, Text, path_uuid, request_body};
+use super::input::{
+    self, FromJson, IntOr, Query, Reading, Text, path_uuid, request_body, request_query,
+};
 use super::middleware::RequestContext;
-use super::paging::page_request;
+use super::paging::{MAX_PAGE, numbered};
 use super::routing::RouteRegistry;
 use super::wire;
 use crate::auth::{AdminSecret, AuthUser};
@@ -416,24 +418,44 @@ pub async fn admin_send(
     Ok(HttpResponse::Ok().json(SendResultResponse::from(result)))
 }
 
+request_query! {
+    /// Numbered pages of a notification history, 50 rows by default.
+    pub struct HistoryPageParams {
+        /// Page number (default 1)
+        pub page: IntOr<1, { MAX_PAGE }, 1>,
+        /// Page size (default 50)
+        pub page_size: IntOr<1, 100, 50>,
+    }
+}
+
+request_query! {
+    /// Filters of a notification history.
+    pub struct HistoryFilterParams {
+        /// Exact status
+        pub status: Option<NotificationStatus>,
+        /// Exact type
+        pub notification_type: Option<NotificationType>,
+    }
+}
+
+request_query! {
+    /// The window of the notification statistics.
+    pub struct StatsParams {
+        /// Window in days (default 30)
+        pub days: IntOr<1, 365, 30>,
+    }
+}
+
 async fn history_of(req: &HttpRequest, state: &AppState, user: UserId) -> ApiResult<HttpResponse> {
-    let mut query = QueryReader::new(req);
-    let page = page_request(&mut query, 50);
+    let mut query = Query::new(req);
+    let page = query.read::<HistoryPageParams>();
+    let filter = query.read::<HistoryFilterParams>();
+    let (page, filter) = query.complete((page, filter))?;
+    let page = numbered(page.page.get(), page.page_size.get());
     let filter = HistoryFilter {
-        status: query
-            .enumeration(
-                "status",
-                &crate::openapi::enums::NotificationStatus::values(),
-            )
-            .and_then(|s| s.parse::<NotificationStatus>().ok()),
-        notification_type: query
-            .enumeration(
-                "notification_type",
-                &crate::openapi::enums::NotificationType::values(),
-            )
-            .and_then(|t| t.parse::<NotificationType>().ok()),
+        status: filter.status,
+        notification_type: filter.notification_type,
     };
-    query.finish()?;
     let result = state.notifications.history(user, filter, page).await?;
     Ok(HttpResponse::Ok().json(NotificationHistoryResponse {
         total: result.total,
@@ -450,12 +472,7 @@ async fn history_of(req: &HttpRequest, state: &AppState, user: UserId) -> ApiRes
 /// The caller's notifications, newest first.
 #[utoipa::path(get, path = "/api/v1/notifications/history", tag = "notifications", operation_id = "notification_history",
     security(("bearerAuth" = [])),
-    params(
-        ("page" = Option<i64>, Query, minimum = 1, description = "Page number (default 1)"),
-        ("page_size" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 50)"),
-        ("status" = Option<crate::openapi::enums::NotificationStatus>, Query, description = "Exact status"),
-        ("notification_type" = Option<crate::openapi::enums::NotificationType>, Query, description = "Exact type"),
-    ),
+    params(HistoryPageParams, HistoryFilterParams),
     responses(
         (status = 200, description = "A page of notifications", body = NotificationHistoryResponse),
         (status = 401, description = "Not authenticated", body = ErrorResponse),
@@ -477,10 +494,8 @@ pub async fn history(
     security(("bearerAuth" = [])),
     params(
         ("user_id" = uuid::Uuid, Path, description = "User id"),
-        ("page" = Option<i64>, Query, minimum = 1, description = "Page number (default 1)"),
-        ("page_size" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 50)"),
-        ("status" = Option<crate::openapi::enums::NotificationStatus>, Query, description = "Exact status"),
-        ("notification_type" = Option<crate::openapi::enums::NotificationType>, Query, description = "Exact type"),
+        HistoryPageParams,
+        HistoryFilterParams,
     ),
     responses(
         (status = 200, description = "A page of notifications", body = NotificationHistoryResponse),
@@ -588,7 +603,7 @@ pub async fn delete(
 /// or everyone's for an admin.
 #[utoipa::path(get, path = "/api/v1/notifications/stats/summary", tag = "notifications", operation_id = "notification_stats",
     security(("bearerAuth" = [])),
-    params(("days" = Option<i64>, Query, minimum = 1, maximum = 365, description = "Window in days (default 30)")),
+    params(StatsParams),
     responses(
         (status = 200, description = "Counts", body = NotificationStatsResponse),
         (status = 401, description = "Not authenticated", body = ErrorResponse),
@@ -602,9 +617,8 @@ pub async fn stats(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let mut query = QueryReader::new(&req);
-    let days = u32::try_from(query.int("days", 30, 1, 365)).unwrap_or(30);
-    query.finish()?;
+    // Read within 1..=365.
+    let days = u32::try_from(input::query::<StatsParams>(&req)?.days.get()).unwrap_or(30);
     let stats = state.notifications.stats(viewer(&user), days).await?;
     Ok(HttpResponse::Ok().json(NotificationStatsResponse {
         total_count: stats.total_count,
