@@ -5,7 +5,7 @@
 //!
 //! The gate every JSON body passes lives in `body`, typed bodies in `request` (the reading and
 //! the `request_body!` declaration) and `values` (the member types; the domain's value types in
-//! `domain_values`, those of the care directory in `directory_values`), the
+//! `domain_values`, those of the directory and the pharmacies in `directory_values`), the
 //! query-string reader in `query`, path parameters in `path` and the scalar parsers they share
 //! in `scalars`; this module re-exports them.
 
@@ -19,7 +19,10 @@ mod scalars;
 mod values;
 
 pub use self::body::{BodyKind, BodyReader, MAX_BODY_DEPTH, Object, json_object};
-pub use self::directory_values::{DoctorEmail, Fee, Ignored, JsonObject, Slug, texts};
+pub use self::directory_values::{
+    ClosingTime, DoctorEmail, Fee, HoursList, Ignored, JsonObject, OpeningTime, PharmacyEmail,
+    Slug, Timezone, texts,
+};
 pub use self::path::{path_int, path_uuid};
 pub use self::query::QueryReader;
 pub(crate) use self::request::request_body;
