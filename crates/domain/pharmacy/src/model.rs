@@ -1,5 +1,6 @@
 //! Pharmacies, their location and opening hours; the commands that change them and the value
-//! types that keep those commands valid (weekday, coordinates, search radius, result window).
+//! types that keep those commands valid (weekday, a week of opening hours, coordinates, search
+//! radius, result window).
 
 use chrono::{DateTime, NaiveTime, Utc};
 use chrono_tz::Tz;
@@ -407,7 +408,57 @@ pub struct HoursInput {
     pub is_closed: bool,
 }
 
-/// `POST /pharmacies`, validated field by field by the caller.
+/// The opening hours of a new pharmacy: each weekday at most once (`unique_day_per_pharmacy`).
+/// Holding one is the proof that no weekday repeats, so the rule runs once, where the hours
+/// enter the system.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WeekHours(Vec<HoursInput>);
+
+/// A weekday given more than once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("day_of_week {} is given more than once", .0.get())]
+pub struct RepeatedDay(pub DayOfWeek);
+
+impl WeekHours {
+    /// Checks that no weekday repeats.
+    ///
+    /// # Errors
+    /// [`RepeatedDay`] with the first weekday that repeats an earlier one.
+    pub fn new(hours: Vec<HoursInput>) -> Result<Self, RepeatedDay> {
+        match repeated_days(hours.iter().map(|h| Some(h.day_of_week))).first() {
+            Some(&(_, day)) => Err(RepeatedDay(day)),
+            None => Ok(Self(hours)),
+        }
+    }
+}
+
+impl std::ops::Deref for WeekHours {
+    type Target = [HoursInput];
+
+    fn deref(&self) -> &[HoursInput] {
+        &self.0
+    }
+}
+
+/// The rule [`WeekHours`] keeps: a weekday may be given once. The position and weekday of every
+/// entry that repeats an earlier one, in order; entries whose weekday is unknown (`None`) count
+/// for nothing.
+pub fn repeated_days(days: impl IntoIterator<Item = Option<DayOfWeek>>) -> Vec<(usize, DayOfWeek)> {
+    let mut seen = [false; 8];
+    let mut repeated = Vec::new();
+    for (position, day) in days.into_iter().enumerate() {
+        let Some(day) = day else { continue };
+        let index = usize::from(day.get());
+        if seen[index] {
+            repeated.push((position, day));
+        }
+        seen[index] = true;
+    }
+    repeated
+}
+
+/// `POST /pharmacies`: the shape of each member is the caller's to check; the hours carry their
+/// own rule ([`WeekHours`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewPharmacy {
     /// Name (1–255).
@@ -427,7 +478,7 @@ pub struct NewPharmacy {
     /// The location.
     pub location: NewLocation,
     /// At most 7 days, each at most once.
-    pub hours: Vec<HoursInput>,
+    pub hours: WeekHours,
 }
 
 /// `PATCH /pharmacies/{id}`: `None` = unchanged.
@@ -513,20 +564,6 @@ impl HoursInput {
 }
 
 impl NewPharmacy {
-    /// Days that occur more than once in `hours`, each reported once, in order of appearance.
-    pub fn duplicate_days(&self) -> Vec<DayOfWeek> {
-        let mut seen = [false; 8];
-        let mut duplicates = Vec::new();
-        for hours in &self.hours {
-            let day = usize::from(hours.day_of_week.get());
-            if seen[day] && !duplicates.contains(&hours.day_of_week) {
-                duplicates.push(hours.day_of_week);
-            }
-            seen[day] = true;
-        }
-        duplicates
-    }
-
     /// The audit `details` of a create: every given field.
     pub fn audit_details(&self) -> Value {
         let location = &self.location;
@@ -647,33 +684,35 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_days_are_reported_once_each() {
+    fn week_hours_refuse_a_repeated_weekday() {
         let hours = |day: i64| HoursInput {
             day_of_week: DayOfWeek::new(day).unwrap(),
             open_time: time(9, 0),
             close_time: time(17, 0),
             is_closed: false,
         };
-        let new = NewPharmacy {
-            name: "A".into(),
-            description: None,
-            phone: None,
-            email: None,
-            supports_delivery: false,
-            supports_pickup: true,
-            timezone: Tz::Asia__Kolkata,
-            location: NewLocation {
-                address_line: "1 Road".into(),
-                city: "Mumbai".into(),
-                state: None,
-                country: "India".into(),
-                pincode: None,
-                coordinates: Coordinates::new(19.0, 72.8).unwrap(),
-            },
-            hours: vec![hours(1), hours(2), hours(1), hours(1), hours(2), hours(3)],
-        };
-        let days: Vec<u8> = new.duplicate_days().iter().map(|d| d.get()).collect();
-        assert_eq!(days, vec![1, 2]);
+        let week = WeekHours::new(vec![hours(3), hours(1), hours(7)]).unwrap();
+        let days: Vec<u8> = week.iter().map(|h| h.day_of_week.get()).collect();
+        assert_eq!(days, vec![3, 1, 7], "kept as given");
+        assert_eq!(WeekHours::new(Vec::new()), Ok(WeekHours::default()));
+        let repeated = WeekHours::new(vec![hours(1), hours(2), hours(2), hours(1)]);
+        assert_eq!(repeated, Err(RepeatedDay(DayOfWeek::new(2).unwrap())));
+        assert_eq!(
+            RepeatedDay(DayOfWeek::new(2).unwrap()).to_string(),
+            "day_of_week 2 is given more than once"
+        );
+    }
+
+    #[test]
+    fn every_repetition_is_reported_and_unknown_days_count_for_nothing() {
+        let day = |n: i64| Some(DayOfWeek::new(n).unwrap());
+        let found: Vec<(usize, u8)> =
+            repeated_days([day(1), day(2), None, day(1), day(1), None, day(2), day(3)])
+                .into_iter()
+                .map(|(position, day)| (position, day.get()))
+                .collect();
+        assert_eq!(found, vec![(3, 1), (4, 1), (6, 2)]);
+        assert!(repeated_days([None, None]).is_empty());
     }
 
     #[test]

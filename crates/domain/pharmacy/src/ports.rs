@@ -14,17 +14,6 @@ use crate::model::{
 /// Infrastructure failure behind a port: the kernel's, shared with every other domain.
 pub use medico24_kernel::PortError;
 
-/// Why creating a pharmacy failed.
-#[derive(Debug, thiserror::Error)]
-pub enum CreatePharmacyError {
-    /// Two hours rows for one weekday (`unique_day_per_pharmacy`).
-    #[error("duplicate hours for day {}", .0.get())]
-    DuplicateDay(DayOfWeek),
-    /// Infrastructure failure.
-    #[error(transparent)]
-    Port(#[from] PortError),
-}
-
 /// Result of a location update.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LocationUpdate {
@@ -56,15 +45,14 @@ pub trait PharmacyRepository: Send + Sync + 'static {
     /// the stored detail.
     ///
     /// # Errors
-    /// [`CreatePharmacyError::DuplicateDay`] when `hours` names a weekday twice (nothing is
-    /// written); [`CreatePharmacyError::Port`] on infrastructure failure.
+    /// [`PortError`] on infrastructure failure.
     fn create(
         &self,
         id: PharmacyId,
         new: &NewPharmacy,
         stamp: &AuditStamp,
         now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<Pharmacy, CreatePharmacyError>> + Send;
+    ) -> impl Future<Output = Result<Pharmacy, PortError>> + Send;
 
     /// The pharmacy with its location and hours (ordered by weekday), active or not.
     ///

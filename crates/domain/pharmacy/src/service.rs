@@ -9,9 +9,7 @@ use crate::model::{
     DayOfWeek, Hours, HoursInput, LocationPatch, NearbyQuery, NewPharmacy, Pharmacy,
     PharmacyFilter, PharmacyListItem, PharmacyPatch, PharmacyVerify, VerifyChange, Window,
 };
-use crate::ports::{
-    CreatePharmacyError, DeleteHours, LocationUpdate, PharmacyCache, PharmacyRepository, PortError,
-};
+use crate::ports::{DeleteHours, LocationUpdate, PharmacyCache, PharmacyRepository, PortError};
 
 /// Why a use case addressed to one pharmacy failed.
 #[derive(Debug, thiserror::Error)]
@@ -100,16 +98,12 @@ where
     /// Creates a pharmacy with its location and hours.
     ///
     /// # Errors
-    /// [`CreatePharmacyError::DuplicateDay`] when a weekday is given twice (checked before any
-    /// write); [`CreatePharmacyError::Port`].
+    /// [`PortError`].
     pub async fn create(
         &self,
         new: &NewPharmacy,
         stamp: &AuditStamp,
-    ) -> Result<Pharmacy, CreatePharmacyError> {
-        if let Some(day) = new.duplicate_days().first() {
-            return Err(CreatePharmacyError::DuplicateDay(*day));
-        }
+    ) -> Result<Pharmacy, PortError> {
         let id = PharmacyId::new_v7();
         let created = self.repo.create(id, new, stamp, self.clock.now()).await?;
         self.invalidate(created.id).await;

@@ -6,7 +6,7 @@ use medico24_kernel::{AuditStamp, FixedClock, PharmacyId, UserId};
 use crate::model::{
     DayOfWeek, HoursInput, LocationPatch, PharmacyFilter, PharmacyPatch, VerifyChange, Window,
 };
-use crate::ports::{CreatePharmacyError, PortError};
+use crate::ports::PortError;
 use crate::service::{DeleteHoursError, DetailView, ListView, PharmacyError, PharmacyService};
 use crate::testing::{InMemoryPharmacies, InMemoryPharmacyCache, contract::sample};
 
@@ -260,18 +260,6 @@ fn a_pharmacy_without_a_location_is_returned_unchanged_by_a_location_patch() {
 }
 
 #[test]
-fn duplicate_days_are_refused_before_any_write() {
-    let (service, repo, _, _) = setup();
-    let mut new = sample("A", 19.0, 72.8);
-    new.hours.push(new.hours[0]);
-    assert!(matches!(
-        run(service.create(&new, &stamp())),
-        Err(CreatePharmacyError::DuplicateDay(d)) if d.get() == 7
-    ));
-    assert_eq!(repo.calls(), 0);
-}
-
-#[test]
 fn plain_listings_are_cached_per_generation_and_open_now_listings_never() {
     let (service, repo, cache, _) = setup();
     let filter = PharmacyFilter::default();
@@ -376,7 +364,7 @@ fn repository_failures_surface_as_port_errors() {
     ));
     assert!(matches!(
         run(service.create(&sample("A", 19.0, 72.8), &stamp())),
-        Err(CreatePharmacyError::Port(PortError::Unavailable(_)))
+        Err(PortError::Unavailable(_))
     ));
 }
 

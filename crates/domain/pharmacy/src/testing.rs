@@ -15,9 +15,7 @@ use crate::model::{
     VerifyChange, Window, actions, verify_audit_details,
 };
 use crate::open_now::{is_open_now, parse_timezone};
-use crate::ports::{
-    CreatePharmacyError, DeleteHours, LocationUpdate, PharmacyCache, PharmacyRepository, PortError,
-};
+use crate::ports::{DeleteHours, LocationUpdate, PharmacyCache, PharmacyRepository, PortError};
 
 /// Radius of the sphere PostGIS measures geography distances on with `use_spheroid = false`
 /// (the WGS 84 mean radius `(2a + b) / 3`), in metres.
@@ -169,11 +167,8 @@ impl PharmacyRepository for InMemoryPharmacies {
         new: &NewPharmacy,
         stamp: &AuditStamp,
         now: DateTime<Utc>,
-    ) -> Result<Pharmacy, CreatePharmacyError> {
+    ) -> Result<Pharmacy, PortError> {
         let mut state = self.enter()?;
-        if let Some(day) = new.duplicate_days().first() {
-            return Err(CreatePharmacyError::DuplicateDay(*day));
-        }
         let location = &new.location;
         let mut hours: Vec<Hours> = new.hours.iter().map(|h| hours_row(id, h)).collect();
         hours.sort_by_key(|h| h.day_of_week);
@@ -605,11 +600,9 @@ pub mod contract {
 
     use crate::model::{
         Coordinates, DayOfWeek, HoursInput, LocationPatch, NearbyQuery, NewLocation, NewPharmacy,
-        PharmacyFilter, PharmacyPatch, RadiusKm, VerifyChange, Window,
+        PharmacyFilter, PharmacyPatch, RadiusKm, VerifyChange, WeekHours, Window,
     };
-    use crate::ports::{
-        CreatePharmacyError, DeleteHours, LocationUpdate, PharmacyRepository, PortError,
-    };
+    use crate::ports::{DeleteHours, LocationUpdate, PharmacyRepository, PortError};
 
     fn ok<T>(result: Result<T, PortError>, what: &str) -> T {
         match result {
@@ -645,7 +638,7 @@ pub mod contract {
                 coordinates: Coordinates::new(lat, lng)
                     .unwrap_or_else(|e| panic!("sample coordinates: {e}")),
             },
-            hours: vec![
+            hours: WeekHours::new(vec![
                 HoursInput {
                     day_of_week: day(7),
                     open_time: time(10, 0),
@@ -658,7 +651,8 @@ pub mod contract {
                     close_time: time(17, 0),
                     is_closed: false,
                 },
-            ],
+            ])
+            .unwrap_or_else(|e| panic!("sample hours: {e}")),
         }
     }
 
@@ -707,16 +701,6 @@ pub mod contract {
             "find returns what create returned"
         );
         assert_eq!(ok(repo.find(PharmacyId::new_v7()).await, "find"), None);
-
-        let mut duplicate = sample("Contract dup", lat, lng);
-        duplicate.hours.push(duplicate.hours[1]);
-        assert!(
-            matches!(
-                repo.create(PharmacyId::new_v7(), &duplicate, &stamp, now).await,
-                Err(CreatePharmacyError::DuplicateDay(d)) if d.get() == 1
-            ),
-            "a weekday given twice is DuplicateDay"
-        );
 
         let later = now + chrono::Duration::seconds(5);
         let patch = PharmacyPatch {

@@ -3,6 +3,7 @@
 
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
 use medico24_directory::{
     AssociationPatch, AssociationStatus, ClinicForDoctor, DoctorAtClinic, NewAssociation,
 };
@@ -13,9 +14,10 @@ use utoipa::ToSchema;
 
 use super::audit::audit_stamp;
 use super::bodies::DoctorClinicResponse;
-use super::error::{ApiError, ApiResult};
-use super::fields::{directory_body, read_fee, read_i32};
-use super::input::{BodyKind, BodyReader, QueryReader, path_uuid};
+use super::error::ApiResult;
+use super::input::{
+    self, Fee, Int, JsonObject, List, QueryReader, Text, path_uuid, request_body, texts,
+};
 use super::routing::RouteRegistry;
 use crate::auth::AdminUser;
 use crate::openapi::schemas::{ErrorResponse, ValidationErrorResponse};
@@ -133,109 +135,80 @@ impl From<&ClinicForDoctor> for ClinicForDoctorResponse {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Request bodies (documentation; parsing is field by field)
+// Request bodies
 // ---------------------------------------------------------------------------------------------
 
-/// `POST /clinics/{id}/doctors` body: AssociationIn plus `doctor_id` and the optional,
-/// redundant `clinic_id`.
-#[derive(Debug, serde::Deserialize, ToSchema)]
-pub struct AssociationCreateRequest {
-    /// The doctor.
-    #[schema(format = Uuid)]
-    pub doctor_id: String,
-    /// When given, must equal the path id.
-    #[schema(format = Uuid)]
-    pub clinic_id: Option<String>,
-    /// Default false.
-    pub is_primary: Option<bool>,
-    /// 0–99 999 999.99, at most 2 decimals.
-    #[schema(minimum = 0, maximum = 99_999_999.99, multiple_of = 0.01)]
-    pub consultation_fee: Option<f64>,
-    /// 5–180.
-    #[schema(minimum = 5, maximum = 180)]
-    pub consultation_duration_minutes: Option<i64>,
-    /// Department.
-    #[schema(max_length = 200)]
-    pub department: Option<String>,
-    /// Designation.
-    #[schema(max_length = 200)]
-    pub designation: Option<String>,
-    /// At most 7 items of 1–20 characters.
-    #[schema(max_items = 7)]
-    pub available_days: Option<Vec<String>>,
-    /// At most 50 objects.
-    #[schema(value_type = Option<Vec<Object>>, max_items = 50)]
-    pub available_time_slots: Option<Vec<Value>>,
-    /// Default true.
-    pub appointment_booking_enabled: Option<bool>,
+request_body! {
+    /// `POST /clinics/{id}/doctors` body: AssociationIn plus `doctor_id` and the optional,
+    /// redundant `clinic_id`.
+    pub struct AssociationCreateRequest {
+        /// The doctor.
+        pub doctor_id: uuid::Uuid,
+        /// When given, must equal the path id.
+        pub clinic_id: Option<uuid::Uuid>,
+        /// Default false.
+        pub is_primary: Option<bool>,
+        /// 0–99 999 999.99, at most 2 decimals.
+        pub consultation_fee: Option<Fee>,
+        /// 5–180.
+        pub consultation_duration_minutes: Option<Int<5, 180>>,
+        /// Department.
+        pub department: Option<Text<0, 200>>,
+        /// Designation.
+        pub designation: Option<Text<0, 200>>,
+        /// At most 7 items of 1–20 characters.
+        pub available_days: Option<List<Text<1, 20>, 7>>,
+        /// At most 50 objects.
+        pub available_time_slots: Option<List<JsonObject, 50>>,
+        /// Default true.
+        pub appointment_booking_enabled: Option<bool>,
+    }
 }
 
-/// `PUT /clinics/doctor-associations/{id}` body: AssociationIn with every member optional,
-/// `null` = unchanged.
-#[derive(Debug, serde::Deserialize, ToSchema)]
-pub struct AssociationUpdateRequest {
-    /// Primary clinic of the doctor.
-    pub is_primary: Option<bool>,
-    /// 0–99 999 999.99, at most 2 decimals.
-    #[schema(minimum = 0, maximum = 99_999_999.99, multiple_of = 0.01)]
-    pub consultation_fee: Option<f64>,
-    /// 5–180.
-    #[schema(minimum = 5, maximum = 180)]
-    pub consultation_duration_minutes: Option<i64>,
-    /// Department.
-    #[schema(max_length = 200)]
-    pub department: Option<String>,
-    /// Designation.
-    #[schema(max_length = 200)]
-    pub designation: Option<String>,
-    /// At most 7 items of 1–20 characters.
-    #[schema(max_items = 7)]
-    pub available_days: Option<Vec<String>>,
-    /// At most 50 objects.
-    #[schema(value_type = Option<Vec<Object>>, max_items = 50)]
-    pub available_time_slots: Option<Vec<Value>>,
-    /// Booking flag.
-    pub appointment_booking_enabled: Option<bool>,
-    /// Association status.
-    #[schema(value_type = Option<crate::openapi::enums::AssociationStatus>)]
-    pub status: Option<String>,
+request_body! {
+    /// `PUT /clinics/doctor-associations/{id}` body: AssociationIn with every member optional,
+    /// `null` = unchanged.
+    pub struct AssociationUpdateRequest {
+        /// Primary clinic of the doctor.
+        pub is_primary: Option<bool>,
+        /// 0–99 999 999.99, at most 2 decimals.
+        pub consultation_fee: Option<Fee>,
+        /// 5–180.
+        pub consultation_duration_minutes: Option<Int<5, 180>>,
+        /// Department.
+        pub department: Option<Text<0, 200>>,
+        /// Designation.
+        pub designation: Option<Text<0, 200>>,
+        /// At most 7 items of 1–20 characters.
+        pub available_days: Option<List<Text<1, 20>, 7>>,
+        /// At most 50 objects.
+        pub available_time_slots: Option<List<JsonObject, 50>>,
+        /// Booking flag.
+        pub appointment_booking_enabled: Option<bool>,
+        /// Association status.
+        pub status: Option<AssociationStatus>,
+    }
 }
 
-/// `POST /clinics/doctor-associations/{id}/end` body (optional).
-#[derive(Debug, serde::Deserialize, ToSchema)]
-pub struct AssociationEndRequest {
-    /// Default now; not before the start.
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub end_date: Option<String>,
+request_body! {
+    /// `POST /clinics/doctor-associations/{id}/end` body (optional).
+    pub struct AssociationEndRequest {
+        /// Default now; not before the start.
+        pub end_date: Option<DateTime<Utc>>,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Handlers
 // ---------------------------------------------------------------------------------------------
 
-/// The AssociationIn members shared by create and update.
-struct AssociationFields {
-    is_primary: Option<bool>,
-    consultation_fee: Option<f64>,
-    consultation_duration_minutes: Option<i32>,
-    department: Option<String>,
-    designation: Option<String>,
-    available_days: Option<Vec<String>>,
-    available_time_slots: Option<Vec<Value>>,
-    appointment_booking_enabled: Option<bool>,
-}
-
-fn read_association_fields(reader: &mut BodyReader<'_>) -> AssociationFields {
-    AssociationFields {
-        is_primary: reader.optional_bool("is_primary"),
-        consultation_fee: read_fee(reader, "consultation_fee"),
-        consultation_duration_minutes: read_i32(reader, "consultation_duration_minutes", 5, 180),
-        department: reader.optional_string("department", 0, 200),
-        designation: reader.optional_string("designation", 0, 200),
-        available_days: reader.optional_string_array("available_days", 7, 1, 20),
-        available_time_slots: reader.optional_object_array("available_time_slots", 50),
-        appointment_booking_enabled: reader.optional_bool("appointment_booking_enabled"),
-    }
+/// Time slots as stored.
+fn time_slots(slots: List<JsonObject, 50>) -> Vec<Value> {
+    slots
+        .into_vec()
+        .into_iter()
+        .map(JsonObject::into_value)
+        .collect()
 }
 
 /// Associates a doctor with the clinic.
@@ -261,27 +234,19 @@ pub async fn create_association(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let clinic_id = ClinicId::from_uuid(path_uuid(&req, "clinic_id")?);
-    let object = directory_body(&req, &body, BodyKind::Required)?;
-    let mut reader = BodyReader::new(&object);
-    let doctor_id = reader.required_uuid("doctor_id");
-    let body_clinic_id = reader.optional_uuid("clinic_id");
-    let fields = read_association_fields(&mut reader);
-    reader.finish()?;
-    let Some(doctor_id) = doctor_id else {
-        return Err(ApiError::internal("doctor_id passed validation unset"));
-    };
+    let body: AssociationCreateRequest = input::body(&req, &body)?;
     let new = NewAssociation {
-        doctor_id: DoctorId::from_uuid(doctor_id),
+        doctor_id: DoctorId::from_uuid(body.doctor_id),
         clinic_id,
-        body_clinic_id: body_clinic_id.map(ClinicId::from_uuid),
-        is_primary: fields.is_primary.unwrap_or(false),
-        consultation_fee: fields.consultation_fee,
-        consultation_duration_minutes: fields.consultation_duration_minutes,
-        department: fields.department,
-        designation: fields.designation,
-        available_days: fields.available_days,
-        available_time_slots: fields.available_time_slots,
-        appointment_booking_enabled: fields.appointment_booking_enabled.unwrap_or(true),
+        body_clinic_id: body.clinic_id.map(ClinicId::from_uuid),
+        is_primary: body.is_primary.unwrap_or(false),
+        consultation_fee: body.consultation_fee.map(Fee::get),
+        consultation_duration_minutes: body.consultation_duration_minutes.map(Int::get_i32),
+        department: body.department.map(String::from),
+        designation: body.designation.map(String::from),
+        available_days: body.available_days.map(texts),
+        available_time_slots: body.available_time_slots.map(time_slots),
+        appointment_booking_enabled: body.appointment_booking_enabled.unwrap_or(true),
     };
     let stamp = audit_stamp(&req, admin.0.id);
     let created = state.directory.create_association(&new, &stamp).await?;
@@ -374,23 +339,17 @@ pub async fn update_association(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let id = AssociationId::from_uuid(path_uuid(&req, "association_id")?);
-    let object = directory_body(&req, &body, BodyKind::Required)?;
-    let mut reader = BodyReader::new(&object);
-    let fields = read_association_fields(&mut reader);
-    let status = reader
-        .optional_enum("status", &AssociationStatus::NAMES)
-        .and_then(|s| s.parse().ok());
-    reader.finish()?;
+    let body: AssociationUpdateRequest = input::body(&req, &body)?;
     let patch = AssociationPatch {
-        is_primary: fields.is_primary,
-        consultation_fee: fields.consultation_fee,
-        consultation_duration_minutes: fields.consultation_duration_minutes,
-        department: fields.department,
-        designation: fields.designation,
-        available_days: fields.available_days,
-        available_time_slots: fields.available_time_slots,
-        appointment_booking_enabled: fields.appointment_booking_enabled,
-        status,
+        is_primary: body.is_primary,
+        consultation_fee: body.consultation_fee.map(Fee::get),
+        consultation_duration_minutes: body.consultation_duration_minutes.map(Int::get_i32),
+        department: body.department.map(String::from),
+        designation: body.designation.map(String::from),
+        available_days: body.available_days.map(texts),
+        available_time_slots: body.available_time_slots.map(time_slots),
+        appointment_booking_enabled: body.appointment_booking_enabled,
+        status: body.status,
     };
     let stamp = audit_stamp(&req, admin.0.id);
     let association = state
@@ -422,14 +381,11 @@ pub async fn end_association(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let id = AssociationId::from_uuid(path_uuid(&req, "association_id")?);
-    let object = directory_body(&req, &body, BodyKind::Optional)?;
-    let mut reader = BodyReader::new(&object);
-    let end_date = reader.optional_datetime("end_date");
-    reader.finish()?;
+    let body: AssociationEndRequest = input::optional_body(&req, &body)?;
     let stamp = audit_stamp(&req, admin.0.id);
     let association = state
         .directory
-        .end_association(id, end_date, &stamp)
+        .end_association(id, body.end_date, &stamp)
         .await?;
     Ok(HttpResponse::Ok().json(DoctorClinicResponse::from(&association)))
 }

@@ -6,7 +6,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use medico24_directory::{
     Clinic, ClinicFilter, ClinicListItem, ClinicPatch, ClinicStatus, NearbyClinicFilter, NewClinic,
-    SLUG_PATTERN, is_valid_slug,
 };
 use medico24_kernel::ClinicId;
 use serde::Serialize;
@@ -15,8 +14,10 @@ use utoipa::ToSchema;
 
 use super::audit::audit_stamp;
 use super::error::{ApiError, ApiResult, CLINIC_NOT_FOUND};
-use super::fields::{directory_body, read_geo, read_window, reject_nul_in_query};
-use super::input::{BodyKind, BodyReader, QueryReader, path_uuid, percent_decode};
+use super::fields::{read_geo, read_window, reject_nul_in_query};
+use super::input::{
+    self, JsonObject, Number, QueryReader, Slug, Text, path_uuid, percent_decode, request_body,
+};
 use super::routing::RouteRegistry;
 use super::wire;
 use crate::auth::AdminUser;
@@ -154,102 +155,57 @@ impl From<&ClinicListItem> for ClinicListItemResponse {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Request bodies (documentation; parsing is field by field)
+// Request bodies
 // ---------------------------------------------------------------------------------------------
 
-/// `POST /clinics/` body (ClinicIn; `status`, `is_active` and `rating` are ignored).
-#[derive(Debug, serde::Deserialize, ToSchema)]
-pub struct ClinicCreateRequest {
-    /// Name.
-    #[schema(min_length = 1, max_length = 255)]
-    pub name: String,
-    /// URL slug; generated from the name when absent, null or `""`.
-    #[schema(max_length = 255, pattern = "^([a-z0-9]+(-[a-z0-9]+)*)?$")]
-    pub slug: Option<String>,
-    /// Description.
-    #[schema(max_length = 5000)]
-    pub description: Option<String>,
-    /// Logo URL.
-    #[schema(max_length = 2048)]
-    pub logo_url: Option<String>,
-    /// Free-form contacts.
-    #[schema(value_type = Option<Object>)]
-    pub contacts: Option<Value>,
-    /// Address.
-    #[schema(min_length = 1, max_length = 2000)]
-    pub address: String,
-    /// Latitude, stored rounded to 8 decimals.
-    #[schema(minimum = -90, maximum = 90)]
-    pub latitude: Option<f64>,
-    /// Longitude, stored rounded to 8 decimals.
-    #[schema(minimum = -180, maximum = 180)]
-    pub longitude: Option<f64>,
-    /// Free-form opening hours.
-    #[schema(value_type = Option<Object>)]
-    pub opening_hours: Option<Value>,
-}
-
-/// `PUT /clinics/{id}` body: ClinicIn with every member optional, `null` = unchanged.
-#[derive(Debug, serde::Deserialize, ToSchema)]
-pub struct ClinicUpdateRequest {
-    /// Name.
-    #[schema(min_length = 1, max_length = 255)]
-    pub name: Option<String>,
-    /// URL slug (`""` = unchanged).
-    #[schema(max_length = 255, pattern = "^([a-z0-9]+(-[a-z0-9]+)*)?$")]
-    pub slug: Option<String>,
-    /// Description.
-    #[schema(max_length = 5000)]
-    pub description: Option<String>,
-    /// Logo URL.
-    #[schema(max_length = 2048)]
-    pub logo_url: Option<String>,
-    /// Free-form contacts.
-    #[schema(value_type = Option<Object>)]
-    pub contacts: Option<Value>,
-    /// Address.
-    #[schema(min_length = 1, max_length = 2000)]
-    pub address: Option<String>,
-    /// Latitude, stored rounded to 8 decimals.
-    #[schema(minimum = -90, maximum = 90)]
-    pub latitude: Option<f64>,
-    /// Longitude, stored rounded to 8 decimals.
-    #[schema(minimum = -180, maximum = 180)]
-    pub longitude: Option<f64>,
-    /// Free-form opening hours.
-    #[schema(value_type = Option<Object>)]
-    pub opening_hours: Option<Value>,
-    /// Clinic status.
-    #[schema(value_type = Option<crate::openapi::enums::ClinicStatus>)]
-    pub status: Option<String>,
-}
-
-// ---------------------------------------------------------------------------------------------
-// Input helpers
-// ---------------------------------------------------------------------------------------------
-
-/// A supplied slug: `""` counts as not supplied; otherwise 1–255 characters matching the
-/// pattern (422 `string_pattern_mismatch`).
-fn read_slug(reader: &mut BodyReader<'_>) -> Option<String> {
-    let slug = reader.optional_string("slug", 0, 255)?;
-    if slug.is_empty() {
-        return None;
+request_body! {
+    /// `POST /clinics/` body (ClinicIn; `status`, `is_active` and `rating` are ignored).
+    pub struct ClinicCreateRequest {
+        /// Name.
+        pub name: Text<1, 255>,
+        /// URL slug; generated from the name when absent, null or `""`.
+        pub slug: Option<Slug>,
+        /// Description.
+        pub description: Option<Text<0, 5000>>,
+        /// Logo URL.
+        pub logo_url: Option<Text<0, 2048>>,
+        /// Free-form contacts.
+        pub contacts: Option<JsonObject>,
+        /// Address.
+        pub address: Text<1, 2000>,
+        /// Latitude, stored rounded to 8 decimals.
+        pub latitude: Option<Number<-90, 90>>,
+        /// Longitude, stored rounded to 8 decimals.
+        pub longitude: Option<Number<-180, 180>>,
+        /// Free-form opening hours.
+        pub opening_hours: Option<JsonObject>,
     }
-    if !is_valid_slug(&slug) {
-        reader.issue(
-            "slug",
-            "string_pattern_mismatch",
-            format!("String should match pattern '{SLUG_PATTERN}'"),
-        );
-        return None;
-    }
-    Some(slug)
 }
 
-fn read_clinic_status(reader: &mut BodyReader<'_>) -> Option<ClinicStatus> {
-    reader
-        .optional_enum("status", &ClinicStatus::NAMES)
-        .and_then(|s| s.parse().ok())
+request_body! {
+    /// `PUT /clinics/{id}` body: ClinicIn with every member optional, `null` = unchanged.
+    pub struct ClinicUpdateRequest {
+        /// Name.
+        pub name: Option<Text<1, 255>>,
+        /// URL slug (`""` = unchanged).
+        pub slug: Option<Slug>,
+        /// Description.
+        pub description: Option<Text<0, 5000>>,
+        /// Logo URL.
+        pub logo_url: Option<Text<0, 2048>>,
+        /// Free-form contacts.
+        pub contacts: Option<JsonObject>,
+        /// Address.
+        pub address: Option<Text<1, 2000>>,
+        /// Latitude, stored rounded to 8 decimals.
+        pub latitude: Option<Number<-90, 90>>,
+        /// Longitude, stored rounded to 8 decimals.
+        pub longitude: Option<Number<-180, 180>>,
+        /// Free-form opening hours.
+        pub opening_hours: Option<JsonObject>,
+        /// Clinic status.
+        pub status: Option<ClinicStatus>,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -276,33 +232,17 @@ pub async fn create_clinic(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let object = directory_body(&req, &body, BodyKind::Required)?;
-    let mut reader = BodyReader::new(&object);
-    let name = reader.required_string("name", 1, 255);
-    let slug = read_slug(&mut reader);
-    let description = reader.optional_string("description", 0, 5000);
-    let logo_url = reader.optional_string("logo_url", 0, 2048);
-    let contacts = reader.optional_object("contacts").cloned();
-    let address = reader.required_string("address", 1, 2000);
-    let latitude = reader.optional_number("latitude", -90.0, 90.0);
-    let longitude = reader.optional_number("longitude", -180.0, 180.0);
-    let opening_hours = reader.optional_object("opening_hours").cloned();
-    reader.finish()?;
-    let (Some(name), Some(address)) = (name, address) else {
-        return Err(ApiError::internal(
-            "required clinic fields passed validation unset",
-        ));
-    };
+    let body: ClinicCreateRequest = input::body(&req, &body)?;
     let clinic = NewClinic {
-        name,
-        slug,
-        description,
-        logo_url,
-        contacts,
-        address,
-        latitude,
-        longitude,
-        opening_hours,
+        name: body.name.into(),
+        slug: body.slug.and_then(Slug::given),
+        description: body.description.map(String::from),
+        logo_url: body.logo_url.map(String::from),
+        contacts: body.contacts.map(JsonObject::into_map),
+        address: body.address.into(),
+        latitude: body.latitude.map(Number::get),
+        longitude: body.longitude.map(Number::get),
+        opening_hours: body.opening_hours.map(JsonObject::into_map),
     };
     let stamp = audit_stamp(&req, admin.0.id);
     let created = state.directory.create_clinic(clinic, &stamp).await?;
@@ -489,21 +429,19 @@ pub async fn update_clinic(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let id = ClinicId::from_uuid(path_uuid(&req, "clinic_id")?);
-    let object = directory_body(&req, &body, BodyKind::Required)?;
-    let mut reader = BodyReader::new(&object);
+    let body: ClinicUpdateRequest = input::body(&req, &body)?;
     let patch = ClinicPatch {
-        name: reader.optional_string("name", 1, 255),
-        slug: read_slug(&mut reader),
-        description: reader.optional_string("description", 0, 5000),
-        logo_url: reader.optional_string("logo_url", 0, 2048),
-        contacts: reader.optional_object("contacts").cloned(),
-        address: reader.optional_string("address", 1, 2000),
-        latitude: reader.optional_number("latitude", -90.0, 90.0),
-        longitude: reader.optional_number("longitude", -180.0, 180.0),
-        opening_hours: reader.optional_object("opening_hours").cloned(),
-        status: read_clinic_status(&mut reader),
+        name: body.name.map(String::from),
+        slug: body.slug.and_then(Slug::given),
+        description: body.description.map(String::from),
+        logo_url: body.logo_url.map(String::from),
+        contacts: body.contacts.map(JsonObject::into_map),
+        address: body.address.map(String::from),
+        latitude: body.latitude.map(Number::get),
+        longitude: body.longitude.map(Number::get),
+        opening_hours: body.opening_hours.map(JsonObject::into_map),
+        status: body.status,
     };
-    reader.finish()?;
     let stamp = audit_stamp(&req, admin.0.id);
     let clinic = state.directory.update_clinic(id, &patch, &stamp).await?;
     Ok(HttpResponse::Ok().json(ClinicResponse::from(&clinic)))

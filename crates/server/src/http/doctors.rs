@@ -9,7 +9,7 @@ use medico24_directory::{
     DEFAULT_CONSULTATION_MINUTES, Doctor, DoctorClinicSummary, DoctorDetail, DoctorFilter,
     DoctorListItem, DoctorPatch, NearbyDoctorFilter, NewDoctor, Verification,
 };
-use medico24_kernel::{DoctorId, is_valid_email};
+use medico24_kernel::{DoctorId, Phone};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -17,11 +17,11 @@ use utoipa::ToSchema;
 use super::audit::audit_stamp;
 use super::bodies::DoctorClinicResponse;
 use super::error::{ApiError, ApiResult, DOCTOR_NOT_FOUND};
-use super::fields::{
-    check_phone_field, directory_body, read_fee, read_geo, read_i32, read_window,
-    reject_nul_in_query,
+use super::fields::{read_geo, read_window, reject_nul_in_query};
+use super::input::{
+    self, DoctorEmail, Fee, Ignored, Int, JsonObject, List, QueryReader, Text, path_uuid,
+    request_body, texts,
 };
-use super::input::{BodyKind, BodyReader, QueryReader, path_uuid};
 use super::routing::RouteRegistry;
 use super::wire;
 use crate::auth::AdminUser;
@@ -239,97 +239,76 @@ impl From<&DoctorListItem> for DoctorListItemResponse {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Request bodies (documentation; parsing is field by field)
+// Request bodies
 // ---------------------------------------------------------------------------------------------
 
-/// `POST /doctors/` body.
-#[derive(Debug, serde::Deserialize, ToSchema)]
-pub struct DoctorCreateRequest {
-    /// Valid email address.
-    #[schema(max_length = 254, format = Email)]
-    pub email: String,
-    /// Full name.
-    #[schema(min_length = 1, max_length = 255)]
-    pub full_name: String,
-    /// Phone: 7–20 characters of digits, spaces, `+`, `-`, `(`, `)`, at least 7 digits.
-    #[schema(min_length = 7, max_length = 20, pattern = "^[0-9 +()-]*$")]
-    pub phone: Option<String>,
-    /// Picture URL.
-    #[schema(max_length = 2048)]
-    pub profile_picture_url: Option<String>,
-    /// License number (unique).
-    #[schema(min_length = 1, max_length = 100)]
-    pub license_number: String,
-    /// Specialization.
-    #[schema(min_length = 1, max_length = 200)]
-    pub specialization: String,
-    /// Sub-specialization.
-    #[schema(max_length = 200)]
-    pub sub_specialization: Option<String>,
-    /// Qualification.
-    #[schema(max_length = 1000)]
-    pub qualification: Option<String>,
-    /// Years of experience.
-    #[schema(minimum = 0, maximum = 80)]
-    pub experience_years: Option<i64>,
-    /// 0–99 999 999.99, at most 2 decimals.
-    #[schema(minimum = 0, maximum = 99_999_999.99, multiple_of = 0.01)]
-    pub consultation_fee: Option<f64>,
-    /// Default 30.
-    #[schema(minimum = 15, maximum = 180)]
-    pub consultation_duration_minutes: Option<i64>,
-    /// Biography.
-    #[schema(max_length = 5000)]
-    pub bio: Option<String>,
-    /// At most 20 items of 1–50 characters.
-    #[schema(max_items = 20)]
-    pub languages_spoken: Option<Vec<String>>,
-    /// Council registration.
-    #[schema(max_length = 100)]
-    pub medical_council_registration: Option<String>,
+request_body! {
+    /// `POST /doctors/` body.
+    pub struct DoctorCreateRequest {
+        /// Valid email address.
+        pub email: DoctorEmail,
+        /// Full name.
+        pub full_name: Text<1, 255>,
+        /// Phone: 7–20 characters of digits, spaces, `+`, `-`, `(`, `)`, at least 7 digits.
+        pub phone: Option<Phone>,
+        /// Picture URL.
+        pub profile_picture_url: Option<Text<0, 2048>>,
+        /// License number (unique).
+        pub license_number: Text<1, 100>,
+        /// Specialization.
+        pub specialization: Text<1, 200>,
+        /// Sub-specialization.
+        pub sub_specialization: Option<Text<0, 200>>,
+        /// Qualification.
+        pub qualification: Option<Text<0, 1000>>,
+        /// Years of experience.
+        pub experience_years: Option<Int<0, 80>>,
+        /// 0–99 999 999.99, at most 2 decimals.
+        pub consultation_fee: Option<Fee>,
+        /// Default 30.
+        pub consultation_duration_minutes: Option<Int<15, 180>>,
+        /// Biography.
+        pub bio: Option<Text<0, 5000>>,
+        /// At most 20 items of 1–50 characters.
+        pub languages_spoken: Option<List<Text<1, 50>, 20>>,
+        /// Council registration.
+        pub medical_council_registration: Option<Text<0, 100>>,
+    }
 }
 
-/// `PUT /doctors/{id}` body: every member optional, `null` = unchanged; contact fields and the
-/// license are ignored.
-#[derive(Debug, serde::Deserialize, ToSchema)]
-pub struct DoctorUpdateRequest {
-    /// Specialization.
-    #[schema(min_length = 1, max_length = 200)]
-    pub specialization: Option<String>,
-    /// Sub-specialization.
-    #[schema(max_length = 200)]
-    pub sub_specialization: Option<String>,
-    /// Qualification.
-    #[schema(max_length = 1000)]
-    pub qualification: Option<String>,
-    /// Years of experience.
-    #[schema(minimum = 0, maximum = 80)]
-    pub experience_years: Option<i64>,
-    /// 0–99 999 999.99, at most 2 decimals.
-    #[schema(minimum = 0, maximum = 99_999_999.99, multiple_of = 0.01)]
-    pub consultation_fee: Option<f64>,
-    /// Slot length.
-    #[schema(minimum = 15, maximum = 180)]
-    pub consultation_duration_minutes: Option<i64>,
-    /// Biography.
-    #[schema(max_length = 5000)]
-    pub bio: Option<String>,
-    /// At most 20 items of 1–50 characters.
-    #[schema(max_items = 20)]
-    pub languages_spoken: Option<Vec<String>>,
-    /// Council registration.
-    #[schema(max_length = 100)]
-    pub medical_council_registration: Option<String>,
+request_body! {
+    /// `PUT /doctors/{id}` body: every member optional, `null` = unchanged; contact fields and the
+    /// license are ignored.
+    pub struct DoctorUpdateRequest {
+        /// Specialization.
+        pub specialization: Option<Text<1, 200>>,
+        /// Sub-specialization.
+        pub sub_specialization: Option<Text<0, 200>>,
+        /// Qualification.
+        pub qualification: Option<Text<0, 1000>>,
+        /// Years of experience.
+        pub experience_years: Option<Int<0, 80>>,
+        /// 0–99 999 999.99, at most 2 decimals.
+        pub consultation_fee: Option<Fee>,
+        /// Slot length.
+        pub consultation_duration_minutes: Option<Int<15, 180>>,
+        /// Biography.
+        pub bio: Option<Text<0, 5000>>,
+        /// At most 20 items of 1–50 characters.
+        pub languages_spoken: Option<List<Text<1, 50>, 20>>,
+        /// Council registration.
+        pub medical_council_registration: Option<Text<0, 100>>,
+    }
 }
 
-/// `POST /doctors/{id}/verify` body (optional).
-#[derive(Debug, serde::Deserialize, ToSchema)]
-pub struct DoctorVerifyRequest {
-    /// Replaces the stored documents when a non-empty object.
-    #[schema(value_type = Option<Object>)]
-    pub verification_documents: Option<Value>,
-    /// Ignored.
-    pub notes: Option<String>,
+request_body! {
+    /// `POST /doctors/{id}/verify` body (optional).
+    pub struct DoctorVerifyRequest {
+        /// Replaces the stored documents when a non-empty object.
+        pub verification_documents: Option<JsonObject>,
+        /// Ignored.
+        pub notes: Option<Ignored>,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -371,60 +350,24 @@ pub async fn create_doctor(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let object = directory_body(&req, &body, BodyKind::Required)?;
-    let mut reader = BodyReader::new(&object);
-    let email = reader.required_string("email", 0, usize::MAX);
-    if let Some(email) = &email
-        && !is_valid_email(email)
-    {
-        reader.issue(
-            "email",
-            "value_error",
-            "value is not a valid email address: it must have exactly one @-sign, a local part and a dotted domain, and at most 254 characters",
-        );
-    }
-    let full_name = reader.required_string("full_name", 1, 255);
-    let phone = reader.optional_string("phone", 0, usize::MAX);
-    if let Some(phone) = &phone {
-        check_phone_field(&mut reader, "phone", phone);
-    }
-    let profile_picture_url = reader.optional_string("profile_picture_url", 0, 2048);
-    let license_number = reader.required_string("license_number", 1, 100);
-    let specialization = reader.required_string("specialization", 1, 200);
-    let sub_specialization = reader.optional_string("sub_specialization", 0, 200);
-    let qualification = reader.optional_string("qualification", 0, 1000);
-    let experience_years = read_i32(&mut reader, "experience_years", 0, 80);
-    let consultation_fee = read_fee(&mut reader, "consultation_fee");
-    let consultation_duration_minutes =
-        read_i32(&mut reader, "consultation_duration_minutes", 15, 180);
-    let bio = reader.optional_string("bio", 0, 5000);
-    let languages_spoken = reader.optional_string_array("languages_spoken", 20, 1, 50);
-    let medical_council_registration =
-        reader.optional_string("medical_council_registration", 0, 100);
-    reader.finish()?;
-    let (Some(email), Some(full_name), Some(license_number), Some(specialization)) =
-        (email, full_name, license_number, specialization)
-    else {
-        return Err(ApiError::internal(
-            "required doctor fields passed validation unset",
-        ));
-    };
+    let body: DoctorCreateRequest = input::body(&req, &body)?;
     let new = NewDoctor {
-        email,
-        full_name,
-        phone,
-        profile_picture_url,
-        license_number,
-        specialization,
-        sub_specialization,
-        qualification,
-        experience_years,
-        consultation_fee,
-        consultation_duration_minutes: consultation_duration_minutes
-            .unwrap_or(DEFAULT_CONSULTATION_MINUTES),
-        bio,
-        languages_spoken,
-        medical_council_registration,
+        email: body.email.into(),
+        full_name: body.full_name.into(),
+        phone: body.phone.map(Phone::into_string),
+        profile_picture_url: body.profile_picture_url.map(String::from),
+        license_number: body.license_number.into(),
+        specialization: body.specialization.into(),
+        sub_specialization: body.sub_specialization.map(String::from),
+        qualification: body.qualification.map(String::from),
+        experience_years: body.experience_years.map(Int::get_i32),
+        consultation_fee: body.consultation_fee.map(Fee::get),
+        consultation_duration_minutes: body
+            .consultation_duration_minutes
+            .map_or(DEFAULT_CONSULTATION_MINUTES, Int::get_i32),
+        bio: body.bio.map(String::from),
+        languages_spoken: body.languages_spoken.map(texts),
+        medical_council_registration: body.medical_council_registration.map(String::from),
     };
     let stamp = audit_stamp(&req, admin.0.id);
     let created = state.directory.create_doctor(&new, &stamp).await?;
@@ -601,29 +544,18 @@ pub async fn update_doctor(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let id = DoctorId::from_uuid(path_uuid(&req, "doctor_id")?);
-    let object = directory_body(&req, &body, BodyKind::Required)?;
-    let mut reader = BodyReader::new(&object);
+    let body: DoctorUpdateRequest = input::body(&req, &body)?;
     let patch = DoctorPatch {
-        specialization: reader.optional_string("specialization", 1, 200),
-        sub_specialization: reader.optional_string("sub_specialization", 0, 200),
-        qualification: reader.optional_string("qualification", 0, 1000),
-        experience_years: read_i32(&mut reader, "experience_years", 0, 80),
-        consultation_fee: read_fee(&mut reader, "consultation_fee"),
-        consultation_duration_minutes: read_i32(
-            &mut reader,
-            "consultation_duration_minutes",
-            15,
-            180,
-        ),
-        bio: reader.optional_string("bio", 0, 5000),
-        languages_spoken: reader.optional_string_array("languages_spoken", 20, 1, 50),
-        medical_council_registration: reader.optional_string(
-            "medical_council_registration",
-            0,
-            100,
-        ),
+        specialization: body.specialization.map(String::from),
+        sub_specialization: body.sub_specialization.map(String::from),
+        qualification: body.qualification.map(String::from),
+        experience_years: body.experience_years.map(Int::get_i32),
+        consultation_fee: body.consultation_fee.map(Fee::get),
+        consultation_duration_minutes: body.consultation_duration_minutes.map(Int::get_i32),
+        bio: body.bio.map(String::from),
+        languages_spoken: body.languages_spoken.map(texts),
+        medical_council_registration: body.medical_council_registration.map(String::from),
     };
-    reader.finish()?;
     let stamp = audit_stamp(&req, admin.0.id);
     let doctor = state.directory.update_doctor(id, &patch, &stamp).await?;
     Ok(HttpResponse::Ok().json(DoctorResponse::from(&doctor)))
@@ -654,13 +586,10 @@ pub async fn verify_doctor(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let id = DoctorId::from_uuid(path_uuid(&req, "doctor_id")?);
-    let object = directory_body(&req, &body, BodyKind::Optional)?;
-    let mut reader = BodyReader::new(&object);
-    let documents = reader.optional_object("verification_documents").cloned();
-    reader.finish()?;
+    let body: DoctorVerifyRequest = input::optional_body(&req, &body)?;
     let verification = Verification {
         verified_by: admin.0.id,
-        documents,
+        documents: body.verification_documents.map(JsonObject::into_map),
     };
     let stamp = audit_stamp(&req, admin.0.id);
     let doctor = state

@@ -1,23 +1,13 @@
-//! Field readers and input rules shared by more than one handler module: the phone rule, text
-//! without NUL characters, the directory's paging window, geo query and fee, and the
-//! `pharmacy_id` path parameter.
+//! Input rules shared by more than one handler module: text without NUL characters, the
+//! directory's paging window and geo query, and the `pharmacy_id` path parameter.
 
 use actix_web::HttpRequest;
-use medico24_directory::{DecimalError, GeoQuery, Window, check_fee};
-use medico24_kernel::{PharmacyId, check_phone};
-use serde_json::{Value, json};
+use medico24_directory::{GeoQuery, Window};
+use medico24_kernel::PharmacyId;
+use serde_json::json;
 
-use super::error::{ApiError, ValidationIssue, phone_message};
-use super::input::{
-    BodyKind, BodyReader, Object, QueryReader, json_object, path_uuid, percent_decode,
-};
-
-/// Adds the phone rule's issue for `field`, if broken.
-pub fn check_phone_field(reader: &mut BodyReader<'_>, field: &str, phone: &str) {
-    if let Err(error) = check_phone(phone) {
-        reader.issue(field, "value_error", phone_message(field, error));
-    }
-}
+use super::error::{ApiError, ValidationIssue};
+use super::input::{QueryReader, path_uuid, percent_decode};
 
 /// The message of a NUL character in text input: PostgreSQL text and jsonb cannot hold one, so
 /// it is refused up front (422) rather than failing in the database (500).
@@ -47,69 +37,6 @@ pub fn reject_nul_in_query(req: &HttpRequest, keys: &[&str]) -> Result<(), ApiEr
     }
 }
 
-/// 422 when any string or key anywhere in a JSON body contains a NUL character.
-///
-/// # Errors
-/// 422 `value_error` at the location of each such value.
-pub fn reject_nul_in_body(object: &Object) -> Result<(), ApiError> {
-    fn walk(value: &Value, loc: &mut Vec<Value>, issues: &mut Vec<ValidationIssue>) {
-        match value {
-            Value::String(text) if text.contains('\0') => {
-                issues.push(ValidationIssue::new(
-                    loc.clone(),
-                    "value_error",
-                    NUL_MESSAGE,
-                ));
-            }
-            Value::Array(items) => {
-                for (index, item) in items.iter().enumerate() {
-                    loc.push(json!(index));
-                    walk(item, loc, issues);
-                    loc.pop();
-                }
-            }
-            Value::Object(members) => {
-                for (key, member) in members {
-                    loc.push(json!(key));
-                    if key.contains('\0') {
-                        issues.push(ValidationIssue::new(
-                            loc.clone(),
-                            "value_error",
-                            NUL_MESSAGE,
-                        ));
-                    } else {
-                        walk(member, loc, issues);
-                    }
-                    loc.pop();
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut issues = Vec::new();
-    let mut loc = vec![json!("body")];
-    for (key, member) in object {
-        loc.push(json!(key));
-        walk(member, &mut loc, &mut issues);
-        loc.pop();
-    }
-    if issues.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::validation(issues))
-    }
-}
-
-/// A JSON object body (as [`json_object`] reads it) without NUL characters.
-///
-/// # Errors
-/// As [`json_object`], and 422 for NUL characters.
-pub fn directory_body(req: &HttpRequest, body: &[u8], kind: BodyKind) -> Result<Object, ApiError> {
-    let object = json_object(req, body, kind)?;
-    reject_nul_in_body(&object)?;
-    Ok(object)
-}
-
 /// `skip` (≥ 0, default 0) and `limit` (1–100, default 20).
 pub fn read_window(query: &mut QueryReader) -> Window {
     let skip = query.int("skip", 0, 0, i64::MAX);
@@ -131,30 +58,6 @@ pub fn read_geo(query: &mut QueryReader) -> Option<GeoQuery> {
         longitude: longitude?,
         radius_km,
     })
-}
-
-/// A fee member: a number, `0 ≤ fee ≤ 99 999 999.99`, at most 2 decimals.
-pub fn read_fee(reader: &mut BodyReader<'_>, name: &str) -> Option<f64> {
-    let fee = reader.optional_number(name, f64::NEG_INFINITY, f64::INFINITY)?;
-    match check_fee(fee) {
-        Ok(fee) => Some(fee),
-        Err(error) => {
-            let kind = match error {
-                DecimalError::BelowMinimum(_) => "greater_than_equal",
-                DecimalError::AboveMaximum(_) => "less_than_equal",
-                DecimalError::TooManyDecimals(_) => "decimal_max_places",
-            };
-            reader.issue(name, kind, error.to_string());
-            None
-        }
-    }
-}
-
-/// An optional integer member that fits the `integer` columns.
-pub fn read_i32(reader: &mut BodyReader<'_>, name: &str, min: i32, max: i32) -> Option<i32> {
-    reader
-        .optional_int(name, i64::from(min), i64::from(max))
-        .and_then(|n| i32::try_from(n).ok())
 }
 
 /// The `pharmacy_id` path parameter (public and admin pharmacy routes).

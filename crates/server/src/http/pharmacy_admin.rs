@@ -3,19 +3,18 @@
 
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono_tz::Tz;
-use medico24_kernel::is_valid_email;
 use medico24_pharmacy::{
     Coordinates, DayOfWeek, HoursInput, Latitude, LocationPatch, Longitude, NewLocation,
     NewPharmacy, PharmacyPatch, VerifyChange,
 };
-use serde_json::{Value, json};
-use utoipa::ToSchema;
 
 use super::audit::audit_stamp;
 use super::error::{ApiError, ApiResult};
 use super::fields::pharmacy_id;
-use super::input::{BodyKind, BodyReader, QueryReader, json_object, path_int};
+use super::input::{
+    self, ClosingTime, HoursList, OpeningTime, PharmacyEmail, QueryReader, Text, Timezone,
+    path_int, request_body,
+};
 use super::pharmacy_bodies::{PharmacyHoursResponse, PharmacyResponse, PharmacyVerifyResponse};
 use super::routing::RouteRegistry;
 use crate::auth::AdminUser;
@@ -23,242 +22,137 @@ use crate::openapi::schemas::{ErrorResponse, ValidationErrorResponse};
 use crate::state::AppState;
 
 // ---------------------------------------------------------------------------------------------
-// Request bodies (documentation; the handlers read them field by field)
+// Request bodies
 // ---------------------------------------------------------------------------------------------
 
-/// LocationIn.
-#[derive(Debug, serde::Deserialize, ToSchema)]
-pub struct LocationIn {
-    /// Street address.
-    #[schema(min_length = 1, max_length = 500)]
-    pub address_line: String,
-    /// City.
-    #[schema(min_length = 1, max_length = 100)]
-    pub city: String,
-    /// State.
-    #[schema(max_length = 100)]
-    pub state: Option<String>,
-    /// Country (default `India`).
-    #[schema(min_length = 1, max_length = 100)]
-    pub country: Option<String>,
-    /// Postal code.
-    #[schema(max_length = 20)]
-    pub pincode: Option<String>,
-    /// Latitude.
-    #[schema(minimum = -90.0, maximum = 90.0)]
-    pub latitude: f64,
-    /// Longitude.
-    #[schema(minimum = -180.0, maximum = 180.0)]
-    pub longitude: f64,
-}
-
-/// HoursIn.
-#[derive(Debug, serde::Deserialize, ToSchema)]
-pub struct HoursIn {
-    /// 1 = Monday … 7 = Sunday.
-    #[schema(minimum = 1, maximum = 7)]
-    pub day_of_week: i64,
-    /// `HH:MM` or `HH:MM:SS`.
-    #[schema(
-        example = "09:00",
-        pattern = r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?$"
-    )]
-    pub open_time: String,
-    /// `HH:MM` or `HH:MM:SS`; earlier than `open_time` runs past midnight; equal (not closed)
-    /// means open all day.
-    #[schema(
-        example = "21:00",
-        pattern = r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?$"
-    )]
-    pub close_time: String,
-    /// Closed all day (default false).
-    pub is_closed: Option<bool>,
-}
-
-/// `POST /pharmacies` body.
-#[derive(Debug, serde::Deserialize, ToSchema)]
-pub struct PharmacyCreateRequest {
-    /// Name.
-    #[schema(min_length = 1, max_length = 255)]
-    pub name: String,
-    /// Free text.
-    #[schema(max_length = 5000)]
-    pub description: Option<String>,
-    /// Phone.
-    #[schema(max_length = 30)]
-    pub phone: Option<String>,
-    /// Email.
-    #[schema(max_length = 254, format = Email)]
-    pub email: Option<String>,
-    /// Delivers (default false).
-    pub supports_delivery: Option<bool>,
-    /// Offers pickup (default true).
-    pub supports_pickup: Option<bool>,
-    /// IANA zone (default `DEFAULT_TIMEZONE`).
-    #[schema(example = "Asia/Kolkata")]
-    pub timezone: Option<String>,
-    /// The location.
-    pub location: LocationIn,
-    /// At most 7 days, each at most once.
-    #[schema(max_items = 7)]
-    pub hours: Option<Vec<HoursIn>>,
-}
-
-/// `PATCH /pharmacies/{id}` body: every member optional, `null` = unchanged.
-#[derive(Debug, serde::Deserialize, ToSchema)]
-pub struct PharmacyUpdateRequest {
-    /// Name.
-    #[schema(min_length = 1, max_length = 255)]
-    pub name: Option<String>,
-    /// Free text.
-    #[schema(max_length = 5000)]
-    pub description: Option<String>,
-    /// Phone.
-    #[schema(max_length = 30)]
-    pub phone: Option<String>,
-    /// Email.
-    #[schema(max_length = 254, format = Email)]
-    pub email: Option<String>,
-    /// Delivers.
-    pub supports_delivery: Option<bool>,
-    /// Offers pickup.
-    pub supports_pickup: Option<bool>,
-    /// Listed.
-    pub is_active: Option<bool>,
-    /// IANA zone.
-    pub timezone: Option<String>,
-}
-
-/// `PATCH /pharmacies/{id}/location` body: LocationIn with every member optional.
-#[derive(Debug, serde::Deserialize, ToSchema)]
-pub struct LocationUpdateRequest {
-    /// Street address.
-    #[schema(min_length = 1, max_length = 500)]
-    pub address_line: Option<String>,
-    /// City.
-    #[schema(min_length = 1, max_length = 100)]
-    pub city: Option<String>,
-    /// State.
-    #[schema(max_length = 100)]
-    pub state: Option<String>,
-    /// Country.
-    #[schema(min_length = 1, max_length = 100)]
-    pub country: Option<String>,
-    /// Postal code.
-    #[schema(max_length = 20)]
-    pub pincode: Option<String>,
-    /// Latitude.
-    #[schema(minimum = -90.0, maximum = 90.0)]
-    pub latitude: Option<f64>,
-    /// Longitude.
-    #[schema(minimum = -180.0, maximum = 180.0)]
-    pub longitude: Option<f64>,
-}
-
-// ---------------------------------------------------------------------------------------------
-// Reading input
-// ---------------------------------------------------------------------------------------------
-
-fn email(reader: &mut BodyReader<'_>) -> Option<String> {
-    let email = reader.optional_string("email", 0, 254)?;
-    if is_valid_email(&email) {
-        Some(email)
-    } else {
-        reader.issue("email", "value_error", "value is not a valid email address");
-        None
+request_body! {
+    /// LocationIn.
+    pub struct LocationIn {
+        /// Street address.
+        pub address_line: Text<1, 500>,
+        /// City.
+        pub city: Text<1, 100>,
+        /// State.
+        pub state: Option<Text<0, 100>>,
+        /// Country (default `India`).
+        pub country: Option<Text<1, 100>>,
+        /// Postal code.
+        pub pincode: Option<Text<0, 20>>,
+        /// Latitude.
+        pub latitude: Latitude,
+        /// Longitude.
+        pub longitude: Longitude,
     }
 }
 
-fn timezone(reader: &mut BodyReader<'_>) -> Option<Tz> {
-    let name = reader.optional_string("timezone", 1, 64)?;
-    match name.parse::<Tz>() {
-        Ok(tz) => Some(tz),
-        Err(_) => {
-            reader.issue(
-                "timezone",
-                "value_error",
-                "timezone must be an IANA time zone name (e.g. Asia/Kolkata)",
-            );
-            None
+request_body! {
+    /// HoursIn.
+    pub struct HoursIn {
+        /// 1 = Monday … 7 = Sunday.
+        pub day_of_week: DayOfWeek,
+        /// `HH:MM` or `HH:MM:SS`.
+        pub open_time: OpeningTime,
+        /// `HH:MM` or `HH:MM:SS`; earlier than `open_time` runs past midnight; equal (not closed)
+        /// means open all day.
+        pub close_time: ClosingTime,
+        /// Closed all day (default false).
+        pub is_closed: Option<bool>,
+    }
+}
+
+request_body! {
+    /// `POST /pharmacies` body.
+    pub struct PharmacyCreateRequest {
+        /// Name.
+        pub name: Text<1, 255>,
+        /// Free text.
+        pub description: Option<Text<0, 5000>>,
+        /// Phone.
+        pub phone: Option<Text<0, 30>>,
+        /// Email.
+        pub email: Option<PharmacyEmail>,
+        /// Delivers (default false).
+        pub supports_delivery: Option<bool>,
+        /// Offers pickup (default true).
+        pub supports_pickup: Option<bool>,
+        /// IANA zone (default `DEFAULT_TIMEZONE`).
+        pub timezone: Option<Timezone>,
+        /// The location.
+        pub location: LocationIn,
+        /// At most 7 days, each at most once.
+        pub hours: Option<HoursList<HoursIn>>,
+    }
+}
+
+request_body! {
+    /// `PATCH /pharmacies/{id}` body: every member optional, `null` = unchanged.
+    pub struct PharmacyUpdateRequest {
+        /// Name.
+        pub name: Option<Text<1, 255>>,
+        /// Free text.
+        pub description: Option<Text<0, 5000>>,
+        /// Phone.
+        pub phone: Option<Text<0, 30>>,
+        /// Email.
+        pub email: Option<PharmacyEmail>,
+        /// Delivers.
+        pub supports_delivery: Option<bool>,
+        /// Offers pickup.
+        pub supports_pickup: Option<bool>,
+        /// Listed.
+        pub is_active: Option<bool>,
+        /// IANA zone.
+        pub timezone: Option<Timezone>,
+    }
+}
+
+request_body! {
+    /// `PATCH /pharmacies/{id}/location` body: LocationIn with every member optional.
+    pub struct LocationUpdateRequest {
+        /// Street address.
+        pub address_line: Option<Text<1, 500>>,
+        /// City.
+        pub city: Option<Text<1, 100>>,
+        /// State.
+        pub state: Option<Text<0, 100>>,
+        /// Country.
+        pub country: Option<Text<1, 100>>,
+        /// Postal code.
+        pub pincode: Option<Text<0, 20>>,
+        /// Latitude.
+        pub latitude: Option<Latitude>,
+        /// Longitude.
+        pub longitude: Option<Longitude>,
+    }
+}
+
+impl From<LocationIn> for NewLocation {
+    fn from(location: LocationIn) -> Self {
+        Self {
+            address_line: location.address_line.into(),
+            city: location.city.into(),
+            state: location.state.map(String::from),
+            country: location
+                .country
+                .map_or_else(|| "India".to_owned(), String::from),
+            pincode: location.pincode.map(String::from),
+            coordinates: Coordinates {
+                latitude: location.latitude,
+                longitude: location.longitude,
+            },
         }
     }
 }
 
-/// LocationIn: every member required.
-fn new_location(reader: &mut BodyReader<'_>) -> Option<NewLocation> {
-    let address_line = reader.required_string("address_line", 1, 500);
-    let city = reader.required_string("city", 1, 100);
-    let state = reader.optional_string("state", 0, 100);
-    let country = reader.optional_string("country", 1, 100);
-    let pincode = reader.optional_string("pincode", 0, 20);
-    let latitude = reader.required_number("latitude", -90.0, 90.0);
-    let longitude = reader.required_number("longitude", -180.0, 180.0);
-    let coordinates = Coordinates::new(latitude?, longitude?).ok()?;
-    Some(NewLocation {
-        address_line: address_line?,
-        city: city?,
-        state,
-        country: country.unwrap_or_else(|| "India".to_owned()),
-        pincode,
-        coordinates,
-    })
-}
-
-/// HoursIn.
-fn hours_input(reader: &mut BodyReader<'_>) -> Option<HoursInput> {
-    let day = reader.required_int("day_of_week", 1, 7);
-    let open_time = reader.required_time("open_time");
-    let close_time = reader.required_time("close_time");
-    let is_closed = reader.optional_bool("is_closed").unwrap_or(false);
-    Some(HoursInput {
-        day_of_week: DayOfWeek::new(day?).ok()?,
-        open_time: open_time?,
-        close_time: close_time?,
-        is_closed,
-    })
-}
-
-/// The `hours` array of a create: each item an HoursIn object, weekdays distinct.
-fn hours_list(reader: &mut BodyReader<'_>) -> Vec<HoursInput> {
-    let Some(items) = reader.optional_array("hours", 7) else {
-        return Vec::new();
-    };
-    let mut hours = Vec::with_capacity(items.len());
-    let mut seen = [false; 8];
-    for (index, item) in items.iter().enumerate() {
-        let loc = vec![json!("body"), json!("hours"), json!(index)];
-        let Value::Object(item) = item else {
-            reader.issue_at(
-                loc,
-                "dict_type",
-                "Input should be a valid dictionary or object to extract fields from",
-            );
-            continue;
-        };
-        let mut nested = BodyReader::nested(item, loc.clone());
-        let parsed = hours_input(&mut nested);
-        reader.absorb(nested);
-        // Duplicates are found from the weekday alone, even when another member is invalid.
-        let day = item
-            .get("day_of_week")
-            .and_then(Value::as_f64)
-            .filter(|d| d.fract() == 0.0 && (1.0..=7.0).contains(d))
-            .map(|d| d as usize);
-        if let Some(day) = day {
-            if seen[day] {
-                let mut loc = loc;
-                loc.push(json!("day_of_week"));
-                reader.issue_at(
-                    loc,
-                    "value_error",
-                    format!("day_of_week {day} is given more than once"),
-                );
-            }
-            seen[day] = true;
+impl From<HoursIn> for HoursInput {
+    fn from(hours: HoursIn) -> Self {
+        Self {
+            day_of_week: hours.day_of_week,
+            open_time: hours.open_time.get(),
+            close_time: hours.close_time.get(),
+            is_closed: hours.is_closed.unwrap_or(false),
         }
-        hours.extend(parsed);
     }
-    hours
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -284,39 +178,22 @@ pub async fn create_pharmacy(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let object = json_object(&req, &body, BodyKind::Required)?;
-    let mut reader = BodyReader::new(&object);
-    let name = reader.required_string("name", 1, 255);
-    let description = reader.optional_string("description", 0, 5000);
-    let phone = reader.optional_string("phone", 0, 30);
-    let email = email(&mut reader);
-    let supports_delivery = reader.optional_bool("supports_delivery").unwrap_or(false);
-    let supports_pickup = reader.optional_bool("supports_pickup").unwrap_or(true);
-    let tz = timezone(&mut reader);
-    let location = reader.required_object("location").and_then(|object| {
-        let mut nested = BodyReader::nested(object, vec![json!("body"), json!("location")]);
-        let location = new_location(&mut nested);
-        reader.absorb(nested);
-        location
-    });
-    let hours = hours_list(&mut reader);
-    reader.finish()?;
-    let (Some(name), Some(location)) = (name, location) else {
-        // Unreachable: a missing member was reported above.
-        return Err(ApiError::internal(
-            "create body validated without name or location",
-        ));
-    };
+    let body: PharmacyCreateRequest = input::body(&req, &body)?;
     let new = NewPharmacy {
-        name,
-        description,
-        phone,
-        email,
-        supports_delivery,
-        supports_pickup,
-        timezone: tz.unwrap_or(state.settings.default_timezone),
-        location,
-        hours,
+        name: body.name.into(),
+        description: body.description.map(String::from),
+        phone: body.phone.map(String::from),
+        email: body.email.map(String::from),
+        supports_delivery: body.supports_delivery.unwrap_or(false),
+        supports_pickup: body.supports_pickup.unwrap_or(true),
+        timezone: body
+            .timezone
+            .map_or(state.settings.default_timezone, Timezone::get),
+        location: body.location.into(),
+        hours: body
+            .hours
+            .map(HoursList::into_week_hours)
+            .unwrap_or_default(),
     };
     let stamp = audit_stamp(&req, admin.0.id);
     let created = state.pharmacies.create(&new, &stamp).await?;
@@ -346,19 +223,17 @@ pub async fn update_pharmacy(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let id = pharmacy_id(&req)?;
-    let object = json_object(&req, &body, BodyKind::Required)?;
-    let mut reader = BodyReader::new(&object);
+    let body: PharmacyUpdateRequest = input::body(&req, &body)?;
     let patch = PharmacyPatch {
-        name: reader.optional_string("name", 1, 255),
-        description: reader.optional_string("description", 0, 5000),
-        phone: reader.optional_string("phone", 0, 30),
-        email: email(&mut reader),
-        supports_delivery: reader.optional_bool("supports_delivery"),
-        supports_pickup: reader.optional_bool("supports_pickup"),
-        is_active: reader.optional_bool("is_active"),
-        timezone: timezone(&mut reader),
+        name: body.name.map(String::from),
+        description: body.description.map(String::from),
+        phone: body.phone.map(String::from),
+        email: body.email.map(String::from),
+        supports_delivery: body.supports_delivery,
+        supports_pickup: body.supports_pickup,
+        is_active: body.is_active,
+        timezone: body.timezone.map(Timezone::get),
     };
-    reader.finish()?;
     let stamp = audit_stamp(&req, admin.0.id);
     let updated = state.pharmacies.update(id, &patch, &stamp).await?;
     Ok(HttpResponse::Ok().json(PharmacyResponse::from(&updated)))
@@ -411,22 +286,16 @@ pub async fn update_pharmacy_location(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let id = pharmacy_id(&req)?;
-    let object = json_object(&req, &body, BodyKind::Required)?;
-    let mut reader = BodyReader::new(&object);
+    let body: LocationUpdateRequest = input::body(&req, &body)?;
     let patch = LocationPatch {
-        address_line: reader.optional_string("address_line", 1, 500),
-        city: reader.optional_string("city", 1, 100),
-        state: reader.optional_string("state", 0, 100),
-        country: reader.optional_string("country", 1, 100),
-        pincode: reader.optional_string("pincode", 0, 20),
-        latitude: reader
-            .optional_number("latitude", -90.0, 90.0)
-            .and_then(|v| Latitude::new(v).ok()),
-        longitude: reader
-            .optional_number("longitude", -180.0, 180.0)
-            .and_then(|v| Longitude::new(v).ok()),
+        address_line: body.address_line.map(String::from),
+        city: body.city.map(String::from),
+        state: body.state.map(String::from),
+        country: body.country.map(String::from),
+        pincode: body.pincode.map(String::from),
+        latitude: body.latitude,
+        longitude: body.longitude,
     };
-    reader.finish()?;
     let stamp = audit_stamp(&req, admin.0.id);
     let updated = state.pharmacies.update_location(id, &patch, &stamp).await?;
     Ok(HttpResponse::Ok().json(PharmacyResponse::from(&updated)))
@@ -454,13 +323,7 @@ pub async fn upsert_pharmacy_hours(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let id = pharmacy_id(&req)?;
-    let object = json_object(&req, &body, BodyKind::Required)?;
-    let mut reader = BodyReader::new(&object);
-    let hours = hours_input(&mut reader);
-    reader.finish()?;
-    let Some(hours) = hours else {
-        return Err(ApiError::internal("hours body validated without a value"));
-    };
+    let hours = HoursInput::from(input::body::<HoursIn>(&req, &body)?);
     let stamp = audit_stamp(&req, admin.0.id);
     let stored = state.pharmacies.upsert_hours(id, &hours, &stamp).await?;
     Ok(HttpResponse::Created().json(PharmacyHoursResponse::from(&stored)))

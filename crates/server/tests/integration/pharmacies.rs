@@ -15,7 +15,7 @@ use medico24_kernel::{AuditStamp, PharmacyId, UserId};
 use medico24_pharmacy::testing::contract;
 use medico24_pharmacy::{
     Coordinates, DayOfWeek, HoursInput, NearbyQuery, NewLocation, NewPharmacy, PharmacyFilter,
-    PharmacyRepository, RadiusKm, Window, is_open_now,
+    PharmacyRepository, RadiusKm, WeekHours, Window, is_open_now,
 };
 use medico24_postgres::PgPharmacyRepository;
 use medico24_testkit::{TestApp, TestDb, spawn_app_with};
@@ -1688,7 +1688,7 @@ fn grid_pharmacies(rng: &mut StdRng) -> Vec<NewPharmacy> {
                 pincode: None,
                 coordinates: Coordinates::new(10.0, 10.0).unwrap(),
             },
-            hours,
+            hours: WeekHours::new(hours).unwrap(),
         });
     }
     list

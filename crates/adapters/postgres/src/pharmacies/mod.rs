@@ -21,9 +21,9 @@ use chrono::{DateTime, Utc};
 use diesel::result::Error as DieselError;
 use medico24_kernel::{AuditStamp, PharmacyId};
 use medico24_pharmacy::{
-    CreatePharmacyError, DayOfWeek, DeleteHours, Hours, HoursInput, LocationPatch, LocationUpdate,
-    NearbyQuery, NewPharmacy, Pharmacy, PharmacyFilter, PharmacyListItem, PharmacyPatch,
-    PharmacyRepository, PharmacyVerify, PortError, VerifyChange, Window,
+    DayOfWeek, DeleteHours, Hours, HoursInput, LocationPatch, LocationUpdate, NearbyQuery,
+    NewPharmacy, Pharmacy, PharmacyFilter, PharmacyListItem, PharmacyPatch, PharmacyRepository,
+    PharmacyVerify, PortError, VerifyChange, Window,
 };
 
 use crate::database::{Database, DatabaseError};
@@ -89,7 +89,7 @@ impl PharmacyRepository for PgPharmacyRepository {
         new: &NewPharmacy,
         stamp: &AuditStamp,
         now: DateTime<Utc>,
-    ) -> Result<Pharmacy, CreatePharmacyError> {
+    ) -> Result<Pharmacy, PortError> {
         writes::create(self, id, new, stamp, now).await
     }
 

@@ -7,9 +7,9 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use medico24_kernel::{AuditStamp, PharmacyId};
 use medico24_pharmacy::{
-    AUDIT_RESOURCE, CreatePharmacyError, DayOfWeek, DeleteHours, Hours, HoursInput, LocationPatch,
-    LocationUpdate, NewPharmacy, Pharmacy, PharmacyPatch, PharmacyVerify, PortError, VerifyChange,
-    actions, verify_audit_details,
+    AUDIT_RESOURCE, DayOfWeek, DeleteHours, Hours, HoursInput, LocationPatch, LocationUpdate,
+    NewPharmacy, Pharmacy, PharmacyPatch, PharmacyVerify, PortError, VerifyChange, actions,
+    verify_audit_details,
 };
 use serde_json::json;
 
@@ -29,16 +29,6 @@ fn is_foreign_key_violation(error: &TxError) -> bool {
             _
         ))
     )
-}
-
-/// The constraint behind a unique violation, if `error` is one.
-fn unique_violation(error: &TxError) -> Option<String> {
-    match error {
-        TxError::Query(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)) => {
-            Some(info.constraint_name().unwrap_or_default().to_owned())
-        }
-        _ => None,
-    }
 }
 
 /// Takes the pharmacy's row lock; `false` when it does not exist.
@@ -86,10 +76,7 @@ pub(super) async fn create(
     new: &NewPharmacy,
     stamp: &AuditStamp,
     now: DateTime<Utc>,
-) -> Result<Pharmacy, CreatePharmacyError> {
-    if let Some(day) = new.duplicate_days().into_iter().next() {
-        return Err(CreatePharmacyError::DuplicateDay(day));
-    }
+) -> Result<Pharmacy, PortError> {
     let mut conn = repo.db.conn().await.map_err(PortError::from)?;
     let new = new.clone();
     let stamp = stamp.clone();
@@ -155,14 +142,7 @@ pub(super) async fn create(
             .ok_or_else(|| TxError::Query(DieselError::NotFound))
     })
     .await
-    .map_err(|error| match unique_violation(&error).as_deref() {
-        // Only reachable if the pre-check above were bypassed; never a 500.
-        Some("unique_day_per_pharmacy") => match new_first_day(&error) {
-            Some(day) => CreatePharmacyError::DuplicateDay(day),
-            None => CreatePharmacyError::Port(PortError::from(error)),
-        },
-        _ => CreatePharmacyError::Port(PortError::from(error)),
-    })
+    .map_err(PortError::from)
 }
 
 pub(super) async fn update(
@@ -449,16 +429,4 @@ pub(super) async fn set_verified(
             }))
         })
         .await?)
-}
-
-/// The weekday a `unique_day_per_pharmacy` violation is about, from its detail text
-/// (`Key (pharmacy_id, day_of_week)=(…, 3) already exists.`).
-fn new_first_day(error: &TxError) -> Option<DayOfWeek> {
-    let TxError::Query(DieselError::DatabaseError(_, info)) = error else {
-        return None;
-    };
-    let detail = info.details()?;
-    let inside = detail.split(")=(").nth(1)?;
-    let day = inside.split(')').next()?.rsplit(", ").next()?;
-    DayOfWeek::new(day.trim().parse().ok()?).ok()
 }

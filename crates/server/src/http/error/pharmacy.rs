@@ -1,7 +1,6 @@
 //! Mapping of the pharmacy domain's errors.
 
-use medico24_pharmacy::{CreatePharmacyError, DeleteHoursError, PharmacyError};
-use serde_json::json;
+use medico24_pharmacy::{DeleteHoursError, PharmacyError};
 
 use super::ApiError;
 
@@ -23,19 +22,6 @@ impl From<DeleteHoursError> for ApiError {
             DeleteHoursError::PharmacyNotFound => ApiError::not_found(NOT_FOUND),
             DeleteHoursError::HoursNotFound => ApiError::not_found(HOURS_NOT_FOUND),
             DeleteHoursError::Port(port) => port.into(),
-        }
-    }
-}
-
-impl From<CreatePharmacyError> for ApiError {
-    fn from(error: CreatePharmacyError) -> Self {
-        match error {
-            CreatePharmacyError::DuplicateDay(day) => ApiError::invalid(
-                vec![json!("body"), json!("hours")],
-                "value_error",
-                format!("day_of_week {} is given more than once", day.get()),
-            ),
-            CreatePharmacyError::Port(port) => port.into(),
         }
     }
 }

@@ -4,11 +4,13 @@
 //! authentication. Every failure found is reported, in discovery order, as one 422.
 //!
 //! The gate every JSON body passes lives in `body`, typed bodies in `request` (the reading and
-//! the `request_body!` declaration) and `values` (the member types), typed query parameters in
-//! `params` (`request_query!`), path parameters in `path` and the scalar parsers they share in
-//! `scalars`; this module re-exports them.
+//! the `request_body!` declaration) and `values` (the member types; the domain's value types in
+//! `domain_values`, those of the directory and the pharmacies in `directory_values`), typed
+//! query parameters in `params` (`request_query!`), path parameters in `path` and the scalar
+//! parsers they share in `scalars`; this module re-exports them.
 
 mod body;
+mod directory_values;
 mod domain_values;
 mod params;
 mod path;
@@ -18,6 +20,10 @@ mod scalars;
 mod values;
 
 pub use self::body::{BodyKind, BodyReader, MAX_BODY_DEPTH, Object, json_object};
+pub use self::directory_values::{
+    ClosingTime, DoctorEmail, Fee, HoursList, Ignored, JsonObject, OpeningTime, PharmacyEmail,
+    Slug, Timezone, texts,
+};
 pub(crate) use self::params::request_query;
 pub use self::params::{
     Above, FlagOr, FromParam, FromQuery, IntOr, ParamMember, Parts, Query, Repeated, query,
