@@ -13,17 +13,12 @@ use medico24_notifications::{
     PushToken, SendAudit, SendNotification, SendResult, Viewer,
 };
 use serde::Serialize;
-use serde_json::Value;
 use utoipa::ToSchema;
-use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::Schema;
 
 use super::audit::audit_stamp;
 use super::bodies::NotificationRecordResponse;
 use super::error::ApiResult;
-use super::input::{
-    self, FromJson, IntOr, Query, Reading, Text, path_uuid, request_body, request_query,
-};
+use super::input::{self, Ignored, IntOr, Query, Text, path_uuid, request_body, request_query};
 use super::middleware::RequestContext;
 use super::paging::{MAX_PAGE, numbered};
 use super::routing::RouteRegistry;
@@ -202,22 +197,6 @@ request_body! {
         pub fcm_token: Text<1, 4096>,
         /// Device platform.
         pub platform: Platform,
-    }
-}
-
-/// A member that is accepted with any value and not used (documented as any value).
-#[derive(Debug)]
-pub struct Ignored;
-
-impl FromJson for Ignored {
-    fn from_json(_value: &Value, _reading: &mut Reading) -> Option<Self> {
-        Some(Self)
-    }
-
-    fn schema() -> RefOr<Schema> {
-        utoipa::openapi::schema::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::SchemaType::AnyValue)
-            .into()
     }
 }
 

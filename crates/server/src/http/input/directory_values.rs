@@ -14,11 +14,11 @@ use medico24_pharmacy::{
     DayOfWeek, HoursInput, Latitude, Longitude, RepeatedDay, WeekHours, parse_timezone,
     repeated_days,
 };
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 
-use super::request::{Components, FromJson, Reading, expect_object};
+use super::request::{Components, FromJson, Reading};
 use super::values::{
     Int, List, Number, Text, check_length, expect_number, expect_str, string_schema,
 };
@@ -302,51 +302,11 @@ impl FromJson for Longitude {
     }
 }
 
-/// A free-form JSON object (contacts, opening hours, documents, a time slot), stored as sent.
-#[derive(Debug, Clone, PartialEq)]
-pub struct JsonObject(Map<String, Value>);
-
-impl JsonObject {
-    /// The object.
-    pub fn into_map(self) -> Map<String, Value> {
-        self.0
-    }
-
-    /// The object as a JSON value.
-    pub fn into_value(self) -> Value {
-        Value::Object(self.0)
-    }
-}
-
-impl FromJson for JsonObject {
-    fn from_json(value: &Value, reading: &mut Reading) -> Option<Self> {
-        expect_object(value, reading).cloned().map(Self)
-    }
-
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new().schema_type(Type::Object).into()
-    }
-}
-
 /// The texts of a list, as plain strings.
 pub fn texts<const MIN: usize, const MAX: usize, const ITEMS: usize>(
     list: List<Text<MIN, MAX>, ITEMS>,
 ) -> Vec<String> {
     list.into_vec().into_iter().map(String::from).collect()
-}
-
-/// A member the API accepts and ignores, whatever its value; documented as text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ignored;
-
-impl FromJson for Ignored {
-    fn from_json(_value: &Value, _reading: &mut Reading) -> Option<Self> {
-        Some(Self)
-    }
-
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new().schema_type(Type::String).into()
-    }
 }
 
 /// Any JSON value, kept as sent (the items of a list read in two passes).

@@ -89,7 +89,7 @@ impl FromJson for Phone {
     }
 
     fn schema() -> RefOr<Schema> {
-        string_schema(7, 20).into()
+        string_schema(7, 20).pattern(Some(r"^[0-9 +()-]*$")).into()
     }
 }
 

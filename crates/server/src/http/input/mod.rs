@@ -21,8 +21,7 @@ mod values;
 
 pub use self::body::{BodyKind, BodyReader, MAX_BODY_DEPTH, Object, json_object};
 pub use self::directory_values::{
-    ClosingTime, DoctorEmail, Fee, HoursList, Ignored, JsonObject, OpeningTime, PharmacyEmail,
-    Slug, Timezone, texts,
+    ClosingTime, DoctorEmail, Fee, HoursList, OpeningTime, PharmacyEmail, Slug, Timezone, texts,
 };
 pub(crate) use self::params::request_query;
 pub use self::params::{
@@ -41,7 +40,8 @@ pub use self::scalars::{
     parse_time, percent_decode,
 };
 pub use self::values::{
-    AnyText, Int, List, Number, Text, check_length, expect_number, expect_str, string_schema,
+    AnyText, Ignored, Int, JsonObject, List, Number, Text, check_length, expect_number, expect_str,
+    string_schema,
 };
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The JSON value types request members are declared with: bounded text, integers and numbers
-//! whose bounds are part of the type, booleans, UUIDs, datetimes, times of day, bounded lists
-//! and free-form objects. Each reads strictly (no string for a number, no number for a string)
+//! whose bounds are part of the type, booleans, UUIDs, datetimes, times of day, bounded lists,
+//! free-form objects and ignored members. Each reads strictly (no string for a number, no number for a string)
 //! and documents itself with the same bounds it enforces.
 
 use std::ops::Deref;
@@ -12,7 +12,7 @@ use utoipa::openapi::schema::{
     ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type,
 };
 
-use super::request::{Components, FromJson, Reading};
+use super::request::{Components, FromJson, Reading, expect_object};
 use super::scalars::{in_supported_range, parse_datetime, parse_time};
 
 /// Text of `MIN..=MAX` characters (Unicode scalar values).
@@ -290,16 +290,45 @@ impl FromJson for NaiveTime {
     }
 }
 
-/// A free-form JSON object, stored as it is sent.
-impl FromJson for Map<String, Value> {
+/// A free-form JSON object (contacts, opening hours, documents, a time slot), stored as sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonObject(Map<String, Value>);
+
+impl JsonObject {
+    /// The object.
+    pub fn into_map(self) -> Map<String, Value> {
+        self.0
+    }
+
+    /// The object as a JSON value.
+    pub fn into_value(self) -> Value {
+        Value::Object(self.0)
+    }
+}
+
+impl FromJson for JsonObject {
     fn from_json(value: &Value, reading: &mut Reading) -> Option<Self> {
-        super::request::expect_object(value, reading).cloned()
+        expect_object(value, reading).cloned().map(Self)
+    }
+
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new().schema_type(Type::Object).into()
+    }
+}
+
+/// A member accepted with any value and not used (kept for older clients); documented as any
+/// value.
+#[derive(Debug)]
+pub struct Ignored;
+
+impl FromJson for Ignored {
+    fn from_json(_value: &Value, _reading: &mut Reading) -> Option<Self> {
+        Some(Self)
     }
 
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
-            .schema_type(Type::Object)
-            .additional_properties(Some(ObjectBuilder::new()))
+            .schema_type(utoipa::openapi::schema::SchemaType::AnyValue)
             .into()
     }
 }
