@@ -16,7 +16,7 @@ use super::audit::audit_stamp;
 use super::bodies::DoctorClinicResponse;
 use super::error::ApiResult;
 use super::input::{
-    self, Fee, Int, JsonObject, List, QueryReader, Text, path_uuid, request_body, texts,
+    self, Fee, FlagOr, Int, JsonObject, List, Text, path_uuid, request_body, request_query, texts,
 };
 use super::routing::RouteRegistry;
 use crate::auth::AdminUser;
@@ -253,8 +253,12 @@ pub async fn create_association(
     Ok(HttpResponse::Created().json(DoctorClinicResponse::from(&created)))
 }
 
-fn active_only(query: &mut QueryReader) -> bool {
-    query.bool("active_only").unwrap_or(true)
+request_query! {
+    /// Which associations a listing shows.
+    pub struct ActiveOnlyParams {
+        /// Only current, active associations (default true)
+        pub active_only: FlagOr<true>,
+    }
 }
 
 /// The doctors of a clinic, primary first, then by name.
@@ -262,7 +266,7 @@ fn active_only(query: &mut QueryReader) -> bool {
     security(),
     params(
         ("clinic_id" = uuid::Uuid, Path, description = "Clinic id"),
-        ("active_only" = Option<bool>, Query, description = "Only current, active associations (default true)"),
+        ActiveOnlyParams,
     ),
     responses(
         (status = 200, description = "Doctors (a bare array; [] for unknown or deleted clinics)", body = Vec<DoctorAtClinicResponse>),
@@ -275,9 +279,7 @@ pub async fn list_clinic_doctors(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let clinic = ClinicId::from_uuid(path_uuid(&req, "clinic_id")?);
-    let mut query = QueryReader::new(&req);
-    let active = active_only(&mut query);
-    query.finish()?;
+    let active = input::query::<ActiveOnlyParams>(&req)?.active_only.get();
     let doctors = state.directory.clinic_doctors(clinic, active).await?;
     Ok(HttpResponse::Ok().json(
         doctors
@@ -292,7 +294,7 @@ pub async fn list_clinic_doctors(
     security(),
     params(
         ("doctor_id" = uuid::Uuid, Path, description = "Doctor id"),
-        ("active_only" = Option<bool>, Query, description = "Only current, active associations (default true)"),
+        ActiveOnlyParams,
     ),
     responses(
         (status = 200, description = "Clinics (a bare array; [] for unknown doctors)", body = Vec<ClinicForDoctorResponse>),
@@ -305,9 +307,7 @@ pub async fn list_doctor_clinics(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let doctor = DoctorId::from_uuid(path_uuid(&req, "doctor_id")?);
-    let mut query = QueryReader::new(&req);
-    let active = active_only(&mut query);
-    query.finish()?;
+    let active = input::query::<ActiveOnlyParams>(&req)?.active_only.get();
     let clinics = state.directory.doctor_clinics(doctor, active).await?;
     Ok(HttpResponse::Ok().json(
         clinics

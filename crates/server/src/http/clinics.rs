@@ -14,11 +14,13 @@ use utoipa::ToSchema;
 
 use super::audit::audit_stamp;
 use super::error::{ApiError, ApiResult, CLINIC_NOT_FOUND};
-use super::fields::{read_geo, read_window, reject_nul_in_query};
+use super::fields::{directory_window, geo_query};
 use super::input::{
-    self, JsonObject, Number, QueryReader, Slug, Text, path_uuid, percent_decode, request_body,
+    self, FlagOr, JsonObject, Number, Query, Slug, Text, path_uuid, percent_decode, request_body,
+    request_query,
 };
 use super::routing::RouteRegistry;
+use super::search::{PointParams, WindowParams};
 use super::wire;
 use crate::auth::AdminUser;
 use crate::openapi::schemas::{ErrorResponse, ValidationErrorResponse};
@@ -249,19 +251,42 @@ pub async fn create_clinic(
     Ok(HttpResponse::Created().json(ClinicResponse::from(&created)))
 }
 
+request_query! {
+    /// Filters of the clinic listing and search.
+    pub struct ClinicFilterParams {
+        /// Exact match (default true)
+        pub is_active: FlagOr<true>,
+        /// Exact status
+        pub status: Option<ClinicStatus>,
+        /// Case-insensitive substring of the name
+        pub name_search: Option<Text<0, 200>>,
+        /// Minimum rating (unrated excluded)
+        pub min_rating: Option<Number<0, 5>>,
+    }
+}
+
+request_query! {
+    /// Filters of the nearby clinic search.
+    pub struct NearbyClinicParams {
+        /// Exact match (default true)
+        pub is_active: FlagOr<true>,
+        /// Minimum rating
+        pub min_rating: Option<Number<0, 5>>,
+    }
+}
+
 async fn list_or_search(req: &HttpRequest, state: &AppState) -> ApiResult<HttpResponse> {
-    reject_nul_in_query(req, &["name_search"])?;
-    let mut query = QueryReader::new(req);
-    let window = read_window(&mut query);
+    let mut query = Query::new(req);
+    let window = query.read::<WindowParams>();
+    let filter = query.read::<ClinicFilterParams>();
+    let (window, filter) = query.complete((window, filter))?;
+    let window = directory_window(&window);
     let filter = ClinicFilter {
-        is_active: Some(query.bool("is_active").unwrap_or(true)),
-        status: query
-            .enumeration("status", &ClinicStatus::NAMES)
-            .and_then(|s| s.parse().ok()),
-        name_search: query.string("name_search", 200),
-        min_rating: query.number("min_rating", 0.0, 5.0),
+        is_active: Some(filter.is_active.get()),
+        status: filter.status,
+        name_search: filter.name_search.map(String::from),
+        min_rating: filter.min_rating.map(Number::get),
     };
-    query.finish()?;
     let clinics = state.directory.list_clinics(&filter, window).await?;
     Ok(HttpResponse::Ok().json(
         clinics
@@ -274,14 +299,7 @@ async fn list_or_search(req: &HttpRequest, state: &AppState) -> ApiResult<HttpRe
 /// Lists clinics by name.
 #[utoipa::path(get, path = "/api/v1/clinics/", tag = "clinics", operation_id = "list_clinics",
     security(),
-    params(
-        ("skip" = Option<i64>, Query, minimum = 0, description = "Rows to skip (default 0)"),
-        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
-        ("is_active" = Option<bool>, Query, description = "Exact match (default true)"),
-        ("status" = Option<crate::openapi::enums::ClinicStatus>, Query, description = "Exact status"),
-        ("name_search" = Option<String>, Query, max_length = 200, description = "Case-insensitive substring of the name"),
-        ("min_rating" = Option<f64>, Query, minimum = 0, maximum = 5, description = "Minimum rating (unrated excluded)"),
-    ),
+    params(WindowParams, ClinicFilterParams),
     responses(
         (status = 200, description = "Clinics (a bare array)", body = Vec<ClinicListItemResponse>),
         (status = 422, description = "Invalid query", body = ValidationErrorResponse),
@@ -295,14 +313,7 @@ pub async fn list_clinics(req: HttpRequest, state: web::Data<AppState>) -> ApiRe
 /// Searches clinics (same as the listing).
 #[utoipa::path(get, path = "/api/v1/clinics/search", tag = "clinics", operation_id = "search_clinics",
     security(),
-    params(
-        ("skip" = Option<i64>, Query, minimum = 0, description = "Rows to skip (default 0)"),
-        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
-        ("is_active" = Option<bool>, Query, description = "Exact match (default true)"),
-        ("status" = Option<crate::openapi::enums::ClinicStatus>, Query, description = "Exact status"),
-        ("name_search" = Option<String>, Query, max_length = 200, description = "Case-insensitive substring of the name"),
-        ("min_rating" = Option<f64>, Query, minimum = 0, maximum = 5, description = "Minimum rating (unrated excluded)"),
-    ),
+    params(WindowParams, ClinicFilterParams),
     responses(
         (status = 200, description = "Clinics (a bare array)", body = Vec<ClinicListItemResponse>),
         (status = 422, description = "Invalid query", body = ValidationErrorResponse),
@@ -319,15 +330,7 @@ pub async fn search_clinics(
 /// Clinics near a point, nearest first.
 #[utoipa::path(get, path = "/api/v1/clinics/nearby", tag = "clinics", operation_id = "nearby_clinics",
     security(),
-    params(
-        ("latitude" = f64, Query, minimum = -90, maximum = 90, description = "Search point"),
-        ("longitude" = f64, Query, minimum = -180, maximum = 180, description = "Search point"),
-        ("radius_km" = Option<f64>, Query, exclusive_minimum = 0, maximum = 100, description = "Radius, inclusive (default 10)"),
-        ("skip" = Option<i64>, Query, minimum = 0, description = "Rows to skip (default 0)"),
-        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
-        ("is_active" = Option<bool>, Query, description = "Exact match (default true)"),
-        ("min_rating" = Option<f64>, Query, minimum = 0, maximum = 5, description = "Minimum rating"),
-    ),
+    params(PointParams, WindowParams, NearbyClinicParams),
     responses(
         (status = 200, description = "Clinics by sphere distance (a bare array)", body = Vec<ClinicListItemResponse>),
         (status = 422, description = "Invalid query", body = ValidationErrorResponse),
@@ -338,16 +341,15 @@ pub async fn nearby_clinics(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let mut query = QueryReader::new(&req);
-    let geo = read_geo(&mut query);
-    let window = read_window(&mut query);
+    let mut query = Query::new(&req);
+    let point = query.read::<PointParams>();
+    let window = query.read::<WindowParams>();
+    let filter = query.read::<NearbyClinicParams>();
+    let (point, window, filter) = query.complete((point, window, filter))?;
+    let (geo, window) = (geo_query(&point), directory_window(&window));
     let filter = NearbyClinicFilter {
-        is_active: Some(query.bool("is_active").unwrap_or(true)),
-        min_rating: query.number("min_rating", 0.0, 5.0),
-    };
-    query.finish()?;
-    let Some(geo) = geo else {
-        return Err(ApiError::internal("search point passed validation unset"));
+        is_active: Some(filter.is_active.get()),
+        min_rating: filter.min_rating.map(Number::get),
     };
     let clinics = state.directory.nearby_clinics(geo, &filter, window).await?;
     Ok(HttpResponse::Ok().json(

@@ -13,7 +13,7 @@ use medico24_kernel::paging::SeekKey;
 use medico24_kernel::{Page, PageRequest};
 use sha2::{Digest, Sha256};
 
-use super::input::{IntOr, Query, QueryReader, Text, request_query};
+use super::input::{IntOr, Query, Text, request_query};
 use super::paging::{MAX_PAGE, numbered};
 
 /// Query parameter that carries a cursor.
@@ -186,65 +186,6 @@ impl CursorParams {
             numbered.page_size(),
             cursor.key,
         ))
-    }
-}
-
-/// The paging parameters of a listing that can also be walked by cursor, as read from the query.
-#[derive(Debug)]
-pub struct CursorPaging {
-    numbered: PageRequest,
-    page_sent: bool,
-    cursor: Option<String>,
-}
-
-impl CursorPaging {
-    /// Reads `page` (≥ 1, default 1), `page_size` (1–100, default `default_size`) and `cursor`.
-    pub fn read(query: &mut QueryReader, default_size: i64) -> Self {
-        let numbered = super::paging::page_request(query, default_size);
-        Self {
-            numbered,
-            page_sent: query.has("page"),
-            cursor: query.string(CURSOR_PARAM, MAX_CURSOR_CHARS),
-        }
-    }
-
-    /// The page size asked for (default included).
-    pub fn page_size(&self) -> u32 {
-        self.numbered.page_size()
-    }
-
-    /// The page to read: the numbered page, or the one the cursor leads to.
-    ///
-    /// A cursor that cannot be decoded, that belongs to another listing, filters or page size, or
-    /// that comes with `page` (the cursor carries its own page number) is reported as a 422
-    /// issue of the query; the numbered page is returned then.
-    pub fn resolve(self, query: &mut QueryReader, scope: &CursorScope) -> PageRequest {
-        let Some(text) = self.cursor else {
-            return self.numbered;
-        };
-        if self.page_sent {
-            query.report(
-                "page",
-                "value_error",
-                "page cannot be combined with cursor: the cursor already names its page",
-            );
-            return self.numbered;
-        }
-        let Some(cursor) = Cursor::decode(&text) else {
-            query.report(CURSOR_PARAM, "value_error", "Invalid cursor");
-            return self.numbered;
-        };
-        // A filter that failed to parse changes the scope; report that failure alone.
-        if cursor.fingerprint != scope.fingerprint() && !query.has_issues() {
-            query.report(
-                CURSOR_PARAM,
-                "value_error",
-                "The cursor belongs to another query: send the filters and page_size of the \
-                 request that returned it",
-            );
-            return self.numbered;
-        }
-        PageRequest::after(cursor.page, self.numbered.page_size(), cursor.key)
     }
 }
 

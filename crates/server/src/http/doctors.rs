@@ -17,12 +17,13 @@ use utoipa::ToSchema;
 use super::audit::audit_stamp;
 use super::bodies::DoctorClinicResponse;
 use super::error::{ApiError, ApiResult, DOCTOR_NOT_FOUND};
-use super::fields::{read_geo, read_window, reject_nul_in_query};
+use super::fields::{directory_window, geo_query};
 use super::input::{
-    self, DoctorEmail, Fee, Ignored, Int, JsonObject, List, QueryReader, Text, path_uuid,
-    request_body, texts,
+    self, AnyText, DoctorEmail, Fee, FlagOr, Ignored, Int, JsonObject, List, Number, Query,
+    Repeated, Text, path_uuid, request_body, request_query, texts,
 };
 use super::routing::RouteRegistry;
+use super::search::{PointParams, WindowParams};
 use super::wire;
 use crate::auth::AdminUser;
 use crate::openapi::schemas::{ErrorResponse, ValidationErrorResponse};
@@ -324,10 +325,45 @@ fn doctor_list(items: &[DoctorListItem]) -> HttpResponse {
     )
 }
 
-fn read_experience(query: &mut QueryReader, name: &str) -> Option<i32> {
-    query
-        .optional_int(name, 0, i64::from(i32::MAX))
-        .and_then(|n| i32::try_from(n).ok())
+/// Years of experience: they fit the `integer` column.
+type Years = Int<0, { i32::MAX as i64 }>;
+
+request_query! {
+    /// Filters of the doctor listing and search.
+    pub struct DoctorFilterParams {
+        /// Case-insensitive substring
+        pub specialization: Option<Text<0, 200>>,
+        /// Case-insensitive substring
+        pub sub_specialization: Option<Text<0, 200>>,
+        /// Minimum years of experience
+        pub min_experience: Option<Years>,
+        /// Exact match
+        pub is_verified: Option<bool>,
+        /// Minimum rating
+        pub min_rating: Option<Number<0, 5>>,
+    }
+}
+
+request_query! {
+    /// Filters only the doctor listing has.
+    pub struct DoctorListParams {
+        /// Maximum years of experience
+        pub max_experience: Option<Years>,
+        /// Repeatable: speaks any of them (case-sensitive)
+        pub languages: Repeated<AnyText>,
+    }
+}
+
+request_query! {
+    /// Filters of the nearby doctor search.
+    pub struct NearbyDoctorParams {
+        /// Case-insensitive substring
+        pub specialization: Option<Text<0, 200>>,
+        /// Default true: only verified doctors; false: no verification filter
+        pub is_verified: FlagOr<true>,
+        /// Minimum rating
+        pub min_rating: Option<Number<0, 5>>,
+    }
 }
 
 /// Creates an unverified doctor.
@@ -374,42 +410,33 @@ pub async fn create_doctor(
     Ok(HttpResponse::Created().json(DoctorResponse::from(&created)))
 }
 
-/// The filters shared by the listing and the search; `full` adds `max_experience` and
-/// `languages` (listing only).
-fn read_doctor_filter(query: &mut QueryReader, full: bool) -> DoctorFilter {
+/// The filter of the listing (with its own members) or of the search (without).
+fn doctor_filter(common: DoctorFilterParams, list: Option<DoctorListParams>) -> DoctorFilter {
+    let (max_experience, languages) = list.map_or((None, Vec::new()), |list| {
+        (
+            list.max_experience.map(Int::get_i32),
+            list.languages
+                .into_vec()
+                .into_iter()
+                .map(String::from)
+                .collect(),
+        )
+    });
     DoctorFilter {
-        specialization: query.string("specialization", 200),
-        sub_specialization: query.string("sub_specialization", 200),
-        min_experience: read_experience(query, "min_experience"),
-        max_experience: if full {
-            read_experience(query, "max_experience")
-        } else {
-            None
-        },
-        is_verified: query.bool("is_verified"),
-        min_rating: query.number("min_rating", 0.0, 5.0),
-        languages: if full {
-            query.all("languages")
-        } else {
-            Vec::new()
-        },
+        specialization: common.specialization.map(String::from),
+        sub_specialization: common.sub_specialization.map(String::from),
+        min_experience: common.min_experience.map(Int::get_i32),
+        max_experience,
+        is_verified: common.is_verified,
+        min_rating: common.min_rating.map(Number::get),
+        languages,
     }
 }
 
 /// Lists doctors, best rated first.
 #[utoipa::path(get, path = "/api/v1/doctors/", tag = "doctors", operation_id = "list_doctors",
     security(),
-    params(
-        ("skip" = Option<i64>, Query, minimum = 0, description = "Rows to skip (default 0)"),
-        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
-        ("specialization" = Option<String>, Query, max_length = 200, description = "Case-insensitive substring"),
-        ("sub_specialization" = Option<String>, Query, max_length = 200, description = "Case-insensitive substring"),
-        ("min_experience" = Option<i64>, Query, minimum = 0, description = "Minimum years of experience"),
-        ("max_experience" = Option<i64>, Query, minimum = 0, description = "Maximum years of experience"),
-        ("is_verified" = Option<bool>, Query, description = "Exact match"),
-        ("min_rating" = Option<f64>, Query, minimum = 0, maximum = 5, description = "Minimum rating"),
-        ("languages" = Option<Vec<String>>, Query, explode = true, description = "Repeatable: speaks any of them (case-sensitive)"),
-    ),
+    params(WindowParams, DoctorFilterParams, DoctorListParams),
     responses(
         (status = 200, description = "Doctors (a bare array)", body = Vec<DoctorListItemResponse>),
         (status = 422, description = "Invalid query", body = ValidationErrorResponse),
@@ -417,11 +444,12 @@ fn read_doctor_filter(query: &mut QueryReader, full: bool) -> DoctorFilter {
         (status = 503, description = "Database unavailable", body = ErrorResponse),
     ))]
 pub async fn list_doctors(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    reject_nul_in_query(&req, &["specialization", "sub_specialization", "languages"])?;
-    let mut query = QueryReader::new(&req);
-    let window = read_window(&mut query);
-    let filter = read_doctor_filter(&mut query, true);
-    query.finish()?;
+    let mut query = Query::new(&req);
+    let window = query.read::<WindowParams>();
+    let common = query.read::<DoctorFilterParams>();
+    let list = query.read::<DoctorListParams>();
+    let (window, common, list) = query.complete((window, common, list))?;
+    let (window, filter) = (directory_window(&window), doctor_filter(common, Some(list)));
     let doctors = state.directory.list_doctors(&filter, window).await?;
     Ok(doctor_list(&doctors))
 }
@@ -429,15 +457,7 @@ pub async fn list_doctors(req: HttpRequest, state: web::Data<AppState>) -> ApiRe
 /// Searches doctors (the listing without `max_experience` and `languages`).
 #[utoipa::path(get, path = "/api/v1/doctors/search", tag = "doctors", operation_id = "search_doctors",
     security(),
-    params(
-        ("skip" = Option<i64>, Query, minimum = 0, description = "Rows to skip (default 0)"),
-        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
-        ("specialization" = Option<String>, Query, max_length = 200, description = "Case-insensitive substring"),
-        ("sub_specialization" = Option<String>, Query, max_length = 200, description = "Case-insensitive substring"),
-        ("min_experience" = Option<i64>, Query, minimum = 0, description = "Minimum years of experience"),
-        ("is_verified" = Option<bool>, Query, description = "Exact match"),
-        ("min_rating" = Option<f64>, Query, minimum = 0, maximum = 5, description = "Minimum rating"),
-    ),
+    params(WindowParams, DoctorFilterParams),
     responses(
         (status = 200, description = "Doctors (a bare array)", body = Vec<DoctorListItemResponse>),
         (status = 422, description = "Invalid query", body = ValidationErrorResponse),
@@ -448,11 +468,11 @@ pub async fn search_doctors(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    reject_nul_in_query(&req, &["specialization", "sub_specialization"])?;
-    let mut query = QueryReader::new(&req);
-    let window = read_window(&mut query);
-    let filter = read_doctor_filter(&mut query, false);
-    query.finish()?;
+    let mut query = Query::new(&req);
+    let window = query.read::<WindowParams>();
+    let common = query.read::<DoctorFilterParams>();
+    let (window, common) = query.complete((window, common))?;
+    let (window, filter) = (directory_window(&window), doctor_filter(common, None));
     let doctors = state.directory.search_doctors(&filter, window).await?;
     Ok(doctor_list(&doctors))
 }
@@ -460,16 +480,7 @@ pub async fn search_doctors(
 /// Doctors practising near a point: one item per (doctor, clinic), nearest first.
 #[utoipa::path(get, path = "/api/v1/doctors/nearby", tag = "doctors", operation_id = "nearby_doctors",
     security(),
-    params(
-        ("latitude" = f64, Query, minimum = -90, maximum = 90, description = "Search point"),
-        ("longitude" = f64, Query, minimum = -180, maximum = 180, description = "Search point"),
-        ("radius_km" = Option<f64>, Query, exclusive_minimum = 0, maximum = 100, description = "Radius, inclusive (default 10)"),
-        ("specialization" = Option<String>, Query, max_length = 200, description = "Case-insensitive substring"),
-        ("skip" = Option<i64>, Query, minimum = 0, description = "Rows to skip (default 0)"),
-        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
-        ("is_verified" = Option<bool>, Query, description = "Default true: only verified doctors; false: no verification filter"),
-        ("min_rating" = Option<f64>, Query, minimum = 0, maximum = 5, description = "Minimum rating"),
-    ),
+    params(PointParams, WindowParams, NearbyDoctorParams),
     responses(
         (status = 200, description = "Doctors by sphere distance of their clinic (a bare array)", body = Vec<DoctorListItemResponse>),
         (status = 422, description = "Invalid query", body = ValidationErrorResponse),
@@ -480,22 +491,17 @@ pub async fn nearby_doctors(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    reject_nul_in_query(&req, &["specialization"])?;
-    let mut query = QueryReader::new(&req);
-    let geo = read_geo(&mut query);
-    let specialization = query.string("specialization", 200);
-    let window = read_window(&mut query);
-    let only_verified = query.bool("is_verified").unwrap_or(true);
-    let min_rating = query.number("min_rating", 0.0, 5.0);
-    query.finish()?;
-    let Some(geo) = geo else {
-        return Err(ApiError::internal("search point passed validation unset"));
-    };
+    let mut query = Query::new(&req);
+    let point = query.read::<PointParams>();
+    let window = query.read::<WindowParams>();
+    let nearby = query.read::<NearbyDoctorParams>();
+    let (point, window, nearby) = query.complete((point, window, nearby))?;
+    let window = directory_window(&window);
     let filter = NearbyDoctorFilter {
-        geo,
-        specialization,
-        only_verified,
-        min_rating,
+        geo: geo_query(&point),
+        specialization: nearby.specialization.map(String::from),
+        only_verified: nearby.is_verified.get(),
+        min_rating: nearby.min_rating.map(Number::get),
     };
     let doctors = state.directory.nearby_doctors(&filter, window).await?;
     Ok(doctor_list(&doctors))

@@ -12,8 +12,8 @@ use super::audit::audit_stamp;
 use super::error::{ApiError, ApiResult};
 use super::fields::pharmacy_id;
 use super::input::{
-    self, ClosingTime, HoursList, OpeningTime, PharmacyEmail, QueryReader, Text, Timezone,
-    path_int, request_body,
+    self, ClosingTime, HoursList, OpeningTime, PharmacyEmail, Text, Timezone, path_int,
+    request_body, request_query,
 };
 use super::pharmacy_bodies::{PharmacyHoursResponse, PharmacyResponse, PharmacyVerifyResponse};
 use super::routing::RouteRegistry;
@@ -358,12 +358,20 @@ pub async fn delete_pharmacy_hours(
     Ok(HttpResponse::NoContent().finish())
 }
 
+request_query! {
+    /// The verification state to set.
+    pub struct VerifyParams {
+        /// New state; absent toggles
+        pub is_verified: Option<bool>,
+    }
+}
+
 /// Sets `is_verified` when the query parameter is given, toggles it otherwise.
 #[utoipa::path(patch, path = "/api/v1/admin/pharmacies/{pharmacy_id}/verify", tag = "admin", operation_id = "admin_verify_pharmacy",
     security(("bearerAuth" = [])),
     params(
         ("pharmacy_id" = uuid::Uuid, Path, description = "Pharmacy id"),
-        ("is_verified" = Option<bool>, Query, description = "New state; absent toggles"),
+        VerifyParams,
     ),
     responses(
         (status = 200, description = "The new verification state", body = PharmacyVerifyResponse),
@@ -380,11 +388,9 @@ pub async fn verify_pharmacy(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let id = pharmacy_id(&req)?;
-    let mut query = QueryReader::new(&req);
-    let change = query
-        .bool("is_verified")
+    let change = input::query::<VerifyParams>(&req)?
+        .is_verified
         .map_or(VerifyChange::Toggle, VerifyChange::Set);
-    query.finish()?;
     let stamp = audit_stamp(&req, admin.0.id);
     let verified = state.pharmacies.verify(id, change, &stamp).await?;
     tracing::info!(pharmacy.id = %id, user.id = %admin.0.id, is_verified = verified.is_verified, "pharmacy verification changed");

@@ -356,7 +356,7 @@ fn hs256(key: &str, claims: Value) -> String {
 }
 
 #[tokio::test]
-async fn the_bearer_attack_table_is_answered_as_section_3_2_says() {
+async fn every_malformed_or_forged_bearer_is_answered_as_documented() {
     let app = spawn_app().await;
     mount_certs(&app).await;
     let session = login(&app, "uid-a", "a@example.com").await;

@@ -14,12 +14,11 @@ mod directory_values;
 mod domain_values;
 mod params;
 mod path;
-mod query;
 mod request;
 mod scalars;
 mod values;
 
-pub use self::body::{BodyKind, BodyReader, MAX_BODY_DEPTH, Object, json_object};
+pub use self::body::{BodyKind, MAX_BODY_DEPTH, Object, json_object};
 pub use self::directory_values::{
     ClosingTime, DoctorEmail, Fee, HoursList, OpeningTime, PharmacyEmail, Slug, Timezone, texts,
 };
@@ -29,7 +28,6 @@ pub use self::params::{
     query_parameter, with_default,
 };
 pub use self::path::{path_int, path_uuid};
-pub use self::query::QueryReader;
 pub(crate) use self::request::request_body;
 pub use self::request::{
     Components, FromJson, FromObject, Member, Patch, Reading, body, doc_text, expect_object,

@@ -554,3 +554,6 @@ pub fn query_parameter<M: ParamMember>(
         parameter.build()
     }
 }
+
+#[cfg(test)]
+mod tests;
