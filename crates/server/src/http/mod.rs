@@ -15,6 +15,7 @@ pub mod cursor;
 pub mod docs;
 pub mod doctors;
 pub mod environment;
+pub mod events;
 pub mod error;
 pub mod extract;
 pub mod fields;
@@ -79,6 +80,7 @@ pub fn api_routes(prefix: &str) -> RouteRegistry {
     doctors::routes(&mut routes, prefix);
     notifications::routes(&mut routes, prefix);
     admin_notifications::routes(&mut routes, prefix);
+    events::routes(&mut routes, prefix);
     routes
 }
 
