@@ -21,7 +21,7 @@ mod tests;
 pub use auth::DEV_ADMIN_SECRET;
 pub use cache::CacheTtls;
 pub use database::DatabaseSettings;
-pub use events::{EventSettings, TICKET_TTL};
+pub use events::EventSettings;
 pub use network::{CorsOrigins, IpNetwork};
 pub use rate_limits::RateLimits;
 use reader::Reader;

@@ -122,7 +122,10 @@ impl EventHub {
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (wake_tx, wake) = mpsc::channel(1);
-        streams.entry(user).or_default().push(Slot { id, wake: wake_tx });
+        streams
+            .entry(user)
+            .or_default()
+            .push(Slot { id, wake: wake_tx });
         self.open.inc();
         Ok(StreamSlot {
             hub: Arc::clone(self),
@@ -269,10 +272,9 @@ impl NotificationEvents for EventPublisher {
             for one in created {
                 match publisher.notifications.find(one.notification_id).await {
                     Ok(Some(detail)) => {
-                        let payload =
-                            crate::http::bodies::NotificationRecordResponse::from(
-                                detail.notification,
-                            );
+                        let payload = crate::http::bodies::NotificationRecordResponse::from(
+                            detail.notification,
+                        );
                         publisher
                             .append(one.user_id.as_uuid(), NOTIFICATION_CREATED, &payload)
                             .await;

@@ -158,18 +158,17 @@ impl RedisEvents {
     ) -> Result<Vec<StoredEvent>, RedisError> {
         let key = self.log_key(user);
         let start = format!("({after}");
-        let entries: Vec<(String, Vec<(String, String)>)> =
-            bounded(&self.redis, async |conn| {
-                Ok(redis::cmd("XRANGE")
-                    .arg(&key)
-                    .arg(&start)
-                    .arg("+")
-                    .arg("COUNT")
-                    .arg(count)
-                    .query_async(conn)
-                    .await?)
-            })
-            .await?;
+        let entries: Vec<(String, Vec<(String, String)>)> = bounded(&self.redis, async |conn| {
+            Ok(redis::cmd("XRANGE")
+                .arg(&key)
+                .arg(&start)
+                .arg("+")
+                .arg("COUNT")
+                .arg(count)
+                .query_async(conn)
+                .await?)
+        })
+        .await?;
         Ok(entries
             .into_iter()
             .map(|(id, fields)| {
@@ -263,7 +262,11 @@ impl RedisEvents {
     /// Holds this process's one subscription to the notice channel until `stop` turns true,
     /// forwarding every notice to `notices`. A lost subscription is reopened after a second;
     /// each (re)subscription is followed by [`Notice::Resync`].
-    pub async fn listen(&self, notices: mpsc::UnboundedSender<Notice>, mut stop: watch::Receiver<bool>) {
+    pub async fn listen(
+        &self,
+        notices: mpsc::UnboundedSender<Notice>,
+        mut stop: watch::Receiver<bool>,
+    ) {
         loop {
             let session = async {
                 if self.config.cluster {
@@ -304,7 +307,10 @@ impl RedisEvents {
             .transpose()
     }
 
-    async fn listen_single(&self, notices: &mpsc::UnboundedSender<Notice>) -> Result<(), RedisError> {
+    async fn listen_single(
+        &self,
+        notices: &mpsc::UnboundedSender<Notice>,
+    ) -> Result<(), RedisError> {
         let client = match self.root_cert()? {
             Some(tls) => Client::build_with_tls(self.config.url.as_str(), tls)?,
             None => Client::open(self.config.url.as_str())?,
@@ -318,10 +324,15 @@ impl RedisEvents {
         while let Some(message) = messages.next().await {
             forward(message.get_payload_bytes(), notices);
         }
-        Err(RedisError::Unavailable("subscriber connection closed".to_owned()))
+        Err(RedisError::Unavailable(
+            "subscriber connection closed".to_owned(),
+        ))
     }
 
-    async fn listen_cluster(&self, notices: &mpsc::UnboundedSender<Notice>) -> Result<(), RedisError> {
+    async fn listen_cluster(
+        &self,
+        notices: &mpsc::UnboundedSender<Notice>,
+    ) -> Result<(), RedisError> {
         let (tx, mut rx) = mpsc::unbounded_channel::<redis::PushInfo>();
         let mut builder = ClusterClient::builder(vec![self.config.url.as_str()])
             .connection_timeout(self.config.timeout)
@@ -350,7 +361,9 @@ impl RedisEvents {
             }
         }
         drop(conn);
-        Err(RedisError::Unavailable("subscriber connection closed".to_owned()))
+        Err(RedisError::Unavailable(
+            "subscriber connection closed".to_owned(),
+        ))
     }
 }
 

@@ -23,10 +23,10 @@ pub struct EventSettings {
     /// `EVENTS_STREAM_BUFFER` (default 64): frames waiting for a slow client before its stream
     /// is dropped (it resumes with its last id).
     pub buffer: usize,
+    /// `EVENTS_TICKET_TTL_SECONDS` (default 60, at most 60): how long a stream ticket stays
+    /// usable.
+    pub ticket_ttl: Duration,
 }
-
-/// Lifetime of a stream ticket.
-pub const TICKET_TTL: Duration = Duration::from_secs(60);
 
 /// Reads the event settings, recording every problem in `r`.
 pub(super) fn read(r: &mut Reader<'_>) -> EventSettings {
@@ -37,5 +37,6 @@ pub(super) fn read(r: &mut Reader<'_>) -> EventSettings {
         retention: Duration::from_secs(r.number("EVENTS_RETENTION_SECONDS", 900, 600, 86_400)),
         retry: Duration::from_millis(r.number("EVENTS_RETRY_MS", 3000, 0, 600_000)),
         buffer: r.number("EVENTS_STREAM_BUFFER", 64_usize, 1, 10_000),
+        ticket_ttl: Duration::from_secs(r.number("EVENTS_TICKET_TTL_SECONDS", 60, 1, 60)),
     }
 }

@@ -20,7 +20,6 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ApiResult};
 use super::input::{self, Text, request_query};
 use super::routing::RouteRegistry;
-use crate::config::TICKET_TTL;
 use crate::events::{EventHub, StreamSlot, TicketRefused};
 use crate::openapi::schemas::{ErrorResponse, ValidationErrorResponse};
 use crate::state::AppState;
@@ -163,7 +162,9 @@ pub async fn stream(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<H
     };
     tokio::spawn(stream.run(slot));
     let body = futures_util::stream::unfold(body, |mut body| async move {
-        body.recv().await.map(|frame| (Ok::<_, Infallible>(frame), body))
+        body.recv()
+            .await
+            .map(|frame| (Ok::<_, Infallible>(frame), body))
     });
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
@@ -245,7 +246,8 @@ impl Stream {
         let expiry = (self.until - Utc::now()).to_std().unwrap_or(Duration::ZERO);
         let expires = tokio::time::sleep(expiry);
         tokio::pin!(expires);
-        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
+        let mut ticks =
+            tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
         let result: Result<(), End> = async {
             self.send(": connected\n\n".to_owned())?;
             self.catch_up().await?;
@@ -309,19 +311,20 @@ pub async fn ticket(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<H
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let (user, until) = state.identity.authenticate_until(authorization).await?;
+    let ttl = state.events.settings().ticket_ttl;
     let bytes: [u8; 32] = rand::random();
     let ticket = hex::encode(bytes);
     state
         .events
         .log()
-        .issue_ticket(&ticket, user.id.as_uuid(), until.timestamp(), TICKET_TTL)
+        .issue_ticket(&ticket, user.id.as_uuid(), until.timestamp(), ttl)
         .await
         .map_err(unavailable)?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(EventTicketResponse {
             ticket,
-            expires_in: TICKET_TTL.as_secs(),
+            expires_in: ttl.as_secs(),
         }))
 }
 
@@ -367,7 +370,10 @@ mod tests {
     fn refusals_answer_429_503_and_401() {
         use crate::events::StreamRefused;
         use crate::http::error::ErrorCode;
-        assert_eq!(ApiError::from(StreamRefused::PerUser).code(), ErrorCode::RateLimited);
+        assert_eq!(
+            ApiError::from(StreamRefused::PerUser).code(),
+            ErrorCode::RateLimited
+        );
         assert_eq!(
             ApiError::from(StreamRefused::Global).code(),
             ErrorCode::ServiceUnavailable

@@ -31,7 +31,10 @@ impl AppointmentUpdated {
             ("clinic_name", before.clinic_name != after.clinic_name),
             ("doctor_id", before.doctor_id != after.doctor_id),
             ("clinic_id", before.clinic_id != after.clinic_id),
-            ("appointment_at", before.appointment_at != after.appointment_at),
+            (
+                "appointment_at",
+                before.appointment_at != after.appointment_at,
+            ),
             (
                 "appointment_end_at",
                 before.appointment_end_at != after.appointment_end_at,
