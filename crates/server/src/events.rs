@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 use medico24_appointments::booking::{AppointmentEvents, AppointmentUpdated};
-use medico24_kernel::{Clock, SystemClock};
+use medico24_kernel::{Clock, PortError, SystemClock};
 use medico24_notifications::{NotificationCreated, NotificationEvents, NotificationRepository};
 use medico24_redis::{Notice, RedisEvents};
 use prometheus::{IntCounterVec, IntGauge};
@@ -39,6 +39,21 @@ pub enum TicketRefused {
     /// Unknown, already used or expired (401).
     #[error("invalid or expired ticket")]
     Invalid,
+}
+
+/// Why a ticket did not open a stream.
+#[derive(Debug, thiserror::Error)]
+pub enum TicketError {
+    /// The ticket is unusable (401).
+    #[error(transparent)]
+    Refused(TicketRefused),
+    /// Redis could not be asked (503).
+    #[error(transparent)]
+    Port(PortError),
+}
+
+fn unavailable(error: medico24_redis::RedisError) -> PortError {
+    PortError::Unavailable(error.to_string())
 }
 
 struct Slot {
@@ -97,9 +112,67 @@ impl EventHub {
         }
     }
 
-    /// The user event log.
-    pub fn log(&self) -> &RedisEvents {
-        &self.log
+    /// Up to `count` events of `user` after the event id `after`, as `(id, SSE frame)`.
+    ///
+    /// # Errors
+    /// [`PortError::Unavailable`] when the log cannot be read.
+    pub async fn frames_after(
+        &self,
+        user: uuid::Uuid,
+        after: &str,
+        count: usize,
+    ) -> Result<Vec<(String, String)>, PortError> {
+        let entries = self
+            .log
+            .read_after(user, after, count)
+            .await
+            .map_err(unavailable)?;
+        Ok(entries
+            .into_iter()
+            .map(|entry| {
+                let frame = format!(
+                    "id: {}\nevent: {}\ndata: {}\n\n",
+                    entry.id, entry.event_type, entry.data
+                );
+                (entry.id, frame)
+            })
+            .collect())
+    }
+
+    /// The newest event id of `user` (`0-0` without events): where a fresh stream starts.
+    ///
+    /// # Errors
+    /// [`PortError::Unavailable`] when the log cannot be read.
+    pub async fn newest_id(&self, user: uuid::Uuid) -> Result<String, PortError> {
+        self.log.last_id(user).await.map_err(unavailable)
+    }
+
+    /// Stores a stream ticket for `user`, whose stream ends at `until` (Unix seconds).
+    ///
+    /// # Errors
+    /// [`PortError::Unavailable`] when it cannot be stored.
+    pub async fn issue_ticket(
+        &self,
+        ticket: &str,
+        user: uuid::Uuid,
+        until: i64,
+    ) -> Result<(), PortError> {
+        self.log
+            .issue_ticket(ticket, user, until, self.settings.ticket_ttl)
+            .await
+            .map_err(unavailable)
+    }
+
+    /// Consumes a ticket: its user and end time.
+    ///
+    /// # Errors
+    /// [`TicketError`]: refused, or Redis unavailable.
+    pub async fn redeem_ticket(&self, ticket: &str) -> Result<(uuid::Uuid, i64), TicketError> {
+        self.log
+            .redeem_ticket(ticket)
+            .await
+            .map_err(|error| TicketError::Port(unavailable(error)))?
+            .ok_or(TicketError::Refused(TicketRefused::Invalid))
     }
 
     /// The stream settings.

@@ -10,8 +10,7 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use medico24_identity::AuthError;
-use medico24_kernel::{PortError, UserId};
-use medico24_redis::StoredEvent;
+use medico24_kernel::UserId;
 use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
@@ -20,7 +19,7 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ApiResult};
 use super::input::{self, Text, request_query};
 use super::routing::RouteRegistry;
-use crate::events::{EventHub, StreamSlot, TicketRefused};
+use crate::events::{EventHub, StreamSlot};
 use crate::openapi::schemas::{ErrorResponse, ValidationErrorResponse};
 use crate::state::AppState;
 
@@ -58,10 +57,6 @@ fn is_event_id(id: &str) -> bool {
     })
 }
 
-fn unavailable(error: impl std::fmt::Display) -> ApiError {
-    ApiError::from(PortError::Unavailable(error.to_string()))
-}
-
 /// The caller's live events.
 ///
 /// Frames, each ended by a blank line: `id: <event id>`, `event: <name>` and `data: <JSON
@@ -75,7 +70,7 @@ fn unavailable(error: impl std::fmt::Display) -> ApiError {
     security(("bearerAuth" = []), ()),
     params(
         StreamParams,
-        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id"),
+        ("Last-Event-ID" = Option<String>, Header, nullable = false, min_length = 3, max_length = 64, description = "Resume after this event id (`<ms>-<seq>`)"),
     ),
     responses(
         (status = 200, description = "An endless `text/event-stream`", content_type = "text/event-stream", body = String,
@@ -115,12 +110,7 @@ pub async fn stream(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<H
     let hub = Arc::clone(&state.events);
     let (user, until) = match params.ticket {
         Some(ticket) => {
-            let (user, until) = hub
-                .log()
-                .redeem_ticket(&ticket)
-                .await
-                .map_err(unavailable)?
-                .ok_or(TicketRefused::Invalid)?;
+            let (user, until) = hub.redeem_ticket(&ticket).await?;
             let user = state
                 .identity
                 .load_user(UserId::from_uuid(user))
@@ -145,11 +135,7 @@ pub async fn stream(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<H
     // Registered before the start is read: an event appended in between wakes the stream.
     let cursor = match resume {
         Some(id) => id,
-        None => hub
-            .log()
-            .last_id(user.as_uuid())
-            .await
-            .map_err(unavailable)?,
+        None => hub.newest_id(user.as_uuid()).await?,
     };
     let (frames, body) = mpsc::channel::<Bytes>(hub.settings().buffer);
     let stream = Stream {
@@ -209,8 +195,7 @@ impl Stream {
         loop {
             let entries = match self
                 .hub
-                .log()
-                .read_after(self.user.as_uuid(), &self.cursor, READ_BATCH)
+                .frames_after(self.user.as_uuid(), &self.cursor, READ_BATCH)
                 .await
             {
                 Ok(entries) => entries,
@@ -220,9 +205,9 @@ impl Stream {
                 }
             };
             let full = entries.len() == READ_BATCH;
-            for entry in entries {
-                self.send(frame(&entry))?;
-                self.cursor = entry.id;
+            for (id, frame) in entries {
+                self.send(frame)?;
+                self.cursor = id;
             }
             if !full {
                 return Ok(());
@@ -287,14 +272,6 @@ async fn stopped(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stopped| *stopped).await;
 }
 
-/// The SSE frame of one log entry (the payload is one line of JSON).
-fn frame(entry: &StoredEvent) -> String {
-    format!(
-        "id: {}\nevent: {}\ndata: {}\n\n",
-        entry.id, entry.event_type, entry.data
-    )
-}
-
 /// A single-use ticket to open the caller's stream without an `Authorization` header.
 #[utoipa::path(post, path = "/api/v1/events/ticket", tag = "events", operation_id = "event_stream_ticket",
     security(("bearerAuth" = [])),
@@ -316,10 +293,8 @@ pub async fn ticket(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<H
     let ticket = hex::encode(bytes);
     state
         .events
-        .log()
-        .issue_ticket(&ticket, user.id.as_uuid(), until.timestamp(), ttl)
-        .await
-        .map_err(unavailable)?;
+        .issue_ticket(&ticket, user.id.as_uuid(), until.timestamp())
+        .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(EventTicketResponse {
@@ -368,7 +343,7 @@ mod tests {
 
     #[test]
     fn refusals_answer_429_503_and_401() {
-        use crate::events::StreamRefused;
+        use crate::events::{StreamRefused, TicketRefused};
         use crate::http::error::ErrorCode;
         assert_eq!(
             ApiError::from(StreamRefused::PerUser).code(),

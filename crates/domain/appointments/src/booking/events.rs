@@ -46,7 +46,7 @@ impl AppointmentUpdated {
         .into_iter()
         .filter_map(|(name, differs)| differs.then_some(name))
         .collect();
-        (!changed.is_empty()).then(|| Self {
+        (!changed.is_empty()).then_some(Self {
             id: after.id,
             patient_id: after.patient_id,
             status: after.status,

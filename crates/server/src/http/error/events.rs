@@ -1,7 +1,7 @@
 //! Mapping of the live event stream refusals: the per-user cap (429), the process cap (503), an
 //! unusable ticket (401).
 
-use crate::events::{StreamRefused, TicketRefused};
+use crate::events::{StreamRefused, TicketError, TicketRefused};
 
 use super::ApiError;
 use super::ErrorCode;
@@ -21,6 +21,15 @@ impl From<TicketRefused> for ApiError {
     fn from(error: TicketRefused) -> Self {
         match error {
             TicketRefused::Invalid => ApiError::unauthorized("Invalid or expired ticket"),
+        }
+    }
+}
+
+impl From<TicketError> for ApiError {
+    fn from(error: TicketError) -> Self {
+        match error {
+            TicketError::Refused(refused) => refused.into(),
+            TicketError::Port(port) => port.into(),
         }
     }
 }
