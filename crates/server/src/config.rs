@@ -9,6 +9,7 @@ use chrono_tz::Tz;
 mod auth;
 mod cache;
 mod database;
+mod events;
 mod firebase;
 mod network;
 mod rate_limits;
@@ -20,6 +21,7 @@ mod tests;
 pub use auth::DEV_ADMIN_SECRET;
 pub use cache::CacheTtls;
 pub use database::DatabaseSettings;
+pub use events::EventSettings;
 pub use network::{CorsOrigins, IpNetwork};
 pub use rate_limits::RateLimits;
 use reader::Reader;
@@ -176,6 +178,8 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// `HTTP_WORKERS` (addition; default: one per CPU).
     pub http_workers: Option<usize>,
+    /// `EVENTS_*` (additions): the live event streams.
+    pub events: EventSettings,
     /// Warnings to log once telemetry is up (settings are read before logging starts).
     pub warnings: Vec<String>,
 }
@@ -309,9 +313,18 @@ impl Settings {
             redis,
             jwt_secret_key: Secret::new(jwt_secret.unwrap_or_default()),
             jwt_refresh_secret_key: Secret::new(jwt_refresh_secret),
-            access_token_ttl: Duration::from_secs(
-                60 * r.number("ACCESS_TOKEN_EXPIRE_MINUTES", 30, 1, 60 * 24 * 30),
-            ),
+            access_token_ttl: match r.optional("ACCESS_TOKEN_EXPIRE_SECONDS") {
+                // Addition: seconds win over minutes (short-lived tokens in tests).
+                Some(_) => Duration::from_secs(r.number(
+                    "ACCESS_TOKEN_EXPIRE_SECONDS",
+                    1800,
+                    1,
+                    60 * 60 * 24 * 30,
+                )),
+                None => Duration::from_secs(
+                    60 * r.number("ACCESS_TOKEN_EXPIRE_MINUTES", 30, 1, 60 * 24 * 30),
+                ),
+            },
             refresh_token_ttl: Duration::from_secs(
                 86_400 * r.number("REFRESH_TOKEN_EXPIRE_DAYS", 7, 1, 3650),
             ),
@@ -378,6 +391,7 @@ impl Settings {
                 3600,
             )),
             http_workers,
+            events: events::read(&mut r),
             warnings: Vec::new(),
         };
         if settings.cache_ttls.env_fresh > settings.cache_ttls.env_stale {

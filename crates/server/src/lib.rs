@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cli;
 pub mod coalesce;
 pub mod config;
+pub mod events;
 pub mod http;
 pub mod metrics;
 pub mod openapi;

@@ -77,9 +77,12 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         tracing::warn!("push provider not configured; notifications will be recorded as failed");
     }
     let handle = app.handle();
+    let events = app.state().events.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!("shutdown requested: draining in-flight requests");
+        // Event streams never finish by themselves: they send `retry:` and close first.
+        events.shutdown();
         handle.stop(true).await;
     });
     app.run_until_stopped().await?;

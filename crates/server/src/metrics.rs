@@ -52,6 +52,10 @@ pub struct Metrics {
     /// `medico24_db_replica_fallbacks_total{reason}`: reads that could have used the read
     /// replica and went to the primary (`unavailable`, `lagging`).
     pub db_replica_fallbacks: IntCounterVec,
+    /// `medico24_event_streams_open`.
+    pub event_streams_open: IntGauge,
+    /// `medico24_event_publish_failures_total{event}`.
+    pub event_publish_failures: IntCounterVec,
 }
 
 impl Metrics {
@@ -184,6 +188,17 @@ impl Metrics {
                 ),
                 &["reason"],
             )?,
+            event_streams_open: IntGauge::new(
+                "medico24_event_streams_open",
+                "Live event streams open in this process.",
+            )?,
+            event_publish_failures: IntCounterVec::new(
+                Opts::new(
+                    "medico24_event_publish_failures_total",
+                    "Live events that could not be written to their user's log, by event.",
+                ),
+                &["event"],
+            )?,
             registry,
         };
         // Both series exist from the start (at 0), so dashboards and rates see them before the
@@ -220,6 +235,8 @@ impl Metrics {
         r.register(Box::new(self.db_pool_max.clone()))?;
         r.register(Box::new(self.db_pool_wait.clone()))?;
         r.register(Box::new(self.db_replica_fallbacks.clone()))?;
+        r.register(Box::new(self.event_streams_open.clone()))?;
+        r.register(Box::new(self.event_publish_failures.clone()))?;
         #[cfg(target_os = "linux")]
         r.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),

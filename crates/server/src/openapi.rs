@@ -38,6 +38,7 @@ use crate::http::error::ValidationIssue;
         (name = "doctors", description = "The doctor directory"),
         (name = "pharmacies", description = "Pharmacies, locations and hours"),
         (name = "notifications", description = "Push tokens and notification history"),
+        (name = "events", description = "The caller's live events (Server-Sent Events)"),
         (name = "admin", description = "Administration console"),
     )
 )]
@@ -371,6 +372,7 @@ pub fn document(settings: &Settings) -> OpenApiDoc {
     doc.merge(crate::http::doctors::Docs::openapi());
     doc.merge(crate::http::notifications::Docs::openapi());
     doc.merge(crate::http::admin_notifications::Docs::openapi());
+    doc.merge(crate::http::events::Docs::openapi());
     CommonResponses.modify(&mut doc);
     Links.modify(&mut doc);
     refine::refine(&mut doc);

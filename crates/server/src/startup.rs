@@ -108,11 +108,29 @@ impl Application {
         let rate_limiter = RedisRateLimiter::new(redis.clone());
         let environment = build_environment(&settings, &redis, &http_client, &metrics)?;
         let admin_stats = medico24_postgres::PgAdminStats::new(db.clone());
-        let appointments = Arc::new(medico24_appointments::booking::AppointmentService::new(
-            medico24_postgres::PgAppointmentRepository::new(db.clone()),
-            SystemClock,
-            settings.default_timezone,
+        let event_log = medico24_redis::RedisEvents::new(
+            redis.clone(),
+            settings.redis.pool_config(1),
+            settings.events.retention,
+        );
+        let events = Arc::new(crate::events::EventHub::new(
+            event_log.clone(),
+            settings.events.clone(),
+            metrics.event_streams_open.clone(),
         ));
+        let publisher = Arc::new(crate::events::EventPublisher::new(
+            event_log,
+            medico24_postgres::PgNotificationRepository::new(db.clone()),
+            metrics.event_publish_failures.clone(),
+        ));
+        let appointments = Arc::new(
+            medico24_appointments::booking::AppointmentService::new(
+                medico24_postgres::PgAppointmentRepository::new(db.clone()),
+                SystemClock,
+                settings.default_timezone,
+            )
+            .with_events(publisher.clone()),
+        );
 
         let pharmacy_cache_requests = metrics.cache_requests.clone();
         let pharmacies = Arc::new(medico24_pharmacy::PharmacyService::new(
@@ -149,18 +167,21 @@ impl Application {
         ));
 
         let sent_counter = metrics.notifications_sent.clone();
-        let notifications = Arc::new(medico24_notifications::NotificationService::new(
-            medico24_postgres::PgNotificationRepository::new(db.clone()),
-            push_provider(&settings, &http_client, &metrics),
-            SystemClock,
-            Some(Arc::new(
-                move |outcome: medico24_notifications::SendMetric, count| {
-                    sent_counter
-                        .with_label_values(&[outcome.as_str()])
-                        .inc_by(count)
-                },
-            )),
-        ));
+        let notifications = Arc::new(
+            medico24_notifications::NotificationService::new(
+                medico24_postgres::PgNotificationRepository::new(db.clone()),
+                push_provider(&settings, &http_client, &metrics),
+                SystemClock,
+                Some(Arc::new(
+                    move |outcome: medico24_notifications::SendMetric, count| {
+                        sent_counter
+                            .with_label_values(&[outcome.as_str()])
+                            .inc_by(count)
+                    },
+                )),
+            )
+            .with_events(publisher),
+        );
 
         let state = web::Data::new(AppState {
             settings: Arc::clone(&settings),
@@ -179,6 +200,7 @@ impl Application {
             pharmacies,
             directory,
             notifications,
+            events,
         });
 
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
@@ -240,7 +262,12 @@ impl Application {
             .settings
             .workers_enabled
             .then(|| crate::workers::Workers::start(self.state.clone()));
+        let listener = tokio::spawn(Arc::clone(&self.state.events).run_listener());
         let result = self.server.await;
+        // Streams were told to close before the server stopped (`EventHub::shutdown`); this
+        // also ends the listener when the server stopped some other way.
+        self.state.events.shutdown();
+        let _ = listener.await;
         // Background work finishes its current item before the pool closes.
         if let Some(workers) = workers {
             workers.shutdown().await;

@@ -86,6 +86,8 @@ pub struct AppState {
     pub directory: Arc<Directory>,
     /// Push tokens, notification sends and history, the outbox consumer, broadcasts.
     pub notifications: Arc<Notifications>,
+    /// The open live event streams of this process and the user event log.
+    pub events: Arc<crate::events::EventHub>,
 }
 
 /// Serialized admin statistics answers, coalesced: concurrent requests share one computation.

@@ -59,6 +59,7 @@ impl TestApp {
 
     /// Stops the server gracefully and waits for it.
     pub async fn stop(&self) {
+        self.state.events.shutdown();
         self.handle.stop(true).await;
     }
 }
@@ -66,6 +67,7 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         // Stop accepting; the database is dropped (with FORCE) right after.
+        self.state.events.shutdown();
         drop(self.handle.stop(false));
     }
 }

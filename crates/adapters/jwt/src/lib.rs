@@ -148,8 +148,14 @@ impl TokenSigner for JwtTokens {
             .get("sub")
             .and_then(Value::as_str)
             .ok_or(InvalidToken)?;
+        let expires_at = claims
+            .get("exp")
+            .and_then(numeric)
+            .and_then(|exp| DateTime::from_timestamp(exp, 0))
+            .ok_or(InvalidToken)?;
         Ok(AccessClaims {
             sub: sub.to_owned(),
+            expires_at,
         })
     }
 

@@ -1,9 +1,10 @@
 //! Redis adapter: the connection pool and key namespace, and the caches, session store and rate
-//! limiter that implement the domains' ports.
+//! limiter that implement the domains' ports, and the live user events (log, notices, tickets).
 
 pub mod client;
 pub mod directory_cache;
 pub mod environment_cache;
+pub mod events;
 mod exec;
 pub mod metrics;
 pub mod pharmacy_cache;
@@ -14,6 +15,7 @@ pub mod user_cache;
 pub use client::{Redis, RedisConfig, RedisError};
 pub use directory_cache::{DirectoryCacheTtls, RedisDirectoryCache};
 pub use environment_cache::RedisConditionsCache;
+pub use events::{Notice, RedisEvents, StoredEvent};
 pub use metrics::CacheObserver;
 pub use pharmacy_cache::RedisPharmacyCache;
 pub use rate_limit::RedisRateLimiter;

@@ -46,6 +46,9 @@ pub trait IdTokenVerifier: Send + Sync + 'static {
 pub struct AccessClaims {
     /// `sub` as presented (may not be a UUID; the caller checks).
     pub sub: String,
+    /// `exp`: when the token stops being valid (long-lived answers such as the event stream
+    /// end then).
+    pub expires_at: DateTime<Utc>,
 }
 
 /// Claims of a validated refresh token.

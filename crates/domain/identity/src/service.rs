@@ -1,6 +1,7 @@
 //! Identity use cases: authenticating bearer tokens, Firebase login, refresh rotation, logout,
 //! the caller's profile, and admin user management.
 
+use chrono::{DateTime, Utc};
 use medico24_kernel::{Clock, Page, PageRequest, Role, UserId, is_valid_email};
 
 use crate::model::{
@@ -158,6 +159,20 @@ where
     /// # Errors
     /// The first failing step as an [`AuthError`].
     pub async fn authenticate(&self, authorization: Option<&str>) -> Result<User, AuthError> {
+        self.authenticate_until(authorization)
+            .await
+            .map(|(user, _)| user)
+    }
+
+    /// [`Self::authenticate`], also answering when the access token expires (the event stream
+    /// closes then).
+    ///
+    /// # Errors
+    /// The first failing step as an [`AuthError`].
+    pub async fn authenticate_until(
+        &self,
+        authorization: Option<&str>,
+    ) -> Result<(User, DateTime<Utc>), AuthError> {
         let token = bearer_token(authorization).ok_or(AuthError::NotAuthenticated)?;
         let claims = self
             .tokens
@@ -168,7 +183,7 @@ where
         if !user.is_active {
             return Err(AuthError::Deactivated);
         }
-        Ok(user)
+        Ok((user, claims.expires_at))
     }
 
     /// A user through the cache (filled on a miss).

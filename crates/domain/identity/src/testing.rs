@@ -844,8 +844,14 @@ impl TokenSigner for FakeTokens {
         };
         uuid::Uuid::parse_str(jti).map_err(|_| InvalidToken)?;
         still_valid(exp, now)?;
+        let expires_at = exp
+            .parse::<i64>()
+            .ok()
+            .and_then(|exp| DateTime::from_timestamp(exp, 0))
+            .ok_or(InvalidToken)?;
         Ok(AccessClaims {
             sub: sub.to_owned(),
+            expires_at,
         })
     }
 

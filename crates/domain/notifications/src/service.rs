@@ -6,6 +6,7 @@ use std::sync::Arc;
 use medico24_kernel::{AuditStamp, BroadcastId, Clock, NotificationId, Page, PageRequest, UserId};
 use serde_json::{Value, json};
 
+use crate::events::{NoNotificationEvents, NotificationCreated, NotificationEvents};
 use crate::model::{
     Broadcast, BroadcastStatus, BroadcastTarget, HistoryFilter, LogFilter, Notification,
     NotificationDetail, NotificationStats, NotificationStatus, NotificationType, Platform,
@@ -227,6 +228,7 @@ pub struct NotificationService<R, S, C> {
     sender: S,
     clock: C,
     observer: Option<SendObserver>,
+    events: Arc<dyn NotificationEvents>,
 }
 
 impl<R, S, C> NotificationService<R, S, C>
@@ -242,7 +244,15 @@ where
             sender,
             clock,
             observer,
+            events: Arc::new(NoNotificationEvents),
         }
+    }
+
+    /// Announces every newly created notification to `events`.
+    #[must_use]
+    pub fn with_events(mut self, events: Arc<dyn NotificationEvents>) -> Self {
+        self.events = events;
+        self
     }
 
     /// The repository (the server's workers and tests reach operations that are not use cases).
@@ -325,7 +335,24 @@ where
             .repo
             .prepare_one(&notification, Some(audit), self.clock.now())
             .await?;
-        Ok(self.deliver(vec![Job::from(prepared)]).await)
+        Ok(self.deliver_new(vec![Job::from(prepared)]).await)
+    }
+
+    /// [`Self::deliver`] for notifications created by this call, announced to their recipients
+    /// once their outcomes are recorded.
+    async fn deliver_new(&self, jobs: Vec<Job>) -> SendResult {
+        let created: Vec<NotificationCreated> = jobs
+            .iter()
+            .map(|job| NotificationCreated {
+                user_id: job.prepared.user_id,
+                notification_id: job.prepared.notification_id,
+            })
+            .collect();
+        let result = self.deliver(jobs).await;
+        if !created.is_empty() {
+            self.events.created(created);
+        }
+        result
     }
 
     /// The sending half of the pipeline for many notifications at once: one send of every pending
@@ -519,7 +546,7 @@ where
                 }
             }
         }
-        self.deliver(jobs).await;
+        self.deliver_new(jobs).await;
         Ok(report)
     }
 
@@ -703,7 +730,7 @@ where
             }
         };
         let result = self
-            .deliver(prepared.into_iter().map(Job::from).collect())
+            .deliver_new(prepared.into_iter().map(Job::from).collect())
             .await;
         let progress = BroadcastProgress {
             cursor,

@@ -773,3 +773,28 @@ fn the_database_being_down_surfaces_as_a_port_error() {
     ));
     assert!(run(h.service.process_outbox()).is_err());
 }
+
+#[test]
+fn sends_and_outbox_events_are_announced_to_their_recipient_after_their_outcome() {
+    let mut h = harness();
+    let events = crate::testing::RecordingNotificationEvents::default();
+    h.service = NotificationService::new(h.repo.clone(), h.sender.clone(), h.clock.clone(), None)
+        .with_events(Arc::new(events.clone()));
+    let (user, admin) = (h.repo.add_user(Role::Patient), h.repo.add_user(Role::Admin));
+    run(h.service.send(command(user), &audit(admin))).unwrap();
+    h.repo
+        .insert_outbox(user, "appointment_created", appointment_payload(), t0());
+    run(h.service.process_outbox()).unwrap();
+    // Refused sends announce nothing.
+    run(h.service.send(command(UserId::new_v7()), &audit(admin))).unwrap_err();
+
+    let created = events.created();
+    let notifications = h.repo.notifications();
+    assert_eq!(created.len(), 2, "{created:?}");
+    assert!(created.iter().all(|c| c.user_id == user));
+    let mut announced: Vec<_> = created.iter().map(|c| c.notification_id).collect();
+    let mut stored: Vec<_> = notifications.iter().map(|n| n.id).collect();
+    announced.sort();
+    stored.sort();
+    assert_eq!(announced, stored);
+}

@@ -12,6 +12,8 @@ use medico24_kernel::{
 };
 use serde_json::Value;
 
+pub use crate::events::RecordingNotificationEvents;
+
 use crate::model::{
     Broadcast, BroadcastStatus, BroadcastTarget, Delivery, DeliveryId, DeliveryStatus,
     HistoryFilter, LogFilter, Notification, NotificationDetail, NotificationStats,

@@ -16,6 +16,7 @@ pub mod docs;
 pub mod doctors;
 pub mod environment;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod fields;
 pub mod health;
@@ -79,6 +80,7 @@ pub fn api_routes(prefix: &str) -> RouteRegistry {
     doctors::routes(&mut routes, prefix);
     notifications::routes(&mut routes, prefix);
     admin_notifications::routes(&mut routes, prefix);
+    events::routes(&mut routes, prefix);
     routes
 }
 

@@ -121,6 +121,15 @@ pub fn by_schema() -> Vec<(&'static str, Value)> {
         ("AuditPage", audit_page()),
         ("AdminMetrics", admin_metrics()),
         ("DashboardStats", dashboard()),
+        // Live events
+        (
+            "EventTicketResponse",
+            json!({"ticket": "9f2c4e7a1b3d5f6081a2c3e4f5061728394a5b6c7d8e9f00112233445566778", "expires_in": 60}),
+        ),
+        (
+            "AppointmentUpdatedEvent",
+            json!({"appointment_id": "0194a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b", "status": "confirmed", "appointment_at": "2026-03-14T04:30:00Z", "changed": ["status"]}),
+        ),
         // Appointments
         (
             "CreateAppointmentRequest",

@@ -15,6 +15,7 @@ mod data_tier;
 mod directory;
 mod docs;
 mod environment;
+mod events;
 mod faults;
 mod fcm;
 mod identity;

@@ -1,6 +1,7 @@
 //! Appointments: the aggregate, its status state machine and role rules, booking and change use
 //! cases, the notification messages they announce, and the repository port.
 
+pub mod events;
 pub mod messages;
 pub mod model;
 pub mod ports;
@@ -9,6 +10,7 @@ pub mod service;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+pub use events::*;
 pub use messages::*;
 pub use model::*;
 pub use ports::*;

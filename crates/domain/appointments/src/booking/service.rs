@@ -6,6 +6,7 @@ use chrono_tz::Tz;
 use medico24_kernel::{AppointmentId, AuditStamp, Clock, Page, PageRequest, PortError};
 use serde_json::{Value, json};
 
+use crate::booking::events::{AppointmentEvents, AppointmentUpdated, NoAppointmentEvents};
 use crate::booking::messages::{created_message, status_changed_message};
 use crate::booking::model::{
     Appointment, AppointmentChanges, AppointmentFilter, AppointmentSource, AppointmentStatus,
@@ -102,6 +103,7 @@ pub struct AppointmentService<R, K> {
     repository: R,
     clock: K,
     zone: Tz,
+    events: std::sync::Arc<dyn AppointmentEvents>,
 }
 
 fn visibility(caller: &Caller) -> Visibility {
@@ -134,6 +136,21 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
             repository,
             clock,
             zone,
+            events: std::sync::Arc::new(NoAppointmentEvents),
+        }
+    }
+
+    /// Announces every committed change (update, status change, delete) to `events`.
+    #[must_use]
+    pub fn with_events(mut self, events: std::sync::Arc<dyn AppointmentEvents>) -> Self {
+        self.events = events;
+        self
+    }
+
+    /// Tells the patient's stream about the change from `before` to `after`, if any.
+    fn announce(&self, before: &Appointment, after: &Appointment) {
+        if let Some(event) = AppointmentUpdated::between(before, after) {
+            self.events.updated(event);
         }
     }
 
@@ -280,6 +297,7 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
             .update_locked(id, visibility(caller), decide)
             .await
             .map_err(change_error)?;
+        self.announce(&before, &after);
         Ok(changed(&before, after))
     }
 
@@ -335,6 +353,7 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
             .update_locked(id, visibility(caller), decide)
             .await
             .map_err(change_error)?;
+        self.announce(&before, &after);
         Ok(changed(&before, after))
     }
 
@@ -363,6 +382,7 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
             };
             let audit = admin_audit(caller, &stamp, &row, "appointment.hard_delete", None);
             return if self.repository.hard_delete(id, audit).await? {
+                self.events.updated(AppointmentUpdated::deleted(&row));
                 Ok(())
             } else {
                 Err(DeleteAppointmentError::NotFound)
@@ -379,6 +399,7 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
             .soft_delete(id, visibility(caller), audit, self.clock.now())
             .await?
         {
+            self.events.updated(AppointmentUpdated::deleted(&row));
             Ok(())
         } else {
             Err(DeleteAppointmentError::NotFound)

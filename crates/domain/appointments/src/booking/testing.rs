@@ -16,6 +16,8 @@ use crate::booking::ports::{
 };
 use crate::booking::service::idempotency_ttl;
 
+pub use crate::booking::events::RecordingAppointmentEvents;
+
 #[derive(Debug, Default)]
 struct State {
     rows: Vec<Appointment>,

@@ -5,6 +5,7 @@
 mod appointments;
 mod directory;
 mod environment;
+mod events;
 mod identity;
 mod kernel;
 mod notifications;
