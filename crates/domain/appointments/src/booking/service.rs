@@ -1,6 +1,8 @@
 //! Appointment use cases: booking with idempotency, reading, changing under a row
 //! lock with the state machine, deleting, listing.
 
+use std::sync::Arc;
+
 use chrono::Duration;
 use chrono_tz::Tz;
 use medico24_kernel::{AppointmentId, AuditStamp, Clock, Page, PageRequest, PortError};
@@ -14,6 +16,9 @@ use crate::booking::model::{
 use crate::booking::ports::{
     AppointmentRepository, AuditEntry, CreateOutcome, IdempotencyRequest, LockedChange,
     RepoCreateError, RepoUpdateError, Visibility,
+};
+use crate::booking::reminders::{
+    ReminderChange, ReminderOffset, plan_reminders, reminder_change,
 };
 use crate::booking::rules::{
     TransitionError, check_transition, end_is_after_start, may_use_source,
@@ -97,11 +102,24 @@ pub struct Changed {
 /// Lifetime of an idempotency record.
 pub const IDEMPOTENCY_TTL_HOURS: i64 = 24;
 
+/// Told how many reminders a booking or a reschedule wrote (`medico24_reminders_scheduled_total`).
+pub type ScheduledObserver = Arc<dyn Fn(u64) + Send + Sync>;
+
 /// The appointment use cases over a repository and a clock.
 pub struct AppointmentService<R, K> {
     repository: R,
     clock: K,
     zone: Tz,
+    offsets: Vec<ReminderOffset>,
+    scheduled: Option<ScheduledObserver>,
+}
+
+/// How many reminder rows a change writes.
+fn written(change: &ReminderChange) -> u64 {
+    match change {
+        ReminderChange::Replace(plan) => plan.slots.len() as u64,
+        _ => 0,
+    }
 }
 
 fn visibility(caller: &Caller) -> Visibility {
@@ -134,6 +152,29 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
             repository,
             clock,
             zone,
+            offsets: Vec::new(),
+            scheduled: None,
+        }
+    }
+
+    /// Schedules reminders at `offsets` before each active appointment (`REMINDER_OFFSETS`);
+    /// `observer` is told how many each booking or reschedule wrote.
+    #[must_use]
+    pub fn with_reminders(
+        mut self,
+        offsets: Vec<ReminderOffset>,
+        observer: Option<ScheduledObserver>,
+    ) -> Self {
+        self.offsets = offsets;
+        self.scheduled = observer;
+        self
+    }
+
+    fn count_scheduled(&self, count: u64) {
+        if count > 0
+            && let Some(observer) = &self.scheduled
+        {
+            observer(count);
         }
     }
 
@@ -176,9 +217,10 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
             doctor_clinic_id: None,
         };
         let event = created_message(&appointment, self.zone);
+        let reminders = plan_reminders(&appointment, &self.offsets, self.zone, now);
         let outcome = self
             .repository
-            .create(&appointment, &event, idempotency.as_ref(), now)
+            .create(&appointment, &event, &reminders, idempotency.as_ref(), now)
             .await
             .map_err(|e| match e {
                 RepoCreateError::Overlap => BookAppointmentError::Overlap,
@@ -187,6 +229,9 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
                 RepoCreateError::UnknownClinic => BookAppointmentError::UnknownClinic,
                 RepoCreateError::Port(port) => BookAppointmentError::Port(port),
             })?;
+        if matches!(outcome, CreateOutcome::Created(_)) {
+            self.count_scheduled(reminders.slots.len() as u64);
+        }
         Ok((outcome, source))
     }
 
@@ -215,6 +260,7 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
     ) -> Result<Changed, ChangeAppointmentError> {
         let now = self.clock.now();
         let caller_copy = *caller;
+        let (offsets, zone) = (self.offsets.clone(), self.zone);
         let decide =
             move |current: Appointment| -> Result<Option<LockedChange>, ChangeAppointmentError> {
                 let mut next = current.clone();
@@ -269,10 +315,12 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
                     "appointment.update",
                     Some(changed_fields(&current, &next)),
                 );
+                let reminders = reminder_change(&current, &next, &offsets, zone, now);
                 Ok(Some(LockedChange {
                     updated: next,
                     event,
                     audit,
+                    reminders,
                 }))
             };
         let (before, after) = self
@@ -280,6 +328,13 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
             .update_locked(id, visibility(caller), decide)
             .await
             .map_err(change_error)?;
+        self.count_scheduled(written(&reminder_change(
+            &before,
+            &after,
+            &self.offsets,
+            self.zone,
+            now,
+        )));
         Ok(changed(&before, after))
     }
 
@@ -297,6 +352,7 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
     ) -> Result<Changed, ChangeAppointmentError> {
         let now = self.clock.now();
         let caller_copy = *caller;
+        let (offsets, zone) = (self.offsets.clone(), self.zone);
         let decide =
             move |current: Appointment| -> Result<Option<LockedChange>, ChangeAppointmentError> {
                 let mut next = current.clone();
@@ -324,10 +380,12 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
                     "appointment.status_change",
                     Some(json!({"from": current.status.as_str(), "to": next.status.as_str()})),
                 );
+                let reminders = reminder_change(&current, &next, &offsets, zone, now);
                 Ok(Some(LockedChange {
                     updated: next,
                     event,
                     audit,
+                    reminders,
                 }))
             };
         let (before, after) = self
@@ -335,6 +393,13 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
             .update_locked(id, visibility(caller), decide)
             .await
             .map_err(change_error)?;
+        self.count_scheduled(written(&reminder_change(
+            &before,
+            &after,
+            &self.offsets,
+            self.zone,
+            now,
+        )));
         Ok(changed(&before, after))
     }
 
