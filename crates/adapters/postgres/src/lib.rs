@@ -10,6 +10,7 @@ pub mod directory;
 pub mod errors;
 mod keyset;
 mod maintained;
+mod reminders;
 pub mod migrate;
 pub mod notifications;
 pub mod pharmacies;

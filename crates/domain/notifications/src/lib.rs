@@ -1,16 +1,21 @@
 //! The notifications domain: push tokens (one owner per token), notification records and their
 //! per-device deliveries, the send pipeline with its status rules, the consumer of
 //! the transactional outbox, broadcasts in resumable batches, history and statistics; the ports
-//! these need (`NotificationRepository`, `PushSender`).
+//! these need (`NotificationRepository`, `PushSender`); appointment reminders and the users'
+//! notification preferences.
 
 pub mod model;
+pub mod outbox;
 pub mod outcome;
 pub mod ports;
+pub mod preferences;
 pub mod service;
 
 pub use model::*;
+pub use outbox::*;
 pub use outcome::*;
 pub use ports::*;
+pub use preferences::*;
 pub use service::*;
 
 #[cfg(test)]
