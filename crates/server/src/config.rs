@@ -266,18 +266,18 @@ impl Settings {
             }
         };
 
-        let reminder_offsets =
-            match medico24_appointments::booking::parse_offsets(&r.text("REMINDER_OFFSETS", "24h,1h"))
-            {
-                Ok(offsets) => offsets,
-                Err(error) => {
-                    // The item is a duration, not a secret: naming it helps the operator.
-                    r.problem(&format!(
-                        "REMINDER_OFFSETS must list durations such as 24h,1h: {error}"
-                    ));
-                    Vec::new()
-                }
-            };
+        let reminder_offsets = match medico24_appointments::booking::parse_offsets(
+            &r.text("REMINDER_OFFSETS", "24h,1h"),
+        ) {
+            Ok(offsets) => offsets,
+            Err(error) => {
+                // The item is a duration, not a secret: naming it helps the operator.
+                r.problem(&format!(
+                    "REMINDER_OFFSETS must list durations such as 24h,1h: {error}"
+                ));
+                Vec::new()
+            }
+        };
 
         let log_format = match r.text("LOG_FORMAT", "json").to_ascii_lowercase().as_str() {
             "json" => LogFormat::Json,

@@ -370,6 +370,7 @@ pub fn document(settings: &Settings) -> OpenApiDoc {
     doc.merge(crate::http::associations::Docs::openapi());
     doc.merge(crate::http::doctors::Docs::openapi());
     doc.merge(crate::http::notifications::Docs::openapi());
+    doc.merge(crate::http::notification_preferences::Docs::openapi());
     doc.merge(crate::http::admin_notifications::Docs::openapi());
     CommonResponses.modify(&mut doc);
     Links.modify(&mut doc);

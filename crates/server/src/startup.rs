@@ -156,19 +156,21 @@ impl Application {
         ));
 
         let sent_counter = metrics.notifications_sent.clone();
-        let notifications = Arc::new(medico24_notifications::NotificationService::new(
-            medico24_postgres::PgNotificationRepository::new(db.clone()),
-            push_provider(&settings, &http_client, &metrics),
-            SystemClock,
-            Some(Arc::new(
-                move |outcome: medico24_notifications::SendMetric, count| {
-                    sent_counter
-                        .with_label_values(&[outcome.as_str()])
-                        .inc_by(count)
-                },
-            )),
-        )
-        .with_reminder_observer(reminder_observer(&metrics)));
+        let notifications = Arc::new(
+            medico24_notifications::NotificationService::new(
+                medico24_postgres::PgNotificationRepository::new(db.clone()),
+                push_provider(&settings, &http_client, &metrics),
+                SystemClock,
+                Some(Arc::new(
+                    move |outcome: medico24_notifications::SendMetric, count| {
+                        sent_counter
+                            .with_label_values(&[outcome.as_str()])
+                            .inc_by(count)
+                    },
+                )),
+            )
+            .with_reminder_observer(reminder_observer(&metrics)),
+        );
 
         let state = web::Data::new(AppState {
             settings: Arc::clone(&settings),

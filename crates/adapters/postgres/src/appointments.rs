@@ -10,8 +10,8 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use medico24_appointments::booking::{
     Appointment, AppointmentFilter, AppointmentRepository, AppointmentStatus, AuditEntry,
-    CreateOutcome, IdempotencyRequest, LockedChange, OutboxMessage, ReminderPlan,
-    RepoCreateError, RepoUpdateError, Visibility, idempotency_ttl,
+    CreateOutcome, IdempotencyRequest, LockedChange, OutboxMessage, ReminderPlan, RepoCreateError,
+    RepoUpdateError, Visibility, idempotency_ttl,
 };
 use medico24_kernel::paging::SeekKey;
 use medico24_kernel::{AppointmentId, Page, PageRequest, PortError, UserId};

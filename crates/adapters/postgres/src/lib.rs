@@ -10,10 +10,10 @@ pub mod directory;
 pub mod errors;
 mod keyset;
 mod maintained;
-mod reminders;
 pub mod migrate;
 pub mod notifications;
 pub mod pharmacies;
+mod reminders;
 pub mod replica;
 #[allow(
     missing_docs,

@@ -3,8 +3,8 @@
 //! (appointment, offset) (`uq_notification_outbox_reminder`); a move re-arms that same row.
 
 use chrono::{DateTime, Utc};
-use diesel::sql_types::{Array, Int4, Jsonb, Text, Timestamptz, Uuid as SqlUuid};
 use diesel::QueryResult;
+use diesel::sql_types::{Array, Int4, Jsonb, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use medico24_appointments::booking::{ReminderChange, ReminderPlan};
 

@@ -218,12 +218,19 @@ mod tests {
     fn reminders_are_skipped_when_inactive_started_or_opted_out_in_that_order() {
         let now = Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).unwrap();
         let ahead = now + Duration::minutes(10);
-        assert_eq!(outbox_skip(&reminder(true, ahead), now), None, "overdue but ahead: sent");
+        assert_eq!(
+            outbox_skip(&reminder(true, ahead), now),
+            None,
+            "overdue but ahead: sent"
+        );
         assert_eq!(
             outbox_skip(&reminder(false, ahead), now),
             Some(SkipReason::Inactive)
         );
-        assert_eq!(outbox_skip(&reminder(true, now), now), Some(SkipReason::Started));
+        assert_eq!(
+            outbox_skip(&reminder(true, now), now),
+            Some(SkipReason::Started)
+        );
         assert_eq!(
             outbox_skip(&reminder(false, now - Duration::hours(1)), now),
             Some(SkipReason::Inactive)

@@ -11,10 +11,10 @@ use crate::model::{
     NotificationDetail, NotificationStats, NotificationStatus, NotificationType, Platform,
     Priority, PushData, PushToken,
 };
+use crate::outbox::ReminderObserver;
 use crate::outcome::{
     NotificationOutcome, PROVIDER_NOT_CONFIGURED, PushOutcome, PushResult, SettledDelivery, settle,
 };
-use crate::outbox::ReminderObserver;
 use crate::ports::{
     BroadcastProgress, DeliveryRecord, NewBroadcast, NewNotification, NotificationRepository,
     OutboxClaim, OutboxEvent, PortError, PreparedNotification, PushMessage, PushSender, SendAudit,

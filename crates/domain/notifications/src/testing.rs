@@ -20,12 +20,12 @@ use crate::model::{
 use crate::outcome::{
     NO_ACTIVE_TOKENS, PushOutcome, PushResult, SettledDelivery, TOKEN_DEACTIVATED,
 };
-use crate::preferences::{NotificationPreferences, OutboxContext, PreferencesPatch, SkipReason};
 use crate::ports::{
-    BroadcastProgress, OutboxSettlement, DeliveryRecord, NewBroadcast, NewNotification, NotificationRepository,
-    OutboxClaim, OutboxEvent, PortError, PreparedNotification, PushMessage, PushSender, PushTarget,
-    SendAudit, SettledNotification, StalledNotification,
+    BroadcastProgress, DeliveryRecord, NewBroadcast, NewNotification, NotificationRepository,
+    OutboxClaim, OutboxEvent, OutboxSettlement, PortError, PreparedNotification, PushMessage,
+    PushSender, PushTarget, SendAudit, SettledNotification, StalledNotification,
 };
+use crate::preferences::{NotificationPreferences, OutboxContext, PreferencesPatch, SkipReason};
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -784,7 +784,11 @@ impl NotificationRepository for InMemoryNotifications {
             };
             OutboxContext {
                 event_type: row.event_type.clone(),
-                preferences: state.preferences.get(&row.user_id).copied().unwrap_or_default(),
+                preferences: state
+                    .preferences
+                    .get(&row.user_id)
+                    .copied()
+                    .unwrap_or_default(),
                 reminder: None,
             }
         };
@@ -805,7 +809,12 @@ impl NotificationRepository for InMemoryNotifications {
     }
 
     async fn preferences(&self, user: UserId) -> Result<NotificationPreferences, PortError> {
-        Ok(self.enter()?.preferences.get(&user).copied().unwrap_or_default())
+        Ok(self
+            .enter()?
+            .preferences
+            .get(&user)
+            .copied()
+            .unwrap_or_default())
     }
 
     async fn update_preferences(

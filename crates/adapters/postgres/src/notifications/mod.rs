@@ -25,10 +25,9 @@ use medico24_kernel::{
 use medico24_notifications::{
     Broadcast, BroadcastProgress, BroadcastStatus, BroadcastTarget, DeliveryRecord, HistoryFilter,
     LogFilter, NewBroadcast, NewNotification, Notification, NotificationDetail,
-    NotificationRepository, NotificationStats, OutboxClaim, OutboxEvent, OutboxEventId, Platform,
-    NotificationPreferences, OutboxContext, OutboxSettlement, PreferencesPatch,
-    PreparedNotification, PushToken, SendAudit, SettledNotification, SkipReason,
-    StalledNotification,
+    NotificationPreferences, NotificationRepository, NotificationStats, OutboxClaim, OutboxContext,
+    OutboxEvent, OutboxEventId, OutboxSettlement, Platform, PreferencesPatch, PreparedNotification,
+    PushToken, SendAudit, SettledNotification, SkipReason, StalledNotification,
 };
 
 use crate::database::{Database, DatabaseError};

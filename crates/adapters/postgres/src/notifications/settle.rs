@@ -199,7 +199,13 @@ pub(super) async fn update_preferences(
     .bind::<Timestamptz, _>(now)
     .get_result::<PreferenceRow>(&mut conn)
     .await
-    .map(|r| (r.appointment_reminders, r.appointment_updates, r.system_announcements))
+    .map(|r| {
+        (
+            r.appointment_reminders,
+            r.appointment_updates,
+            r.system_announcements,
+        )
+    })
     .map_err(port)?;
     Ok(from_columns(row))
 }

@@ -89,7 +89,8 @@ pub fn parse_offsets(text: &str) -> Result<Vec<ReminderOffset>, OffsetError> {
     let mut offsets: Vec<ReminderOffset> = Vec::new();
     for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
         let malformed = || OffsetError::Malformed(item.to_owned());
-        let (digits, unit) = item.split_at(item.len() - item.chars().last().map_or(0, char::len_utf8));
+        let (digits, unit) =
+            item.split_at(item.len() - item.chars().last().map_or(0, char::len_utf8));
         let per_unit: u64 = match unit {
             "m" => 1,
             "h" => 60,
@@ -304,7 +305,10 @@ mod tests {
             ("1h,x", OffsetError::Malformed("x".to_owned())),
             ("0m", OffsetError::OutOfRange("0m".to_owned())),
             ("31d", OffsetError::OutOfRange("31d".to_owned())),
-            ("99999999999999999999m", OffsetError::OutOfRange("99999999999999999999m".to_owned())),
+            (
+                "99999999999999999999m",
+                OffsetError::OutOfRange("99999999999999999999m".to_owned()),
+            ),
             ("1d,24h", OffsetError::Duplicate("24h".to_owned())),
         ] {
             assert_eq!(parse_offsets(text), Err(expected), "{text}");
@@ -317,7 +321,10 @@ mod tests {
 
     #[test]
     fn offsets_show_in_their_largest_exact_unit() {
-        let shown: Vec<String> = minutes(&[1440, 60, 90]).iter().map(ToString::to_string).collect();
+        let shown: Vec<String> = minutes(&[1440, 60, 90])
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         assert_eq!(shown, ["1d", "1h", "90m"]);
     }
 
@@ -378,8 +385,14 @@ mod tests {
         ] {
             let mut after = before.clone();
             after.status = status;
-            assert_eq!(reminder_change(&before, &after, &offsets, zone, now), ReminderChange::Drop);
-            assert_eq!(reminder_change(&after, &after, &offsets, zone, now), ReminderChange::Keep);
+            assert_eq!(
+                reminder_change(&before, &after, &offsets, zone, now),
+                ReminderChange::Drop
+            );
+            assert_eq!(
+                reminder_change(&after, &after, &offsets, zone, now),
+                ReminderChange::Keep
+            );
         }
         let mut moved = before.clone();
         moved.appointment_at = now + Duration::minutes(90);
@@ -391,7 +404,10 @@ mod tests {
         assert_eq!(plan.slots[0].due_at, now + Duration::minutes(30));
         let mut confirmed = before.clone();
         confirmed.status = AppointmentStatus::Confirmed;
-        assert_eq!(reminder_change(&before, &confirmed, &offsets, zone, now), ReminderChange::Keep);
+        assert_eq!(
+            reminder_change(&before, &confirmed, &offsets, zone, now),
+            ReminderChange::Keep
+        );
         let mut renamed = before.clone();
         renamed.doctor_name = "Dr Rao".to_owned();
         assert!(matches!(

@@ -17,9 +17,7 @@ use crate::booking::ports::{
     AppointmentRepository, AuditEntry, CreateOutcome, IdempotencyRequest, LockedChange,
     RepoCreateError, RepoUpdateError, Visibility,
 };
-use crate::booking::reminders::{
-    ReminderChange, ReminderOffset, plan_reminders, reminder_change,
-};
+use crate::booking::reminders::{ReminderChange, ReminderOffset, plan_reminders, reminder_change};
 use crate::booking::rules::{
     TransitionError, check_transition, end_is_after_start, may_use_source,
 };

@@ -10,11 +10,11 @@ use medico24_kernel::{AppointmentId, Page, PageRequest, PortError, UserId};
 
 use crate::booking::messages::OutboxMessage;
 use crate::booking::model::{Appointment, AppointmentFilter, AppointmentStatus};
-use crate::booking::reminders::{ReminderChange, ReminderPlan};
 use crate::booking::ports::{
     AppointmentRepository, AuditEntry, CreateOutcome, IdempotencyRequest, LockedChange,
     RepoCreateError, RepoUpdateError, Visibility,
 };
+use crate::booking::reminders::{ReminderChange, ReminderPlan};
 use crate::booking::service::idempotency_ttl;
 
 #[derive(Debug, Default)]
@@ -226,7 +226,9 @@ impl AppointmentRepository for InMemoryAppointments {
             ReminderChange::Replace(plan) => {
                 state.reminders.retain(|(a, ..)| *a != id);
                 for slot in plan.slots {
-                    state.reminders.push((id, slot.offset.minutes(), slot.due_at));
+                    state
+                        .reminders
+                        .push((id, slot.offset.minutes(), slot.due_at));
                 }
             }
         }
@@ -384,13 +386,10 @@ pub mod contract {
         };
         let create = |a: Appointment, key: Option<IdempotencyRequest>, when| async move {
             let event = created_message(&a, chrono_tz::Asia::Kolkata);
-            let reminders = crate::booking::reminders::plan_reminders(
-                &a,
-                &[],
-                chrono_tz::Asia::Kolkata,
-                when,
-            );
-            repo.create(&a, &event, &reminders, key.as_ref(), when).await
+            let reminders =
+                crate::booking::reminders::plan_reminders(&a, &[], chrono_tz::Asia::Kolkata, when);
+            repo.create(&a, &event, &reminders, key.as_ref(), when)
+                .await
         };
         let find = |id, visibility| async move { ok(repo.find(id, visibility).await, "find") };
         let owner = Visibility::Owner(fixture.patient);
