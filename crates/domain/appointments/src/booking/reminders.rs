@@ -52,9 +52,9 @@ impl fmt::Display for ReminderOffset {
     /// The shortest exact form: `1d`, `24h` is shown as `1d`, `90m`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let m = self.0;
-        if m % (24 * 60) == 0 {
+        if m.is_multiple_of(24 * 60) {
             write!(f, "{}d", m / (24 * 60))
-        } else if m % 60 == 0 {
+        } else if m.is_multiple_of(60) {
             write!(f, "{}h", m / 60)
         } else {
             write!(f, "{m}m")
