@@ -156,6 +156,9 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpNetwork>,
     /// `DEFAULT_TIMEZONE`.
     pub default_timezone: Tz,
+    /// `REMINDER_OFFSETS` (default `24h,1h`; `none` for no reminders): how long before an
+    /// active appointment's start its reminders are due.
+    pub reminder_offsets: Vec<medico24_appointments::booking::ReminderOffset>,
     /// `BROADCAST_SYNC_LIMIT`.
     pub broadcast_sync_limit: u32,
     /// `OUTBOX_POLL_INTERVAL_MS`.
@@ -267,6 +270,19 @@ impl Settings {
             }
         };
 
+        let reminder_offsets = match medico24_appointments::booking::parse_offsets(
+            &r.text("REMINDER_OFFSETS", "24h,1h"),
+        ) {
+            Ok(offsets) => offsets,
+            Err(error) => {
+                // The item is a duration, not a secret: naming it helps the operator.
+                r.problem(&format!(
+                    "REMINDER_OFFSETS must list durations such as 24h,1h: {error}"
+                ));
+                Vec::new()
+            }
+        };
+
         let log_format = match r.text("LOG_FORMAT", "json").to_ascii_lowercase().as_str() {
             "json" => LogFormat::Json,
             _ => LogFormat::Pretty,
@@ -366,6 +382,7 @@ impl Settings {
             rate_limits: rate_limits::read(&mut r),
             trusted_proxies,
             default_timezone,
+            reminder_offsets,
             broadcast_sync_limit: r.number("BROADCAST_SYNC_LIMIT", 1000, 0, u32::MAX),
             outbox_poll_interval: Duration::from_millis(r.number(
                 "OUTBOX_POLL_INTERVAL_MS",

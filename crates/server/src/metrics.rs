@@ -35,6 +35,14 @@ pub struct Metrics {
     pub notifications_sent: IntCounterVec,
     /// `medico24_notification_outbox_pending`.
     pub outbox_pending: IntGauge,
+    /// `medico24_reminders_scheduled_total`: reminder rows written by bookings and reschedules.
+    pub reminders_scheduled: IntCounter,
+    /// `medico24_reminders_sent_total`: reminders that became notifications.
+    pub reminders_sent: IntCounter,
+    /// `medico24_reminders_skipped_total{reason}` (`inactive`, `started`, `opted_out`).
+    pub reminders_skipped: IntCounterVec,
+    /// `medico24_reminder_lag_seconds`: send time − due time of the reminders sent.
+    pub reminder_lag: Histogram,
     /// `medico24_cache_requests_total{cache,result}`.
     pub cache_requests: IntCounterVec,
     /// `medico24_rate_limited_requests_total{policy}`.
@@ -130,6 +138,30 @@ impl Metrics {
                     "Push deliveries by outcome.",
                 ),
                 &["outcome"],
+            )?,
+            reminders_scheduled: IntCounter::new(
+                "medico24_reminders_scheduled_total",
+                "Appointment reminders scheduled (rows written by bookings and reschedules).",
+            )?,
+            reminders_sent: IntCounter::new(
+                "medico24_reminders_sent_total",
+                "Appointment reminders sent (notification created).",
+            )?,
+            reminders_skipped: IntCounterVec::new(
+                Opts::new(
+                    "medico24_reminders_skipped_total",
+                    "Appointment reminders processed without a notification, by reason.",
+                ),
+                &["reason"],
+            )?,
+            reminder_lag: Histogram::with_opts(
+                HistogramOpts::new(
+                    "medico24_reminder_lag_seconds",
+                    "Seconds between a reminder's due time and its send.",
+                )
+                .buckets(vec![
+                    0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0,
+                ]),
             )?,
             outbox_pending: IntGauge::new(
                 "medico24_notification_outbox_pending",
@@ -227,6 +259,10 @@ impl Metrics {
         r.register(Box::new(self.appointment_status_changes.clone()))?;
         r.register(Box::new(self.notifications_sent.clone()))?;
         r.register(Box::new(self.outbox_pending.clone()))?;
+        r.register(Box::new(self.reminders_scheduled.clone()))?;
+        r.register(Box::new(self.reminders_sent.clone()))?;
+        r.register(Box::new(self.reminders_skipped.clone()))?;
+        r.register(Box::new(self.reminder_lag.clone()))?;
         r.register(Box::new(self.cache_requests.clone()))?;
         r.register(Box::new(self.rate_limited.clone()))?;
         r.register(Box::new(self.rate_limiter_errors.clone()))?;

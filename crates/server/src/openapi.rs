@@ -371,6 +371,7 @@ pub fn document(settings: &Settings) -> OpenApiDoc {
     doc.merge(crate::http::associations::Docs::openapi());
     doc.merge(crate::http::doctors::Docs::openapi());
     doc.merge(crate::http::notifications::Docs::openapi());
+    doc.merge(crate::http::notification_preferences::Docs::openapi());
     doc.merge(crate::http::admin_notifications::Docs::openapi());
     doc.merge(crate::http::events::Docs::openapi());
     CommonResponses.modify(&mut doc);

@@ -123,13 +123,18 @@ impl Application {
             medico24_postgres::PgNotificationRepository::new(db.clone()),
             metrics.event_publish_failures.clone(),
         ));
+        let scheduled = metrics.reminders_scheduled.clone();
         let appointments = Arc::new(
             medico24_appointments::booking::AppointmentService::new(
                 medico24_postgres::PgAppointmentRepository::new(db.clone()),
                 SystemClock,
                 settings.default_timezone,
             )
-            .with_events(publisher.clone()),
+            .with_events(publisher.clone())
+            .with_reminders(
+                settings.reminder_offsets.clone(),
+                Some(Arc::new(move |count| scheduled.inc_by(count))),
+            ),
         );
 
         let pharmacy_cache_requests = metrics.cache_requests.clone();
@@ -180,7 +185,8 @@ impl Application {
                     },
                 )),
             )
-            .with_events(publisher),
+            .with_events(publisher)
+            .with_reminder_observer(reminder_observer(&metrics)),
         );
 
         let state = web::Data::new(AppState {
@@ -409,4 +415,23 @@ fn build_environment(
         ),
     );
     Ok(Some(medico24_google::EnvironmentConditions::new(service)))
+}
+
+/// Reminder outcomes into `medico24_reminders_sent_total`, `…_skipped_total{reason}` and
+/// `medico24_reminder_lag_seconds`.
+fn reminder_observer(metrics: &Metrics) -> medico24_notifications::ReminderObserver {
+    let (sent, skipped, lag) = (
+        metrics.reminders_sent.clone(),
+        metrics.reminders_skipped.clone(),
+        metrics.reminder_lag.clone(),
+    );
+    Arc::new(move |metric| match metric {
+        medico24_notifications::ReminderMetric::Sent { lag_seconds } => {
+            sent.inc();
+            lag.observe(lag_seconds);
+        }
+        medico24_notifications::ReminderMetric::Skipped(reason) => {
+            skipped.with_label_values(&[reason.as_str()]).inc();
+        }
+    })
 }

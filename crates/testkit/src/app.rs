@@ -113,6 +113,9 @@ fn base_vars(
         // Background workers off: a test drives them with `medico24_server::workers::run_once`
         // (or turns them on) so what it observes is deterministic.
         ("WORKERS_ENABLED", "false".to_owned()),
+        // No appointment reminders: the tests of other capabilities count a booking's outbox
+        // rows; the reminder tests turn them on with `REMINDER_OFFSETS`.
+        ("REMINDER_OFFSETS", "none".to_owned()),
         ("LOG_LEVEL", log_level),
         ("LOG_FORMAT", "json".to_owned()),
     ]

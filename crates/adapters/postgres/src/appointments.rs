@@ -10,7 +10,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use medico24_appointments::booking::{
     Appointment, AppointmentFilter, AppointmentRepository, AppointmentStatus, AuditEntry,
-    CreateOutcome, IdempotencyRequest, LockedChange, OutboxMessage, RepoCreateError,
+    CreateOutcome, IdempotencyRequest, LockedChange, OutboxMessage, ReminderPlan, RepoCreateError,
     RepoUpdateError, Visibility, idempotency_ttl,
 };
 use medico24_kernel::paging::SeekKey;
@@ -193,8 +193,8 @@ async fn check_references<E>(conn: &mut PgConn, a: &Appointment) -> Result<(), T
     Ok(())
 }
 
-/// The appointment and its outbox event in one statement (a data-modifying CTE): atomic on its
-/// own, so a booking that needs no lock or check before it writes runs without `BEGIN`/`COMMIT`
+/// The appointment, its outbox event and its reminder events in one statement (data-modifying
+/// CTEs): atomic on its own, so a booking that needs no lock or check before it writes runs without `BEGIN`/`COMMIT`
 /// round trips. A query type rather than `sql_query` text (which Diesel never caches): its text
 /// is fixed and every value a bind parameter, so it is prepared once per connection and each
 /// booking is one Bind/Execute round trip.
@@ -204,6 +204,10 @@ struct InsertWithEvent<'a> {
     user_id: uuid::Uuid,
     payload: serde_json::Value,
     now: DateTime<Utc>,
+    reminder_type: &'a str,
+    reminder_payload: serde_json::Value,
+    reminder_offsets: Vec<i32>,
+    reminder_dues: Vec<DateTime<Utc>>,
 }
 
 impl QueryId for InsertWithEvent<'_> {
@@ -213,7 +217,7 @@ impl QueryId for InsertWithEvent<'_> {
 
 impl QueryFragment<Pg> for InsertWithEvent<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        use diesel::sql_types::{Jsonb, Nullable, Text, Timestamptz, Uuid};
+        use diesel::sql_types::{Array, Int4, Jsonb, Nullable, Text, Timestamptz, Uuid};
         let r = &self.row;
         out.push_sql(
             "WITH appointment AS (INSERT INTO appointments (id, patient_id, doctor_id, clinic_id, \
@@ -256,9 +260,25 @@ impl QueryFragment<Pg> for InsertWithEvent<'_> {
         out.push_bind_param::<Nullable<Timestamptz>, _>(&r.deleted_at)?;
         out.push_sql(", ");
         out.push_bind_param::<Nullable<Uuid>, _>(&r.doctor_clinic_id)?;
+        // One reminder row per slot (none when the plan has no slot).
         out.push_sql(
-            ") RETURNING id) INSERT INTO notification_outbox (event_type, user_id, payload, \
-             created_at, available_at) SELECT ",
+            ") RETURNING id), reminders AS (INSERT INTO notification_outbox (event_type, user_id, \
+             payload, created_at, available_at, appointment_id, reminder_offset_minutes) SELECT ",
+        );
+        out.push_bind_param::<Text, _>(&self.reminder_type)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Uuid, _>(&self.user_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Jsonb, _>(&self.reminder_payload)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamptz, _>(&self.now)?;
+        out.push_sql(", r.due, appointment.id, r.off FROM appointment, unnest(");
+        out.push_bind_param::<Array<Int4>, _>(&self.reminder_offsets)?;
+        out.push_sql("::int4[], ");
+        out.push_bind_param::<Array<Timestamptz>, _>(&self.reminder_dues)?;
+        out.push_sql(
+            "::timestamptz[]) AS r(off, due)) INSERT INTO notification_outbox (event_type, \
+             user_id, payload, created_at, available_at) SELECT ",
         );
         out.push_bind_param::<Text, _>(&self.event_type)?;
         out.push_sql(", ");
@@ -278,14 +298,20 @@ async fn insert_with_event(
     conn: &mut PgConn,
     appointment: &Appointment,
     event: &OutboxMessage,
+    reminders: &ReminderPlan,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
+    let (reminder_offsets, reminder_dues) = crate::reminders::plan_arrays(reminders);
     InsertWithEvent {
         row: AppointmentRow::from_domain(appointment),
         event_type: event.event_type,
         user_id: event.user_id.as_uuid(),
         payload: event.payload(),
         now,
+        reminder_type: reminders.message.event_type,
+        reminder_payload: reminders.message.payload(),
+        reminder_offsets,
+        reminder_dues,
     }
     .execute(conn)
     .await
@@ -369,6 +395,7 @@ impl AppointmentRepository for PgAppointmentRepository {
         &self,
         appointment: &Appointment,
         event: &OutboxMessage,
+        reminders: &ReminderPlan,
         idempotency: Option<&IdempotencyRequest>,
         now: DateTime<Utc>,
     ) -> Result<CreateOutcome, RepoCreateError> {
@@ -382,13 +409,14 @@ impl AppointmentRepository for PgAppointmentRepository {
             && appointment.clinic_id.is_none()
         {
             // Nothing to lock or check first: the one statement is the whole booking.
-            return match insert_with_event(&mut conn, appointment, event, now).await {
+            return match insert_with_event(&mut conn, appointment, event, reminders, now).await {
                 Ok(()) => Ok(CreateOutcome::Created(appointment.clone())),
                 Err(e) => Err(create_error(e)),
             };
         }
         let appointment = appointment.clone();
         let event = event.clone();
+        let reminders = reminders.clone();
         let idempotency = idempotency.cloned();
         let result = conn
             .transaction::<_, TxError<()>, _>(async move |conn| {
@@ -432,7 +460,7 @@ impl AppointmentRepository for PgAppointmentRepository {
                     lock_doctor_schedule(conn, doctor).await?;
                 }
                 check_references(conn, &appointment).await?;
-                insert_with_event(conn, &appointment, &event, now).await?;
+                insert_with_event(conn, &appointment, &event, &reminders, now).await?;
                 if let Some(key) = &idempotency {
                     let body = serde_json::to_value(&appointment)
                         .map_err(|e| TxError::Db(DieselError::SerializationError(e.into())))?;
@@ -548,6 +576,13 @@ impl AppointmentRepository for PgAppointmentRepository {
                 if let Some(audit) = &change.audit {
                     write_audit(conn, audit, id.as_uuid()).await?;
                 }
+                crate::reminders::apply_change(
+                    conn,
+                    id.as_uuid(),
+                    &change.reminders,
+                    change.updated.updated_at,
+                )
+                .await?;
                 Ok((before, stored))
             })
             .await;
@@ -588,6 +623,9 @@ impl AppointmentRepository for PgAppointmentRepository {
                     ))
                     .execute(conn)
                     .await?;
+            if changed == 1 {
+                crate::reminders::drop_pending(conn, id.as_uuid()).await?;
+            }
             if changed == 1
                 && let Some(audit) = &audit
             {

@@ -13,6 +13,7 @@ mod maintained;
 pub mod migrate;
 pub mod notifications;
 pub mod pharmacies;
+mod reminders;
 pub mod replica;
 #[allow(
     missing_docs,

@@ -366,7 +366,7 @@ diesel::table! {
 diesel::table! {
     notification_outbox (id) {
         id -> Uuid,
-        /// `appointment_created` or `appointment_status_changed`.
+        /// `appointment_created`, `appointment_status_changed` or `appointment_reminder`.
         event_type -> Text,
         user_id -> Uuid,
         payload -> Jsonb,
@@ -377,6 +377,22 @@ diesel::table! {
         processed_at -> Nullable<Timestamptz>,
         notification_id -> Nullable<Uuid>,
         last_error -> Nullable<Text>,
+        /// The appointment of a reminder (null for other events).
+        appointment_id -> Nullable<Uuid>,
+        /// Minutes before the appointment's start a reminder is due (null for other events).
+        reminder_offset_minutes -> Nullable<Int4>,
+        /// Why a processed event sent nothing: `inactive`, `started`, `opted_out`.
+        skip_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    notification_preferences (user_id) {
+        user_id -> Uuid,
+        appointment_reminders -> Bool,
+        appointment_updates -> Bool,
+        system_announcements -> Bool,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -434,11 +450,13 @@ diesel::joinable!(notification_deliveries -> push_tokens (push_token_id));
 diesel::joinable!(audit_events -> users (actor_user_id));
 diesel::joinable!(notification_outbox -> users (user_id));
 diesel::joinable!(notification_outbox -> notifications (notification_id));
+diesel::joinable!(notification_preferences -> users (user_id));
 diesel::joinable!(idempotency_keys -> users (user_id));
 diesel::joinable!(broadcasts -> users (created_by));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
+    notification_preferences,
     patients,
     admins,
     pharmacy_staff,

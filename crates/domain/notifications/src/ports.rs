@@ -17,6 +17,7 @@ use crate::model::{
     OutboxEventId, Platform, Priority, PushData, PushToken,
 };
 use crate::outcome::{NotificationOutcome, PushResult, SettledDelivery};
+use crate::preferences::{NotificationPreferences, OutboxContext, PreferencesPatch, SkipReason};
 
 /// One message to one device.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,6 +155,27 @@ pub struct OutboxEvent {
     pub payload: Value,
     /// Attempts including this claim.
     pub attempts: i32,
+}
+
+/// How a due outbox event ended (see `NotificationRepository::settle_outbox_event`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutboxSettlement {
+    /// The notification and its deliveries were created; the event is processed.
+    Sent {
+        /// What to send.
+        prepared: PreparedNotification,
+        /// What was read under the lock.
+        context: OutboxContext,
+    },
+    /// The event is processed without a notification.
+    Skipped {
+        /// Why.
+        reason: SkipReason,
+        /// What was read under the lock.
+        context: OutboxContext,
+    },
+    /// Processed, removed or moved later by someone else meanwhile: nothing written.
+    Gone,
 }
 
 /// How the outbox is claimed.
@@ -418,6 +440,46 @@ pub trait NotificationRepository: Send + Sync + 'static {
         max_attempts: i32,
         error: &str,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Like [`complete_outbox_event`](Self::complete_outbox_event), for an event that is due
+    /// (`available_at <= now`): under the event's row lock, reads its [`OutboxContext`] (the
+    /// recipient's preferences; for a reminder, its appointment) and asks `decide`. A reason
+    /// marks the event processed with that `skip_reason` and no notification; `None` creates
+    /// the notification as `complete_outbox_event` does. [`OutboxSettlement::Gone`] (nothing
+    /// written) when the event was processed, removed or moved later meanwhile.
+    ///
+    /// # Errors
+    /// [`PortError`] on infrastructure failure (nothing is written).
+    fn settle_outbox_event<F>(
+        &self,
+        event: OutboxEventId,
+        notification: &NewNotification,
+        decide: F,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<OutboxSettlement, PortError>> + Send
+    where
+        F: FnOnce(&OutboxContext) -> Option<SkipReason> + Send + 'static;
+
+    /// The user's notification preferences (defaults when none are stored).
+    ///
+    /// # Errors
+    /// [`PortError`] on infrastructure failure.
+    fn preferences(
+        &self,
+        user: UserId,
+    ) -> impl Future<Output = Result<NotificationPreferences, PortError>> + Send;
+
+    /// Applies `patch` to the user's preferences (stored from defaults when none were) and
+    /// returns them all.
+    ///
+    /// # Errors
+    /// [`PortError`] on infrastructure failure.
+    fn update_preferences(
+        &self,
+        user: UserId,
+        patch: PreferencesPatch,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<NotificationPreferences, PortError>> + Send;
 
     /// Events not yet processed (`medico24_notification_outbox_pending`).
     ///

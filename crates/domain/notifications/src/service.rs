@@ -12,6 +12,7 @@ use crate::model::{
     NotificationDetail, NotificationStats, NotificationStatus, NotificationType, Platform,
     Priority, PushData, PushToken,
 };
+use crate::outbox::ReminderObserver;
 use crate::outcome::{
     NotificationOutcome, PROVIDER_NOT_CONFIGURED, PushOutcome, PushResult, SettledDelivery, settle,
 };
@@ -179,6 +180,8 @@ pub struct OutboxReport {
     pub claimed: usize,
     /// Events turned into notifications (and sent).
     pub processed: usize,
+    /// Events processed without a notification (reminder rules, opt-outs).
+    pub skipped: usize,
     /// Events whose transaction failed (released for a later attempt).
     pub retried: usize,
     /// Events given up (unusable payload).
@@ -186,7 +189,7 @@ pub struct OutboxReport {
 }
 
 /// A notification to send together with what is already known about it (recovery).
-struct Job {
+pub(crate) struct Job {
     prepared: PreparedNotification,
     settled_before: Vec<SettledDelivery>,
     retries_before: i32,
@@ -224,11 +227,12 @@ pub fn token_tail(token: &str) -> &str {
 
 /// The notification use cases over their ports.
 pub struct NotificationService<R, S, C> {
-    repo: R,
+    pub(crate) repo: R,
     sender: S,
-    clock: C,
+    pub(crate) clock: C,
     observer: Option<SendObserver>,
     events: Arc<dyn NotificationEvents>,
+    pub(crate) reminders: Option<ReminderObserver>,
 }
 
 impl<R, S, C> NotificationService<R, S, C>
@@ -245,6 +249,7 @@ where
             clock,
             observer,
             events: Arc::new(NoNotificationEvents),
+            reminders: None,
         }
     }
 
@@ -252,6 +257,13 @@ where
     #[must_use]
     pub fn with_events(mut self, events: Arc<dyn NotificationEvents>) -> Self {
         self.events = events;
+        self
+    }
+
+    /// `observer` is told every reminder sent or skipped.
+    #[must_use]
+    pub fn with_reminder_observer(mut self, observer: ReminderObserver) -> Self {
+        self.reminders = Some(observer);
         self
     }
 
@@ -340,7 +352,7 @@ where
 
     /// [`Self::deliver`] for notifications created by this call, announced to their recipients
     /// once their outcomes are recorded.
-    async fn deliver_new(&self, jobs: Vec<Job>) -> SendResult {
+    pub(crate) async fn deliver_new(&self, jobs: Vec<Job>) -> SendResult {
         let created: Vec<NotificationCreated> = jobs
             .iter()
             .map(|job| NotificationCreated {
@@ -358,7 +370,7 @@ where
     /// The sending half of the pipeline for many notifications at once: one send of every pending
     /// delivery (the sender bounds concurrency), then one write of every outcome. A failed write is
     /// logged; the deliveries stay `pending` and the recovery sweep sends them again.
-    async fn deliver(&self, jobs: Vec<Job>) -> SendResult {
+    pub(crate) async fn deliver(&self, jobs: Vec<Job>) -> SendResult {
         let no_tokens = jobs
             .iter()
             .filter(|job| job.prepared.targets.is_empty() && job.settled_before.is_empty())
@@ -486,69 +498,6 @@ where
     }
 
     // --- the outbox and the recovery sweep -----------------------------------------------------
-
-    /// One outbox pass: claim up to 20 events, turn each into a notification in its own
-    /// transaction, then send them all. An event whose transaction fails is released with
-    /// backoff; an event whose payload is unusable is given up with its reason.
-    ///
-    /// # Errors
-    /// [`PortError`] when the claim itself fails.
-    pub async fn process_outbox(&self) -> Result<OutboxReport, PortError> {
-        let events = self
-            .repo
-            .claim_outbox(OUTBOX_CLAIM, self.clock.now())
-            .await?;
-        let mut report = OutboxReport {
-            claimed: events.len(),
-            ..OutboxReport::default()
-        };
-        let mut jobs = Vec::with_capacity(events.len());
-        for event in events {
-            let notification = match outbox_notification(&event) {
-                Ok(notification) => notification,
-                Err(reason) => {
-                    tracing::warn!(outbox.id = %event.id, event_type = %event.event_type, reason, "outbox event has an unusable payload; giving it up");
-                    report.abandoned += 1;
-                    if let Err(error) = self
-                        .repo
-                        .abandon_outbox_event(event.id, OUTBOX_CLAIM.max_attempts, reason)
-                        .await
-                    {
-                        tracing::error!(outbox.id = %event.id, error = %error, "could not give up an outbox event");
-                    }
-                    continue;
-                }
-            };
-            match self
-                .repo
-                .complete_outbox_event(event.id, &notification, self.clock.now())
-                .await
-            {
-                Ok(Some(prepared)) => {
-                    report.processed += 1;
-                    jobs.push(Job::from(prepared));
-                }
-                Ok(None) => {
-                    tracing::debug!(outbox.id = %event.id, "outbox event already processed elsewhere");
-                }
-                Err(error) => {
-                    report.retried += 1;
-                    let delay = outbox_backoff(event.attempts);
-                    tracing::warn!(outbox.id = %event.id, attempts = event.attempts, error = %error, retry_in_s = delay.num_seconds(), "outbox event failed; will retry");
-                    if let Err(error) = self
-                        .repo
-                        .retry_outbox_event(event.id, delay, &error.to_string(), self.clock.now())
-                        .await
-                    {
-                        // The lease expires in a minute and the event is picked up again.
-                        tracing::error!(outbox.id = %event.id, error = %error, "could not release an outbox event");
-                    }
-                }
-            }
-        }
-        self.deliver_new(jobs).await;
-        Ok(report)
-    }
 
     /// The recovery sweep: sends again every delivery left `pending` more than five minutes
     /// after its notification was committed (a crash between commit and send). Returns how many

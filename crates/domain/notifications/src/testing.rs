@@ -24,9 +24,10 @@ use crate::outcome::{
 };
 use crate::ports::{
     BroadcastProgress, DeliveryRecord, NewBroadcast, NewNotification, NotificationRepository,
-    OutboxClaim, OutboxEvent, PortError, PreparedNotification, PushMessage, PushSender, PushTarget,
-    SendAudit, SettledNotification, StalledNotification,
+    OutboxClaim, OutboxEvent, OutboxSettlement, PortError, PreparedNotification, PushMessage,
+    PushSender, PushTarget, SendAudit, SettledNotification, StalledNotification,
 };
+use crate::preferences::{NotificationPreferences, OutboxContext, PreferencesPatch, SkipReason};
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -101,6 +102,7 @@ struct State {
     audit: Vec<FakeAuditEvent>,
     unavailable: bool,
     failing_users: HashSet<UserId>,
+    preferences: HashMap<UserId, NotificationPreferences>,
 }
 
 /// The notifications tables (and the `users` rows they need) in memory, with the semantics of
@@ -759,6 +761,74 @@ impl NotificationRepository for InMemoryNotifications {
             row.locked_until = None;
         }
         Ok(Some(prepared))
+    }
+
+    async fn settle_outbox_event<F>(
+        &self,
+        event: OutboxEventId,
+        notification: &NewNotification,
+        decide: F,
+        now: DateTime<Utc>,
+    ) -> Result<OutboxSettlement, PortError>
+    where
+        F: FnOnce(&OutboxContext) -> Option<SkipReason> + Send + 'static,
+    {
+        // This store has no appointments: reminders are not modelled, only preferences.
+        let context = {
+            let state = self.enter()?;
+            let Some(row) = state
+                .outbox
+                .iter()
+                .find(|row| row.id == event && row.processed_at.is_none())
+                .filter(|row| row.available_at <= now)
+            else {
+                return Ok(OutboxSettlement::Gone);
+            };
+            OutboxContext {
+                event_type: row.event_type.clone(),
+                preferences: state
+                    .preferences
+                    .get(&row.user_id)
+                    .copied()
+                    .unwrap_or_default(),
+                reminder: None,
+            }
+        };
+        if let Some(reason) = decide(&context) {
+            let mut state = self.enter()?;
+            if let Some(row) = state.outbox.iter_mut().find(|row| row.id == event) {
+                row.processed_at = Some(now);
+                row.locked_until = None;
+            }
+            return Ok(OutboxSettlement::Skipped { reason, context });
+        }
+        Ok(
+            match self.complete_outbox_event(event, notification, now).await? {
+                Some(prepared) => OutboxSettlement::Sent { prepared, context },
+                None => OutboxSettlement::Gone,
+            },
+        )
+    }
+
+    async fn preferences(&self, user: UserId) -> Result<NotificationPreferences, PortError> {
+        Ok(self
+            .enter()?
+            .preferences
+            .get(&user)
+            .copied()
+            .unwrap_or_default())
+    }
+
+    async fn update_preferences(
+        &self,
+        user: UserId,
+        patch: PreferencesPatch,
+        _now: DateTime<Utc>,
+    ) -> Result<NotificationPreferences, PortError> {
+        let mut state = self.enter()?;
+        let entry = state.preferences.entry(user).or_default();
+        *entry = entry.patched(patch);
+        Ok(*entry)
     }
 
     async fn retry_outbox_event(

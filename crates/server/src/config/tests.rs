@@ -235,3 +235,34 @@ fn wildcard_cors_never_allows_credentials() {
     assert_eq!(settings.cors_origins, CorsOrigins::Any);
     assert!(!settings.cors_allow_credentials);
 }
+
+#[test]
+fn reminder_offsets_default_to_a_day_and_an_hour_and_bad_lists_are_refused() {
+    let settings = Settings::from_vars(&vars(&minimal())).unwrap();
+    let shown: Vec<String> = settings
+        .reminder_offsets
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(shown, ["1d", "1h"]);
+    let mut pairs = minimal();
+    pairs.push(("REMINDER_OFFSETS", "none"));
+    assert!(
+        Settings::from_vars(&vars(&pairs))
+            .unwrap()
+            .reminder_offsets
+            .is_empty()
+    );
+    for bad in ["24x", "0m", "1h,60m", "45d"] {
+        let mut pairs = minimal();
+        pairs.push(("REMINDER_OFFSETS", bad));
+        let problems = Settings::from_vars(&vars(&pairs))
+            .err()
+            .map(|e| e.problems)
+            .unwrap_or_default();
+        assert!(
+            problems.iter().any(|p| p.starts_with("REMINDER_OFFSETS")),
+            "{bad}: {problems:?}"
+        );
+    }
+}

@@ -23,6 +23,7 @@ pub mod health;
 pub mod input;
 pub mod metrics;
 pub mod middleware;
+pub mod notification_preferences;
 pub mod notifications;
 pub mod paging;
 pub mod pharmacies;
@@ -79,6 +80,7 @@ pub fn api_routes(prefix: &str) -> RouteRegistry {
     associations::routes(&mut routes, prefix);
     doctors::routes(&mut routes, prefix);
     notifications::routes(&mut routes, prefix);
+    notification_preferences::routes(&mut routes, prefix);
     admin_notifications::routes(&mut routes, prefix);
     events::routes(&mut routes, prefix);
     routes

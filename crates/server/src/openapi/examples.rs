@@ -101,6 +101,14 @@ pub fn by_schema() -> Vec<(&'static str, Value)> {
         ),
         ("UserResponse", user()),
         (
+            "NotificationPreferencesResponse",
+            json!({"appointment_reminders": false, "appointment_updates": true, "system_announcements": true}),
+        ),
+        (
+            "UpdateNotificationPreferencesRequest",
+            json!({"appointment_reminders": false}),
+        ),
+        (
             "UpdateMeRequest",
             json!({"full_name": "Riya Patel", "phone": "+91 98765 43210"}),
         ),

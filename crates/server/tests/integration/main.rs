@@ -28,6 +28,7 @@ mod pharmacies;
 mod platform;
 mod pool;
 mod rate_limit;
+mod reminders;
 mod request_schemas;
 mod schema_indexes;
 mod support;

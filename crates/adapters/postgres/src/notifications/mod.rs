@@ -5,12 +5,14 @@
 //!
 //! This module holds the repository and the trait implementation, whose methods delegate to
 //! the submodules: `tokens` (push tokens), `sends` (the send pipeline and the recovery sweep),
-//! `history` (reads, read marks, deletion, statistics, logs), `outbox` and `broadcasts`.
+//! `history` (reads, read marks, deletion, statistics, logs), `outbox`, `settle` (due events
+//! under the reminder and preference rules, and the preferences) and `broadcasts`.
 
 mod broadcasts;
 mod history;
 mod outbox;
 mod sends;
+mod settle;
 mod tokens;
 
 use chrono::{DateTime, Duration, Utc};
@@ -23,8 +25,9 @@ use medico24_kernel::{
 use medico24_notifications::{
     Broadcast, BroadcastProgress, BroadcastStatus, BroadcastTarget, DeliveryRecord, HistoryFilter,
     LogFilter, NewBroadcast, NewNotification, Notification, NotificationDetail,
-    NotificationRepository, NotificationStats, OutboxClaim, OutboxEvent, OutboxEventId, Platform,
-    PreparedNotification, PushToken, SendAudit, SettledNotification, StalledNotification,
+    NotificationPreferences, NotificationRepository, NotificationStats, OutboxClaim, OutboxContext,
+    OutboxEvent, OutboxEventId, OutboxSettlement, Platform, PreferencesPatch, PreparedNotification,
+    PushToken, SendAudit, SettledNotification, SkipReason, StalledNotification,
 };
 
 use crate::database::{Database, DatabaseError};
@@ -197,6 +200,32 @@ impl NotificationRepository for PgNotificationRepository {
         now: DateTime<Utc>,
     ) -> Result<Option<PreparedNotification>, PortError> {
         outbox::complete_outbox_event(&self.db, event, notification, now).await
+    }
+
+    async fn settle_outbox_event<F>(
+        &self,
+        event: OutboxEventId,
+        notification: &NewNotification,
+        decide: F,
+        now: DateTime<Utc>,
+    ) -> Result<OutboxSettlement, PortError>
+    where
+        F: FnOnce(&OutboxContext) -> Option<SkipReason> + Send + 'static,
+    {
+        settle::settle_outbox_event(&self.db, event, notification, decide, now).await
+    }
+
+    async fn preferences(&self, user: UserId) -> Result<NotificationPreferences, PortError> {
+        settle::preferences(&self.db, user).await
+    }
+
+    async fn update_preferences(
+        &self,
+        user: UserId,
+        patch: PreferencesPatch,
+        now: DateTime<Utc>,
+    ) -> Result<NotificationPreferences, PortError> {
+        settle::update_preferences(&self.db, user, patch, now).await
     }
 
     async fn retry_outbox_event(

@@ -160,7 +160,8 @@ pub(super) async fn count_outbox_pending(db: &Database) -> Result<u64, PortError
     }
     let mut conn = db.conn().await?;
     let count: Count = diesel::sql_query(
-        "SELECT count(*) AS n FROM notification_outbox WHERE processed_at IS NULL",
+        "SELECT count(*) AS n FROM notification_outbox WHERE processed_at IS NULL \
+         AND (appointment_id IS NULL OR available_at <= now())",
     )
     .get_result(&mut conn)
     .await

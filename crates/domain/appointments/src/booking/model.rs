@@ -48,6 +48,17 @@ impl AppointmentStatus {
         }
     }
 
+    /// Whether the appointment is still ahead of the patient (`scheduled`, `confirmed`,
+    /// `rescheduled`): only these get reminders.
+    pub const fn is_active(&self) -> bool {
+        matches!(
+            self,
+            AppointmentStatus::Scheduled
+                | AppointmentStatus::Confirmed
+                | AppointmentStatus::Rescheduled
+        )
+    }
+
     /// Targets allowed from this status, in table order.
     pub const fn allowed_targets(&self) -> &'static [AppointmentStatus] {
         use AppointmentStatus::*;

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::booking::messages::OutboxMessage;
 use crate::booking::model::{Appointment, AppointmentFilter};
+use crate::booking::reminders::{ReminderChange, ReminderPlan};
 
 /// Which rows a caller may see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +57,8 @@ pub struct LockedChange {
     pub event: Option<OutboxMessage>,
     /// The audit entry, if any.
     pub audit: Option<AuditEntry>,
+    /// What happens to the pending reminders.
+    pub reminders: ReminderChange,
 }
 
 /// Why a create failed.
@@ -105,7 +108,8 @@ pub enum RepoUpdateError<E> {
 pub trait AppointmentRepository: Send + Sync + 'static {
     /// In one transaction: the idempotency record (when given; a live record with the same hash
     /// → `Replayed`, another hash → `IdempotencyMismatch`, expired records are replaced), the
-    /// reference checks, the row, its outbox event and the stored response.
+    /// reference checks, the row, its outbox event, one reminder event per slot of `reminders`
+    /// (unique per appointment and offset) and the stored response.
     ///
     /// # Errors
     /// [`RepoCreateError`]; nothing is written on error.
@@ -113,6 +117,7 @@ pub trait AppointmentRepository: Send + Sync + 'static {
         &self,
         appointment: &Appointment,
         event: &OutboxMessage,
+        reminders: &ReminderPlan,
         idempotency: Option<&IdempotencyRequest>,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<CreateOutcome, RepoCreateError>> + Send;
@@ -137,7 +142,8 @@ pub trait AppointmentRepository: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<Appointment>, PortError>> + Send;
 
     /// Locks the visible row (`SELECT … FOR UPDATE`), lets `decide` compute the change, and
-    /// writes it with its event and audit entry in the same transaction; returns the row before
+    /// writes it with its event, its audit entry and its reminder change in the same
+    /// transaction; returns the row before
     /// and after. `Ok(None)` from `decide` writes nothing (after == before).
     ///
     /// # Errors
@@ -152,7 +158,8 @@ pub trait AppointmentRepository: Send + Sync + 'static {
         F: FnOnce(Appointment) -> Result<Option<LockedChange>, E> + Send + 'static,
         E: Send + 'static;
 
-    /// Soft-deletes a visible row (`deleted_at = updated_at = now`); `false` when not visible.
+    /// Soft-deletes a visible row (`deleted_at = updated_at = now`) and removes its pending
+    /// reminders in the same transaction; `false` when not visible.
     ///
     /// # Errors
     /// [`PortError`].
@@ -164,7 +171,8 @@ pub trait AppointmentRepository: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<bool, PortError>> + Send;
 
-    /// Removes the row, soft-deleted or not (admins only); `false` when missing.
+    /// Removes the row, soft-deleted or not (admins only), with its reminders; `false` when
+    /// missing.
     ///
     /// # Errors
     /// [`PortError`].

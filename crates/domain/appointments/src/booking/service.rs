@@ -1,6 +1,8 @@
 //! Appointment use cases: booking with idempotency, reading, changing under a row
 //! lock with the state machine, deleting, listing.
 
+use std::sync::Arc;
+
 use chrono::Duration;
 use chrono_tz::Tz;
 use medico24_kernel::{AppointmentId, AuditStamp, Clock, Page, PageRequest, PortError};
@@ -16,6 +18,7 @@ use crate::booking::ports::{
     AppointmentRepository, AuditEntry, CreateOutcome, IdempotencyRequest, LockedChange,
     RepoCreateError, RepoUpdateError, Visibility,
 };
+use crate::booking::reminders::{ReminderChange, ReminderOffset, plan_reminders, reminder_change};
 use crate::booking::rules::{
     TransitionError, check_transition, end_is_after_start, may_use_source,
 };
@@ -98,12 +101,25 @@ pub struct Changed {
 /// Lifetime of an idempotency record.
 pub const IDEMPOTENCY_TTL_HOURS: i64 = 24;
 
+/// Told how many reminders a booking or a reschedule wrote (`medico24_reminders_scheduled_total`).
+pub type ScheduledObserver = Arc<dyn Fn(u64) + Send + Sync>;
+
 /// The appointment use cases over a repository and a clock.
 pub struct AppointmentService<R, K> {
     repository: R,
     clock: K,
     zone: Tz,
     events: std::sync::Arc<dyn AppointmentEvents>,
+    offsets: Vec<ReminderOffset>,
+    scheduled: Option<ScheduledObserver>,
+}
+
+/// How many reminder rows a change writes.
+fn written(change: &ReminderChange) -> u64 {
+    match change {
+        ReminderChange::Replace(plan) => plan.slots.len() as u64,
+        _ => 0,
+    }
 }
 
 fn visibility(caller: &Caller) -> Visibility {
@@ -137,6 +153,8 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
             clock,
             zone,
             events: std::sync::Arc::new(NoAppointmentEvents),
+            offsets: Vec::new(),
+            scheduled: None,
         }
     }
 
@@ -151,6 +169,27 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
     fn announce(&self, before: &Appointment, after: &Appointment) {
         if let Some(event) = AppointmentUpdated::between(before, after) {
             self.events.updated(event);
+        }
+    }
+
+    /// Schedules reminders at `offsets` before each active appointment (`REMINDER_OFFSETS`);
+    /// `observer` is told how many each booking or reschedule wrote.
+    #[must_use]
+    pub fn with_reminders(
+        mut self,
+        offsets: Vec<ReminderOffset>,
+        observer: Option<ScheduledObserver>,
+    ) -> Self {
+        self.offsets = offsets;
+        self.scheduled = observer;
+        self
+    }
+
+    fn count_scheduled(&self, count: u64) {
+        if count > 0
+            && let Some(observer) = &self.scheduled
+        {
+            observer(count);
         }
     }
 
@@ -193,9 +232,10 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
             doctor_clinic_id: None,
         };
         let event = created_message(&appointment, self.zone);
+        let reminders = plan_reminders(&appointment, &self.offsets, self.zone, now);
         let outcome = self
             .repository
-            .create(&appointment, &event, idempotency.as_ref(), now)
+            .create(&appointment, &event, &reminders, idempotency.as_ref(), now)
             .await
             .map_err(|e| match e {
                 RepoCreateError::Overlap => BookAppointmentError::Overlap,
@@ -204,6 +244,9 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
                 RepoCreateError::UnknownClinic => BookAppointmentError::UnknownClinic,
                 RepoCreateError::Port(port) => BookAppointmentError::Port(port),
             })?;
+        if matches!(outcome, CreateOutcome::Created(_)) {
+            self.count_scheduled(reminders.slots.len() as u64);
+        }
         Ok((outcome, source))
     }
 
@@ -232,6 +275,7 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
     ) -> Result<Changed, ChangeAppointmentError> {
         let now = self.clock.now();
         let caller_copy = *caller;
+        let (offsets, zone) = (self.offsets.clone(), self.zone);
         let decide =
             move |current: Appointment| -> Result<Option<LockedChange>, ChangeAppointmentError> {
                 let mut next = current.clone();
@@ -286,10 +330,12 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
                     "appointment.update",
                     Some(changed_fields(&current, &next)),
                 );
+                let reminders = reminder_change(&current, &next, &offsets, zone, now);
                 Ok(Some(LockedChange {
                     updated: next,
                     event,
                     audit,
+                    reminders,
                 }))
             };
         let (before, after) = self
@@ -298,6 +344,13 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
             .await
             .map_err(change_error)?;
         self.announce(&before, &after);
+        self.count_scheduled(written(&reminder_change(
+            &before,
+            &after,
+            &self.offsets,
+            self.zone,
+            now,
+        )));
         Ok(changed(&before, after))
     }
 
@@ -315,6 +368,7 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
     ) -> Result<Changed, ChangeAppointmentError> {
         let now = self.clock.now();
         let caller_copy = *caller;
+        let (offsets, zone) = (self.offsets.clone(), self.zone);
         let decide =
             move |current: Appointment| -> Result<Option<LockedChange>, ChangeAppointmentError> {
                 let mut next = current.clone();
@@ -342,10 +396,12 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
                     "appointment.status_change",
                     Some(json!({"from": current.status.as_str(), "to": next.status.as_str()})),
                 );
+                let reminders = reminder_change(&current, &next, &offsets, zone, now);
                 Ok(Some(LockedChange {
                     updated: next,
                     event,
                     audit,
+                    reminders,
                 }))
             };
         let (before, after) = self
@@ -354,6 +410,13 @@ impl<R: AppointmentRepository, K: Clock> AppointmentService<R, K> {
             .await
             .map_err(change_error)?;
         self.announce(&before, &after);
+        self.count_scheduled(written(&reminder_change(
+            &before,
+            &after,
+            &self.offsets,
+            self.zone,
+            now,
+        )));
         Ok(changed(&before, after))
     }
 

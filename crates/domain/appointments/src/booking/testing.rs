@@ -14,6 +14,7 @@ use crate::booking::ports::{
     AppointmentRepository, AuditEntry, CreateOutcome, IdempotencyRequest, LockedChange,
     RepoCreateError, RepoUpdateError, Visibility,
 };
+use crate::booking::reminders::{ReminderChange, ReminderPlan};
 use crate::booking::service::idempotency_ttl;
 
 pub use crate::booking::events::RecordingAppointmentEvents;
@@ -22,6 +23,8 @@ pub use crate::booking::events::RecordingAppointmentEvents;
 struct State {
     rows: Vec<Appointment>,
     outbox: Vec<OutboxMessage>,
+    /// Pending reminders: (appointment, offset in minutes, due at).
+    reminders: Vec<(AppointmentId, u32, DateTime<Utc>)>,
     audit: Vec<AuditEntry>,
     /// (user, key, request hash, stored answer, expires at).
     keys: Vec<(UserId, String, String, Appointment, DateTime<Utc>)>,
@@ -93,6 +96,11 @@ impl InMemoryAppointments {
         self.lock().outbox.clone()
     }
 
+    /// Pending reminders: (appointment, offset in minutes, due at), in write order.
+    pub fn reminders(&self) -> Vec<(AppointmentId, u32, DateTime<Utc>)> {
+        self.lock().reminders.clone()
+    }
+
     /// Every audit entry written.
     pub fn audit(&self) -> Vec<AuditEntry> {
         self.lock().audit.clone()
@@ -118,6 +126,7 @@ impl AppointmentRepository for InMemoryAppointments {
         &self,
         appointment: &Appointment,
         event: &OutboxMessage,
+        reminders: &ReminderPlan,
         idempotency: Option<&IdempotencyRequest>,
         now: DateTime<Utc>,
     ) -> Result<CreateOutcome, RepoCreateError> {
@@ -142,6 +151,11 @@ impl AppointmentRepository for InMemoryAppointments {
         }
         state.rows.push(appointment.clone());
         state.outbox.push(event.clone());
+        for slot in &reminders.slots {
+            state
+                .reminders
+                .push((appointment.id, slot.offset.minutes(), slot.due_at));
+        }
         if let Some(key) = idempotency {
             state.keys.push((
                 appointment.patient_id,
@@ -208,6 +222,18 @@ impl AppointmentRepository for InMemoryAppointments {
         if let Some(audit) = change.audit {
             state.audit.push(audit);
         }
+        match change.reminders {
+            ReminderChange::Keep | ReminderChange::Rewrite(_) => {}
+            ReminderChange::Drop => state.reminders.retain(|(a, ..)| *a != id),
+            ReminderChange::Replace(plan) => {
+                state.reminders.retain(|(a, ..)| *a != id);
+                for slot in plan.slots {
+                    state
+                        .reminders
+                        .push((id, slot.offset.minutes(), slot.due_at));
+                }
+            }
+        }
         Ok((before, change.updated))
     }
 
@@ -228,6 +254,7 @@ impl AppointmentRepository for InMemoryAppointments {
         };
         row.deleted_at = Some(now);
         row.updated_at = now;
+        state.reminders.retain(|(a, ..)| *a != id);
         if let Some(audit) = audit {
             state.audit.push(audit);
         }
@@ -242,6 +269,7 @@ impl AppointmentRepository for InMemoryAppointments {
         let mut state = self.lock();
         let before = state.rows.len();
         state.rows.retain(|a| a.id != id);
+        state.reminders.retain(|(a, ..)| *a != id);
         let deleted = state.rows.len() < before;
         if deleted && let Some(audit) = audit {
             state.audit.push(audit);
@@ -360,7 +388,10 @@ pub mod contract {
         };
         let create = |a: Appointment, key: Option<IdempotencyRequest>, when| async move {
             let event = created_message(&a, chrono_tz::Asia::Kolkata);
-            repo.create(&a, &event, key.as_ref(), when).await
+            let reminders =
+                crate::booking::reminders::plan_reminders(&a, &[], chrono_tz::Asia::Kolkata, when);
+            repo.create(&a, &event, &reminders, key.as_ref(), when)
+                .await
         };
         let find = |id, visibility| async move { ok(repo.find(id, visibility).await, "find") };
         let owner = Visibility::Owner(fixture.patient);
@@ -541,6 +572,7 @@ pub mod contract {
                     updated,
                     event: None,
                     audit: None,
+                    reminders: crate::booking::reminders::ReminderChange::Keep,
                 }))
             }
         };
