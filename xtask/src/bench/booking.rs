@@ -55,11 +55,13 @@ fn parse_commands_processed(info: &str) -> Option<u64> {
         .and_then(|value| value.trim().parse().ok())
 }
 
-/// Unprocessed outbox events.
+/// Unprocessed outbox events that are due (a booking's reminders wait for their time and are
+/// not part of the drain).
 fn outbox_pending(url: &str) -> Result<u64> {
     let text = services::psql_query(
         url,
-        "SELECT count(*) FROM notification_outbox WHERE processed_at IS NULL",
+        "SELECT count(*) FROM notification_outbox \
+         WHERE processed_at IS NULL AND available_at <= now()",
     )?;
     text.trim()
         .parse()

@@ -327,8 +327,14 @@ impl State {
         });
     }
 
-    fn in_audience(&self, user: &FakeUser, target: BroadcastTarget) -> bool {
-        user.is_active && target.role().is_none_or(|role| role == user.role)
+    /// Active, of the target's role, and not opted out of system announcements.
+    fn in_audience(&self, id: &UserId, user: &FakeUser, target: BroadcastTarget) -> bool {
+        user.is_active
+            && target.role().is_none_or(|role| role == user.role)
+            && self
+                .preferences
+                .get(id)
+                .is_none_or(|preferences| preferences.system_announcements)
     }
 }
 
@@ -875,8 +881,8 @@ impl NotificationRepository for InMemoryNotifications {
         let state = self.enter()?;
         Ok(state
             .users
-            .values()
-            .filter(|user| state.in_audience(user, target))
+            .iter()
+            .filter(|(id, user)| state.in_audience(id, user, target))
             .count() as u64)
     }
 
@@ -965,7 +971,7 @@ impl NotificationRepository for InMemoryNotifications {
             .iter()
             .filter(|(id, user)| {
                 after.is_none_or(|after| **id > after)
-                    && state.in_audience(user, target)
+                    && state.in_audience(id, user, target)
                     && !notified.contains(*id)
             })
             .map(|(id, _)| *id)

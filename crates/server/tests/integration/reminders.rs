@@ -527,3 +527,42 @@ async fn preferences_default_on_change_in_part_and_refuse_bad_bodies_and_callers
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{method}");
     }
 }
+
+#[tokio::test]
+async fn a_patient_who_turned_system_announcements_off_is_left_out_of_broadcasts() {
+    let app = spawn(|_| {}).await;
+    let admin = login_admin(&app, "uid-r-admin", "r-admin@example.com").await;
+    let kept = login(&app, "uid-r-kept", "r-kept@example.com").await;
+    let quiet = login(&app, "uid-r-quiet", "r-quiet@example.com").await;
+    let (status, body) = send(
+        &app,
+        Method::PATCH,
+        PREFS,
+        &quiet.access,
+        json!({"system_announcements": false}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Another preference off does not take anyone out of a broadcast.
+    let (status, _) = send(
+        &app,
+        Method::PATCH,
+        PREFS,
+        &kept.access,
+        json!({"appointment_reminders": false}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, result) = send(
+        &app,
+        Method::POST,
+        "/api/v1/admin/notifications/broadcast",
+        &admin.access,
+        json!({"title": "Maintenance", "body": "Tonight", "target": "patients"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{result}");
+    assert_eq!(result["total_users"], 1, "{result}");
+    let recipients = rows(&app, "SELECT user_id::text AS user_id FROM notifications").await;
+    assert_eq!(recipients, vec![json!({"user_id": kept.id})]);
+}

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::{port, to_i32, to_u64};
 use crate::audit::insert_audit_stamp;
 use crate::database::Database;
-use crate::schema::{broadcasts, users};
+use crate::schema::{broadcasts, notification_preferences, users};
 
 #[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = broadcasts, check_for_backend(diesel::pg::Pg))]
@@ -68,7 +68,14 @@ pub(super) async fn count_audience(
     target: BroadcastTarget,
 ) -> Result<u64, PortError> {
     let mut conn = db.conn().await?;
-    let mut query = users::table.filter(users::is_active).into_boxed();
+    // Users who turned system announcements off are not part of any broadcast's audience.
+    let opted_out = notification_preferences::table
+        .filter(notification_preferences::user_id.eq(users::id))
+        .filter(notification_preferences::system_announcements.eq(false));
+    let mut query = users::table
+        .filter(users::is_active)
+        .filter(diesel::dsl::not(diesel::dsl::exists(opted_out)))
+        .into_boxed();
     if let Some(role) = target.role() {
         query = query.filter(users::role.eq(role.as_str()));
     }
@@ -186,6 +193,8 @@ pub(super) async fn audience_batch(
            AND ($2::uuid IS NULL OR u.id > $2) \
            AND NOT EXISTS (SELECT 1 FROM notifications n \
                            WHERE n.user_id = u.id AND n.metadata->>'broadcast_id' = $3) \
+           AND NOT EXISTS (SELECT 1 FROM notification_preferences p \
+                           WHERE p.user_id = u.id AND NOT p.system_announcements) \
          ORDER BY u.id LIMIT $4",
     )
     .bind::<Nullable<Text>, _>(target.role().map(|r| r.as_str()))
