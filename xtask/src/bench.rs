@@ -34,6 +34,7 @@ use crate::{Args, Context, Result};
 
 mod booking;
 mod ceiling;
+mod events;
 mod progress;
 mod report;
 mod scale;
@@ -273,6 +274,11 @@ pub fn bench(mut args: Args) -> Result<()> {
         return Err(format!("--only: no case named {unknown:?}"));
     }
     let data_tier = args.flag("--data-tier");
+    let live_events = args.flag("--events");
+    let events_run = events::EventsRun {
+        streams: args.number("--streams")?.unwrap_or(1000),
+        events: args.number("--event-changes")?.unwrap_or(200),
+    };
     let scale = scale::Request::from_args(&mut args)?;
     args.finish()?;
     if options.threads == 0 || options.connections < options.threads || options.duration_secs == 0 {
@@ -283,6 +289,12 @@ pub fn bench(mut args: Args) -> Result<()> {
             return Err("--scale and --data-tier do not go together".to_owned());
         }
         return tier::compare(&options);
+    }
+    if live_events {
+        if scale.is_some() || options.soak_minutes > 0 {
+            return Err("--events runs alone (not with --scale or --soak-minutes)".to_owned());
+        }
+        return events::run(&options, &events_run);
     }
     if let Some(request) = scale {
         if options.soak_minutes > 0 {

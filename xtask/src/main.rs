@@ -131,7 +131,7 @@ OPTIONS:
 ";
 
 const BENCH_HELP: &str = "\
-cargo xtask bench [--pharmacies N] [--duration SECS] [--threads N] [--connections N] [--soak-minutes M [--soak-rate R]] [--data-tier] [--scale [--scale-factor F]]
+cargo xtask bench [--pharmacies N] [--duration SECS] [--threads N] [--connections N] [--soak-minutes M [--soak-rate R]] [--data-tier] [--scale [--scale-factor F]] [--events [--streams N] [--event-changes N]]
 
 Builds the release server, recreates database medico24_bench on the test database server
 ($MEDICO24_TEST_DATABASE_URL, default local), migrates and seeds it, starts the server on a free
@@ -164,6 +164,11 @@ OPTIONS:
     --scale-factor F   With --scale: multiply the large sizes by F in (0, 1] to check the code path
                        quickly (e.g. 0.02 with --duration 2); the table then goes only to
                        target/bench-scale/scale.md
+    --events           Live events instead of the cases: N Server-Sent Events streams (--streams,
+                       default 1000, 100 per seeded patient) held open while the patients'
+                       appointments change --event-changes times (default 200); events delivered
+                       per second, delivery delay and the server's RSS with the streams open,
+                       written between <!-- events:begin --> and <!-- events:end -->
 ";
 
 const SERVICES_HELP: &str = "\

@@ -418,6 +418,61 @@ async fn the_app_serves_reads_and_writes_through_pgbouncer_and_a_redis_cluster_o
 }
 
 #[tokio::test]
+async fn a_live_event_crosses_instances_through_sharded_pub_sub_on_the_tls_redis_cluster() {
+    use crate::events::{Next, Sse, book};
+    let db = TierDb::new().await;
+    let prefix = format!("test:{}:", Uuid::new_v4().simple());
+    let spawn = |heartbeat_ms: &'static str| {
+        let prefix = prefix.clone();
+        let db = &db;
+        medico24_testkit::spawn_app_with(move |vars| {
+            tier_vars(db, vars);
+            vars.insert("REDIS_KEY_PREFIX".into(), prefix);
+            vars.insert("RATE_LIMIT_PER_MINUTE".into(), "100000".into());
+            vars.insert("RATE_LIMIT_AUTH_PER_MINUTE".into(), "100000".into());
+            vars.insert("EVENTS_HEARTBEAT_MS".into(), heartbeat_ms.into());
+        })
+    };
+    let first = spawn("200").await;
+    // Heartbeats (the safety net) slower than the bound: only the notice can deliver.
+    let second = spawn("30000").await;
+    crate::support::mount_certs(&first).await;
+    let patient = crate::support::login(&first, "uid-tier-ev", "tier-ev@example.com").await;
+    let id = book(&first, &patient.access, 9).await;
+    let mut stream = Sse::open(&second, "", Some(&patient.access), None).await;
+    // The second instance's subscription is up once a notice published now reaches it: the
+    // patient changes the notes (each change is a real event) until one arrives. (The tier's
+    // database is not the test kit's, so no admin is made here.)
+    let mut arrived = None;
+    for attempt in 0..3 {
+        if arrived.is_some() {
+            break;
+        }
+        let sent = std::time::Instant::now();
+        let (status, body) = crate::support::status_json(
+            crate::support::call(
+                &first,
+                reqwest::Method::PUT,
+                &format!("/api/v1/appointments/{id}"),
+                Some(&patient.access),
+                Some(serde_json::json!({"notes": format!("attempt {attempt}")})),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        if let Next::Event(event) = stream.next(Duration::from_secs(1)).await {
+            arrived = Some((event, sent.elapsed()));
+        }
+    }
+    let (event, took) = arrived.expect("the second instance never heard a notice over the cluster");
+    assert_eq!(event.event, "appointment.updated");
+    assert_eq!(event.data["appointment_id"], serde_json::json!(id));
+    assert_eq!(event.data["changed"], serde_json::json!(["notes"]));
+    assert!(took < Duration::from_secs(1), "{took:?}");
+}
+
+#[tokio::test]
 async fn sessions_follow_their_contract_on_a_tls_redis_and_on_a_tls_redis_cluster() {
     let tier = tier();
     for (url, cluster) in [(&tier.redis_tls, false), (&tier.redis_cluster, true)] {

@@ -17,15 +17,15 @@ const TICKET: &str = "/api/v1/events/ticket";
 
 /// One SSE event as read off the wire.
 #[derive(Debug)]
-struct Event {
-    id: String,
-    event: String,
-    data: Value,
+pub(crate) struct Event {
+    pub(crate) id: String,
+    pub(crate) event: String,
+    pub(crate) data: Value,
 }
 
 /// What a stream produced next.
 #[derive(Debug)]
-enum Next {
+pub(crate) enum Next {
     Event(Event),
     Retry(String),
     Ended,
@@ -33,13 +33,18 @@ enum Next {
 }
 
 /// An open stream, read incrementally.
-struct Sse {
+pub(crate) struct Sse {
     response: reqwest::Response,
     buffer: String,
 }
 
 impl Sse {
-    async fn open(app: &TestApp, query: &str, token: Option<&str>, last_id: Option<&str>) -> Sse {
+    pub(crate) async fn open(
+        app: &TestApp,
+        query: &str,
+        token: Option<&str>,
+        last_id: Option<&str>,
+    ) -> Sse {
         let response = open(app, query, token, last_id).await;
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(
@@ -54,7 +59,7 @@ impl Sse {
 
     /// The next event or `retry:` frame, skipping comments; `Quiet` when nothing came within
     /// `within`, `Ended` when the server closed the stream.
-    async fn next(&mut self, within: Duration) -> Next {
+    pub(crate) async fn next(&mut self, within: Duration) -> Next {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             while let Some(end) = self.buffer.find("\n\n") {
@@ -141,7 +146,7 @@ async fn spawn(customize: impl FnOnce(&mut HashMap<String, String>)) -> TestApp 
 }
 
 /// Books an appointment for `token` and returns its id.
-async fn book(app: &TestApp, token: &str, hour: u32) -> String {
+pub(crate) async fn book(app: &TestApp, token: &str, hour: u32) -> String {
     let (status, body) = status_json(
         call(
             app,
@@ -162,7 +167,7 @@ async fn book(app: &TestApp, token: &str, hour: u32) -> String {
     body["id"].as_str().unwrap().to_owned()
 }
 
-async fn set_status(app: &TestApp, token: &str, id: &str, status: &str) {
+pub(crate) async fn set_status(app: &TestApp, token: &str, id: &str, status: &str) {
     let (code, body) = status_json(
         call(
             app,
