@@ -18,9 +18,9 @@ use utoipa::openapi::schema::{
     ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type,
 };
 
-use super::request::Reading;
+use super::request::{FromJson, Reading};
 use super::scalars::{parse_bool, parse_datetime, parse_int, parse_number, percent_decode};
-use super::values::{Int, Number, Text, check_length, string_schema};
+use super::values::{Int, Number, Text, check_bounds, check_length, string_schema, uuid_text};
 use crate::http::error::ApiError;
 
 /// The decoded query string of one request and the issues found reading it.
@@ -353,25 +353,6 @@ impl FromParam for bool {
     }
 }
 
-/// Records a bound issue when `n` is outside `min..=max`; `true` when inside.
-fn within<N: PartialOrd + std::fmt::Display>(n: N, min: N, max: N, reading: &mut Reading) -> bool {
-    if n < min {
-        reading.issue(
-            "greater_than_equal",
-            format!("Input should be greater than or equal to {min}"),
-        );
-        false
-    } else if n > max {
-        reading.issue(
-            "less_than_equal",
-            format!("Input should be less than or equal to {max}"),
-        );
-        false
-    } else {
-        true
-    }
-}
-
 /// Digits with an optional sign, optionally followed by a fraction of zeros.
 impl<const MIN: i64, const MAX: i64> FromParam for Int<MIN, MAX> {
     fn from_param(text: &str, reading: &mut Reading) -> Option<Self> {
@@ -382,11 +363,11 @@ impl<const MIN: i64, const MAX: i64> FromParam for Int<MIN, MAX> {
             );
             return None;
         };
-        within(n, MIN, MAX, reading).then(|| Int::new_unchecked(n))
+        check_bounds(n, MIN, MAX, reading).then(|| Int::new_unchecked(n))
     }
 
     fn schema() -> RefOr<Schema> {
-        <Int<MIN, MAX> as super::request::FromJson>::schema()
+        <Int<MIN, MAX> as FromJson>::schema()
     }
 }
 
@@ -405,11 +386,11 @@ pub(super) fn param_number(text: &str, reading: &mut Reading) -> Option<f64> {
 impl<const MIN: i64, const MAX: i64> FromParam for Number<MIN, MAX> {
     fn from_param(text: &str, reading: &mut Reading) -> Option<Self> {
         let n = param_number(text, reading)?;
-        within(n, MIN as f64, MAX as f64, reading).then(|| Number::new_unchecked(n))
+        check_bounds(n, MIN as f64, MAX as f64, reading).then(|| Number::new_unchecked(n))
     }
 
     fn schema() -> RefOr<Schema> {
-        <Number<MIN, MAX> as super::request::FromJson>::schema()
+        <Number<MIN, MAX> as FromJson>::schema()
     }
 }
 
@@ -427,7 +408,7 @@ impl<const MIN: i64, const MAX: i64> Above<MIN, MAX> {
 impl<const MIN: i64, const MAX: i64> FromParam for Above<MIN, MAX> {
     fn from_param(text: &str, reading: &mut Reading) -> Option<Self> {
         let n = param_number(text, reading)?;
-        if !within(n, f64::NEG_INFINITY, MAX as f64, reading) {
+        if !check_bounds(n, f64::NEG_INFINITY, MAX as f64, reading) {
             return None;
         }
         if n > MIN as f64 {
@@ -453,18 +434,11 @@ impl<const MIN: i64, const MAX: i64> FromParam for Above<MIN, MAX> {
 
 impl FromParam for uuid::Uuid {
     fn from_param(text: &str, reading: &mut Reading) -> Option<Self> {
-        let id = uuid::Uuid::parse_str(text).ok();
-        if id.is_none() {
-            reading.issue("uuid_parsing", "Input should be a valid UUID");
-        }
-        id
+        uuid_text(text, reading)
     }
 
     fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
-            .into()
+        <uuid::Uuid as FromJson>::schema()
     }
 }
 
@@ -479,10 +453,7 @@ impl FromParam for DateTime<Utc> {
     }
 
     fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
-            .into()
+        <DateTime<Utc> as FromJson>::schema()
     }
 }
 

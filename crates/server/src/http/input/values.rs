@@ -98,7 +98,7 @@ impl<const MIN: usize, const MAX: usize> FromJson for Text<MIN, MAX> {
 }
 
 /// Records a bound issue when `n` is outside `min..=max`; `true` when inside.
-fn check_bounds<N: PartialOrd + std::fmt::Display>(
+pub(super) fn check_bounds<N: PartialOrd + std::fmt::Display>(
     n: N,
     min: N,
     max: N,
@@ -229,11 +229,7 @@ impl FromJson for uuid::Uuid {
             reading.issue("uuid_type", "UUID input should be a string");
             return None;
         };
-        let id = uuid::Uuid::parse_str(text).ok();
-        if id.is_none() {
-            reading.issue("uuid_parsing", "Input should be a valid UUID");
-        }
-        id
+        uuid_text(text, reading)
     }
 
     fn schema() -> RefOr<Schema> {
@@ -242,6 +238,15 @@ impl FromJson for uuid::Uuid {
             .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
             .into()
     }
+}
+
+/// A UUID in its text form (a body's string, a query parameter), or a `uuid_parsing` issue.
+pub(super) fn uuid_text(text: &str, reading: &mut Reading) -> Option<uuid::Uuid> {
+    let id = uuid::Uuid::parse_str(text).ok();
+    if id.is_none() {
+        reading.issue("uuid_parsing", "Input should be a valid UUID");
+    }
+    id
 }
 
 /// A datetime: a string as [`parse_datetime`] reads it (no offset means UTC), or a JSON number
