@@ -159,6 +159,9 @@ pub struct Settings {
     /// `REMINDER_OFFSETS` (default `24h,1h`; `none` for no reminders): how long before an
     /// active appointment's start its reminders are due.
     pub reminder_offsets: Vec<medico24_appointments::booking::ReminderOffset>,
+    /// `ERASURE_GRACE_HOURS` (default 720; `0` = at the worker's next pass): how long an
+    /// account waits between its erasure request and its erasure.
+    pub erasure_grace: Duration,
     /// `BROADCAST_SYNC_LIMIT`.
     pub broadcast_sync_limit: u32,
     /// `OUTBOX_POLL_INTERVAL_MS`.
@@ -383,6 +386,9 @@ impl Settings {
             trusted_proxies,
             default_timezone,
             reminder_offsets,
+            erasure_grace: Duration::from_secs(
+                3600 * r.number("ERASURE_GRACE_HOURS", 720_u64, 0, 87_600),
+            ),
             broadcast_sync_limit: r.number("BROADCAST_SYNC_LIMIT", 1000, 0, u32::MAX),
             outbox_poll_interval: Duration::from_millis(r.number(
                 "OUTBOX_POLL_INTERVAL_MS",

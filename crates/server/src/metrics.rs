@@ -43,6 +43,8 @@ pub struct Metrics {
     pub reminders_skipped: IntCounterVec,
     /// `medico24_reminder_lag_seconds`: send time − due time of the reminders sent.
     pub reminder_lag: Histogram,
+    /// `medico24_accounts_erased_total`: accounts whose erasure the worker completed.
+    pub accounts_erased: IntCounter,
     /// `medico24_cache_requests_total{cache,result}`.
     pub cache_requests: IntCounterVec,
     /// `medico24_rate_limited_requests_total{policy}`.
@@ -154,6 +156,10 @@ impl Metrics {
                 ),
                 &["reason"],
             )?,
+            accounts_erased: IntCounter::new(
+                "medico24_accounts_erased_total",
+                "Accounts whose erasure the worker completed.",
+            )?,
             reminder_lag: Histogram::with_opts(
                 HistogramOpts::new(
                     "medico24_reminder_lag_seconds",
@@ -263,6 +269,7 @@ impl Metrics {
         r.register(Box::new(self.reminders_sent.clone()))?;
         r.register(Box::new(self.reminders_skipped.clone()))?;
         r.register(Box::new(self.reminder_lag.clone()))?;
+        r.register(Box::new(self.accounts_erased.clone()))?;
         r.register(Box::new(self.cache_requests.clone()))?;
         r.register(Box::new(self.rate_limited.clone()))?;
         r.register(Box::new(self.rate_limiter_errors.clone()))?;

@@ -361,6 +361,7 @@ pub fn document(settings: &Settings) -> OpenApiDoc {
     // One line per capability module (its `Docs` lists its paths; schemas are collected from them).
     doc.merge(crate::http::auth::Docs::openapi());
     doc.merge(crate::http::users::Docs::openapi());
+    doc.merge(crate::http::privacy::Docs::openapi());
     doc.merge(crate::http::admin::Docs::openapi());
     doc.merge(crate::http::admin_stats::Docs::openapi());
     doc.merge(crate::http::environment::Docs::openapi());

@@ -118,6 +118,16 @@ impl Application {
             settings.events.clone(),
             metrics.event_streams_open.clone(),
         ));
+        let privacy = Arc::new(medico24_identity::PrivacyService::new(
+            medico24_postgres::PgPersonalData::new(db.clone()),
+            medico24_redis::RedisPersonalTraces::new(
+                RedisSessionStore::new(redis.clone()),
+                RedisUserCache::new(redis.clone(), settings.cache_ttls.user, None),
+                event_log.clone(),
+            ),
+            SystemClock,
+            settings.erasure_grace,
+        ));
         let publisher = Arc::new(crate::events::EventPublisher::new(
             event_log,
             medico24_postgres::PgNotificationRepository::new(db.clone()),
@@ -207,6 +217,7 @@ impl Application {
             directory,
             notifications,
             events,
+            privacy,
         });
 
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))

@@ -48,6 +48,13 @@ pub type Notifications = medico24_notifications::NotificationService<
     SystemClock,
 >;
 
+/// Export, erasure and the read audit over PostgreSQL and Redis.
+pub type Privacy = medico24_identity::PrivacyService<
+    medico24_postgres::PgPersonalData,
+    medico24_redis::RedisPersonalTraces,
+    SystemClock,
+>;
+
 /// Environment conditions over Google and Redis, one lookup per grid point in flight.
 pub type Environment =
     medico24_google::EnvironmentConditions<medico24_redis::RedisConditionsCache, SystemClock>;
@@ -88,6 +95,8 @@ pub struct AppState {
     pub notifications: Arc<Notifications>,
     /// The open live event streams of this process and the user event log.
     pub events: Arc<crate::events::EventHub>,
+    /// Data export, account erasure and the audit of reads of others' personal data.
+    pub privacy: Arc<Privacy>,
 }
 
 /// Serialized admin statistics answers, coalesced: concurrent requests share one computation.

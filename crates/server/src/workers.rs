@@ -1,7 +1,8 @@
 //! Background work inside the server process: the outbox worker (every
 //! `OUTBOX_POLL_INTERVAL_MS`), the broadcast runner (same interval), the recovery sweep of
 //! deliveries left pending (every minute), the purge of expired idempotency keys (hourly) and
-//! the fold of the admin statistics' pending deltas (every second).
+//! the fold of the admin statistics' pending deltas (every second), and the erasure of accounts
+//! whose erasure is due (every `OUTBOX_POLL_INTERVAL_MS`).
 //! Every job coordinates with other processes through row locks, so several processes are safe.
 //! On shutdown each loop finishes its current item (an outbox pass, a broadcast batch) and exits;
 //! a broadcast interrupted between batches goes back to the queue.
@@ -36,6 +37,8 @@ pub struct Tick {
     pub purged: u64,
     /// Admin statistics deltas folded.
     pub stats_folded: i64,
+    /// Accounts erased.
+    pub erased: usize,
 }
 
 /// The running background loops and their stop signal.
@@ -73,6 +76,7 @@ impl Workers {
         spawn("admin_stats_fold", STATS_FOLD_INTERVAL, |state, _| {
             Box::pin(stats_fold_job(state))
         });
+        spawn("erasures", poll, |state, _| Box::pin(erasure_job(state)));
         tracing::info!(
             poll_interval_ms = poll.as_millis() as u64,
             "background workers started"
@@ -213,6 +217,19 @@ async fn purge_job(state: web::Data<AppState>) {
     }
 }
 
+/// Erases every account whose erasure is due; one that fails stays claimable and is retried
+/// once its lease ends.
+async fn erasure_job(state: web::Data<AppState>) {
+    match state.privacy.run_due().await {
+        Ok(0) => {}
+        Ok(erased) => {
+            state.metrics.accounts_erased.inc_by(erased as u64);
+            tracing::info!(erased, "accounts erased");
+        }
+        Err(error) => tracing::warn!(%error, "erasure pass failed; it resumes after its lease"),
+    }
+}
+
 async fn stats_fold_job(state: web::Data<AppState>) {
     if let Err(error) = state.admin_stats.compact().await {
         tracing::warn!(%error, "admin statistics fold failed");
@@ -220,7 +237,8 @@ async fn stats_fold_job(state: web::Data<AppState>) {
 }
 
 /// One pass of every job, in order, without waiting: an outbox pass, every claimable broadcast
-/// run to completion, the recovery sweep, the purge, the statistics fold, and the pending gauge. For tests (with
+/// run to completion, the recovery sweep, the purge, the statistics fold, the due erasures, and
+/// the pending gauge. For tests (with
 /// `WORKERS_ENABLED=false`) and operators' tooling.
 ///
 /// # Errors
@@ -239,8 +257,11 @@ pub async fn run_once(state: &AppState) -> Result<Tick, medico24_kernel::PortErr
         .purge_expired_idempotency_keys(chrono::Utc::now())
         .await?;
     let stats_folded = state.admin_stats.compact().await?;
+    let erased = state.privacy.run_due().await?;
+    state.metrics.accounts_erased.inc_by(erased as u64);
     update_pending_gauge(state).await;
     Ok(Tick {
+        erased,
         outbox,
         recovered,
         broadcasts,

@@ -13,6 +13,7 @@ mod maintained;
 pub mod migrate;
 pub mod notifications;
 pub mod pharmacies;
+pub mod privacy;
 mod reminders;
 pub mod replica;
 #[allow(
@@ -32,6 +33,7 @@ pub use directory::PgDirectoryRepository;
 pub use migrate::{MigrationError, revert_all_migrations, run_migrations};
 pub use notifications::PgNotificationRepository;
 pub use pharmacies::PgPharmacyRepository;
+pub use privacy::PgPersonalData;
 pub use replica::{FallbackObserver, ReplicaFallback};
 pub use seed::{SeedError, SeedSize, seed_demo_data};
 pub use stats::{PgAdminStats, StatsCheck};

@@ -360,6 +360,8 @@ diesel::table! {
         ip -> Nullable<Inet>,
         at -> Timestamptz,
         details -> Nullable<Jsonb>,
+        /// The users whose data the event's action read or changed.
+        subject_ids -> Array<Uuid>,
     }
 }
 
@@ -454,7 +456,23 @@ diesel::joinable!(notification_preferences -> users (user_id));
 diesel::joinable!(idempotency_keys -> users (user_id));
 diesel::joinable!(broadcasts -> users (created_by));
 
+diesel::table! {
+    /// Erasure requests: pending, records erased, or erased.
+    user_erasures (user_id) {
+        user_id -> Uuid,
+        requested_at -> Timestamptz,
+        requested_by -> Nullable<Uuid>,
+        due_at -> Timestamptz,
+        /// `pending`, `records_erased` or `erased`.
+        status -> Text,
+        attempts -> Int4,
+        locked_until -> Nullable<Timestamptz>,
+        erased_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    user_erasures,
     users,
     notification_preferences,
     patients,

@@ -384,6 +384,7 @@ impl UserRepository for PgUserRepository {
                         "before": {"role": before.role.as_str(), "is_active": before.is_active},
                         "after": {"role": after.role.as_str(), "is_active": after.is_active},
                     })),
+                    subject_ids: vec![target],
                 },
             )
             .await?;
@@ -413,6 +414,7 @@ impl UserRepository for PgUserRepository {
             ip: Option<String>,
             at: DateTime<Utc>,
             details: Option<String>,
+            subject_ids: Vec<uuid::Uuid>,
         }
         let build = || {
             let mut query = audit_events::table.into_boxed();
@@ -427,6 +429,9 @@ impl UserRepository for PgUserRepository {
             }
             if let Some(resource) = &filter.resource_id {
                 query = query.filter(audit_events::resource_id.eq(resource.clone()));
+            }
+            if let Some(subject) = filter.subject_id {
+                query = query.filter(audit_events::subject_ids.contains(vec![subject.as_uuid()]));
             }
             if let Some(from) = filter.from {
                 query = query.filter(audit_events::at.ge(from));
@@ -452,6 +457,7 @@ impl UserRepository for PgUserRepository {
                 // As text: jsonb holds values serde_json cannot read back (numbers beyond f64,
                 // nesting beyond 128 levels); one such row must not fail the whole listing.
                 diesel::dsl::sql::<Nullable<Text>>("details::text"),
+                audit_events::subject_ids,
             ))
             .order((audit_events::at.desc(), audit_events::id.desc()))
             .offset(i64::try_from(page.offset()).unwrap_or(i64::MAX))
@@ -472,6 +478,7 @@ impl UserRepository for PgUserRepository {
                 ip: r.ip,
                 at: r.at,
                 details: r.details.map(|text| readable_details(&text)),
+                subject_ids: r.subject_ids.into_iter().map(UserId::from_uuid).collect(),
             })
             .collect();
         Ok(Page {

@@ -86,6 +86,20 @@ impl RedisEvents {
         self.redis.key("v2:events:notices")
     }
 
+    /// Deletes `user`'s event log (the payloads it holds name the user's appointments and
+    /// notifications).
+    ///
+    /// # Errors
+    /// [`RedisError`] when the key could not be deleted.
+    pub async fn delete_log(&self, user: uuid::Uuid) -> Result<(), RedisError> {
+        let key = self.log_key(user);
+        bounded(&self.redis, async move |conn| {
+            let _: i64 = redis::cmd("DEL").arg(&key).query_async(conn).await?;
+            Ok::<_, RedisError>(())
+        })
+        .await
+    }
+
     /// Appends an event to `user`'s log (trimming entries older than the retention, which is
     /// also the log's idle expiry) and then publishes the notice. Returns the entry id.
     ///

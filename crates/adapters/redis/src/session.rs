@@ -112,6 +112,35 @@ impl RedisSessionStore {
     }
 }
 
+impl RedisSessionStore {
+    /// Every live session of `user_id` (sids in the user's set whose hash has not expired).
+    ///
+    /// # Errors
+    /// [`PortError::Unavailable`] when Redis cannot be reached.
+    pub async fn list(&self, user_id: UserId) -> Result<Vec<Session>, PortError> {
+        let user_key = self.user_key(user_id);
+        let sids: Vec<String> = bounded(&self.redis, async move |conn| {
+            let sids: Vec<String> = redis::cmd("SMEMBERS")
+                .arg(&user_key)
+                .query_async(conn)
+                .await?;
+            Ok::<_, RedisError>(sids)
+        })
+        .await
+        .map_err(unavailable)?;
+        let mut sessions = Vec::with_capacity(sids.len());
+        for sid in sids {
+            let Ok(sid) = uuid::Uuid::parse_str(&sid) else {
+                continue;
+            };
+            if let Some(session) = self.find(sid, user_id).await? {
+                sessions.push(session);
+            }
+        }
+        Ok(sessions)
+    }
+}
+
 impl SessionStore for RedisSessionStore {
     async fn create(&self, session: &Session, ttl: Duration) -> Result<(), PortError> {
         let session_key = self.session_key(session.sid, session.user_id);

@@ -50,6 +50,20 @@ impl RedisUserCache {
         self.redis.key(&format!("v2:user:{id}"))
     }
 
+    /// Deletes the cached row of `id`, reporting a failure (the erasure must know the row is
+    /// gone; [`UserCache::invalidate`] fails open instead).
+    ///
+    /// # Errors
+    /// [`RedisError`] when the key could not be deleted.
+    pub async fn remove(&self, id: UserId) -> Result<(), RedisError> {
+        let key = self.key(id);
+        bounded(&self.redis, async move |conn| {
+            let _: i64 = redis::cmd("DEL").arg(&key).query_async(conn).await?;
+            Ok::<_, RedisError>(())
+        })
+        .await
+    }
+
     fn report(&self, result: &'static str) {
         report(self.observer.as_ref(), CACHE, result);
     }
@@ -126,13 +140,7 @@ impl UserCache for RedisUserCache {
     }
 
     async fn invalidate(&self, id: UserId) {
-        let key = self.key(id);
-        let deleted = bounded(&self.redis, async move |conn| {
-            let _: i64 = redis::cmd("DEL").arg(&key).query_async(conn).await?;
-            Ok::<_, RedisError>(())
-        })
-        .await;
-        if let Err(error) = deleted {
+        if let Err(error) = self.remove(id).await {
             tracing::warn!(user.id = %id, error = %error, "user cache invalidation skipped");
             self.report(RESULT_ERROR);
         }

@@ -1,13 +1,16 @@
 //! The identity domain: users and roles, Firebase login, sessions with rotating refresh tokens,
-//! the token policy, rate-limit policies and the audit trail of admin writes; the ports these
-//! need (`UserRepository`, `UserCache`, `SessionStore`, `IdTokenVerifier`, `TokenSigner`,
-//! `RateLimiter`).
+//! the token policy, rate-limit policies, the audit trail of admin writes and reads, and the
+//! data-subject rights (export, erasure); the ports these need (`UserRepository`, `UserCache`,
+//! `SessionStore`, `IdTokenVerifier`, `TokenSigner`, `RateLimiter`, `PersonalDataStore`,
+//! `PersonalTraces`).
 
 pub mod model;
 pub mod ports;
+pub mod privacy;
 
 pub use model::*;
 pub use ports::*;
+pub use privacy::*;
 pub mod service;
 
 pub use service::*;

@@ -143,6 +143,8 @@ pub enum Actor {
     User(UserId),
     /// A caller holding the admin notification secret.
     AdminSecret,
+    /// The service itself (a background worker, such as the erasure worker).
+    System,
 }
 
 /// The request facts recorded with an audit event.
@@ -167,8 +169,10 @@ pub struct AuditRecord {
     pub resource_type: &'static str,
     /// The affected id as text.
     pub resource_id: Option<String>,
-    /// Changed fields (never tokens or secrets).
+    /// Changed fields (never tokens or secrets, never personal data).
     pub details: Option<serde_json::Value>,
+    /// The users whose data the action read or changed (every user of a list read's page).
+    pub subject_ids: Vec<UserId>,
 }
 
 /// A stored audit event.
@@ -194,4 +198,6 @@ pub struct AuditEvent {
     pub at: DateTime<Utc>,
     /// Details.
     pub details: Option<serde_json::Value>,
+    /// The users whose data the action read or changed.
+    pub subject_ids: Vec<UserId>,
 }

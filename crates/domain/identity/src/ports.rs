@@ -7,8 +7,11 @@ use chrono::{DateTime, Utc};
 use medico24_kernel::{Page, PageRequest, Role, UserId};
 
 use crate::model::{
-    AuditContext, AuditEvent, FirebaseIdentity, LoginProfile, LoginUpsert, RotateOutcome, Session,
-    User,
+    AuditContext, AuditEvent, AuditRecord, FirebaseIdentity, LoginProfile, LoginUpsert,
+    RotateOutcome, Session, User,
+};
+use crate::privacy::{
+    CancelErasureOutcome, Erasure, ExportPage, ExportSection, RequestErasureOutcome,
 };
 
 pub use medico24_kernel::PortError;
@@ -175,6 +178,8 @@ pub struct AuditFilter {
     pub resource_type: Option<String>,
     /// Exact resource id.
     pub resource_id: Option<String>,
+    /// A user among the event's subjects (whose data it read or changed).
+    pub subject_id: Option<UserId>,
     /// Inclusive lower bound on `at`.
     pub from: Option<DateTime<Utc>>,
     /// Inclusive upper bound on `at`.
@@ -345,6 +350,8 @@ pub enum RatePolicy {
     AdminSend,
     /// Environment conditions.
     Environment,
+    /// Personal data exports (each reads a user's whole history).
+    Export,
 }
 
 impl RatePolicy {
@@ -355,6 +362,7 @@ impl RatePolicy {
             RatePolicy::Auth => "auth",
             RatePolicy::AdminSend => "admin_send",
             RatePolicy::Environment => "environment",
+            RatePolicy::Export => "export",
         }
     }
 }
@@ -372,4 +380,117 @@ pub trait RateLimiter: Send + Sync + 'static {
         client: &str,
         window: i64,
     ) -> impl Future<Output = Result<u64, PortError>> + Send;
+}
+
+/// The personal data of users across every table: erasure requests and their steps, the
+/// export's pages, and the read audit.
+pub trait PersonalDataStore: Send + Sync + 'static {
+    /// Schedules the erasure of `user` at `due_at`, unless one exists, and in the same
+    /// transaction deactivates the account and its push tokens and writes the
+    /// `user.erasure.request` audit event (subject `user`). An existing pending request is
+    /// returned unchanged.
+    ///
+    /// # Errors
+    /// [`PortError`] on infrastructure failure.
+    fn request_erasure(
+        &self,
+        user: UserId,
+        requested_by: Option<UserId>,
+        due_at: DateTime<Utc>,
+        audit: &AuditContext,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<RequestErasureOutcome, PortError>> + Send;
+
+    /// Deletes a pending erasure request of `user` with a `user.erasure.cancel` audit event.
+    ///
+    /// # Errors
+    /// [`PortError`] on infrastructure failure.
+    fn cancel_erasure(
+        &self,
+        user: UserId,
+        audit: &AuditContext,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<CancelErasureOutcome, PortError>> + Send;
+
+    /// The erasure request of `user`, if any.
+    ///
+    /// # Errors
+    /// [`PortError`] on infrastructure failure.
+    fn erasure(&self, user: UserId)
+    -> impl Future<Output = Result<Option<Erasure>, PortError>> + Send;
+
+    /// Claims the unfinished erasure due earliest (due at or before `now`, not leased by
+    /// another worker) for `lease`, skipping rows other workers hold.
+    ///
+    /// # Errors
+    /// [`PortError`] on infrastructure failure.
+    fn claim_erasure(
+        &self,
+        now: DateTime<Utc>,
+        lease: std::time::Duration,
+    ) -> impl Future<Output = Result<Option<Erasure>, PortError>> + Send;
+
+    /// In one transaction: replaces or removes every personal field of `user` in every table,
+    /// deletes the user's notifications, deliveries, push tokens, outbox messages, preferences
+    /// and idempotency records, and marks the request `records_erased`. Running it again
+    /// changes nothing.
+    ///
+    /// # Errors
+    /// [`PortError`] on infrastructure failure (the transaction is rolled back).
+    fn erase_records(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Marks the erasure of `user` done, with a `user.erasure.complete` audit event by the
+    /// system (no personal data: the user id only).
+    ///
+    /// # Errors
+    /// [`PortError`] on infrastructure failure.
+    fn finish_erasure(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// One page of `section` for `user`, rows after the key `after` (`None`: from the start),
+    /// at most `limit` rows. [`ExportSection::Profile`] is one page of one object (or none
+    /// when the user does not exist).
+    ///
+    /// # Errors
+    /// [`PortError`] on infrastructure failure.
+    fn export_page(
+        &self,
+        user: UserId,
+        section: ExportSection,
+        after: Option<&str>,
+        limit: u32,
+    ) -> impl Future<Output = Result<ExportPage, PortError>> + Send;
+
+    /// Writes one audit event recording a read.
+    ///
+    /// # Errors
+    /// [`PortError`] on infrastructure failure.
+    fn record_access(
+        &self,
+        record: &AuditRecord,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// What the fast stores keep about a user outside the database: sessions, the cached account
+/// row, the live event log.
+pub trait PersonalTraces: Send + Sync + 'static {
+    /// The user's live sessions.
+    ///
+    /// # Errors
+    /// [`PortError::Unavailable`] when the store cannot be reached.
+    fn sessions(&self, user: UserId)
+    -> impl Future<Output = Result<Vec<Session>, PortError>> + Send;
+
+    /// Deletes every session, the cached row and the event log of `user` (idempotent).
+    ///
+    /// # Errors
+    /// [`PortError::Unavailable`] when the store cannot be reached.
+    fn purge(&self, user: UserId) -> impl Future<Output = Result<(), PortError>> + Send;
 }

@@ -191,6 +191,9 @@ fn matches_audit(event: &AuditEvent, filter: &AuditFilter) -> bool {
             .resource_id
             .as_deref()
             .is_none_or(|id| event.resource_id.as_deref() == Some(id))
+        && filter
+            .subject_id
+            .is_none_or(|subject| event.subject_ids.contains(&subject))
         && filter.from.is_none_or(|from| event.at >= from)
         && filter.to.is_none_or(|to| event.at <= to)
 }
@@ -358,6 +361,7 @@ impl UserRepository for InMemoryUsers {
         let (actor_user_id, actor_type) = match audit.actor {
             Actor::User(id) => (Some(id), "user"),
             Actor::AdminSecret => (None, "admin_secret"),
+            Actor::System => (None, "system"),
         };
         state.audit.push(AuditEvent {
             id: uuid::Uuid::now_v7(),
@@ -373,6 +377,7 @@ impl UserRepository for InMemoryUsers {
                 "before": {"role": before.role.as_str(), "is_active": before.is_active},
                 "after": {"role": after.role.as_str(), "is_active": after.is_active},
             })),
+            subject_ids: vec![target],
         });
         Ok(AdminUpdateOutcome::Updated {
             before: Box::new(before),
@@ -1312,6 +1317,11 @@ pub mod contract {
             ),
             ("user.update", "user", "admin_secret", None),
             "the audit event names the action, resource and actor"
+        );
+        assert_eq!(
+            event.subject_ids,
+            vec![created.id],
+            "the changed user is the event's subject"
         );
         assert_eq!(
             event.details,

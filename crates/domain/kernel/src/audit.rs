@@ -9,7 +9,7 @@ use crate::UserId;
 pub struct AuditStamp {
     /// The acting user, when a user acted (an admin for admin writes).
     pub actor_user_id: Option<UserId>,
-    /// `user` or `admin_secret`.
+    /// `user`, `admin_secret` or `system`.
     pub actor_type: &'static str,
     /// `X-Request-ID` of the request.
     pub request_id: String,
@@ -25,6 +25,16 @@ impl AuditStamp {
             actor_type: "user",
             request_id: request_id.into(),
             ip,
+        }
+    }
+
+    /// An action of the service itself (a background worker), outside any request.
+    pub fn system(job: &str) -> Self {
+        Self {
+            actor_user_id: None,
+            actor_type: "system",
+            request_id: job.to_owned(),
+            ip: None,
         }
     }
 

@@ -13,6 +13,8 @@ pub struct RateLimits {
     pub admin_send: u32,
     /// Policy `environment`.
     pub environment: u32,
+    /// Policy `export`.
+    pub export: u32,
 }
 
 /// Reads the `RATE_LIMIT_*` variables, recording every problem in `r`.
@@ -22,5 +24,6 @@ pub(super) fn read(r: &mut Reader<'_>) -> RateLimits {
         auth: r.number("RATE_LIMIT_AUTH_PER_MINUTE", 20, 1, u32::MAX),
         admin_send: r.number("RATE_LIMIT_ADMIN_SEND_PER_MINUTE", 10, 1, u32::MAX),
         environment: r.number("RATE_LIMIT_ENVIRONMENT_PER_MINUTE", 30, 1, u32::MAX),
+        export: r.number("RATE_LIMIT_EXPORT_PER_MINUTE", 2, 1, u32::MAX),
     }
 }

@@ -33,7 +33,8 @@ fn minimal_configuration_gets_the_spec_defaults() {
             default: 60,
             auth: 20,
             admin_send: 10,
-            environment: 30
+            environment: 30,
+            export: 2,
         }
     );
     assert_eq!(

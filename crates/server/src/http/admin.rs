@@ -2,16 +2,16 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use medico24_identity::{Actor, AdminUserChange, AuditFilter, User, UserFilter};
+use medico24_identity::{AccessRead, Actor, AdminUserChange, AuditFilter, User, UserFilter};
 use medico24_kernel::{Role, UserId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use actix_web::http::Method;
 
-use super::audit::audit_context;
+use super::audit::{audit_context, audit_read};
 use super::cursor::{CursorParams, CursorScope, next_cursor};
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult};
 use super::input::{self, Query, Text, path_uuid, request_body, request_query};
 use super::paging::PageParams;
 use super::routing::RouteRegistry;
@@ -141,6 +141,9 @@ pub struct AuditEventResponse {
     /// Changed fields.
     #[schema(value_type = Option<Object>)]
     pub details: Option<serde_json::Value>,
+    /// The users whose data the action read or changed (reads are actions ending in `.read`).
+    #[schema(value_type = Vec<String>, format = Uuid)]
+    pub subject_ids: Vec<String>,
 }
 
 /// A page of audit events.
@@ -189,6 +192,8 @@ request_query! {
         pub resource_type: Option<Text<0, 200>>,
         /// Exact resource id
         pub resource_id: Option<Text<0, 200>>,
+        /// A user whose data the event read or changed
+        pub subject_id: Option<uuid::Uuid>,
         /// Inclusive lower bound on `at`
         pub from_date: Option<DateTime<Utc>>,
         /// Inclusive upper bound on `at`
@@ -211,7 +216,7 @@ request_query! {
         (status = 429, description = "Rate limited", body = ErrorResponse),
     ))]
 pub async fn list_users(
-    _admin: AdminUser,
+    admin: AdminUser,
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
@@ -229,6 +234,13 @@ pub async fn list_users(
     let page = CursorParams::resolve(paging, &mut query, scope.as_ref());
     let (page, filter, scope) = query.complete((page, filter, scope))?;
     let result = state.identity.list_users(&filter, page).await?;
+    let read = AccessRead {
+        action: "user.list.read",
+        resource_type: "user",
+        resource_id: None,
+        subjects: result.items.iter().map(|user| user.id).collect(),
+    };
+    audit_read(&req, &state, admin.0.id, read).await?;
     Ok(HttpResponse::Ok().json(AdminUserPage {
         total_pages: result.total_pages(),
         total: result.total,
@@ -237,6 +249,40 @@ pub async fn list_users(
         next_cursor: next_cursor(&result, &scope),
         users: result.items.iter().map(AdminUserResponse::from).collect(),
     }))
+}
+
+/// One user (recorded in the audit log as `user.read`).
+#[utoipa::path(get, path = "/api/v1/admin/users/{user_id}", tag = "admin", operation_id = "admin_get_user",
+    security(("bearerAuth" = [])),
+    params(("user_id" = uuid::Uuid, Path, description = "User id")),
+    responses(
+        (status = 200, description = "The user", body = AdminUserResponse),
+        (status = 401, description = "Not authenticated", body = ErrorResponse),
+        (status = 403, description = "Not an admin", body = ErrorResponse),
+        (status = 404, description = "Unknown user", body = ErrorResponse),
+        (status = 422, description = "Malformed id", body = ValidationErrorResponse),
+        (status = 429, description = "Rate limited", body = ErrorResponse),
+        (status = 503, description = "Database unavailable", body = ErrorResponse),
+    ))]
+pub async fn get_user(
+    admin: AdminUser,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let target = UserId::from_uuid(path_uuid(&req, "user_id")?);
+    let user = state
+        .identity
+        .load_user(target)
+        .await?
+        .ok_or_else(|| ApiError::not_found("User not found"))?;
+    let read = AccessRead {
+        action: "user.read",
+        resource_type: "user",
+        resource_id: Some(target.to_string()),
+        subjects: vec![target],
+    };
+    audit_read(&req, &state, admin.0.id, read).await?;
+    Ok(HttpResponse::Ok().json(AdminUserResponse::from(&user)))
 }
 
 /// Changes a user's role or activation.
@@ -300,6 +346,7 @@ pub async fn list_audit(
         action: filter.action.map(String::from),
         resource_type: filter.resource_type.map(String::from),
         resource_id: filter.resource_id.map(String::from),
+        subject_id: filter.subject_id.map(UserId::from_uuid),
         from: filter.from_date,
         to: filter.to_date,
     };
@@ -323,6 +370,7 @@ pub async fn list_audit(
                 ip: e.ip,
                 at: e.at,
                 details: e.details,
+                subject_ids: e.subject_ids.iter().map(ToString::to_string).collect(),
             })
             .collect(),
     }))
@@ -333,6 +381,11 @@ pub fn routes(routes: &mut RouteRegistry, prefix: &str) {
     routes
         .route(Method::GET, &format!("{prefix}/admin/users"), list_users)
         .route(
+            Method::GET,
+            &format!("{prefix}/admin/users/{{user_id}}"),
+            get_user,
+        )
+        .route(
             Method::PATCH,
             &format!("{prefix}/admin/users/{{user_id}}"),
             update_user,
@@ -342,7 +395,7 @@ pub fn routes(routes: &mut RouteRegistry, prefix: &str) {
 
 /// OpenAPI paths of this module.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(list_users, update_user, list_audit))]
+#[openapi(paths(list_users, get_user, update_user, list_audit))]
 pub struct Docs;
 
 #[cfg(test)]

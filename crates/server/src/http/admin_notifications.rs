@@ -5,7 +5,7 @@
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use medico24_identity::RatePolicy;
+use medico24_identity::{AccessRead, RatePolicy};
 use medico24_kernel::{BroadcastId, UserId};
 use medico24_notifications::{
     Broadcast, BroadcastCommand, BroadcastStarted, BroadcastTarget, LogFilter, NotificationStatus,
@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::audit::audit_stamp;
+use super::audit::{audit_read, audit_stamp};
 use super::bodies::NotificationRecordResponse;
 use super::error::{ApiError, ApiResult};
 use super::input::{self, Query, Text, path_uuid, request_body, request_query};
@@ -179,7 +179,7 @@ request_query! {
         (status = 503, description = "Database unavailable", body = ErrorResponse),
     ))]
 pub async fn logs(
-    _admin: AdminUser,
+    admin: AdminUser,
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
@@ -195,6 +195,13 @@ pub async fn logs(
         to: filter.to_date,
     };
     let result = state.notifications.logs(filter, page).await?;
+    let read = AccessRead {
+        action: "notification.list.read",
+        resource_type: "notification",
+        resource_id: None,
+        subjects: result.items.iter().map(|n| n.user_id).collect(),
+    };
+    audit_read(&req, &state, admin.0.id, read).await?;
     Ok(HttpResponse::Ok().json(NotificationLogPage {
         total_pages: result.total_pages(),
         total: result.total,

@@ -8,13 +8,14 @@ use medico24_appointments::booking::{
     Appointment, AppointmentChanges, AppointmentFilter, AppointmentSource, AppointmentStatus,
     Caller, Changed, CreateOutcome, IdempotencyRequest, NewAppointment,
 };
+use medico24_identity::AccessRead;
 use medico24_kernel::{AppointmentId, Phone, UserId};
 use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use super::audit::audit_stamp;
+use super::audit::{audit_read, audit_stamp};
 use super::cursor::{CursorParams, CursorScope, next_cursor};
 use super::error::{APPOINTMENT_NOT_FOUND, ApiError, ApiResult};
 use super::input::{
@@ -445,6 +446,13 @@ pub async fn get(
         .get(&caller(&user), id)
         .await?
         .ok_or_else(|| ApiError::not_found(APPOINTMENT_NOT_FOUND))?;
+    let read = AccessRead {
+        action: "appointment.read",
+        resource_type: "appointment",
+        resource_id: Some(id.to_string()),
+        subjects: vec![appointment.patient_id],
+    };
+    audit_read(&req, &state, user.0.id, read).await?;
     Ok(HttpResponse::Ok().json(AppointmentResponse::from(&appointment)))
 }
 
@@ -572,7 +580,7 @@ pub async fn delete(
         (status = 429, description = "Rate limited", body = ErrorResponse),
     ))]
 pub async fn admin_list(
-    _admin: AdminUser,
+    admin_user: AdminUser,
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
@@ -592,6 +600,13 @@ pub async fn admin_list(
     let page = CursorParams::resolve(paging, &mut query, scope.as_ref());
     let (page, filter, scope) = query.complete((page, filter, scope))?;
     let result = state.appointments.list(&filter, page).await?;
+    let read = AccessRead {
+        action: "appointment.list.read",
+        resource_type: "appointment",
+        resource_id: None,
+        subjects: result.items.iter().map(|a| a.patient_id).collect(),
+    };
+    audit_read(&req, &state, admin_user.0.id, read).await?;
     Ok(HttpResponse::Ok().json(AdminAppointmentPage {
         total_pages: result.total_pages(),
         total: result.total,

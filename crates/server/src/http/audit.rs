@@ -1,11 +1,14 @@
 //! The audit context of the current request: who acts, under which request id and from which
-//! client address, for the audited writes of every handler module.
+//! client address, for the audited writes of every handler module; and the audit of reads of
+//! other users' personal or medical data.
 
 use actix_web::{HttpMessage, HttpRequest};
-use medico24_identity::{Actor, AuditContext};
+use medico24_identity::{AccessRead, Actor, AuditContext};
 use medico24_kernel::UserId;
 
+use super::error::ApiResult;
 use super::middleware::RequestContext;
+use crate::state::AppState;
 
 /// The audit context of the current request, acting as `actor`.
 pub fn audit_context(req: &HttpRequest, actor: Actor) -> AuditContext {
@@ -31,4 +34,18 @@ pub fn audit_stamp(req: &HttpRequest, actor: UserId) -> medico24_kernel::AuditSt
             .unwrap_or_default(),
         context.and_then(|c| c.client_ip),
     )
+}
+
+/// Records that `reader` read other users' personal or medical data, before the answer leaves:
+/// a read that cannot be audited is answered 503 instead of with the data. The reader's own
+/// data is not recorded, and a read of nobody else's data records nothing.
+pub async fn audit_read(
+    req: &HttpRequest,
+    state: &AppState,
+    reader: UserId,
+    read: AccessRead,
+) -> ApiResult<()> {
+    let context = audit_context(req, Actor::User(reader));
+    state.privacy.record_read(reader, context, read).await?;
+    Ok(())
 }

@@ -29,6 +29,7 @@ pub mod paging;
 pub mod pharmacies;
 pub mod pharmacy_admin;
 pub mod pharmacy_bodies;
+pub mod privacy;
 pub mod rate_limit;
 pub mod routing;
 pub mod search;
@@ -70,6 +71,7 @@ pub fn api_routes(prefix: &str) -> RouteRegistry {
     // One line per capability module.
     auth::routes(&mut routes, prefix);
     users::routes(&mut routes, prefix);
+    privacy::routes(&mut routes, prefix);
     admin::routes(&mut routes, prefix);
     admin_stats::routes(&mut routes, prefix);
     environment::routes(&mut routes, prefix);
@@ -145,6 +147,11 @@ mod tests {
             (
                 "/api/v1/environment/conditions",
                 Some(RatePolicy::Environment),
+            ),
+            ("/api/v1/users/me/export", Some(RatePolicy::Export)),
+            (
+                "/api/v1/admin/users/{user_id}/export",
+                Some(RatePolicy::Export),
             ),
         ];
         for (template, policy) in special {

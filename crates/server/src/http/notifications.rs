@@ -1,7 +1,7 @@
 //! Push tokens and notifications: token registration and deactivation, admin sends (bearer
 //! admin or `X-Admin-Secret`), history, detail, read marks, deletion and statistics.
 
-use medico24_identity::RatePolicy;
+use medico24_identity::{AccessRead, RatePolicy};
 use std::collections::BTreeMap;
 
 use actix_web::http::Method;
@@ -15,7 +15,7 @@ use medico24_notifications::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::audit::audit_stamp;
+use super::audit::{audit_read, audit_stamp};
 use super::bodies::NotificationRecordResponse;
 use super::error::ApiResult;
 use super::input::{self, Ignored, IntOr, Query, Text, path_uuid, request_body, request_query};
@@ -425,7 +425,13 @@ request_query! {
     }
 }
 
-async fn history_of(req: &HttpRequest, state: &AppState, user: UserId) -> ApiResult<HttpResponse> {
+/// A page of `user`'s history for `reader` (the user, or an admin: that read is audited).
+async fn history_of(
+    req: &HttpRequest,
+    state: &AppState,
+    reader: UserId,
+    user: UserId,
+) -> ApiResult<HttpResponse> {
     let mut query = Query::new(req);
     let page = query.read::<HistoryPageParams>();
     let filter = query.read::<HistoryFilterParams>();
@@ -436,6 +442,13 @@ async fn history_of(req: &HttpRequest, state: &AppState, user: UserId) -> ApiRes
         notification_type: filter.notification_type,
     };
     let result = state.notifications.history(user, filter, page).await?;
+    let read = AccessRead {
+        action: "notification.list.read",
+        resource_type: "notification",
+        resource_id: None,
+        subjects: vec![user],
+    };
+    audit_read(req, state, reader, read).await?;
     Ok(HttpResponse::Ok().json(NotificationHistoryResponse {
         total: result.total,
         page: page.page(),
@@ -465,7 +478,7 @@ pub async fn history(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    history_of(&req, &state, user.0.id).await
+    history_of(&req, &state, user.0.id, user.0.id).await
 }
 
 /// Another user's notifications (admins only; an unknown user has none).
@@ -491,7 +504,7 @@ pub async fn history_of_user(
 ) -> ApiResult<HttpResponse> {
     user.require_admin(HISTORY_FORBIDDEN)?;
     let target = UserId::from_uuid(path_uuid(&req, "user_id")?);
-    history_of(&req, &state, target).await
+    history_of(&req, &state, user.0.id, target).await
 }
 
 /// A notification with its deliveries (its owner's, or any for an admin).
@@ -514,6 +527,13 @@ pub async fn detail(
 ) -> ApiResult<HttpResponse> {
     let id = NotificationId::from_uuid(path_uuid(&req, "notification_id")?);
     let detail = state.notifications.detail(id, viewer(&user)).await?;
+    let read = AccessRead {
+        action: "notification.read",
+        resource_type: "notification",
+        resource_id: Some(id.to_string()),
+        subjects: vec![detail.notification.user_id],
+    };
+    audit_read(&req, &state, user.0.id, read).await?;
     let (successful, failed) = (detail.successful(), detail.failed());
     Ok(HttpResponse::Ok().json(NotificationDetailResponse {
         total_devices: detail.deliveries.len() as u64,

@@ -61,6 +61,7 @@ pub async fn rate_limit(
         RatePolicy::Auth => limits.auth,
         RatePolicy::AdminSend => limits.admin_send,
         RatePolicy::Environment => limits.environment,
+        RatePolicy::Export => limits.export,
     };
     let client = req
         .extensions()

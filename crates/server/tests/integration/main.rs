@@ -27,6 +27,7 @@ mod outbox;
 mod pharmacies;
 mod platform;
 mod pool;
+mod privacy;
 mod rate_limit;
 mod reminders;
 mod request_schemas;

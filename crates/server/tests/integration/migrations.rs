@@ -115,13 +115,13 @@ async fn migrations_go_up_down_and_up_again() {
     let applied = medico24_postgres::run_migrations(db.url())
         .await
         .expect("first up");
-    assert_eq!(applied.len(), 8, "{applied:?}");
+    assert_eq!(applied.len(), 9, "{applied:?}");
     assert_end_schema(&db).await;
 
     let reverted = medico24_postgres::revert_all_migrations(db.url())
         .await
         .expect("down");
-    assert_eq!(reverted.len(), 8);
+    assert_eq!(reverted.len(), 9);
     assert_eq!(
         public_table_count(&db).await,
         0,

@@ -1,7 +1,7 @@
 //! Mapping of the identity domain's errors: authentication of protected routes, login, refresh
-//! and the admin's user changes.
+//! the admin's user changes, and account erasure.
 
-use medico24_identity::{AdminUpdateUserError, AuthError, LoginError, RefreshError};
+use medico24_identity::{AdminUpdateUserError, AuthError, ErasureError, LoginError, RefreshError};
 
 use super::ApiError;
 
@@ -73,6 +73,21 @@ impl From<AdminUpdateUserError> for ApiError {
                 ApiError::conflict("You cannot remove your own admin role or deactivate yourself")
             }
             AdminUpdateUserError::Port(port) => port.into(),
+        }
+    }
+}
+
+impl From<ErasureError> for ApiError {
+    fn from(error: ErasureError) -> Self {
+        match error {
+            ErasureError::NotFound => ApiError::not_found("User not found"),
+            ErasureError::AlreadyErased => {
+                ApiError::conflict("The account is already erased or being erased")
+            }
+            ErasureError::NotPending => {
+                ApiError::conflict("No pending erasure to cancel (none requested, or already running)")
+            }
+            ErasureError::Port(port) => port.into(),
         }
     }
 }
