@@ -21,7 +21,15 @@ CREATE TABLE user_erasures (
         REFERENCES users (id) ON DELETE SET NULL,
     CONSTRAINT user_erasures_status_check
         CHECK (status IN ('pending', 'records_erased', 'erased')),
-    CONSTRAINT user_erasures_erased_at_check CHECK ((status = 'erased') = (erased_at IS NOT NULL))
+    CONSTRAINT user_erasures_erased_at_check CHECK ((status = 'erased') = (erased_at IS NOT NULL)),
+    CONSTRAINT user_erasures_requested_at_in_range
+        CHECK (requested_at >= '0001-01-01 00:00:00+00' AND requested_at < '10000-01-01 00:00:00+00'),
+    CONSTRAINT user_erasures_due_at_in_range
+        CHECK (due_at >= '0001-01-01 00:00:00+00' AND due_at < '10000-01-01 00:00:00+00'),
+    CONSTRAINT user_erasures_locked_until_in_range
+        CHECK (locked_until >= '0001-01-01 00:00:00+00' AND locked_until < '10000-01-01 00:00:00+00'),
+    CONSTRAINT user_erasures_erased_at_in_range
+        CHECK (erased_at >= '0001-01-01 00:00:00+00' AND erased_at < '10000-01-01 00:00:00+00')
 );
 -- The worker's claim: unfinished requests by due time.
 CREATE INDEX idx_user_erasures_due ON user_erasures (due_at) WHERE status <> 'erased';

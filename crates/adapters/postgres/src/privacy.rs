@@ -393,8 +393,11 @@ impl PersonalDataStore for PgPersonalData {
                     request_id: "erasure-worker".to_owned(),
                     ip: None,
                 };
-                insert_audit(conn, &erasure_audit(&context, "user.erasure.complete", user))
-                    .await?;
+                insert_audit(
+                    conn,
+                    &erasure_audit(&context, "user.erasure.complete", user),
+                )
+                .await?;
             }
             Ok(())
         })
@@ -413,7 +416,9 @@ impl PersonalDataStore for PgPersonalData {
             None => None,
             Some(Ok(key)) => Some(key.to_string()),
             Some(Err(_)) => {
-                return Err(PortError::Unexpected("malformed export page key".to_owned()));
+                return Err(PortError::Unexpected(
+                    "malformed export page key".to_owned(),
+                ));
             }
         };
         let limit = i32::try_from(limit.max(1)).unwrap_or(i32::MAX);

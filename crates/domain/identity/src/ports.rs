@@ -416,8 +416,10 @@ pub trait PersonalDataStore: Send + Sync + 'static {
     ///
     /// # Errors
     /// [`PortError`] on infrastructure failure.
-    fn erasure(&self, user: UserId)
-    -> impl Future<Output = Result<Option<Erasure>, PortError>> + Send;
+    fn erasure(
+        &self,
+        user: UserId,
+    ) -> impl Future<Output = Result<Option<Erasure>, PortError>> + Send;
 
     /// Claims the unfinished erasure due earliest (due at or before `now`, not leased by
     /// another worker) for `lease`, skipping rows other workers hold.
@@ -485,8 +487,10 @@ pub trait PersonalTraces: Send + Sync + 'static {
     ///
     /// # Errors
     /// [`PortError::Unavailable`] when the store cannot be reached.
-    fn sessions(&self, user: UserId)
-    -> impl Future<Output = Result<Vec<Session>, PortError>> + Send;
+    fn sessions(
+        &self,
+        user: UserId,
+    ) -> impl Future<Output = Result<Vec<Session>, PortError>> + Send;
 
     /// Deletes every session, the cached row and the event log of `user` (idempotent).
     ///

@@ -267,3 +267,29 @@ fn reminder_offsets_default_to_a_day_and_an_hour_and_bad_lists_are_refused() {
         );
     }
 }
+
+#[test]
+fn erasure_grace_defaults_to_thirty_days_allows_zero_and_refuses_bad_values() {
+    let settings = Settings::from_vars(&vars(&minimal())).unwrap();
+    assert_eq!(settings.erasure_grace, Duration::from_secs(720 * 3600));
+    let mut pairs = minimal();
+    pairs.push(("ERASURE_GRACE_HOURS", "0"));
+    assert_eq!(
+        Settings::from_vars(&vars(&pairs)).unwrap().erasure_grace,
+        Duration::ZERO
+    );
+    for bad in ["-1", "1.5", "87601", "soon"] {
+        let mut pairs = minimal();
+        pairs.push(("ERASURE_GRACE_HOURS", bad));
+        let problems = Settings::from_vars(&vars(&pairs))
+            .err()
+            .map(|e| e.problems)
+            .unwrap_or_default();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("ERASURE_GRACE_HOURS")),
+            "{bad}: {problems:?}"
+        );
+    }
+}

@@ -116,6 +116,11 @@ pub fn by_schema() -> Vec<(&'static str, Value)> {
             "UserProfileResponse",
             json!({"id": USER, "full_name": "Riya Patel", "photo_url": null, "role": "patient", "is_onboarded": true}),
         ),
+        ("PersonalDataExport", personal_data_export()),
+        (
+            "ErasureResponse",
+            json!({"user_id": USER, "status": "pending", "requested_at": "2026-03-01T10:00:00Z", "due_at": "2026-03-31T10:00:00Z"}),
+        ),
         // Administration
         ("AdminUserResponse", admin_user()),
         (
@@ -528,6 +533,23 @@ fn admin_user() -> Value {
     })
 }
 
+fn personal_data_export() -> Value {
+    json!({
+        "format": "medico24.personal-data-export.v1",
+        "generated_at": "2026-03-13T08:00:00Z",
+        "user_id": USER,
+        "profile": {"user": user(), "patient": {"blood_group": null}, "admin": null,
+                    "pharmacy_staff": [], "notification_preferences": null, "erasure": null},
+        "sessions": [{"created_at": "2026-03-13T07:45:12Z", "last_used_at": "2026-03-13T07:59:00Z"}],
+        "appointments": [appointment()],
+        "notifications": [{"id": NOTIFICATION, "title": "Appointment confirmed", "deliveries": []}],
+        "push_tokens": [{"id": PUSH_TOKEN, "platform": "android", "token_hint": "…x9Qa",
+                         "is_active": true, "created_at": "2026-01-10T09:05:00Z", "last_used_at": null}],
+        "scheduled_messages": [],
+        "audit_events": []
+    })
+}
+
 fn audit_page() -> Value {
     json!({
         "events": [{
@@ -540,7 +562,8 @@ fn audit_page() -> Value {
             "request_id": REQUEST,
             "ip": "203.0.113.24",
             "at": "2026-02-01T08:00:00Z",
-            "details": {"role": {"from": "patient", "to": "doctor"}}
+            "details": {"role": {"from": "patient", "to": "doctor"}},
+            "subject_ids": [USER]
         }],
         "total": 1,
         "page": 1,

@@ -141,9 +141,11 @@ async fn populate(app: &TestApp, tag: &str) -> Person {
             Method::POST,
             "/api/v1/appointments/",
             &session.access,
-            Some(json!({"doctor_name": "Dr Mehta", "clinic_name": "Lotus Clinic",
+            Some(
+                json!({"doctor_name": "Dr Mehta", "clinic_name": "Lotus Clinic",
                         "appointment_at": at, "reason": reason, "notes": notes,
-                        "contact_phone": contact_phone})),
+                        "contact_phone": contact_phone}),
+            ),
         )
         .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -337,7 +339,11 @@ async fn the_export_holds_every_category_of_the_callers_data_and_nothing_of_anyo
     assert!(!sessions.is_empty(), "the sign-in session is listed");
     assert!(sessions[0]["created_at"].is_string() && sessions[0]["last_used_at"].is_string());
     let appointments = document["appointments"].as_array().unwrap();
-    assert_eq!(appointments.len(), 2, "deleted appointments are exported too");
+    assert_eq!(
+        appointments.len(),
+        2,
+        "deleted appointments are exported too"
+    );
     assert!(appointments.iter().all(|a| a["reason"] == asha.reason
         && a["notes"] == asha.notes
         && a["contact_phone"] == asha.contact_phone));
@@ -359,7 +365,11 @@ async fn the_export_holds_every_category_of_the_callers_data_and_nothing_of_anyo
     .await[0]["n"]
         .as_i64()
         .unwrap();
-    assert_eq!(notifications.len() as i64, booked, "every notification, across pages");
+    assert_eq!(
+        notifications.len() as i64,
+        booked,
+        "every notification, across pages"
+    );
     assert!(booked > 1234, "the bookings produced notifications too");
     assert!(
         notifications
@@ -372,7 +382,12 @@ async fn the_export_holds_every_category_of_the_callers_data_and_nothing_of_anyo
     let hint = tokens[0]["token_hint"].as_str().unwrap();
     assert!(hint.ends_with(&asha.push_token[asha.push_token.len() - 4..]));
     assert!(!text.contains(&asha.push_token), "push tokens are masked");
-    assert!(!document["scheduled_messages"].as_array().unwrap().is_empty());
+    assert!(
+        !document["scheduled_messages"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     let audit = document["audit_events"].as_array().unwrap();
     assert!(
         audit
@@ -404,7 +419,10 @@ async fn the_admin_export_is_audited_and_its_errors_are_clean() {
     let (status, body) = send(
         &app,
         Method::GET,
-        &format!("/api/v1/admin/audit?subject_id={}&action=user.export.read", asha.session.id),
+        &format!(
+            "/api/v1/admin/audit?subject_id={}&action=user.export.read",
+            asha.session.id
+        ),
         &admin.access,
         None,
     )
@@ -416,16 +434,31 @@ async fn the_admin_export_is_audited_and_its_errors_are_clean() {
 
     let unknown = format!("/api/v1/admin/users/{}/export", uuid::Uuid::new_v4());
     let cases = [
-        (unknown.as_str(), Some(admin.access.as_str()), StatusCode::NOT_FOUND),
-        ("/api/v1/admin/users/not-a-uuid/export", Some(&admin.access), StatusCode::UNPROCESSABLE_ENTITY),
-        (path.as_str(), Some(asha.session.access.as_str()), StatusCode::FORBIDDEN),
+        (
+            unknown.as_str(),
+            Some(admin.access.as_str()),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/api/v1/admin/users/not-a-uuid/export",
+            Some(&admin.access),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            path.as_str(),
+            Some(asha.session.access.as_str()),
+            StatusCode::FORBIDDEN,
+        ),
         (path.as_str(), None, StatusCode::UNAUTHORIZED),
         (EXPORT, None, StatusCode::UNAUTHORIZED),
     ];
     for (path, token, expected) in cases {
         let (status, body) = status_json(call(&app, Method::GET, path, token, None).await).await;
         assert_eq!(status, expected, "{path}: {body}");
-        assert!(body["error"].is_string() && body["request_id"].is_string(), "{body}");
+        assert!(
+            body["error"].is_string() && body["request_id"].is_string(),
+            "{body}"
+        );
     }
 }
 
@@ -441,7 +474,10 @@ async fn exports_beyond_the_export_policy_are_429() {
     export(&app, EXPORT, &asha.session.access).await;
     let response = call(&app, Method::GET, EXPORT, Some(&asha.session.access), None).await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(response.headers()["ratelimit-policy"], "\"export\";q=1;w=60");
+    assert_eq!(
+        response.headers()["ratelimit-policy"],
+        "\"export\";q=1;w=60"
+    );
     let (_, body) = status_json(response).await;
     assert_eq!(body["error"], "rate_limited", "the error envelope: {body}");
 }
@@ -500,7 +536,9 @@ async fn erasure_leaves_no_trace_in_any_table_key_log_or_metric_and_a_new_login_
     export(&app, EXPORT, &asha.session.access).await;
     let ticket_and_stream_keys = app.redis.keys().await;
     assert!(
-        ticket_and_stream_keys.iter().any(|k| k.contains(&asha.session.id)),
+        ticket_and_stream_keys
+            .iter()
+            .any(|k| k.contains(&asha.session.id)),
         "Redis holds keys of the user before the erasure: {ticket_and_stream_keys:?}"
     );
 
@@ -512,7 +550,14 @@ async fn erasure_leaves_no_trace_in_any_table_key_log_or_metric_and_a_new_login_
     let due: chrono::DateTime<Utc> = body["due_at"].as_str().unwrap().parse().unwrap();
     assert!(due >= before - Duration::seconds(1) && due <= Utc::now() + Duration::seconds(1));
     // Deactivated at once: the access token and the refresh token stop working.
-    let (status, _) = send(&app, Method::GET, "/api/v1/users/me", &asha.session.access, None).await;
+    let (status, _) = send(
+        &app,
+        Method::GET,
+        "/api/v1/users/me",
+        &asha.session.access,
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = status_json(
         call(
@@ -532,8 +577,16 @@ async fn erasure_leaves_no_trace_in_any_table_key_log_or_metric_and_a_new_login_
     assert_eq!(run_once(&app.state).await.unwrap().erased, 0, "erased once");
 
     for needle in asha.needles() {
-        assert_eq!(rows_mentioning(&app, needle).await, Vec::<String>::new(), "{needle}");
-        assert_eq!(redis_mentioning(&app, needle).await, Vec::<String>::new(), "{needle}");
+        assert_eq!(
+            rows_mentioning(&app, needle).await,
+            Vec::<String>::new(),
+            "{needle}"
+        );
+        assert_eq!(
+            redis_mentioning(&app, needle).await,
+            Vec::<String>::new(),
+            "{needle}"
+        );
     }
     assert_eq!(
         redis_mentioning(&app, &asha.session.id).await,
@@ -554,7 +607,10 @@ async fn erasure_leaves_no_trace_in_any_table_key_log_or_metric_and_a_new_login_
     )
     .await;
     assert_eq!(kept.len(), 2);
-    assert!(kept.iter().all(|r| r["reason"] == "[erased]" && r["notes"].is_null()));
+    assert!(
+        kept.iter()
+            .all(|r| r["reason"] == "[erased]" && r["notes"].is_null())
+    );
     // Recorded without personal data (the scan above covers the audit table too).
     let (status, body) = send(
         &app,
@@ -658,14 +714,29 @@ async fn an_erasure_interrupted_mid_way_finishes_on_the_next_run() {
     assert_eq!(status[0]["status"], "records_erased");
 
     assert_eq!(run_once(&app.state).await.unwrap().erased, 1);
-    let status = rows(&app, "SELECT status, erased_at IS NOT NULL AS done FROM user_erasures").await;
+    let status = rows(
+        &app,
+        "SELECT status, erased_at IS NOT NULL AS done FROM user_erasures",
+    )
+    .await;
     assert_eq!(status[0]["status"], "erased");
     assert_eq!(status[0]["done"], true);
     for needle in asha.needles() {
-        assert_eq!(rows_mentioning(&app, needle).await, Vec::<String>::new(), "{needle}");
-        assert_eq!(redis_mentioning(&app, needle).await, Vec::<String>::new(), "{needle}");
+        assert_eq!(
+            rows_mentioning(&app, needle).await,
+            Vec::<String>::new(),
+            "{needle}"
+        );
+        assert_eq!(
+            redis_mentioning(&app, needle).await,
+            Vec::<String>::new(),
+            "{needle}"
+        );
     }
-    assert_eq!(redis_mentioning(&app, &asha.session.id).await, Vec::<String>::new());
+    assert_eq!(
+        redis_mentioning(&app, &asha.session.id).await,
+        Vec::<String>::new()
+    );
 }
 
 #[tokio::test]
@@ -678,47 +749,151 @@ async fn admins_request_and_cancel_erasures_and_every_refusal_is_a_clean_4xx() {
 
     // Requested, then cancelled before the worker ran: nothing is erased, the account stays
     // deactivated.
-    let (status, body) = send(&app, Method::POST, &path(&asha.session.id), &admin.access, None).await;
+    let (status, body) = send(
+        &app,
+        Method::POST,
+        &path(&asha.session.id),
+        &admin.access,
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    let (again, body2) = send(&app, Method::POST, &path(&asha.session.id), &admin.access, None).await;
+    let (again, body2) = send(
+        &app,
+        Method::POST,
+        &path(&asha.session.id),
+        &admin.access,
+        None,
+    )
+    .await;
     assert_eq!(again, StatusCode::ACCEPTED);
-    assert_eq!(body2["due_at"], body["due_at"], "asking twice keeps the schedule");
-    let (status, _) = send(&app, Method::GET, "/api/v1/users/me", &asha.session.access, None).await;
+    assert_eq!(
+        body2["due_at"], body["due_at"],
+        "asking twice keeps the schedule"
+    );
+    let (status, _) = send(
+        &app,
+        Method::GET,
+        "/api/v1/users/me",
+        &asha.session.access,
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "deactivated at once");
-    let (status, _) = send(&app, Method::DELETE, &path(&asha.session.id), &admin.access, None).await;
+    let (status, _) = send(
+        &app,
+        Method::DELETE,
+        &path(&asha.session.id),
+        &admin.access,
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(run_once(&app.state).await.unwrap().erased, 0);
     assert!(!rows_mentioning(&app, &asha.email).await.is_empty());
 
     // Requested and run: a second request or a cancellation is refused.
-    let (status, _) = send(&app, Method::POST, &path(&ravi.session.id), &admin.access, None).await;
+    let (status, _) = send(
+        &app,
+        Method::POST,
+        &path(&ravi.session.id),
+        &admin.access,
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(run_once(&app.state).await.unwrap().erased, 1);
     let unknown = uuid::Uuid::new_v4().to_string();
     let cases = [
-        (Method::POST, path(&ravi.session.id), Some(admin.access.as_str()), StatusCode::CONFLICT),
-        (Method::DELETE, path(&ravi.session.id), Some(&admin.access), StatusCode::CONFLICT),
-        (Method::DELETE, path(&asha.session.id), Some(&admin.access), StatusCode::CONFLICT),
-        (Method::POST, path(&unknown), Some(&admin.access), StatusCode::NOT_FOUND),
-        (Method::DELETE, path(&unknown), Some(&admin.access), StatusCode::NOT_FOUND),
-        (Method::POST, path("nope"), Some(&admin.access), StatusCode::UNPROCESSABLE_ENTITY),
-        (Method::DELETE, path("nope"), Some(&admin.access), StatusCode::UNPROCESSABLE_ENTITY),
-        (Method::POST, path(&asha.session.id), Some(&ravi.session.access), StatusCode::FORBIDDEN),
-        (Method::POST, path(&asha.session.id), None, StatusCode::UNAUTHORIZED),
-        (Method::DELETE, path(&asha.session.id), None, StatusCode::UNAUTHORIZED),
-        (Method::POST, ERASURE.to_owned(), None, StatusCode::UNAUTHORIZED),
-        (Method::POST, ERASURE.to_owned(), Some(&asha.session.access), StatusCode::FORBIDDEN),
+        (
+            Method::POST,
+            path(&ravi.session.id),
+            Some(admin.access.as_str()),
+            StatusCode::CONFLICT,
+        ),
+        (
+            Method::DELETE,
+            path(&ravi.session.id),
+            Some(&admin.access),
+            StatusCode::CONFLICT,
+        ),
+        (
+            Method::DELETE,
+            path(&asha.session.id),
+            Some(&admin.access),
+            StatusCode::CONFLICT,
+        ),
+        (
+            Method::POST,
+            path(&unknown),
+            Some(&admin.access),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Method::DELETE,
+            path(&unknown),
+            Some(&admin.access),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Method::POST,
+            path("nope"),
+            Some(&admin.access),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            Method::DELETE,
+            path("nope"),
+            Some(&admin.access),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            Method::POST,
+            path(&asha.session.id),
+            Some(&ravi.session.access),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            Method::POST,
+            path(&asha.session.id),
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            Method::DELETE,
+            path(&asha.session.id),
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            Method::POST,
+            ERASURE.to_owned(),
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            Method::POST,
+            ERASURE.to_owned(),
+            Some(&asha.session.access),
+            StatusCode::FORBIDDEN,
+        ),
     ];
     for (method, path, token, expected) in cases {
         let (status, body) =
             status_json(call(&app, method.clone(), &path, token, None).await).await;
         assert_eq!(status, expected, "{method} {path}: {body}");
-        assert!(body["error"].is_string() && body["path"] == path, "the error envelope: {body}");
+        assert!(
+            body["error"].is_string() && body["path"] == path,
+            "the error envelope: {body}"
+        );
     }
     let (_, audit) = send(
         &app,
         Method::GET,
-        &format!("/api/v1/admin/audit?subject_id={}&action=user.erasure.cancel", asha.session.id),
+        &format!(
+            "/api/v1/admin/audit?subject_id={}&action=user.erasure.cancel",
+            asha.session.id
+        ),
         &admin.access,
         None,
     )
@@ -754,13 +929,41 @@ async fn every_admin_read_of_another_users_data_is_audited_once_per_request() {
     }
     let reads = [
         ("/api/v1/admin/users".to_owned(), "user.list.read", true),
-        (format!("/api/v1/admin/users/{}", asha.session.id), "user.read", false),
-        ("/api/v1/admin/appointments".to_owned(), "appointment.list.read", true),
-        (format!("/api/v1/appointments/{}", asha.appointments[0]), "appointment.read", false),
-        (format!("/api/v1/notifications/history/{}", asha.session.id), "notification.list.read", false),
-        (format!("/api/v1/notifications/{notification}"), "notification.read", false),
-        ("/api/v1/admin/notifications/logs".to_owned(), "notification.list.read", true),
-        (format!("/api/v1/admin/users/{}/export", asha.session.id), "user.export.read", false),
+        (
+            format!("/api/v1/admin/users/{}", asha.session.id),
+            "user.read",
+            false,
+        ),
+        (
+            "/api/v1/admin/appointments".to_owned(),
+            "appointment.list.read",
+            true,
+        ),
+        (
+            format!("/api/v1/appointments/{}", asha.appointments[0]),
+            "appointment.read",
+            false,
+        ),
+        (
+            format!("/api/v1/notifications/history/{}", asha.session.id),
+            "notification.list.read",
+            false,
+        ),
+        (
+            format!("/api/v1/notifications/{notification}"),
+            "notification.read",
+            false,
+        ),
+        (
+            "/api/v1/admin/notifications/logs".to_owned(),
+            "notification.list.read",
+            true,
+        ),
+        (
+            format!("/api/v1/admin/users/{}/export", asha.session.id),
+            "user.export.read",
+            false,
+        ),
     ];
     for (path, action, lists_both) in &reads {
         let response = call(&app, Method::GET, path, Some(&admin.access), None).await;
@@ -768,7 +971,10 @@ async fn every_admin_read_of_another_users_data_is_audited_once_per_request() {
         let (status, body) = send(
             &app,
             Method::GET,
-            &format!("/api/v1/admin/audit?actor_user_id={}&action={action}", admin.id),
+            &format!(
+                "/api/v1/admin/audit?actor_user_id={}&action={action}",
+                admin.id
+            ),
             &admin.access,
             None,
         )
@@ -782,8 +988,14 @@ async fn every_admin_read_of_another_users_data_is_audited_once_per_request() {
             .iter()
             .map(|s| s.as_str().unwrap())
             .collect();
-        assert!(subjects.contains(&asha.session.id.as_str()), "{path}: {newest}");
-        assert!(!subjects.contains(&admin.id.as_str()), "the reader is not a subject");
+        assert!(
+            subjects.contains(&asha.session.id.as_str()),
+            "{path}: {newest}"
+        );
+        assert!(
+            !subjects.contains(&admin.id.as_str()),
+            "the reader is not a subject"
+        );
         assert_eq!(
             subjects.contains(&ravi.session.id.as_str()),
             *lists_both,
@@ -797,7 +1009,10 @@ async fn every_admin_read_of_another_users_data_is_audited_once_per_request() {
     let (_, body) = send(
         &app,
         Method::GET,
-        &format!("/api/v1/admin/audit?subject_id={}&page_size=100", asha.session.id),
+        &format!(
+            "/api/v1/admin/audit?subject_id={}&page_size=100",
+            asha.session.id
+        ),
         &admin.access,
         None,
     )

@@ -84,9 +84,9 @@ impl From<ErasureError> for ApiError {
             ErasureError::AlreadyErased => {
                 ApiError::conflict("The account is already erased or being erased")
             }
-            ErasureError::NotPending => {
-                ApiError::conflict("No pending erasure to cancel (none requested, or already running)")
-            }
+            ErasureError::NotPending => ApiError::conflict(
+                "No pending erasure to cancel (none requested, or already running)",
+            ),
             ErasureError::Port(port) => port.into(),
         }
     }
