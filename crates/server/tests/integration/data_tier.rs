@@ -757,3 +757,64 @@ async fn statements_another_client_left_on_the_pooled_server_connection_do_not_c
         assert_eq!(inside.value, n);
     }
 }
+
+#[tokio::test]
+async fn an_export_streams_and_an_erasure_runs_through_pgbouncer_and_the_tls_redis_cluster() {
+    use crate::support::{call, login, mount_certs, status_json};
+    use reqwest::Method;
+    let db = TierDb::new().await;
+    let app = medico24_testkit::spawn_app_with(|vars| {
+        tier_vars(&db, vars);
+        vars.insert("ERASURE_GRACE_HOURS".into(), "0".into());
+    })
+    .await;
+    mount_certs(&app).await;
+    let email = "tier-erasure@example.com";
+    let patient = login(&app, "uid-tier-erasure", email).await;
+    crate::events::book(&app, &patient.access, 10).await;
+
+    let (status, export) = status_json(
+        call(&app, Method::GET, "/api/v1/users/me/export", Some(&patient.access), None).await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{export}");
+    assert_eq!(export["profile"]["user"]["email"], email);
+    assert_eq!(export["appointments"].as_array().unwrap().len(), 1);
+    assert_eq!(export["sessions"].as_array().unwrap().len(), 1, "{export}");
+
+    let (status, body) = status_json(
+        call(&app, Method::POST, "/api/v1/users/me/erasure", Some(&patient.access), None).await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let user = medico24_kernel::UserId::from_uuid(patient.id.parse().unwrap());
+    assert!(
+        app.state.privacy.sessions(user).await.unwrap().is_empty(),
+        "the sessions are gone from the cluster"
+    );
+    let (status, _) =
+        status_json(call(&app, Method::GET, "/api/v1/users/me", Some(&patient.access), None).await)
+            .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        medico24_server::workers::run_once(&app.state)
+            .await
+            .unwrap()
+            .erased,
+        1
+    );
+
+    let database = db.pool(&db.direct(), PoolerMode::Session, None);
+    let mut conn = database.conn().await.unwrap();
+    let left: Count = diesel::sql_query(
+        "SELECT (SELECT count(*) FROM users WHERE email = $1 OR firebase_uid = 'uid-tier-erasure') \
+              + (SELECT count(*) FROM appointments WHERE reason <> '[erased]') AS value",
+    )
+    .bind::<Text, _>(email)
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(left.value, 0, "no personal field is left");
+    let again = login(&app, "uid-tier-erasure", email).await;
+    assert_ne!(again.id, patient.id, "the same Google account gets a new account");
+}

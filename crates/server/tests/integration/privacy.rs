@@ -1027,3 +1027,47 @@ async fn every_admin_read_of_another_users_data_is_audited_once_per_request() {
     assert_eq!(read_events.len(), reads.len(), "{body}");
     assert!(read_events.iter().all(|e| e["actor_user_id"] == admin.id));
 }
+
+#[tokio::test]
+async fn with_redis_down_export_and_erasure_answer_503_and_the_erasure_finishes_once_it_returns() {
+    let (proxy, redis_url) =
+        medico24_testkit::FaultProxy::for_url(&medico24_testkit::test_redis_url(), 6379).await;
+    let app = app(&[
+        ("REDIS_URL", redis_url.as_str()),
+        ("REDIS_TIMEOUT_MS", "200"),
+        ("ERASURE_GRACE_HOURS", "0"),
+    ])
+    .await;
+    let admin = login_admin(&app, "privacy-admin", "privacy.admin@example.com").await;
+    let asha = populate(&app, "asha").await;
+    let user = UserId::from_uuid(asha.session.id.parse().unwrap());
+
+    proxy.cut().await;
+    let (status, body) =
+        status_json(call(&app, Method::GET, EXPORT, Some(&asha.session.access), None).await).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let (status, body) = send(&app, Method::POST, ERASURE, &asha.session.access, None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    // The deactivation is committed: with the cache unreachable, the database says so.
+    let (status, _) = send(&app, Method::GET, "/api/v1/users/me", &asha.session.access, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // The worker erases the records, then cannot purge: the request stays unfinished.
+    assert!(run_once(&app.state).await.is_err());
+    let status = rows(&app, "SELECT status FROM user_erasures").await;
+    assert_eq!(status[0]["status"], "records_erased");
+
+    proxy.restore();
+    let path = format!("/api/v1/admin/users/{}/erasure", asha.session.id);
+    let (status, body) = send(&app, Method::POST, &path, &admin.access, None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "being erased: {body}");
+    app.db
+        .execute("UPDATE user_erasures SET locked_until = now() - interval '1 second'")
+        .await;
+    assert_eq!(run_once(&app.state).await.unwrap().erased, 1);
+    assert!(app.state.privacy.sessions(user).await.unwrap().is_empty());
+    for needle in asha.needles() {
+        assert_eq!(rows_mentioning(&app, needle).await, Vec::<String>::new(), "{needle}");
+        assert_eq!(redis_mentioning(&app, needle).await, Vec::<String>::new(), "{needle}");
+    }
+    assert_eq!(redis_mentioning(&app, &asha.session.id).await, Vec::<String>::new());
+}
