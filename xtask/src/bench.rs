@@ -35,6 +35,7 @@ use crate::{Args, Context, Result};
 mod booking;
 mod ceiling;
 mod events;
+mod export;
 mod progress;
 mod report;
 mod scale;
@@ -275,6 +276,8 @@ pub fn bench(mut args: Args) -> Result<()> {
     }
     let data_tier = args.flag("--data-tier");
     let live_events = args.flag("--events");
+    let export = args.flag("--export");
+    let export_notifications = args.number("--export-notifications")?.unwrap_or(100_000);
     let events_run = events::EventsRun {
         streams: args.number("--streams")?.unwrap_or(1000),
         events: args.number("--event-changes")?.unwrap_or(200),
@@ -289,6 +292,12 @@ pub fn bench(mut args: Args) -> Result<()> {
             return Err("--scale and --data-tier do not go together".to_owned());
         }
         return tier::compare(&options);
+    }
+    if export {
+        if scale.is_some() || options.soak_minutes > 0 || live_events {
+            return Err("--export runs alone".to_owned());
+        }
+        return export::run(&options, export_notifications);
     }
     if live_events {
         if scale.is_some() || options.soak_minutes > 0 {

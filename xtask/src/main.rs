@@ -131,7 +131,7 @@ OPTIONS:
 ";
 
 const BENCH_HELP: &str = "\
-cargo xtask bench [--pharmacies N] [--duration SECS] [--threads N] [--connections N] [--soak-minutes M [--soak-rate R]] [--data-tier] [--scale [--scale-factor F]] [--events [--streams N] [--event-changes N]]
+cargo xtask bench [--pharmacies N] [--duration SECS] [--threads N] [--connections N] [--soak-minutes M [--soak-rate R]] [--data-tier] [--scale [--scale-factor F]] [--events [--streams N] [--event-changes N]] [--export [--export-notifications N]]
 
 Builds the release server, recreates database medico24_bench on the test database server
 ($MEDICO24_TEST_DATABASE_URL, default local), migrates and seeds it, starts the server on a free
@@ -169,6 +169,11 @@ OPTIONS:
                        appointments change --event-changes times (default 200); events delivered
                        per second, delivery delay and the server's RSS with the streams open,
                        written between <!-- events:begin --> and <!-- events:end -->
+    --export           The personal data export instead of the cases: one seeded patient given
+                       --export-notifications notifications (default 100000) with a delivery each
+                       exports everything; time, document size and the server's peak RSS against
+                       the document's size, written between <!-- export:begin --> and
+                       <!-- export:end -->
 ";
 
 const SERVICES_HELP: &str = "\
