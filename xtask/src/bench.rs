@@ -525,6 +525,28 @@ fn measure_cases(
     Ok(results)
 }
 
+/// Runs the Python load script `script`, saved as `<work>/<name>`, with `args`; the last line
+/// of its output that starts with `{` (the script's JSON summary).
+fn python_summary(work: &Path, name: &str, script: &str, args: &[String]) -> Result<String> {
+    let path = work.join(name);
+    fs::write(&path, script).with_context(|| format!("writing {}", path.display()))?;
+    let output = process::output(Command::new("python3").arg(&path).args(args))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        return Err(format!(
+            "{name} failed: {}{}",
+            stdout,
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    stdout
+        .lines()
+        .rev()
+        .find(|line| line.starts_with('{'))
+        .map(str::to_owned)
+        .ok_or_else(|| format!("{name} printed no summary: {stdout}"))
+}
+
 /// Up to [`ROTATED_IDS`] active seeded pharmacy ids, in a scrambled but repeatable order.
 fn seeded_ids(database_url: &str) -> Result<Vec<String>> {
     let text = services::psql_query(

@@ -70,36 +70,19 @@ fn measure(setup: &Setup, live: &Live, users: u32, run: &EventsRun) -> Result<St
             &email,
         )?);
     }
-    let script = setup.work.join("events_load.py");
-    fs::write(&script, LOAD_SCRIPT).with_context(|| format!("writing {}", script.display()))?;
     println!(
         "==> {} streams over {users} patients, {} appointment changes",
         users * STREAMS_PER_USER,
         run.events
     );
-    let output = process::output(
-        Command::new("python3")
-            .arg(&script)
-            .arg(live.port.to_string())
-            .arg(live.server.pid().to_string())
-            .arg(STREAMS_PER_USER.to_string())
-            .arg(run.events.to_string())
-            .args(&tokens),
-    )?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        return Err(format!(
-            "events_load.py failed: {}{}",
-            stdout,
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
-    stdout
-        .lines()
-        .rev()
-        .find(|line| line.starts_with('{'))
-        .map(str::to_owned)
-        .ok_or_else(|| format!("events_load.py printed no summary: {stdout}"))
+    let mut args = vec![
+        live.port.to_string(),
+        live.server.pid().to_string(),
+        STREAMS_PER_USER.to_string(),
+        run.events.to_string(),
+    ];
+    args.extend(tokens);
+    python_summary(&setup.work, "events_load.py", LOAD_SCRIPT, &args)
 }
 
 /// A number member of the summary as text (`—` when missing or null).

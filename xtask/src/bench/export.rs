@@ -56,29 +56,12 @@ pub(super) fn run(options: &Options, notifications: u32) -> Result<()> {
 
 /// One export through the load script; its JSON summary.
 fn measure(setup: &Setup, live: &Live) -> Result<String> {
-    let script = setup.work.join("export_load.py");
-    fs::write(&script, LOAD_SCRIPT).with_context(|| format!("writing {}", script.display()))?;
-    let output = process::output(
-        Command::new("python3")
-            .arg(&script)
-            .arg(live.port.to_string())
-            .arg(live.server.pid().to_string())
-            .arg(&live.patient),
-    )?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        return Err(format!(
-            "export_load.py failed: {}{}",
-            stdout,
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
-    stdout
-        .lines()
-        .rev()
-        .find(|line| line.starts_with('{'))
-        .map(str::to_owned)
-        .ok_or_else(|| format!("export_load.py printed no summary: {stdout}"))
+    let args = [
+        live.port.to_string(),
+        live.server.pid().to_string(),
+        live.patient.clone(),
+    ];
+    python_summary(&setup.work, "export_load.py", LOAD_SCRIPT, &args)
 }
 
 /// A number member of the summary (`None` when missing or not a number).
@@ -111,12 +94,21 @@ fn render(summary: &str, seeded: u32) -> Result<String> {
     );
     let _ = writeln!(out, "| measure | value |\n|---|---:|");
     let rows = [
-        ("notifications exported", format!("{}", get("notifications")?)),
+        (
+            "notifications exported",
+            format!("{}", get("notifications")?),
+        ),
         ("deliveries exported", format!("{}", get("deliveries")?)),
         ("document size (MiB)", format!("{:.1}", bytes / 1_048_576.0)),
         ("seconds for the whole export", format!("{}", get("secs")?)),
-        ("first byte after (ms)", format!("{}", get("first_byte_ms")?)),
-        ("notifications per second", format!("{}", get("rows_per_sec")?)),
+        (
+            "first byte after (ms)",
+            format!("{}", get("first_byte_ms")?),
+        ),
+        (
+            "notifications per second",
+            format!("{}", get("rows_per_sec")?),
+        ),
         ("server RSS before (MiB)", mib(idle)),
         ("server RSS peak during the export (MiB)", mib(peak)),
         (
@@ -138,7 +130,10 @@ mod tests {
     fn the_summary_is_read_and_the_memory_share_computed() {
         let summary = r#"{"bytes": 104857600, "secs": 4.5, "first_byte_ms": 12.0, "notifications": 100000, "deliveries": 100000, "rows_per_sec": 22222.2, "idle_rss_kib": 30720, "peak_rss_kib": 40960}"#;
         let section = render(summary, 100_000).unwrap();
-        assert!(section.contains("| document size (MiB) | 100.0 |"), "{section}");
+        assert!(
+            section.contains("| document size (MiB) | 100.0 |"),
+            "{section}"
+        );
         assert!(section.contains("| RSS growth as a share of the document | 10.0 % |"));
         assert!(render("{}", 1).is_err());
     }

@@ -200,6 +200,19 @@ fn parse_row(text: String) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
 }
 
+/// Locks the account row of `user` for the transaction; `false` when there is none. The lock
+/// orders a request against a concurrent request or cancellation of the same account.
+async fn lock_user(conn: &mut PgConn, user: uuid::Uuid) -> QueryResult<bool> {
+    let found: Option<uuid::Uuid> = users::table
+        .find(user)
+        .select(users::id)
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(found.is_some())
+}
+
 async fn find_erasure(conn: &mut PgConn, user: uuid::Uuid) -> QueryResult<Option<Erasure>> {
     Ok(user_erasures::table
         .find(user)
@@ -223,15 +236,7 @@ impl PersonalDataStore for PgPersonalData {
         let audit = audit.clone();
         conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
             let id = user.as_uuid();
-            // The account row lock orders this against a concurrent request or cancellation.
-            let exists: Option<uuid::Uuid> = users::table
-                .find(id)
-                .select(users::id)
-                .for_update()
-                .first(conn)
-                .await
-                .optional()?;
-            if exists.is_none() {
+            if !lock_user(conn, id).await? {
                 return Ok(RequestErasureOutcome::NotFound);
             }
             if let Some(existing) = find_erasure(conn, id).await? {
@@ -285,14 +290,7 @@ impl PersonalDataStore for PgPersonalData {
         let audit = audit.clone();
         conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
             let id = user.as_uuid();
-            let exists: Option<uuid::Uuid> = users::table
-                .find(id)
-                .select(users::id)
-                .for_update()
-                .first(conn)
-                .await
-                .optional()?;
-            if exists.is_none() {
+            if !lock_user(conn, id).await? {
                 return Ok(CancelErasureOutcome::NotFound);
             }
             // Only a request no worker holds: a running erasure cannot be half undone.

@@ -15,6 +15,8 @@ pub mod service;
 
 pub use service::*;
 #[cfg(test)]
+mod privacy_tests;
+#[cfg(test)]
 mod service_tests;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -68,12 +68,7 @@ fn the_statement_timeout_defaults_to_15_s_and_0_turns_it_off() {
     let settings = Settings::from_vars(&vars(&pairs)).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(settings.database_statement_timeout, None);
     for bad in ["-1", "soon", "3600001"] {
-        let mut pairs = minimal();
-        pairs.push(("DATABASE_STATEMENT_TIMEOUT_MS", bad));
-        let problems = Settings::from_vars(&vars(&pairs))
-            .err()
-            .map(|e| e.problems)
-            .unwrap_or_default();
+        let problems = problems_with("DATABASE_STATEMENT_TIMEOUT_MS", bad);
         assert!(
             problems
                 .iter()
@@ -81,6 +76,16 @@ fn the_statement_timeout_defaults_to_15_s_and_0_turns_it_off() {
             "{bad}: {problems:?}"
         );
     }
+}
+
+/// The problems the minimal settings with `name=value` are refused with (none: accepted).
+fn problems_with(name: &'static str, value: &'static str) -> Vec<String> {
+    let mut pairs = minimal();
+    pairs.push((name, value));
+    Settings::from_vars(&vars(&pairs))
+        .err()
+        .map(|e| e.problems)
+        .unwrap_or_default()
 }
 
 #[test]
@@ -255,12 +260,7 @@ fn reminder_offsets_default_to_a_day_and_an_hour_and_bad_lists_are_refused() {
             .is_empty()
     );
     for bad in ["24x", "0m", "1h,60m", "45d"] {
-        let mut pairs = minimal();
-        pairs.push(("REMINDER_OFFSETS", bad));
-        let problems = Settings::from_vars(&vars(&pairs))
-            .err()
-            .map(|e| e.problems)
-            .unwrap_or_default();
+        let problems = problems_with("REMINDER_OFFSETS", bad);
         assert!(
             problems.iter().any(|p| p.starts_with("REMINDER_OFFSETS")),
             "{bad}: {problems:?}"
@@ -279,12 +279,7 @@ fn erasure_grace_defaults_to_thirty_days_allows_zero_and_refuses_bad_values() {
         Duration::ZERO
     );
     for bad in ["-1", "1.5", "87601", "soon"] {
-        let mut pairs = minimal();
-        pairs.push(("ERASURE_GRACE_HOURS", bad));
-        let problems = Settings::from_vars(&vars(&pairs))
-            .err()
-            .map(|e| e.problems)
-            .unwrap_or_default();
+        let problems = problems_with("ERASURE_GRACE_HOURS", bad);
         assert!(
             problems
                 .iter()

@@ -270,19 +270,32 @@ pub async fn get_user(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let target = UserId::from_uuid(path_uuid(&req, "user_id")?);
+    let user = read_user_audited(&req, &state, admin.0.id, target, "user.read").await?;
+    Ok(HttpResponse::Ok().json(AdminUserResponse::from(&user)))
+}
+
+/// The user `target` read by the admin `reader`, recorded in the audit log as `action` before
+/// anything is answered; 404 when there is no such user.
+pub(super) async fn read_user_audited(
+    req: &HttpRequest,
+    state: &AppState,
+    reader: UserId,
+    target: UserId,
+    action: &'static str,
+) -> ApiResult<User> {
     let user = state
         .identity
         .load_user(target)
         .await?
         .ok_or_else(|| ApiError::not_found("User not found"))?;
     let read = AccessRead {
-        action: "user.read",
+        action,
         resource_type: "user",
         resource_id: Some(target.to_string()),
         subjects: vec![target],
     };
-    audit_read(&req, &state, admin.0.id, read).await?;
-    Ok(HttpResponse::Ok().json(AdminUserResponse::from(&user)))
+    audit_read(req, state, reader, read).await?;
+    Ok(user)
 }
 
 /// Changes a user's role or activation.

@@ -7,13 +7,14 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use medico24_identity::{
-    AccessRead, Actor, EXPORT_PAGE_ROWS, Erasure, ExportSection, PersonalDataStore, RatePolicy,
+    Actor, EXPORT_PAGE_ROWS, Erasure, ExportSection, PersonalDataStore, RatePolicy,
 };
 use medico24_kernel::{PortError, UserId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::audit::{audit_context, audit_read};
+use super::admin::read_user_audited;
+use super::audit::audit_context;
 use super::error::{ApiError, ApiResult};
 use super::input::path_uuid;
 use super::routing::RouteRegistry;
@@ -141,16 +142,7 @@ pub async fn admin_export(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let target = UserId::from_uuid(path_uuid(&req, "user_id")?);
-    if state.identity.load_user(target).await?.is_none() {
-        return Err(ApiError::not_found("User not found"));
-    }
-    let read = AccessRead {
-        action: "user.export.read",
-        resource_type: "user",
-        resource_id: Some(target.to_string()),
-        subjects: vec![target],
-    };
-    audit_read(&req, &state, admin.0.id, read).await?;
+    read_user_audited(&req, &state, admin.0.id, target, "user.export.read").await?;
     export(state, target).await
 }
 

@@ -774,7 +774,14 @@ async fn an_export_streams_and_an_erasure_runs_through_pgbouncer_and_the_tls_red
     crate::events::book(&app, &patient.access, 10).await;
 
     let (status, export) = status_json(
-        call(&app, Method::GET, "/api/v1/users/me/export", Some(&patient.access), None).await,
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/users/me/export",
+            Some(&patient.access),
+            None,
+        )
+        .await,
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{export}");
@@ -783,7 +790,14 @@ async fn an_export_streams_and_an_erasure_runs_through_pgbouncer_and_the_tls_red
     assert_eq!(export["sessions"].as_array().unwrap().len(), 1, "{export}");
 
     let (status, body) = status_json(
-        call(&app, Method::POST, "/api/v1/users/me/erasure", Some(&patient.access), None).await,
+        call(
+            &app,
+            Method::POST,
+            "/api/v1/users/me/erasure",
+            Some(&patient.access),
+            None,
+        )
+        .await,
     )
     .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
@@ -792,9 +806,17 @@ async fn an_export_streams_and_an_erasure_runs_through_pgbouncer_and_the_tls_red
         app.state.privacy.sessions(user).await.unwrap().is_empty(),
         "the sessions are gone from the cluster"
     );
-    let (status, _) =
-        status_json(call(&app, Method::GET, "/api/v1/users/me", Some(&patient.access), None).await)
-            .await;
+    let (status, _) = status_json(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/users/me",
+            Some(&patient.access),
+            None,
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(
         medico24_server::workers::run_once(&app.state)
@@ -816,5 +838,8 @@ async fn an_export_streams_and_an_erasure_runs_through_pgbouncer_and_the_tls_red
     .unwrap();
     assert_eq!(left.value, 0, "no personal field is left");
     let again = login(&app, "uid-tier-erasure", email).await;
-    assert_ne!(again.id, patient.id, "the same Google account gets a new account");
+    assert_ne!(
+        again.id, patient.id,
+        "the same Google account gets a new account"
+    );
 }

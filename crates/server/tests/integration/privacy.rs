@@ -281,6 +281,28 @@ async fn redis_mentioning(app: &TestApp, needle: &str) -> Vec<String> {
     found
 }
 
+/// Asserts that no table row and no Redis key or value holds any of `person`'s personal data,
+/// and that Redis keeps nothing under the user's id (sessions, cached row, event log).
+async fn assert_no_trace_of(app: &TestApp, person: &Person) {
+    for needle in person.needles() {
+        assert_eq!(
+            rows_mentioning(app, needle).await,
+            Vec::<String>::new(),
+            "{needle}"
+        );
+        assert_eq!(
+            redis_mentioning(app, needle).await,
+            Vec::<String>::new(),
+            "{needle}"
+        );
+    }
+    assert_eq!(
+        redis_mentioning(app, &person.session.id).await,
+        Vec::<String>::new(),
+        "no session, cached row or event log of the user is left"
+    );
+}
+
 /// The export of `token` as JSON, with its raw text.
 async fn export(app: &TestApp, path: &str, token: &str) -> (Value, String) {
     let response = call(app, Method::GET, path, Some(token), None).await;
@@ -576,23 +598,7 @@ async fn erasure_leaves_no_trace_in_any_table_key_log_or_metric_and_a_new_login_
     assert_eq!(tick.erased, 1);
     assert_eq!(run_once(&app.state).await.unwrap().erased, 0, "erased once");
 
-    for needle in asha.needles() {
-        assert_eq!(
-            rows_mentioning(&app, needle).await,
-            Vec::<String>::new(),
-            "{needle}"
-        );
-        assert_eq!(
-            redis_mentioning(&app, needle).await,
-            Vec::<String>::new(),
-            "{needle}"
-        );
-    }
-    assert_eq!(
-        redis_mentioning(&app, &asha.session.id).await,
-        Vec::<String>::new(),
-        "no session, cached row or event log of the user is left"
-    );
+    assert_no_trace_of(&app, &asha).await;
     // The scan finds what is there: the other user's data is untouched.
     for needle in [&ravi.email, &ravi.reason, &ravi.phone] {
         assert!(!rows_mentioning(&app, needle).await.is_empty(), "{needle}");
@@ -721,22 +727,7 @@ async fn an_erasure_interrupted_mid_way_finishes_on_the_next_run() {
     .await;
     assert_eq!(status[0]["status"], "erased");
     assert_eq!(status[0]["done"], true);
-    for needle in asha.needles() {
-        assert_eq!(
-            rows_mentioning(&app, needle).await,
-            Vec::<String>::new(),
-            "{needle}"
-        );
-        assert_eq!(
-            redis_mentioning(&app, needle).await,
-            Vec::<String>::new(),
-            "{needle}"
-        );
-    }
-    assert_eq!(
-        redis_mentioning(&app, &asha.session.id).await,
-        Vec::<String>::new()
-    );
+    assert_no_trace_of(&app, &asha).await;
 }
 
 #[tokio::test]
@@ -1049,7 +1040,14 @@ async fn with_redis_down_export_and_erasure_answer_503_and_the_erasure_finishes_
     let (status, body) = send(&app, Method::POST, ERASURE, &asha.session.access, None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     // The deactivation is committed: with the cache unreachable, the database says so.
-    let (status, _) = send(&app, Method::GET, "/api/v1/users/me", &asha.session.access, None).await;
+    let (status, _) = send(
+        &app,
+        Method::GET,
+        "/api/v1/users/me",
+        &asha.session.access,
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // The worker erases the records, then cannot purge: the request stays unfinished.
     assert!(run_once(&app.state).await.is_err());
@@ -1065,9 +1063,5 @@ async fn with_redis_down_export_and_erasure_answer_503_and_the_erasure_finishes_
         .await;
     assert_eq!(run_once(&app.state).await.unwrap().erased, 1);
     assert!(app.state.privacy.sessions(user).await.unwrap().is_empty());
-    for needle in asha.needles() {
-        assert_eq!(rows_mentioning(&app, needle).await, Vec::<String>::new(), "{needle}");
-        assert_eq!(redis_mentioning(&app, needle).await, Vec::<String>::new(), "{needle}");
-    }
-    assert_eq!(redis_mentioning(&app, &asha.session.id).await, Vec::<String>::new());
+    assert_no_trace_of(&app, &asha).await;
 }
