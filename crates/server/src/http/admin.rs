@@ -9,9 +9,9 @@ use utoipa::ToSchema;
 
 use actix_web::http::Method;
 
-use super::audit::{audit_context, audit_read};
+use super::audit::{audit_context, audit_read, read_user_audited};
 use super::cursor::{CursorParams, CursorScope, next_cursor};
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::input::{self, Query, Text, path_uuid, request_body, request_query};
 use super::paging::PageParams;
 use super::routing::RouteRegistry;
@@ -272,30 +272,6 @@ pub async fn get_user(
     let target = UserId::from_uuid(path_uuid(&req, "user_id")?);
     let user = read_user_audited(&req, &state, admin.0.id, target, "user.read").await?;
     Ok(HttpResponse::Ok().json(AdminUserResponse::from(&user)))
-}
-
-/// The user `target` read by the admin `reader`, recorded in the audit log as `action` before
-/// anything is answered; 404 when there is no such user.
-pub(super) async fn read_user_audited(
-    req: &HttpRequest,
-    state: &AppState,
-    reader: UserId,
-    target: UserId,
-    action: &'static str,
-) -> ApiResult<User> {
-    let user = state
-        .identity
-        .load_user(target)
-        .await?
-        .ok_or_else(|| ApiError::not_found("User not found"))?;
-    let read = AccessRead {
-        action,
-        resource_type: "user",
-        resource_id: Some(target.to_string()),
-        subjects: vec![target],
-    };
-    audit_read(req, state, reader, read).await?;
-    Ok(user)
 }
 
 /// Changes a user's role or activation.

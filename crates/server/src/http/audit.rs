@@ -3,10 +3,10 @@
 //! other users' personal or medical data.
 
 use actix_web::{HttpMessage, HttpRequest};
-use medico24_identity::{AccessRead, Actor, AuditContext};
+use medico24_identity::{AccessRead, Actor, AuditContext, User};
 use medico24_kernel::UserId;
 
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult};
 use super::middleware::RequestContext;
 use crate::state::AppState;
 
@@ -48,4 +48,28 @@ pub async fn audit_read(
     let context = audit_context(req, Actor::User(reader));
     state.privacy.record_read(reader, context, read).await?;
     Ok(())
+}
+
+/// The user `target` read by the admin `reader`, recorded in the audit log as `action` before
+/// anything is answered; 404 when there is no such user.
+pub async fn read_user_audited(
+    req: &HttpRequest,
+    state: &AppState,
+    reader: UserId,
+    target: UserId,
+    action: &'static str,
+) -> ApiResult<User> {
+    let user = state
+        .identity
+        .load_user(target)
+        .await?
+        .ok_or_else(|| ApiError::not_found("User not found"))?;
+    let read = AccessRead {
+        action,
+        resource_type: "user",
+        resource_id: Some(target.to_string()),
+        subjects: vec![target],
+    };
+    audit_read(req, state, reader, read).await?;
+    Ok(user)
 }

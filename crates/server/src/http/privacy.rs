@@ -13,8 +13,7 @@ use medico24_kernel::{PortError, UserId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::admin::read_user_audited;
-use super::audit::audit_context;
+use super::audit::{audit_context, read_user_audited};
 use super::error::{ApiError, ApiResult};
 use super::input::path_uuid;
 use super::routing::RouteRegistry;
@@ -42,6 +41,8 @@ pub struct ExportedSession {
 /// Everything stored about a user, as one JSON document. Streamed: the lists are read page by
 /// page, so a long history never sits in memory at once. List rows are the stored rows, field
 /// for field.
+// The document is written piece by piece (`export`, `ExportCursor`), never built as this struct,
+// which describes it for the OpenAPI document; a test compares its members with a served export.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PersonalDataExport {
     /// `medico24.personal-data-export.v1`.

@@ -345,6 +345,17 @@ async fn the_export_holds_every_category_of_the_callers_data_and_nothing_of_anyo
         .await;
 
     let (document, text) = export(&app, EXPORT, &asha.session.access).await;
+    let served: Value = app.get("/openapi.json").await.json().await.unwrap();
+    let schema = &served["components"]["schemas"]["PersonalDataExport"];
+    let mut documented: Vec<&String> = schema["properties"].as_object().unwrap().keys().collect();
+    let mut written: Vec<&String> = document.as_object().unwrap().keys().collect();
+    documented.sort();
+    written.sort();
+    assert_eq!(written, documented, "the export has the documented members");
+    assert_eq!(
+        schema["required"].as_array().unwrap().len(),
+        documented.len()
+    );
     assert_eq!(document["format"], "medico24.personal-data-export.v1");
     assert_eq!(document["user_id"], asha.session.id);
     let user = &document["profile"]["user"];
