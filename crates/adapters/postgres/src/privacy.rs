@@ -284,7 +284,7 @@ impl PersonalDataStore for PgPersonalData {
         &self,
         user: UserId,
         audit: &AuditContext,
-        _now: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<CancelErasureOutcome, PortError> {
         let mut conn = self.db.conn().await?;
         let audit = audit.clone();
@@ -293,7 +293,8 @@ impl PersonalDataStore for PgPersonalData {
             if !lock_user(conn, id).await? {
                 return Ok(CancelErasureOutcome::NotFound);
             }
-            // Only a request no worker holds: a running erasure cannot be half undone.
+            // Only a request no worker holds (judged by the same clock as the claim's lease): a
+            // running erasure cannot be half undone.
             let cancelled: Option<ErasureRow> = diesel::delete(
                 user_erasures::table
                     .filter(user_erasures::user_id.eq(id))
@@ -301,7 +302,7 @@ impl PersonalDataStore for PgPersonalData {
                     .filter(
                         user_erasures::locked_until
                             .is_null()
-                            .or(user_erasures::locked_until.lt(diesel::dsl::now)),
+                            .or(user_erasures::locked_until.lt(now)),
                     ),
             )
             .returning(ErasureRow::as_returning())

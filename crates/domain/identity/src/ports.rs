@@ -401,7 +401,8 @@ pub trait PersonalDataStore: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<RequestErasureOutcome, PortError>> + Send;
 
-    /// Deletes a pending erasure request of `user` with a `user.erasure.cancel` audit event.
+    /// Deletes a pending erasure request of `user` that no worker holds at `now`, with a
+    /// `user.erasure.cancel` audit event.
     ///
     /// # Errors
     /// [`PortError`] on infrastructure failure.
