@@ -251,27 +251,10 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::http::input::parse_object;
+    use crate::http::input::read_test_body;
 
     fn read(body: Value) -> Result<UpdateMeRequest, Vec<(Value, String, String)>> {
-        let Value::Object(object) = body else {
-            panic!("test bodies are objects")
-        };
-        parse_object::<UpdateMeRequest>(&object).map_err(|error| {
-            let body = error.body().render("/", "r");
-            body["details"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|issue| {
-                    (
-                        issue["loc"].clone(),
-                        issue["type"].as_str().unwrap().to_owned(),
-                        issue["msg"].as_str().unwrap().to_owned(),
-                    )
-                })
-                .collect()
-        })
+        read_test_body(body)
     }
 
     #[test]

@@ -44,3 +44,40 @@ pub use self::values::{
 
 #[cfg(test)]
 mod tests;
+
+/// Reads a JSON body as `T`, for unit tests: the value, or every issue of the 422 answer as
+/// `(loc, type, msg)`, in its order.
+#[cfg(test)]
+pub fn read_test_body<T: FromObject>(
+    body: serde_json::Value,
+) -> Result<T, Vec<(serde_json::Value, String, String)>> {
+    let serde_json::Value::Object(object) = body else {
+        panic!("test bodies are objects")
+    };
+    parse_object::<T>(&object).map_err(|error| {
+        let rendered = error.body().render("/", "r");
+        rendered["details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|issue| {
+                (
+                    issue["loc"].clone(),
+                    issue["type"].as_str().unwrap().to_owned(),
+                    issue["msg"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    })
+}
+
+/// The issues of reading a JSON body that must not read as `T`, for unit tests.
+#[cfg(test)]
+pub fn test_body_issues<T: FromObject + std::fmt::Debug>(
+    body: serde_json::Value,
+) -> Vec<(serde_json::Value, String, String)> {
+    match read_test_body::<T>(body) {
+        Ok(read) => panic!("expected issues, read {read:?}"),
+        Err(issues) => issues,
+    }
+}

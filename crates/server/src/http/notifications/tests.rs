@@ -6,32 +6,7 @@ use serde_json::{Value, json};
 use utoipa::PartialSchema;
 
 use super::*;
-use crate::http::input::{enum_message, parse_object};
-
-/// Every issue of reading `body` as `T`, as `(loc, type, msg)`.
-fn issues<T: input::FromObject + std::fmt::Debug>(body: Value) -> Vec<(Value, String, String)> {
-    let Value::Object(object) = body else {
-        panic!("test bodies are objects")
-    };
-    match parse_object::<T>(&object) {
-        Ok(read) => panic!("expected issues, read {read:?}"),
-        Err(error) => {
-            let body = error.body().render("/", "r");
-            body["details"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|issue| {
-                    (
-                        issue["loc"].clone(),
-                        issue["type"].as_str().unwrap().to_owned(),
-                        issue["msg"].as_str().unwrap().to_owned(),
-                    )
-                })
-                .collect()
-        }
-    }
-}
+use crate::http::input::{enum_message, parse_object, test_body_issues as issues};
 
 fn send(body: Value) -> SendNotification {
     let req = TestRequest::default().to_http_request();

@@ -3,7 +3,9 @@ use serde_json::{Value, json};
 use utoipa::PartialSchema;
 
 use super::{ClosingTime, DoctorEmail, Fee, HoursList, OpeningTime, PharmacyEmail, Slug, Timezone};
-use crate::http::input::{FromJson, Ignored, JsonObject, parse_object, request_body};
+use crate::http::input::{
+    FromJson, Ignored, JsonObject, parse_object, request_body, test_body_issues,
+};
 
 request_body! {
     /// One day.
@@ -62,24 +64,7 @@ fn object(body: Value) -> serde_json::Map<String, Value> {
 }
 
 fn issues(body: Value) -> Vec<(Value, String, String)> {
-    match parse_object::<Sample>(&object(body)) {
-        Ok(sample) => panic!("expected issues, read {sample:?}"),
-        Err(error) => {
-            let body = error.body().render("/", "r");
-            body["details"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|issue| {
-                    (
-                        issue["loc"].clone(),
-                        issue["type"].as_str().unwrap().to_owned(),
-                        issue["msg"].as_str().unwrap().to_owned(),
-                    )
-                })
-                .collect()
-        }
-    }
+    test_body_issues::<Sample>(body)
 }
 
 fn one_issue(body: Value) -> (String, String) {

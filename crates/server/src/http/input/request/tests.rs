@@ -2,7 +2,7 @@ use chrono::NaiveTime;
 use serde_json::{Value, json};
 use utoipa::PartialSchema;
 
-use crate::http::input::{Int, List, Number, Patch, Text, parse_object};
+use crate::http::input::{Int, List, Number, Patch, Text, parse_object, test_body_issues};
 
 request_body! {
     /// A nested item.
@@ -33,27 +33,7 @@ request_body! {
 }
 
 fn issues(body: Value) -> Vec<(Value, String, String)> {
-    let Value::Object(object) = body else {
-        panic!("test bodies are objects")
-    };
-    match parse_object::<Sample>(&object) {
-        Ok(sample) => panic!("expected issues, read {sample:?}"),
-        Err(error) => {
-            let body = error.body().render("/", "r");
-            body["details"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|issue| {
-                    (
-                        issue["loc"].clone(),
-                        issue["type"].as_str().unwrap().to_owned(),
-                        issue["msg"].as_str().unwrap().to_owned(),
-                    )
-                })
-                .collect()
-        }
-    }
+    test_body_issues::<Sample>(body)
 }
 
 fn read(body: Value) -> Sample {
