@@ -34,8 +34,8 @@ fn port(error: diesel::result::Error) -> PortError {
     DatabaseError::Query(error).into()
 }
 
-/// A `user_erasures` row as selected.
-#[derive(Debug, Queryable, Selectable)]
+/// A `user_erasures` row as selected (by the query builder or by SQL naming its columns).
+#[derive(Debug, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = user_erasures, check_for_backend(diesel::pg::Pg))]
 struct ErasureRow {
     user_id: uuid::Uuid,
@@ -319,11 +319,6 @@ impl PersonalDataStore for PgPersonalData {
         .map_err(port)
     }
 
-    async fn erasure(&self, user: UserId) -> Result<Option<Erasure>, PortError> {
-        let mut conn = self.db.conn().await?;
-        find_erasure(&mut conn, user.as_uuid()).await.map_err(port)
-    }
-
     async fn claim_erasure(
         &self,
         now: DateTime<Utc>,
@@ -342,17 +337,10 @@ impl PersonalDataStore for PgPersonalData {
         )
         .bind::<Timestamptz, _>(now)
         .bind::<Timestamptz, _>(until)
-        .get_result::<ClaimedRow>(&mut conn)
+        .get_result(&mut conn)
         .await
         .optional()
-        .map_err(port)?
-        .map(|row| ErasureRow {
-            user_id: row.user_id,
-            requested_at: row.requested_at,
-            requested_by: row.requested_by,
-            due_at: row.due_at,
-            status: row.status,
-        });
+        .map_err(port)?;
         Ok(claimed.map(ErasureRow::into_erasure))
     }
 
@@ -445,21 +433,6 @@ impl PersonalDataStore for PgPersonalData {
         let mut conn = self.db.conn().await?;
         insert_audit(&mut conn, record).await.map_err(port)
     }
-}
-
-/// The row `claim_erasure` returns.
-#[derive(QueryableByName)]
-struct ClaimedRow {
-    #[diesel(sql_type = SqlUuid)]
-    user_id: uuid::Uuid,
-    #[diesel(sql_type = Timestamptz)]
-    requested_at: DateTime<Utc>,
-    #[diesel(sql_type = Nullable<SqlUuid>)]
-    requested_by: Option<uuid::Uuid>,
-    #[diesel(sql_type = Timestamptz)]
-    due_at: DateTime<Utc>,
-    #[diesel(sql_type = Text)]
-    status: String,
 }
 
 #[cfg(test)]

@@ -413,15 +413,6 @@ pub trait PersonalDataStore: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<CancelErasureOutcome, PortError>> + Send;
 
-    /// The erasure request of `user`, if any.
-    ///
-    /// # Errors
-    /// [`PortError`] on infrastructure failure.
-    fn erasure(
-        &self,
-        user: UserId,
-    ) -> impl Future<Output = Result<Option<Erasure>, PortError>> + Send;
-
     /// Claims the unfinished erasure due earliest (due at or before `now`, not leased by
     /// another worker) for `lease`, skipping rows other workers hold.
     ///

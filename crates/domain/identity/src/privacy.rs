@@ -294,14 +294,6 @@ impl<P: PersonalDataStore, T: PersonalTraces, K: Clock> PrivacyService<P, T, K> 
         Ok(erased)
     }
 
-    /// The erasure request of `user`, if any.
-    ///
-    /// # Errors
-    /// [`PortError`] when the database fails.
-    pub async fn erasure(&self, user: UserId) -> Result<Option<Erasure>, PortError> {
-        self.store.erasure(user).await
-    }
-
     /// The user's live sessions, as the export shows them.
     ///
     /// # Errors

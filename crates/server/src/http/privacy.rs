@@ -7,13 +7,13 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use medico24_identity::{
-    Actor, EXPORT_PAGE_ROWS, Erasure, ExportSection, PersonalDataStore, RatePolicy,
+    AccessRead, Actor, EXPORT_PAGE_ROWS, Erasure, ExportSection, PersonalDataStore, RatePolicy,
 };
 use medico24_kernel::{PortError, UserId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::audit::{audit_context, read_user_audited};
+use super::audit::{audit_context, audit_read};
 use super::error::{ApiError, ApiResult};
 use super::input::path_uuid;
 use super::routing::RouteRegistry;
@@ -120,8 +120,12 @@ impl From<Erasure> for ErasureResponse {
         (status = 429, description = "Rate limited", body = ErrorResponse),
         (status = 503, description = "Database unavailable", body = ErrorResponse),
     ))]
-pub async fn export_me(user: AuthUser, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    export(state, user.0.id).await
+pub async fn export_me(
+    user: AuthUser,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    export(&req, state, user.0.id, user.0.id).await
 }
 
 /// Exports everything stored about a user (recorded in the audit log as `user.export.read`).
@@ -143,13 +147,18 @@ pub async fn admin_export(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let target = UserId::from_uuid(path_uuid(&req, "user_id")?);
-    read_user_audited(&req, &state, admin.0.id, target, "user.export.read").await?;
-    export(state, target).await
+    export(&req, state, admin.0.id, target).await
 }
 
-/// The streamed export of `user`: the head (format, profile, sessions) is read before the
-/// answer starts, so a missing user or an unreachable store is still a clean error.
-async fn export(state: web::Data<AppState>, user: UserId) -> ApiResult<HttpResponse> {
+/// The streamed export of `user` for `reader`: the head (format, profile, sessions) is read
+/// before the answer starts, so a missing user or an unreachable store is still a clean error,
+/// and another reader's export is audited (`user.export.read`) before anything leaves.
+async fn export(
+    req: &HttpRequest,
+    state: web::Data<AppState>,
+    reader: UserId,
+    user: UserId,
+) -> ApiResult<HttpResponse> {
     let profile = state
         .privacy
         .store()
@@ -159,6 +168,13 @@ async fn export(state: web::Data<AppState>, user: UserId) -> ApiResult<HttpRespo
         .into_iter()
         .next()
         .ok_or_else(|| ApiError::not_found("User not found"))?;
+    let read = AccessRead {
+        action: "user.export.read",
+        resource_type: "user",
+        resource_id: Some(user.to_string()),
+        subjects: vec![user],
+    };
+    audit_read(req, &state, reader, read).await?;
     let sessions: Vec<ExportedSession> = state
         .privacy
         .sessions(user)

@@ -1076,3 +1076,46 @@ async fn with_redis_down_export_and_erasure_answer_503_and_the_erasure_finishes_
     assert!(app.state.privacy.sessions(user).await.unwrap().is_empty());
     assert_no_trace_of(&app, &asha).await;
 }
+
+#[tokio::test]
+async fn an_export_whose_database_goes_away_mid_stream_is_cut_off_never_a_complete_document() {
+    let db = medico24_testkit::TestDb::new().await;
+    let (proxy, database_url) = medico24_testkit::FaultProxy::for_url(db.url(), 5432).await;
+    let app = medico24_testkit::spawn_app_with_db(db, |vars| {
+        vars.insert("DATABASE_URL".into(), database_url);
+        vars.insert("DATABASE_POOL_TIMEOUT_SECONDS".into(), "1".into());
+        vars.insert("RATE_LIMIT_AUTH_PER_MINUTE".into(), "100000".into());
+    })
+    .await;
+    crate::support::mount_certs(&app).await;
+    let asha = sign_in(&app, "uid-cut-export", "cut.export@example.com", "Asha Cut").await;
+    // Far more than the socket buffers hold, so the server is still reading pages when the
+    // database goes away.
+    app.db
+        .execute(&format!(
+            "INSERT INTO notifications (user_id, title, body, notification_type) \
+             SELECT '{}', 'Bulk ' || i, repeat('x', 400), 'other' FROM generate_series(1, 40000) i",
+            asha.id
+        ))
+        .await;
+    let mut response = call(&app, Method::GET, EXPORT, Some(&asha.access), None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut received = response.chunk().await.unwrap().unwrap().to_vec();
+    proxy.cut().await;
+    let mut failed = false;
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => received.extend_from_slice(&chunk),
+            Ok(None) => break,
+            Err(_) => {
+                failed = true;
+                break;
+            }
+        }
+    }
+    assert!(failed, "the connection is cut, not closed as if complete");
+    assert!(
+        serde_json::from_slice::<Value>(&received).is_err(),
+        "a cut-off export never parses as a document"
+    );
+}
